@@ -1,0 +1,47 @@
+/* limits.h - every bound mailprobe applies, in one place.
+ *
+ * A limit that is hit is reported as a finding or an error, never a crash.
+ */
+#ifndef MP_LIMITS_H
+#define MP_LIMITS_H
+
+/* Longest line accepted from a server, CRLF included (RFC 5321 4.5.3.1.5
+ * allows 512 for SMTP replies; IMAP lines may be longer, so we are generous). */
+#define MP_MAX_LINE 8192
+/* Most bytes accepted for one (possibly multi-line) reply. */
+#define MP_MAX_REPLY_BYTES (64 * 1024)
+/* Most lines in one multi-line reply (SMTP 250-..., POP3 CAPA). */
+#define MP_MAX_REPLY_LINES 512
+/* Largest IMAP literal we read ({n}); larger ones are a protocol error. */
+#define MP_MAX_IMAP_LITERAL (64 * 1024)
+/* Most capability words and auth mechanisms kept per list. */
+#define MP_MAX_CAPS 128
+/* Longest single capability / mechanism string kept. */
+#define MP_MAX_CAP_LEN 512
+/* Longest greeting kept (bytes, after joining multi-line greetings). */
+#define MP_MAX_GREETING 2048
+/* Most findings per result. */
+#define MP_MAX_FINDINGS 32
+/* Transcript: bytes and lines kept per endpoint. */
+#define MP_MAX_TRANSCRIPT_BYTES (32 * 1024)
+#define MP_MAX_TRANSCRIPT_LINES 400
+/* Human error message length. */
+#define MP_MAX_ERROR 256
+/* Certificates of the peer chain we record. */
+#define MP_MAX_CHAIN 10
+/* Endpoints in one run. */
+#define MP_MAX_ENDPOINTS 4096
+/* Concurrent probes (worker threads). */
+#define MP_MAX_CONCURRENCY 256
+#define MP_DEFAULT_CONCURRENCY 32
+/* Bytes of a TLS peer's first reply kept to recognise plaintext. */
+#define MP_TLS_SNIFF_BYTES 16
+
+/* Default timeouts, milliseconds. */
+#define MP_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define MP_DEFAULT_GREETING_TIMEOUT_MS 1500
+#define MP_DEFAULT_COMMAND_TIMEOUT_MS 5000
+#define MP_DEFAULT_TLS_TIMEOUT_MS 5000
+#define MP_DEFAULT_OVERALL_TIMEOUT_MS 30000
+
+#endif

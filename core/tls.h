@@ -1,0 +1,86 @@
+/* tls.h - TLS (wolfSSL) as a stream layered on any other stream.
+ *
+ * wolfSSL is bound through its custom I/O callbacks whose context is the
+ * stream below (never wolfSSL_set_fd), so TLS runs the same over a socket, a
+ * proxy tunnel, or after STARTTLS. Certificate verification never fails the
+ * handshake: its verdict is recorded in tls_info and the probe goes on.
+ */
+#ifndef MP_TLS_H
+#define MP_TLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "limits.h"
+#include "status.h"
+#include "stream.h"
+#include "strlist.h"
+
+/* TLS protocol versions as on the wire. */
+#define MP_TLS_V1_0 0x0301
+#define MP_TLS_V1_1 0x0302
+#define MP_TLS_V1_2 0x0303
+#define MP_TLS_V1_3 0x0304
+
+struct tls_config {
+	int min_version;        /* MP_TLS_V1_x, 0 = the widest wolfSSL offers */
+	int max_version;        /* 0 = newest */
+	const char *cafile;     /* NULL = system store */
+	const char *capath;     /* NULL = system store */
+};
+
+struct cert_info {
+	char *subject;          /* one-line RFC 4514-ish form */
+	char *issuer;
+	char *serial;           /* hex */
+	struct strlist san;     /* "DNS:name", "IP:addr" */
+	char *not_before;       /* RFC 3339 UTC */
+	char *not_after;        /* RFC 3339 UTC */
+	long days_left;         /* whole days until not_after (negative once expired) */
+	char *key_type;         /* "RSA", "EC", "Ed25519"... */
+	int key_bits;
+	char *sig_alg;
+};
+
+struct tls_info {
+	bool done;              /* a handshake completed */
+	char version[16];       /* "TLSv1.3" */
+	char cipher[96];        /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
+	char group[32];         /* key-exchange group, e.g. "X25519", "" if unknown */
+	bool sni_sent;
+	bool verified;          /* chain verified against the CA store */
+	char verify_error[MP_MAX_ERROR]; /* why not, "" when verified */
+	bool hostname_matched;  /* leaf matches the verify host name / address */
+	struct cert_info chain[MP_MAX_CHAIN]; /* [0] is the leaf */
+	int chain_len;
+	bool chain_truncated;
+	/* Set when a handshake failed because the peer spoke plaintext
+	 * ("220 ", "* OK", "+OK" ...); sniff holds the first bytes seen. */
+	bool peer_spoke_plaintext;
+	char sniff[MP_TLS_SNIFF_BYTES + 1];
+	size_t sniff_len;
+};
+
+struct tls_ctx;
+
+/* Creates the shared client context (thread-safe for tls_start from many
+ * threads). Returns NULL with err set (e.g. unreadable --cafile). */
+struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* Runs a client handshake over lower until deadline. sni (may be NULL: not
+ * sent for IP literals) is sent as server name; verify_host is the name or
+ * address the leaf certificate must match. info is filled as far as the
+ * handshake got. On success *out is the TLS stream, which now owns lower.
+ * On failure lower is still the caller's, and the result is MP_ERR_TLS or
+ * MP_ERR_TLS_TIMEOUT (or MP_ERR_CLOSED / MP_ERR_NETWORK from below). */
+enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
+			 const char *verify_host, int64_t deadline, struct stream **out,
+			 struct tls_info *info, struct mp_error *err);
+
+/* Frees the strings tls_info owns. */
+void tls_info_free(struct tls_info *info);
+
+/* Once per process; tls_ctx_new calls it. */
+int tls_global_init(void);
+
+#endif

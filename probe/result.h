@@ -1,0 +1,98 @@
+/* result.h - the data model: what to probe (endpoint) and what was seen
+ * (probe_result). Nothing here knows how results are printed.
+ */
+#ifndef MP_RESULT_H
+#define MP_RESULT_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "../core/limits.h"
+#include "../core/status.h"
+#include "../core/strlist.h"
+#include "../core/tls.h"
+#include "../core/transcript.h"
+#include "../core/proxy.h"
+
+enum protocol { PROTO_SMTP, PROTO_IMAP, PROTO_POP3, PROTO_COUNT };
+enum sec_mode { MODE_PLAIN, MODE_STARTTLS, MODE_TLS, MODE_COUNT };
+
+const char *protocol_name(enum protocol p);  /* "smtp", "imap", "pop3" */
+const char *mode_name(enum sec_mode m);      /* "plain", "starttls", "tls" */
+/* Parse a name; return -1 when unknown. */
+int protocol_parse(const char *s);
+int mode_parse(const char *s);
+
+struct endpoint {
+	enum protocol proto;
+	enum sec_mode mode;
+	char host[256];                 /* as the user gave it, IPv6 without brackets */
+	uint16_t port;
+	const struct proxy_spec *proxy; /* NULL when direct */
+};
+
+/* Stable finding codes (JSON "findings[].code"). */
+#define FINDING_AUTH_BEFORE_TLS        "auth_before_tls"
+#define FINDING_STARTTLS_INJECTION     "plaintext_after_starttls"
+#define FINDING_EXPECTS_IMPLICIT_TLS   "port_expects_implicit_tls"
+#define FINDING_SPEAKS_PLAINTEXT       "port_speaks_plaintext"
+#define FINDING_EHLO_REFUSED           "ehlo_refused_helo_used"
+#define FINDING_NO_STARTTLS            "starttls_not_offered"
+#define FINDING_PLAINTEXT_ONLY         "plaintext_only"
+#define FINDING_CERT_UNVERIFIED        "certificate_not_verified"
+#define FINDING_CERT_NAME_MISMATCH     "certificate_name_mismatch"
+#define FINDING_CERT_EXPIRED           "certificate_expired"
+#define FINDING_CERT_EXPIRING          "certificate_expiring"
+#define FINDING_LOGINDISABLED          "login_disabled_before_tls"
+#define FINDING_LIMIT_HIT              "limit_reached"
+#define FINDING_NUL_IN_REPLY           "nul_in_reply"
+#define FINDING_BARE_LF                "bare_lf"
+#define FINDING_LEGACY_TLS             "legacy_tls_version"
+#define FINDING_GREETING_REJECTED      "greeting_rejected"
+
+struct finding {
+	const char *code;               /* one of the FINDING_* strings (static) */
+	char message[MP_MAX_ERROR];
+};
+
+/* Milliseconds spent per stage; -1 when the stage was not reached. */
+struct timings {
+	int64_t resolve;
+	int64_t proxy_connect;
+	int64_t proxy_handshake;
+	int64_t connect;
+	int64_t greeting;
+	int64_t tls;       /* TLS handshake (implicit, or after STARTTLS) */
+	int64_t total;
+};
+
+struct probe_result {
+	struct endpoint ep;
+	char address[64];               /* the address we connected to, "" if none */
+	enum mp_status status;
+	char error[MP_MAX_ERROR];       /* human message, "" when ok */
+	struct timings t;
+	char *greeting;                 /* joined lines of the greeting, NULL if none */
+	struct strlist caps_before, caps_after;
+	struct strlist auth_before, auth_after;
+	bool starttls_offered;          /* STARTTLS / STLS advertised before TLS */
+	char *apop_timestamp;           /* POP3 <...> from the greeting, or NULL */
+	bool ehlo_refused;              /* SMTP: had to fall back to HELO */
+	bool tls_used;                  /* a TLS layer is (was) up */
+	struct tls_info tls;
+	struct finding findings[MP_MAX_FINDINGS];
+	size_t nfindings;
+	bool findings_truncated;
+	struct transcript transcript;
+};
+
+/* Sets up an empty result for ep (timings -1, transcript started now). */
+void result_init(struct probe_result *r, const struct endpoint *ep);
+void result_free(struct probe_result *r);
+/* Adds a finding once (a second finding with the same code is ignored). */
+void result_add_finding(struct probe_result *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool result_has_finding(const struct probe_result *r, const char *code);
+/* Records status and message; keeps the first error if one is already set. */
+void result_fail(struct probe_result *r, enum mp_status st, const char *msg);
+
+#endif
