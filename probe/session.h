@@ -25,6 +25,7 @@ struct probe_config {
 	const char *sni;                /* override for SNI / name check, or NULL */
 	const char *source_addr;        /* bind to this local address, or NULL */
 	bool transcript;                /* record the transcript */
+	int cert_warn_days;             /* certificate_expiring below this many days */
 };
 
 struct session {

@@ -1,0 +1,418 @@
+/* cli.c - the command line: options, defaults and usage text. */
+#include "cli.h"
+#include "../core/limits.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_usage(FILE *f)
+{
+	fputs(
+"Usage: mailprobe [OPTIONS] TARGET...\n"
+"Diagnose how mail servers can be reached: SMTP, IMAP and POP3 over plain,\n"
+"STARTTLS and implicit TLS, directly or through proxies.\n"
+"\n"
+"TARGET is a host name or address (probes the default matrix: SMTP 25, 587\n"
+"STARTTLS and 465 TLS; IMAP 143 STARTTLS and 993 TLS; POP3 110 STARTTLS and\n"
+"995 TLS), or an endpoint URL: smtp://, smtp+starttls://, smtps://, imap://,\n"
+"imap+starttls://, imaps://, pop3://, pop3+starttls://, pop3s:// with an\n"
+"optional :port ([::1] for IPv6). The scheme decides protocol and mode.\n"
+"\n"
+"Matrix:\n"
+"  --protocols LIST        smtp,imap,pop3 (default: all)\n"
+"  --ports LIST            ports to probe, e.g. 25,587 (default: the well-known ones)\n"
+"  --modes LIST            plain,starttls,tls (default: STARTTLS or implicit TLS per port)\n"
+"  --auto PROTO            try PROTO's combinations in preference order (implicit TLS,\n"
+"                          STARTTLS, plain; submission before 25) and recommend the first\n"
+"                          that works\n"
+"Timeouts (milliseconds):\n"
+"  --connect-timeout MS    TCP connect, per endpoint (default 5000)\n"
+"  --greeting-timeout MS   wait for the server's greeting (default 1500); a port\n"
+"                          that expects the other mode stays silent, so this is\n"
+"                          what a wrong guess costs\n"
+"  --timeout MS            each command's reply (default 5000)\n"
+"  --tls-timeout MS        each TLS handshake (default 5000)\n"
+"  --deadline MS           the whole run (default 30000)\n"
+"  --concurrency N         endpoints probed at once (default 32, max 256)\n"
+"TLS:\n"
+"  --cafile FILE           verify certificates against FILE instead of the system store\n"
+"  --capath DIR            verify certificates against the hashed CA directory DIR\n"
+"  --sni NAME              send NAME as SNI and check the certificate against it\n"
+"  --cert-warn-days N      flag certificates expiring within N days (default 14)\n"
+"Connection:\n"
+"  --proxy URL             add a path through a proxy (repeatable): socks4://,\n"
+"                          socks4a://, socks5://, socks5h://, http:// with optional\n"
+"                          user:password@; the password may also come from\n"
+"                          MAILPROBE_PROXY_PASSWORD\n"
+"  --direct                with --proxy, probe the direct path too\n"
+"  --source ADDR           connect from local address ADDR (e.g. 127.0.0.2)\n"
+"  --ehlo NAME             name sent in SMTP EHLO/HELO (default mailprobe.invalid)\n"
+"Output:\n"
+"  -f, --format FMT        table (default) or json\n"
+"  --compact               JSON on one line\n"
+"  -o, --output FILE       write the report to FILE instead of standard output\n"
+"  --transcript            include each conversation in the JSON report\n"
+"  -v, --verbose           print each conversation to standard error\n"
+"  --color WHEN            auto (default), always or never\n"
+"  -h, --help              this help\n"
+"  -V, --version           the version\n"
+"\n"
+"Exit codes: 0 the run completed and at least one endpoint answered;\n"
+"            2 no endpoint answered; 3 usage or internal error.\n"
+"Examples:\n"
+"  mailprobe mail.example.com\n"
+"  mailprobe --format json --cafile ca.pem smtp+starttls://127.0.0.1:2525\n"
+"  mailprobe --auto imap mail.example.com\n",
+	      f);
+}
+
+enum {
+	OPT_COMPACT = 256, OPT_TRANSCRIPT, OPT_COLOR, OPT_PROTOCOLS, OPT_PORTS, OPT_MODES,
+	OPT_AUTO, OPT_CONNECT_TIMEOUT, OPT_GREETING_TIMEOUT, OPT_TIMEOUT, OPT_TLS_TIMEOUT,
+	OPT_DEADLINE, OPT_CONCURRENCY, OPT_CAFILE, OPT_CAPATH, OPT_SNI, OPT_EHLO, OPT_SOURCE,
+	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR,
+};
+
+static const struct option long_options[] = {
+	{"format", required_argument, NULL, 'f'},
+	{"output", required_argument, NULL, 'o'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"compact", no_argument, NULL, OPT_COMPACT},
+	{"transcript", no_argument, NULL, OPT_TRANSCRIPT},
+	{"color", required_argument, NULL, OPT_COLOR},
+	{"no-color", no_argument, NULL, OPT_NO_COLOR},
+	{"protocols", required_argument, NULL, OPT_PROTOCOLS},
+	{"ports", required_argument, NULL, OPT_PORTS},
+	{"modes", required_argument, NULL, OPT_MODES},
+	{"auto", required_argument, NULL, OPT_AUTO},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"greeting-timeout", required_argument, NULL, OPT_GREETING_TIMEOUT},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"tls-timeout", required_argument, NULL, OPT_TLS_TIMEOUT},
+	{"deadline", required_argument, NULL, OPT_DEADLINE},
+	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+	{"cafile", required_argument, NULL, OPT_CAFILE},
+	{"capath", required_argument, NULL, OPT_CAPATH},
+	{"sni", required_argument, NULL, OPT_SNI},
+	{"cert-warn-days", required_argument, NULL, OPT_CERT_WARN_DAYS},
+	{"ehlo", required_argument, NULL, OPT_EHLO},
+	{"source", required_argument, NULL, OPT_SOURCE},
+	{"proxy", required_argument, NULL, OPT_PROXY},
+	{"direct", no_argument, NULL, OPT_DIRECT},
+	{NULL, 0, NULL, 0},
+};
+
+/* Parses a whole decimal number in [min, max] for option `name`. */
+static int parse_num(const char *name, const char *s, long min, long max, long *out,
+		     struct mp_error *err)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--%s expects a whole number from %ld to %ld, "
+			     "not '%.40s'", name, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_ms(const char *name, const char *s, int *out, struct mp_error *err)
+{
+	long v;
+
+	if (parse_num(name, s, 1, 24L * 3600 * 1000, &v, err) != 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Calls fn for each comma-separated item of list (copied into a bounded buffer). */
+static int each_item(const char *opt, const char *list, int (*fn)(const char *item, void *arg,
+								   struct mp_error *err),
+		     void *arg, struct mp_error *err)
+{
+	char buf[1024];
+	size_t len = strlen(list);
+	char *p = buf;
+
+	if (len == 0 || len >= sizeof(buf)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--%s expects a comma-separated list", opt);
+		return -1;
+	}
+	memcpy(buf, list, len + 1);
+	for (;;) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (*p == '\0') {
+			mp_error_set(err, MP_ERR_INTERNAL, "--%s has an empty item in '%s'", opt, list);
+			return -1;
+		}
+		if (fn(p, arg, err) != 0)
+			return -1;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static int add_protocol(const char *item, void *arg, struct mp_error *err)
+{
+	int p = protocol_parse(item);
+
+	if (p < 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "unknown protocol '%.40s': use smtp, imap or pop3",
+			     item);
+		return -1;
+	}
+	((struct run_options *)arg)->protocols |= 1u << p;
+	return 0;
+}
+
+static int add_mode(const char *item, void *arg, struct mp_error *err)
+{
+	int m = mode_parse(item);
+
+	if (m < 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "unknown mode '%.40s': use plain, starttls or tls",
+			     item);
+		return -1;
+	}
+	((struct run_options *)arg)->modes |= 1u << m;
+	return 0;
+}
+
+static int add_port(const char *item, void *arg, struct mp_error *err)
+{
+	struct run_options *opt = arg;
+	long v;
+
+	if (parse_num("ports", item, 1, 65535, &v, err) != 0)
+		return -1;
+	if (opt->nports >= MP_MAX_PORTS) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--ports takes at most %d ports", MP_MAX_PORTS);
+		return -1;
+	}
+	for (size_t i = 0; i < opt->nports; i++)
+		if (opt->ports[i] == v)
+			return 0;
+	opt->ports[opt->nports++] = (uint16_t)v;
+	return 0;
+}
+
+/* Adds a --proxy; the password may come from MAILPROBE_PROXY_PASSWORD. */
+static int add_proxy(struct run_options *opt, const char *url, struct mp_error *err)
+{
+	struct proxy_spec *p;
+	const char *envpass = getenv("MAILPROBE_PROXY_PASSWORD");
+
+	if (opt->nproxies >= MP_MAX_PROXIES) {
+		mp_error_set(err, MP_ERR_INTERNAL, "at most %d --proxy options", MP_MAX_PROXIES);
+		return -1;
+	}
+	p = &opt->proxies[opt->nproxies];
+	if (proxy_parse_url(url, p, err) != 0) {
+		char msg[MP_MAX_ERROR];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		mp_error_set(err, MP_ERR_INTERNAL, "--proxy: %s", msg);
+		return -1;
+	}
+	if (p->has_user && !p->has_pass && envpass && *envpass) {
+		size_t len = strlen(envpass);
+
+		if (len >= sizeof(p->pass)) {
+			mp_error_set(err, MP_ERR_INTERNAL,
+				     "MAILPROBE_PROXY_PASSWORD is longer than 255 bytes");
+			return -1;
+		}
+		memcpy(p->pass, envpass, len + 1);
+		p->has_pass = true;
+	}
+	opt->nproxies++;
+	return 0;
+}
+
+static void set_defaults(struct run_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->format = FORMAT_TABLE;
+	opt->color = COLOR_AUTO;
+	opt->concurrency = MP_DEFAULT_CONCURRENCY;
+	opt->overall_timeout_ms = MP_DEFAULT_OVERALL_TIMEOUT_MS;
+	opt->probe.connect_timeout_ms = MP_DEFAULT_CONNECT_TIMEOUT_MS;
+	opt->probe.greeting_timeout_ms = MP_DEFAULT_GREETING_TIMEOUT_MS;
+	opt->probe.command_timeout_ms = MP_DEFAULT_COMMAND_TIMEOUT_MS;
+	opt->probe.tls_timeout_ms = MP_DEFAULT_TLS_TIMEOUT_MS;
+	opt->probe.ehlo_name = "mailprobe.invalid";
+	opt->probe.cert_warn_days = 14;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct mp_error *err)
+{
+	int c;
+	long v;
+
+	set_defaults(opt);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":f:o:vhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (strcmp(optarg, "table") == 0) {
+				opt->format = FORMAT_TABLE;
+			} else if (strcmp(optarg, "json") == 0) {
+				opt->format = FORMAT_JSON;
+			} else {
+				mp_error_set(err, MP_ERR_INTERNAL,
+					     "unknown format '%.40s': use table or json", optarg);
+				return CLI_USAGE_ERROR;
+			}
+			break;
+		case 'o':
+			opt->output_file = optarg;
+			break;
+		case 'v':
+			opt->verbose++;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("mailprobe %s\n", MP_VERSION);
+			return CLI_EXIT_OK;
+		case OPT_COMPACT:
+			opt->compact = true;
+			break;
+		case OPT_TRANSCRIPT:
+			opt->transcript = true;
+			break;
+		case OPT_NO_COLOR:
+			opt->color = COLOR_NEVER;
+			break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") == 0) {
+				opt->color = COLOR_AUTO;
+			} else if (strcmp(optarg, "always") == 0) {
+				opt->color = COLOR_ALWAYS;
+			} else if (strcmp(optarg, "never") == 0) {
+				opt->color = COLOR_NEVER;
+			} else {
+				mp_error_set(err, MP_ERR_INTERNAL,
+					     "--color expects auto, always or never");
+				return CLI_USAGE_ERROR;
+			}
+			break;
+		case OPT_PROTOCOLS:
+			if (each_item("protocols", optarg, add_protocol, opt, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_MODES:
+			if (each_item("modes", optarg, add_mode, opt, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_PORTS:
+			if (each_item("ports", optarg, add_port, opt, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_AUTO: {
+			int p = protocol_parse(optarg);
+
+			if (p < 0) {
+				mp_error_set(err, MP_ERR_INTERNAL,
+					     "--auto expects smtp, imap or pop3, not '%.40s'", optarg);
+				return CLI_USAGE_ERROR;
+			}
+			opt->auto_mode = true;
+			opt->auto_proto = (enum protocol)p;
+			break;
+		}
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_ms("connect-timeout", optarg, &opt->probe.connect_timeout_ms, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_GREETING_TIMEOUT:
+			if (parse_ms("greeting-timeout", optarg, &opt->probe.greeting_timeout_ms, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_ms("timeout", optarg, &opt->probe.command_timeout_ms, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_TLS_TIMEOUT:
+			if (parse_ms("tls-timeout", optarg, &opt->probe.tls_timeout_ms, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_DEADLINE:
+			if (parse_ms("deadline", optarg, &opt->overall_timeout_ms, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_CONCURRENCY:
+			if (parse_num("concurrency", optarg, 1, MP_MAX_CONCURRENCY, &v, err))
+				return CLI_USAGE_ERROR;
+			opt->concurrency = (int)v;
+			break;
+		case OPT_CERT_WARN_DAYS:
+			if (parse_num("cert-warn-days", optarg, 0, 3650, &v, err))
+				return CLI_USAGE_ERROR;
+			opt->probe.cert_warn_days = (int)v;
+			break;
+		case OPT_CAFILE:
+			opt->tls.cafile = optarg;
+			break;
+		case OPT_CAPATH:
+			opt->tls.capath = optarg;
+			break;
+		case OPT_SNI:
+			opt->probe.sni = optarg;
+			break;
+		case OPT_EHLO:
+			opt->probe.ehlo_name = optarg;
+			break;
+		case OPT_SOURCE:
+			opt->probe.source_addr = optarg;
+			break;
+		case OPT_PROXY:
+			if (add_proxy(opt, optarg, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_DIRECT:
+			opt->direct = true;
+			break;
+		case ':':
+			mp_error_set(err, MP_ERR_INTERNAL, "option %s needs a value",
+				     argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		default:
+			mp_error_set(err, MP_ERR_INTERNAL, "unknown option '%.40s'",
+				     argv[optind - 1]);
+			return CLI_USAGE_ERROR;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (opt->ntargets >= MP_MAX_TARGETS) {
+			mp_error_set(err, MP_ERR_INTERNAL, "at most %d targets", MP_MAX_TARGETS);
+			return CLI_USAGE_ERROR;
+		}
+		opt->targets[opt->ntargets++] = argv[i];
+	}
+	if (opt->ntargets == 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "no target given: name a host or an endpoint "
+			     "URL such as smtps://mail.example.com");
+		return CLI_USAGE_ERROR;
+	}
+	if (opt->direct && opt->nproxies == 0)
+		opt->direct = false;
+	opt->probe.transcript = opt->transcript || opt->verbose;
+	return CLI_RUN;
+}

@@ -1,0 +1,456 @@
+/* engine.c - one endpoint's probe, step by step, and the worker pool. */
+#include "engine.h"
+#include "dialect.h"
+#include "../core/deadline.h"
+#include "../core/net.h"
+#include "../core/proxy.h"
+#include "../core/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_ADDRS 8
+
+static int64_t since(int64_t t0)
+{
+	return mono_ms() - t0;
+}
+
+/* Records a failure from err (or the status' default text) in res. */
+static void fail(struct probe_result *res, enum mp_status st, const struct mp_error *err)
+{
+	result_fail(res, st, err && err->msg[0] ? err->msg : NULL);
+}
+
+/* Tries each address in turn until one connects, within the connect timeout.
+ * Returns MP_OK with *fd set, or the last failure. */
+static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
+				  const struct net_addr *src, int64_t deadline, int *fd,
+				  char *used, size_t usedsz, struct mp_error *err)
+{
+	enum mp_status st = MP_ERR_UNREACHABLE;
+
+	for (size_t i = 0; i < n; i++) {
+		if (src && src->ss.ss_family != addrs[i].ss.ss_family)
+			continue;
+		snprintf(used, usedsz, "%s", addrs[i].text);
+		st = net_connect(&addrs[i], src, deadline, fd, err);
+		if (st == MP_OK || st == MP_ERR_CONNECT_TIMEOUT)
+			return st;
+	}
+	if (n > 0 && src && used[0] == '\0')
+		st = mp_error_set(err, MP_ERR_UNREACHABLE,
+				  "no address of the target matches the family of --source %s",
+				  src->text);
+	return st;
+}
+
+/* Maps a connect failure to the proxy to a proxy status. */
+static enum mp_status proxy_connect_status(enum mp_status st)
+{
+	return st == MP_ERR_CONNECT_TIMEOUT ? MP_ERR_PROXY_TIMEOUT : MP_ERR_PROXY_UNREACHABLE;
+}
+
+/* Opens the TCP connection, directly or through the endpoint's proxy.
+ * Returns MP_OK with *out the stream to talk to the mail server. */
+static enum mp_status open_path(const struct endpoint *ep, const struct probe_config *cfg,
+				int64_t deadline, struct probe_result *res, volatile int *fd_slot,
+				struct stream **out, struct mp_error *err)
+{
+	const struct proxy_spec *px = ep->proxy;
+	struct net_addr target[MAX_ADDRS], proxy_addr[MAX_ADDRS], src;
+	const struct net_addr *srcp = NULL;
+	size_t ntarget = 0, nproxy = 0;
+	bool remote_dns = px && proxy_resolves_remotely(px->type);
+	int64_t conn_deadline = deadline_min(deadline, deadline_in(cfg->connect_timeout_ms));
+	int64_t t0;
+	int fd = -1;
+	enum mp_status st;
+	struct stream *s = NULL;
+	char used[64] = "";
+
+	*out = NULL;
+	if (cfg->source_addr) {
+		if (net_parse_numeric(cfg->source_addr, 0, &src) != 0)
+			return mp_error_set(err, MP_ERR_INTERNAL, "--source %s is not an address",
+					    cfg->source_addr);
+		srcp = &src;
+	}
+	if (!remote_dns) {
+		t0 = mono_ms();
+		st = net_resolve(ep->host, ep->port, AF_UNSPEC, conn_deadline, target, MAX_ADDRS,
+				 &ntarget, err);
+		res->t.resolve = since(t0);
+		if (st != MP_OK)
+			return st;
+	}
+	if (!px) {
+		t0 = mono_ms();
+		st = connect_any(target, ntarget, srcp, conn_deadline, &fd, used, sizeof(used),
+				 err);
+		res->t.connect = since(t0);
+		snprintf(res->address, sizeof(res->address), "%s", used);
+		if (st != MP_OK)
+			return st;
+		if (fd_slot)
+			*fd_slot = fd;
+		s = stream_fd_new(fd);
+		if (!s) {
+			close(fd);
+			return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		}
+		*out = s;
+		return MP_OK;
+	}
+
+	/* Through a proxy: resolve and reach the proxy, then ask it for the target. */
+	t0 = mono_ms();
+	st = net_resolve(px->host, px->port, AF_UNSPEC, conn_deadline, proxy_addr, MAX_ADDRS,
+			 &nproxy, err);
+	if (st != MP_OK) {
+		res->t.proxy_connect = since(t0);
+		return mp_error_set(err, MP_ERR_PROXY_UNREACHABLE, "proxy %s: %s", px->host,
+				    err->msg);
+	}
+	st = connect_any(proxy_addr, nproxy, srcp, conn_deadline, &fd, used, sizeof(used), err);
+	res->t.proxy_connect = since(t0);
+	if (st != MP_OK) {
+		char msg[MP_MAX_ERROR];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return mp_error_set(err, proxy_connect_status(st), "%s proxy %s:%u: %s",
+				    proxy_type_name(px->type), px->host, (unsigned)px->port, msg);
+	}
+	if (fd_slot)
+		*fd_slot = fd;
+	s = stream_fd_new(fd);
+	if (!s) {
+		close(fd);
+		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+	}
+	t0 = mono_ms();
+	st = proxy_handshake(px, s, ep->host, ep->port, remote_dns ? NULL : &target[0],
+			     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)), err);
+	res->t.proxy_handshake = since(t0);
+	if (st != MP_OK) {
+		stream_close(s);
+		return st;
+	}
+	if (!remote_dns)
+		snprintf(res->address, sizeof(res->address), "%s", target[0].text);
+	*out = s;
+	return MP_OK;
+}
+
+/* Findings about the negotiated TLS session and its certificate. */
+static void tls_findings(struct probe_result *res, int warn_days)
+{
+	const struct tls_info *t = &res->tls;
+
+	if (!t->done)
+		return;
+	if (!t->verified)
+		result_add_finding(res, FINDING_CERT_UNVERIFIED,
+				   "certificate chain not verified: %s",
+				   t->verify_error[0] ? t->verify_error : "unknown reason");
+	if (!t->hostname_matched)
+		result_add_finding(res, FINDING_CERT_NAME_MISMATCH,
+				   "certificate does not match the name %s", res->ep.host);
+	if (t->chain_len > 0 && t->chain[0].not_after) {
+		if (t->chain[0].days_left < 0)
+			result_add_finding(res, FINDING_CERT_EXPIRED, "certificate expired on %s",
+					   t->chain[0].not_after);
+		else if (t->chain[0].days_left < warn_days)
+			result_add_finding(res, FINDING_CERT_EXPIRING,
+					   "certificate expires in %ld days (%s)",
+					   t->chain[0].days_left, t->chain[0].not_after);
+	}
+	if (strcmp(t->version, "TLSv1.0") == 0 || strcmp(t->version, "TLSv1.1") == 0 ||
+	    strncmp(t->version, "SSL", 3) == 0)
+		result_add_finding(res, FINDING_LEGACY_TLS, "server negotiated %s, which is deprecated "
+				   "(RFC 8996)", t->version);
+}
+
+/* Implicit TLS handshake; on failure explains a plaintext answer. */
+static enum mp_status implicit_tls(struct session *s)
+{
+	enum mp_status st = session_start_tls(s, s->cfg->tls_timeout_ms, false);
+
+	if (st == MP_OK)
+		return MP_OK;
+	if (s->res->tls.peer_spoke_plaintext)
+		result_add_finding(s->res, FINDING_SPEAKS_PLAINTEXT,
+				   "port %u answered the TLS handshake in plaintext: it expects "
+				   "plain or STARTTLS, not implicit TLS (try %s+starttls://)",
+				   (unsigned)s->ep->port, protocol_name(s->ep->proto));
+	return st == MP_ERR_TLS_TIMEOUT ? st : MP_ERR_TLS;
+}
+
+/* The server stayed silent: a port that expects implicit TLS does that.
+ * Try a TLS handshake on the same connection, bounded by the greeting
+ * timeout, and report what it shows. */
+static void check_expects_tls(struct session *s)
+{
+	struct mp_error saved = s->err;
+
+	transcript_note(&s->res->transcript, "no greeting: trying a TLS handshake on the same "
+			"connection");
+	if (session_start_tls(s, s->cfg->greeting_timeout_ms, false) == MP_OK)
+		result_add_finding(s->res, FINDING_EXPECTS_IMPLICIT_TLS,
+				   "port %u stays silent in plaintext but completes a TLS handshake: "
+				   "it expects implicit TLS (try %ss://)",
+				   (unsigned)s->ep->port, protocol_name(s->ep->proto));
+	else
+		s->res->tls_used = false;
+	s->err = saved;
+}
+
+/* The conversation: greeting, capabilities, STARTTLS, capabilities again. */
+static enum mp_status converse(struct session *s, const struct dialect *d)
+{
+	struct probe_result *res = s->res;
+	int64_t t0;
+	enum mp_status st;
+
+	if (s->ep->mode == MODE_TLS) {
+		st = implicit_tls(s);
+		if (st != MP_OK)
+			return st;
+	}
+	t0 = mono_ms();
+	st = d->greeting(s);
+	res->t.greeting = since(t0);
+	if (st == MP_ERR_GREETING_TIMEOUT && s->ep->mode != MODE_TLS)
+		check_expects_tls(s);
+	if (st != MP_OK) {
+		if (st == MP_ERR_REJECTED)
+			result_add_finding(res, FINDING_GREETING_REJECTED, "server refused service "
+					   "in its greeting");
+		return st;
+	}
+	st = d->capabilities(s);
+	if (st != MP_OK)
+		return st;
+	if (s->ep->mode == MODE_STARTTLS) {
+		if (!res->starttls_offered) {
+			result_add_finding(res, FINDING_NO_STARTTLS,
+					   "server does not advertise STARTTLS on port %u",
+					   (unsigned)s->ep->port);
+			return mp_error_set(&s->err, MP_ERR_STARTTLS_NOT_OFFERED,
+					    "server does not advertise STARTTLS");
+		}
+		st = d->starttls(s);
+		if (st != MP_OK)
+			return st;
+		st = session_start_tls(s, s->cfg->tls_timeout_ms, true);
+		if (st != MP_OK)
+			return st == MP_ERR_TLS_TIMEOUT ? st : MP_ERR_TLS;
+		st = d->capabilities(s);
+		if (st != MP_OK)
+			return st;
+	} else if (s->ep->mode == MODE_PLAIN && !res->starttls_offered) {
+		result_add_finding(res, FINDING_PLAINTEXT_ONLY,
+				   "server offers no STARTTLS on port %u: everything, credentials "
+				   "included, would travel unencrypted", (unsigned)s->ep->port);
+	}
+	return MP_OK;
+}
+
+void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
+		    struct probe_result *res, volatile int *fd_slot)
+{
+	const struct dialect *d = dialect_for(ep->proto);
+	struct session s;
+	struct stream *stream = NULL;
+	struct mp_error err;
+	int64_t t0 = mono_ms();
+	enum mp_status st;
+
+	mp_error_clear(&err);
+	st = open_path(ep, cfg, deadline, res, fd_slot, &stream, &err);
+	if (st != MP_OK) {
+		fail(res, st, &err);
+		goto out;
+	}
+	session_init(&s, &res->ep, cfg, res, stream, deadline);
+	st = converse(&s, d);
+	if (st != MP_OK)
+		fail(res, st, &s.err);
+	else
+		d->quit(&s);
+	if (res->auth_before.n > 0 && ep->mode != MODE_TLS)
+		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
+				   "authentication (%s%s) is offered before TLS: credentials could "
+				   "be sent in plaintext", res->auth_before.v[0],
+				   res->auth_before.n > 1 ? ", ..." : "");
+	tls_findings(res, cfg->cert_warn_days);
+	if (fd_slot)
+		*fd_slot = -1;
+	session_close(&s);
+out:
+	if (fd_slot)
+		*fd_slot = -1;
+	res->t.total = since(t0);
+}
+
+/* ---- The worker pool ---- */
+
+enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
+
+struct pool {
+	const struct endpoint *eps;
+	struct probe_result *res;
+	size_t n, next;
+	const struct probe_config *cfg;
+	int64_t deadline;
+	volatile sig_atomic_t *stop;
+	enum job_state *state;
+	volatile int *fds;
+	pthread_mutex_t lock;
+	int done_pipe[2];
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		size_t i;
+		char one = 1;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->next >= p->n || (p->stop && *p->stop)) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		i = p->next++;
+		p->state[i] = JOB_RUNNING;
+		pthread_mutex_unlock(&p->lock);
+
+		if (deadline_expired(p->deadline))
+			result_fail(&p->res[i], MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		else
+			probe_endpoint(&p->eps[i], p->cfg, p->deadline, &p->res[i], &p->fds[i]);
+
+		pthread_mutex_lock(&p->lock);
+		p->state[i] = JOB_DONE;
+		pthread_mutex_unlock(&p->lock);
+		if (write(p->done_pipe[1], &one, 1) < 0) {
+			/* the main thread also wakes up on its own; nothing to do */
+		}
+	}
+	return NULL;
+}
+
+/* Shuts down every socket in use so that blocked probes return at once. */
+static void interrupt_all(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n; i++) {
+		int fd = p->fds[i];
+
+		if (p->state[i] == JOB_RUNNING && fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
+		const struct probe_config *cfg, int concurrency, int64_t deadline,
+		volatile sig_atomic_t *stop, int wake_fd)
+{
+	struct pool p;
+	pthread_t *threads = NULL;
+	size_t nthreads, started = 0, finished = 0;
+	bool interrupted = false;
+	enum job_state *was = NULL;
+
+	memset(&p, 0, sizeof(p));
+	p.eps = eps;
+	p.res = res;
+	p.n = n;
+	p.cfg = cfg;
+	p.deadline = deadline;
+	p.stop = stop;
+	p.done_pipe[0] = p.done_pipe[1] = -1;
+	pthread_mutex_init(&p.lock, NULL);
+	if (n == 0)
+		goto out;
+	nthreads = concurrency < 1 ? 1 : (size_t)concurrency;
+	if (nthreads > n)
+		nthreads = n;
+	p.state = calloc(n, sizeof(*p.state));
+	p.fds = calloc(n, sizeof(*p.fds));
+	threads = calloc(nthreads, sizeof(*threads));
+	was = calloc(n, sizeof(*was));
+	if (!p.state || !p.fds || !threads || !was || pipe2(p.done_pipe, O_CLOEXEC) != 0) {
+		for (size_t i = 0; i < n; i++)
+			result_fail(&res[i], MP_ERR_INTERNAL, "out of memory or file descriptors");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		p.fds[i] = -1;
+	for (; started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, worker, &p) != 0)
+			break;
+	if (started == 0) {
+		/* No thread could be made: probe in this thread. */
+		worker(&p);
+	}
+	/* Wait for every endpoint, or for an interrupt. */
+	while (finished < n && started > 0) {
+		struct pollfd pfd[2] = {{.fd = p.done_pipe[0], .events = POLLIN},
+					{.fd = wake_fd, .events = POLLIN}};
+		char buf[64];
+		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, -1);
+
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (stop && *stop) {
+			interrupted = true;
+			break;
+		}
+		if (rc > 0 && (pfd[0].revents & POLLIN)) {
+			ssize_t got = read(p.done_pipe[0], buf, sizeof(buf));
+
+			if (got > 0)
+				finished += (size_t)got;
+		}
+	}
+	if (interrupted) {
+		pthread_mutex_lock(&p.lock);
+		memcpy(was, p.state, n * sizeof(*was));
+		pthread_mutex_unlock(&p.lock);
+		interrupt_all(&p);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (interrupted) {
+		for (size_t i = 0; i < n; i++) {
+			if (was[i] == JOB_DONE)
+				continue;
+			res[i].status = MP_OK;
+			result_fail(&res[i], MP_ERR_INTERRUPTED,
+				    was[i] == JOB_PENDING ? "interrupted before this endpoint was probed"
+							  : "interrupted while probing this endpoint");
+		}
+	}
+out:
+	if (p.done_pipe[0] >= 0)
+		close(p.done_pipe[0]);
+	if (p.done_pipe[1] >= 0)
+		close(p.done_pipe[1]);
+	pthread_mutex_destroy(&p.lock);
+	free(threads);
+	free(p.state);
+	free((void *)p.fds);
+	free(was);
+}

@@ -1,0 +1,160 @@
+/* main.c - mailprobe: parse options, plan, probe, report. */
+#include "cli.h"
+#include "engine.h"
+#include "plan.h"
+#include "../core/deadline.h"
+#include "../core/tls.h"
+#include "../reports/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char b = 1;
+
+	(void)sig;
+	interrupted = 1;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], &b, 1) < 0) {
+		/* nothing more can be done in a handler */
+	}
+	errno = saved;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		wake_pipe[0] = wake_pipe[1] = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void rfc3339_now(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "mailprobe: %s\nTry 'mailprobe --help' for the options.\n", msg);
+	return MP_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct run_options *opt = calloc(1, sizeof(*opt));
+	struct endpoint *eps = NULL;
+	struct probe_result *results = NULL;
+	struct tls_ctx *tls = NULL;
+	struct run_report report;
+	struct mp_error err;
+	size_t n = 0;
+	FILE *out = stdout;
+	int rc = MP_EXIT_USAGE;
+	int64_t t0;
+	bool color;
+
+	mp_error_clear(&err);
+	memset(&report, 0, sizeof(report));
+	if (!opt)
+		return usage_error("out of memory");
+	switch (cli_parse(argc, argv, opt, &err)) {
+	case CLI_EXIT_OK:
+		rc = 0;
+		goto out;
+	case CLI_USAGE_ERROR:
+		rc = usage_error(err.msg);
+		goto out;
+	case CLI_RUN:
+		break;
+	}
+	if (plan_build(opt, &eps, &n, &err) != 0) {
+		rc = usage_error(err.msg);
+		goto out;
+	}
+	tls = tls_ctx_new(&opt->tls, &err);
+	if (!tls) {
+		rc = usage_error(err.msg);
+		goto out;
+	}
+	opt->probe.tls = tls;
+	if (opt->output_file) {
+		out = fopen(opt->output_file, "w");
+		if (!out) {
+			char msg[MP_MAX_ERROR + 64];
+
+			snprintf(msg, sizeof(msg), "cannot write %s: %s", opt->output_file,
+				 strerror(errno));
+			out = stdout;
+			rc = usage_error(msg);
+			goto out;
+		}
+	}
+	results = calloc(n, sizeof(*results));
+	if (!results) {
+		rc = usage_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		result_init(&results[i], &eps[i]);
+
+	install_signals();
+	rfc3339_now(report.started_at, sizeof(report.started_at));
+	t0 = mono_ms();
+	engine_run(eps, results, n, &opt->probe, opt->concurrency,
+		   deadline_in(opt->overall_timeout_ms), &interrupted, wake_pipe[0]);
+	report.duration_ms = mono_ms() - t0;
+	report.opt = opt;
+	report.results = results;
+	report.n = n;
+	report.interrupted = interrupted != 0;
+	report_recommend(&report);
+
+	if (opt->verbose)
+		for (size_t i = 0; i < n; i++)
+			report_write_transcript(stderr, &results[i]);
+	color = opt->color == COLOR_ALWAYS ||
+		(opt->color == COLOR_AUTO && !opt->output_file && isatty(fileno(out)) &&
+		 !getenv("NO_COLOR"));
+	if (opt->format == FORMAT_JSON)
+		rc = report_write_json(out, &report);
+	else
+		rc = report_write_table(out, &report, color);
+	if (fflush(out) != 0 || ferror(out) || rc != 0) {
+		rc = usage_error("could not write the report");
+		goto out;
+	}
+	rc = report_exit_code(&report);
+out:
+	if (out && out != stdout)
+		fclose(out);
+	for (size_t i = 0; results && i < n; i++)
+		result_free(&results[i]);
+	free(results);
+	free(eps);
+	tls_ctx_free(tls);
+	if (opt)
+		memset(opt->proxies, 0, sizeof(opt->proxies));
+	free(opt);
+	return rc;
+}
