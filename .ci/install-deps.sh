@@ -3,7 +3,7 @@
 # starting any system daemons (the test suite starts its own private instances).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libcmocka-dev
-      openssl ca-certificates python3 postfix dovecot-core dovecot-imapd dovecot-pop3d
+      openssl ca-certificates python3 python3-jsonschema postfix dovecot-core dovecot-imapd dovecot-pop3d
       dante-server microsocks tinyproxy stunnel4 clang libclang-rt-14-dev procps iproute2)
 missing=()
 for p in "${PKGS[@]}"; do

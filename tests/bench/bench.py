@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Speed benchmark for mailprobe against real Postfix and Dovecot on loopback.
+
+Prints figures; run by hand, not as a timed test:
+    tests/bench/bench.py [--build DIR] [--runs N]
+
+It starts private servers (tests/integration/servers.sh, port base 30000 so it
+does not collide with a running test suite), then measures:
+  1. each endpoint of a 7-endpoint matrix probed alone (median of N runs);
+  2. the floor: max(slowest alone, sum alone / cores);
+  3. the full matrix in one run (median), and its ratio to the floor (target <= 1.3);
+  4. the matrix plus one silent endpoint with --greeting-timeout 500
+     (target: whole run <= 2 x 500 + 250 ms);
+  5. peak RSS of the full-matrix run.
+Only 127.0.0.1 is contacted.
+"""
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+BASE = 30000
+
+
+def run(binary, args, want_json=True):
+    """Runs mailprobe once; returns (wall ms, report dict, peak rss kB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    p = subprocess.run([binary] + args + (["--format", "json"] if want_json else []),
+                       capture_output=True, timeout=60)
+    wall = (time.monotonic() - t0) * 1000
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if p.returncode not in (0, 2):
+        sys.exit(f"mailprobe failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+    rep = json.loads(p.stdout) if want_json else None
+    return wall, rep, max(rss, before)
+
+
+def silent_listener():
+    """A loopback port that accepts and never speaks; returns (port, stop)."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    held, done = [], threading.Event()
+
+    def loop():
+        deadline = time.monotonic() + 600
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                c, _ = srv.accept()
+                held.append(c)
+            except socket.timeout:
+                pass
+        for c in held:
+            c.close()
+        srv.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return srv.getsockname()[1], done.set
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(SRC, "build"))
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    binary = os.path.join(a.build, "mailprobe")
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"no binary at {binary}: build first (cmake -S . -B build && cmake --build build)")
+    work = tempfile.mkdtemp(prefix="mailprobe-bench.")
+    env = dict(os.environ, MP_ITEST_PORT_BASE=str(BASE))
+    servers = os.path.join(SRC, "tests", "integration", "servers.sh")
+    subprocess.run(["bash", servers, "start", work], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    try:
+        ca = os.path.join(work, "ca", "ca.pem")
+        h = "127.0.0.1"
+        eps = [f"smtp+starttls://{h}:{BASE + 25}", f"smtp+starttls://{h}:{BASE + 587}",
+               f"smtps://{h}:{BASE + 465}", f"imap+starttls://{h}:{BASE + 143}",
+               f"imaps://{h}:{BASE + 993}", f"pop3+starttls://{h}:{BASE + 110}",
+               f"pop3s://{h}:{BASE + 995}"]
+        common = ["--cafile", ca]
+        # warm-up (servers spawn their first processes)
+        run(binary, common + eps)
+        alone = {}
+        for ep in eps:
+            times = []
+            for _ in range(a.runs):
+                w, rep, _ = run(binary, common + [ep])
+                assert rep["results"][0]["status"] == "ok", rep["results"][0]
+                times.append(w)
+            alone[ep] = statistics.median(times)
+        cores = os.cpu_count() or 1
+        slowest = max(alone.values())
+        floor = max(slowest, sum(alone.values()) / cores)
+        full, peak = [], 0
+        for _ in range(a.runs):
+            w, rep, rss = run(binary, common + eps)
+            assert all(r["status"] == "ok" for r in rep["results"]), rep["summary"]
+            full.append(w)
+            peak = max(peak, rss)
+        full_med = statistics.median(full)
+        port, stop = silent_listener()
+        silent = []
+        for _ in range(a.runs):
+            w, rep, _ = run(binary, common + ["--greeting-timeout", "500"] + eps +
+                            [f"smtp+starttls://{h}:{port}"])
+            assert rep["results"][-1]["status"] == "greeting_timeout", rep["results"][-1]
+            silent.append(w)
+        stop()
+        silent_max = max(silent)
+
+        print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, {cores} cores, "
+              f"median of {a.runs} runs (wall clock of the whole process)")
+        for ep, t in alone.items():
+            print(f"  alone  {ep:40s} {t:7.1f} ms")
+        print(f"  slowest alone                 {slowest:7.1f} ms")
+        print(f"  sum alone / cores             {sum(alone.values()) / cores:7.1f} ms")
+        print(f"  floor                         {floor:7.1f} ms")
+        print(f"  full matrix, one run          {full_med:7.1f} ms  = {full_med / floor:.2f} x floor "
+              f"(target <= 1.30) {'PASS' if full_med <= 1.3 * floor else 'MISS'}")
+        print(f"  + silent endpoint, greeting-timeout 500: worst {silent_max:7.1f} ms "
+              f"(target <= 1250) {'PASS' if silent_max <= 1250 else 'MISS'}")
+        print(f"  peak RSS of a full-matrix run {peak} kB")
+    finally:
+        subprocess.run(["bash", servers, "stop", work], env=env, stdout=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    main()
