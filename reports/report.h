@@ -37,5 +37,9 @@ int report_write_table(FILE *f, const struct run_report *r, bool color);
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run. */
 int report_exit_code(const struct run_report *r);
+/* True when the endpoint answered as a mail server: it sent a greeting (or
+ * the probe succeeded). The one definition behind the exit code and the
+ * "answered" counts of the reports. */
+bool report_answered(const struct probe_result *res);
 
 #endif

@@ -1,0 +1,429 @@
+/* json.c - the JSON report (format documented by reports/schema.json).
+ *
+ * Every string that may have come from a server (or from the command line)
+ * goes through esc_json_dup(), so the output is always valid UTF-8. Proxy
+ * passwords are never read here.
+ */
+#include "report.h"
+#include "escape.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Building state: cJSON calls fail by returning NULL; the first failure is
+ * remembered here and the report is then refused as a whole. */
+struct jb {
+	bool failed;
+};
+
+/* Records a failed cJSON call. */
+static cJSON *jb_check(struct jb *b, cJSON *item)
+{
+	if (!item)
+		b->failed = true;
+	return item;
+}
+
+/* Attaches item to obj under key (frees item on failure). */
+static cJSON *jb_put(struct jb *b, cJSON *obj, const char *key, cJSON *item)
+{
+	if (!item || !obj || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		b->failed = true;
+		return NULL;
+	}
+	return item;
+}
+
+/* Appends item to arr (frees item on failure). */
+static void jb_push(struct jb *b, cJSON *arr, cJSON *item)
+{
+	if (!item || !arr || !cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		b->failed = true;
+	}
+}
+
+/* A JSON string of s[0..len) made valid UTF-8; null when s is NULL. */
+static cJSON *text_item(const char *s, size_t len)
+{
+	char *esc = NULL;
+	cJSON *item = NULL;
+
+	if (!s)
+		return cJSON_CreateNull();
+	esc = esc_json_dup(s, len);
+	if (!esc)
+		return NULL;
+	item = cJSON_CreateString(esc);
+	free(esc);
+	return item;
+}
+
+/* key: s as valid UTF-8, or null when s is NULL. */
+static void add_str(struct jb *b, cJSON *obj, const char *key, const char *s)
+{
+	jb_put(b, obj, key, text_item(s, s ? strlen(s) : 0));
+}
+
+/* key: s, or null when s is NULL or empty. */
+static void add_str_nonempty(struct jb *b, cJSON *obj, const char *key, const char *s)
+{
+	add_str(b, obj, key, s && *s ? s : NULL);
+}
+
+static void add_int(struct jb *b, cJSON *obj, const char *key, int64_t v)
+{
+	jb_put(b, obj, key, cJSON_CreateNumber((double)v));
+}
+
+/* A duration in ms, or null for -1 (stage not reached). */
+static void add_ms(struct jb *b, cJSON *obj, const char *key, int64_t v)
+{
+	jb_put(b, obj, key, v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)v));
+}
+
+static void add_bool(struct jb *b, cJSON *obj, const char *key, bool v)
+{
+	jb_put(b, obj, key, cJSON_CreateBool(v));
+}
+
+static void add_null(struct jb *b, cJSON *obj, const char *key)
+{
+	jb_put(b, obj, key, cJSON_CreateNull());
+}
+
+static cJSON *add_obj(struct jb *b, cJSON *obj, const char *key)
+{
+	return jb_put(b, obj, key, cJSON_CreateObject());
+}
+
+static cJSON *add_arr(struct jb *b, cJSON *obj, const char *key)
+{
+	return jb_put(b, obj, key, cJSON_CreateArray());
+}
+
+/* key: the list as an array of strings, or null when !present. */
+static void add_strlist(struct jb *b, cJSON *obj, const char *key, const struct strlist *l,
+                        bool present)
+{
+	cJSON *arr = NULL;
+
+	if (!present) {
+		add_null(b, obj, key);
+		return;
+	}
+	arr = add_arr(b, obj, key);
+	for (size_t i = 0; arr && i < l->n; i++)
+		jb_push(b, arr, text_item(l->v[i], strlen(l->v[i])));
+}
+
+/* A proxy as {"type","host","port","user"}; the password is left out. */
+static cJSON *proxy_item(struct jb *b, const struct proxy_spec *p)
+{
+	cJSON *o = jb_check(b, cJSON_CreateObject());
+
+	add_str(b, o, "type", proxy_type_name(p->type));
+	add_str(b, o, "host", p->host);
+	add_int(b, o, "port", p->port);
+	add_str(b, o, "user", p->has_user ? p->user : NULL);
+	return o;
+}
+
+/* "TLSv1.2" for a wire version, NULL for 0 ("any"); buf holds unknown ones. */
+static const char *tls_version_label(int v, char *buf, size_t bufsz)
+{
+	switch (v) {
+	case 0:
+		return NULL;
+	case MP_TLS_V1_0:
+		return "TLSv1.0";
+	case MP_TLS_V1_1:
+		return "TLSv1.1";
+	case MP_TLS_V1_2:
+		return "TLSv1.2";
+	case MP_TLS_V1_3:
+		return "TLSv1.3";
+	default:
+		snprintf(buf, bufsz, "0x%04x", (unsigned)v);
+		return buf;
+	}
+}
+
+/* The "options" object: the effective settings of the run. */
+static void add_options(struct jb *b, cJSON *root, const struct run_options *opt)
+{
+	cJSON *o = add_obj(b, root, "options");
+	cJSON *t = NULL, *arr = NULL;
+	char vbuf[16];
+
+	t = add_obj(b, o, "timeouts_ms");
+	add_int(b, t, "connect", opt->probe.connect_timeout_ms);
+	add_int(b, t, "greeting", opt->probe.greeting_timeout_ms);
+	add_int(b, t, "command", opt->probe.command_timeout_ms);
+	add_int(b, t, "tls", opt->probe.tls_timeout_ms);
+	add_int(b, t, "overall", opt->overall_timeout_ms);
+	add_int(b, o, "concurrency", opt->concurrency);
+
+	arr = add_arr(b, o, "targets");
+	for (size_t i = 0; arr && i < opt->ntargets && i < MP_MAX_TARGETS; i++)
+		jb_push(b, arr, text_item(opt->targets[i], strlen(opt->targets[i])));
+
+	/* protocols: 0 means all of them. */
+	arr = add_arr(b, o, "protocols");
+	for (int p = 0; arr && p < PROTO_COUNT; p++)
+		if (!opt->protocols || (opt->protocols & (1u << p)))
+			jb_push(b, arr, cJSON_CreateString(protocol_name((enum protocol)p)));
+
+	/* modes and ports: null means the default matrix (each port with its
+	 * usual modes). */
+	if (!opt->modes) {
+		add_null(b, o, "modes");
+	} else {
+		arr = add_arr(b, o, "modes");
+		for (int m = 0; arr && m < MODE_COUNT; m++)
+			if (opt->modes & (1u << m))
+				jb_push(b, arr, cJSON_CreateString(mode_name((enum sec_mode)m)));
+	}
+	if (!opt->nports) {
+		add_null(b, o, "ports");
+	} else {
+		arr = add_arr(b, o, "ports");
+		for (size_t i = 0; arr && i < opt->nports && i < MP_MAX_PORTS; i++)
+			jb_push(b, arr, cJSON_CreateNumber(opt->ports[i]));
+	}
+	add_str(b, o, "auto", opt->auto_mode ? protocol_name(opt->auto_proto) : NULL);
+
+	arr = add_arr(b, o, "proxies");
+	for (size_t i = 0; arr && i < opt->nproxies && i < MP_MAX_PROXIES; i++)
+		jb_push(b, arr, proxy_item(b, &opt->proxies[i]));
+	/* Without proxies every probe is direct. */
+	add_bool(b, o, "direct", opt->direct || opt->nproxies == 0);
+
+	t = add_obj(b, o, "tls");
+	add_str(b, t, "min_version", tls_version_label(opt->tls.min_version, vbuf, sizeof(vbuf)));
+	add_str(b, t, "max_version", tls_version_label(opt->tls.max_version, vbuf, sizeof(vbuf)));
+	add_str(b, t, "cafile", opt->tls.cafile);
+	add_str(b, t, "capath", opt->tls.capath);
+
+	add_str(b, o, "ehlo", opt->probe.ehlo_name);
+	add_str(b, o, "sni", opt->probe.sni);
+	add_str(b, o, "source", opt->probe.source_addr);
+	add_bool(b, o, "transcript", opt->transcript);
+}
+
+/* One certificate of the peer chain. */
+static cJSON *cert_item(struct jb *b, const struct cert_info *c)
+{
+	cJSON *o = jb_check(b, cJSON_CreateObject());
+	cJSON *san = NULL;
+
+	add_str(b, o, "subject", c->subject);
+	add_str(b, o, "issuer", c->issuer);
+	add_str(b, o, "serial", c->serial);
+	san = add_arr(b, o, "san");
+	for (size_t i = 0; san && i < c->san.n; i++)
+		jb_push(b, san, text_item(c->san.v[i], strlen(c->san.v[i])));
+	add_str(b, o, "not_before", c->not_before);
+	add_str(b, o, "not_after", c->not_after);
+	if (c->not_after)
+		add_int(b, o, "days_left", c->days_left);
+	else
+		add_null(b, o, "days_left");
+	add_str(b, o, "key_type", c->key_type);
+	if (c->key_bits > 0)
+		add_int(b, o, "key_bits", c->key_bits);
+	else
+		add_null(b, o, "key_bits");
+	add_str(b, o, "signature_algorithm", c->sig_alg);
+	return o;
+}
+
+/* The "tls" object of a result whose handshake completed. */
+static cJSON *tls_item(struct jb *b, const struct probe_result *res, const struct run_options *opt)
+{
+	const struct tls_info *ti = &res->tls;
+	cJSON *o = jb_check(b, cJSON_CreateObject());
+	cJSON *chain = NULL;
+	int len = ti->chain_len < 0              ? 0
+	          : ti->chain_len > MP_MAX_CHAIN ? MP_MAX_CHAIN
+	                                         : ti->chain_len;
+
+	add_str_nonempty(b, o, "version", ti->version);
+	add_str_nonempty(b, o, "cipher", ti->cipher);
+	add_str_nonempty(b, o, "group", ti->group);
+	/* The name session_start_tls() gives tls_start(): --sni, else the host. */
+	add_str(b, o, "sni",
+	        ti->sni_sent ? (opt->probe.sni ? opt->probe.sni : res->ep.host) : NULL);
+	add_bool(b, o, "verified", ti->verified);
+	add_str_nonempty(b, o, "verify_error", ti->verify_error);
+	add_bool(b, o, "hostname_matched", ti->hostname_matched);
+	if (len > 0)
+		jb_put(b, o, "certificate", cert_item(b, &ti->chain[0]));
+	else
+		add_null(b, o, "certificate");
+	chain = add_arr(b, o, "chain");
+	for (int i = 0; chain && i < len; i++)
+		jb_push(b, chain, cert_item(b, &ti->chain[i]));
+	return o;
+}
+
+/* One element of "results". */
+static cJSON *result_item(struct jb *b, const struct probe_result *res,
+                          const struct run_options *opt)
+{
+	cJSON *o = jb_check(b, cJSON_CreateObject());
+	cJSON *t = NULL, *arr = NULL, *item = NULL;
+	bool tls_up = res->tls_used && res->tls.done;
+	bool had_before = res->ep.mode != MODE_TLS;
+	const char *error = res->error[0] ? res->error : NULL;
+
+	add_str(b, o, "protocol", protocol_name(res->ep.proto));
+	add_str(b, o, "host", res->ep.host);
+	add_str_nonempty(b, o, "address", res->address);
+	add_int(b, o, "port", res->ep.port);
+	add_str(b, o, "mode", mode_name(res->ep.mode));
+	if (res->ep.proxy)
+		jb_put(b, o, "proxy", proxy_item(b, res->ep.proxy));
+	else
+		add_null(b, o, "proxy");
+	add_str(b, o, "status", mp_status_name(res->status));
+	if (!error && res->status != MP_OK)
+		error = mp_status_describe(res->status);
+	add_str(b, o, "error", error);
+
+	t = add_obj(b, o, "timings_ms");
+	add_ms(b, t, "resolve", res->t.resolve);
+	add_ms(b, t, "proxy_connect", res->t.proxy_connect);
+	add_ms(b, t, "proxy_handshake", res->t.proxy_handshake);
+	add_ms(b, t, "connect", res->t.connect);
+	add_ms(b, t, "greeting", res->t.greeting);
+	add_ms(b, t, "tls", res->t.tls);
+	add_ms(b, t, "total", res->t.total);
+
+	add_str(b, o, "greeting", res->greeting);
+	add_bool(b, o, "starttls_offered", res->starttls_offered);
+	/* Nothing is "before TLS" in implicit TLS mode; nothing is "after TLS"
+	 * unless a handshake completed. */
+	t = add_obj(b, o, "capabilities");
+	add_strlist(b, t, "before_tls", &res->caps_before, had_before);
+	add_strlist(b, t, "after_tls", &res->caps_after, tls_up);
+	t = add_obj(b, o, "auth_mechanisms");
+	add_strlist(b, t, "before_tls", &res->auth_before, had_before);
+	add_strlist(b, t, "after_tls", &res->auth_after, tls_up);
+
+	if (tls_up)
+		jb_put(b, o, "tls", tls_item(b, res, opt));
+	else
+		add_null(b, o, "tls");
+
+	arr = add_arr(b, o, "findings");
+	for (size_t i = 0; arr && i < res->nfindings && i < MP_MAX_FINDINGS; i++) {
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "code", res->findings[i].code);
+		add_str(b, item, "message", res->findings[i].message);
+		jb_push(b, arr, item);
+	}
+
+	if (opt->transcript) {
+		const struct transcript *tr = &res->transcript;
+
+		arr = add_arr(b, o, "transcript");
+		for (size_t i = 0; arr && i < tr->n; i++) {
+			const struct transcript_entry *e = &tr->e[i];
+			char dir[2] = {e->dir, '\0'};
+
+			item = jb_check(b, cJSON_CreateObject());
+			add_str(b, item, "dir", dir);
+			add_int(b, item, "at_ms", e->at_ms);
+			jb_put(b, item, "text",
+			       text_item(e->text ? e->text : "", e->text ? e->len : 0));
+			jb_push(b, arr, item);
+		}
+		add_bool(b, o, "transcript_truncated", tr->truncated);
+	}
+	return o;
+}
+
+/* The "summary" object: counts and the recommended endpoint per protocol. */
+static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
+{
+	cJSON *s = add_obj(b, root, "summary");
+	cJSON *by = NULL, *rec = NULL, *e = NULL;
+	size_t counts[MP_STATUS_COUNT] = {0}, answered = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if ((unsigned)r->results[i].status < MP_STATUS_COUNT)
+			counts[r->results[i].status]++;
+		else
+			counts[MP_ERR_INTERNAL]++;
+		if (report_answered(&r->results[i]))
+			answered++;
+	}
+	add_int(b, s, "total", (int64_t)r->n);
+	add_int(b, s, "answered", (int64_t)answered);
+	/* Only statuses that occurred. */
+	by = add_obj(b, s, "by_status");
+	for (int st = 0; st < MP_STATUS_COUNT; st++)
+		if (counts[st])
+			add_int(b, by, mp_status_name((enum mp_status)st), (int64_t)counts[st]);
+
+	rec = add_obj(b, s, "recommended");
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const char *name = protocol_name((enum protocol)p);
+		int idx = r->recommended[p];
+		const struct probe_result *res = NULL;
+
+		if (idx < 0 || (size_t)idx >= r->n) {
+			add_null(b, rec, name);
+			continue;
+		}
+		res = &r->results[idx];
+		e = add_obj(b, rec, name);
+		add_str(b, e, "host", res->ep.host);
+		add_int(b, e, "port", res->ep.port);
+		add_str(b, e, "mode", mode_name(res->ep.mode));
+		if (res->ep.proxy)
+			jb_put(b, e, "proxy", proxy_item(b, res->ep.proxy));
+		else
+			add_null(b, e, "proxy");
+	}
+}
+
+int report_write_json(FILE *f, const struct run_report *r)
+{
+	static const struct run_options no_options;
+	const struct run_options *opt = r->opt ? r->opt : &no_options;
+	struct jb b = {.failed = false};
+	cJSON *root = NULL, *tool = NULL, *arr = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	root = jb_check(&b, cJSON_CreateObject());
+	add_str(&b, root, "schema_version", MP_SCHEMA_VERSION);
+	tool = add_obj(&b, root, "tool");
+	add_str(&b, tool, "name", "mailprobe");
+	add_str(&b, tool, "version", MP_VERSION);
+	add_str(&b, root, "started_at", r->started_at);
+	add_int(&b, root, "duration_ms", r->duration_ms < 0 ? 0 : r->duration_ms);
+	add_bool(&b, root, "interrupted", r->interrupted);
+	add_options(&b, root, opt);
+	arr = add_arr(&b, root, "results");
+	for (size_t i = 0; arr && i < r->n; i++)
+		jb_push(&b, arr, result_item(&b, &r->results[i], opt));
+	add_summary(&b, root, r);
+	if (b.failed)
+		goto out;
+
+	text = opt->compact ? cJSON_PrintUnformatted(root) : cJSON_Print(root);
+	if (!text)
+		goto out;
+	if (fputs(text, f) < 0 || fputc('\n', f) == EOF)
+		goto out;
+	rc = 0;
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return rc;
+}
