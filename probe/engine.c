@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -178,6 +179,41 @@ static void tls_findings(struct probe_result *res, int warn_days)
 				   "(RFC 8996)", t->version);
 }
 
+/* Mechanisms that send the secret itself (RFC 4616 PLAIN, LOGIN, POP3 USER,
+ * bearer tokens); the others are challenge-response. */
+static bool mech_sends_secret(const char *m)
+{
+	static const char *const clear[] = {"PLAIN", "LOGIN", "USER", "XOAUTH2", "OAUTHBEARER"};
+
+	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
+		if (strcasecmp(m, clear[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Flags authentication offered before TLS: worse when the mechanism sends
+ * the password itself. */
+static void auth_findings(struct probe_result *res)
+{
+	char clear[160] = "", other[160] = "";
+
+	for (size_t i = 0; i < res->auth_before.n; i++) {
+		char *buf = mech_sends_secret(res->auth_before.v[i]) ? clear : other;
+		size_t used = strlen(buf);
+
+		snprintf(buf + used, 160 - used, "%s%s", used ? " " : "", res->auth_before.v[i]);
+	}
+	if (clear[0])
+		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
+				   "authentication that sends the password itself (%s) is offered "
+				   "before TLS: credentials could travel in plaintext", clear);
+	else if (other[0])
+		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
+				   "only challenge-response authentication (%s) is offered before "
+				   "TLS: the password is not sent, but the exchange is open to "
+				   "offline guessing and downgrade", other);
+}
+
 /* Implicit TLS handshake; on failure explains a plaintext answer. */
 static enum mp_status implicit_tls(struct session *s)
 {
@@ -285,11 +321,8 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 		fail(res, st, &s.err);
 	else
 		d->quit(&s);
-	if (res->auth_before.n > 0 && ep->mode != MODE_TLS)
-		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
-				   "authentication (%s%s) is offered before TLS: credentials could "
-				   "be sent in plaintext", res->auth_before.v[0],
-				   res->auth_before.n > 1 ? ", ..." : "");
+	if (ep->mode != MODE_TLS)
+		auth_findings(res);
 	tls_findings(res, cfg->cert_warn_days);
 	if (fd_slot)
 		*fd_slot = -1;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds mailprobe and runs it.
+#   tests/demo.sh                 demo: starts private Postfix + Dovecot on
+#                                 127.0.0.1 (ports 40025...), probes their 7
+#                                 endpoints, prints the table, stops them
+#   tests/demo.sh ARGS...         probes what ARGS say, e.g. mail.example.com
+# Installs what it needs on Debian 12 (apt-get) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+if [ $# -gt 0 ]; then
+	exec ./build/mailprobe "$@"
+fi
+base=40000
+dir=$(mktemp -d /tmp/mailprobe-demo.XXXXXX)
+trap 'MP_ITEST_PORT_BASE=$base bash tests/integration/servers.sh stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+echo "Starting Postfix and Dovecot on 127.0.0.1 (ports $base+25, +587, +465, +143, +993, +110, +995)..."
+MP_ITEST_PORT_BASE=$base bash tests/integration/servers.sh start "$dir" >/dev/null
+h=127.0.0.1
+set +e
+./build/mailprobe --cafile "$dir/ca/ca.pem" \
+	smtp+starttls://$h:$((base + 25)) smtp+starttls://$h:$((base + 587)) smtps://$h:$((base + 465)) \
+	imap+starttls://$h:$((base + 143)) imaps://$h:$((base + 993)) \
+	pop3+starttls://$h:$((base + 110)) pop3s://$h:$((base + 995))
+rc=$?
+echo "(exit code $rc; try: ./build/mailprobe --help)"
+exit $rc
