@@ -80,6 +80,10 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 /* Frees the strings tls_info owns. */
 void tls_info_free(struct tls_info *info);
 
+/* Frees what this thread's TLS work cached (wolfSSL's per-thread ECC
+ * cache); call before a thread that ran tls_start exits. */
+void tls_thread_cleanup(void);
+
 /* Once per process; tls_ctx_new calls it. */
 int tls_global_init(void);
 

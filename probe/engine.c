@@ -380,6 +380,7 @@ static void *worker(void *arg)
 			/* the main thread also wakes up on its own; nothing to do */
 		}
 	}
+	tls_thread_cleanup();
 	return NULL;
 }
 

@@ -1,0 +1,585 @@
+#!/usr/bin/python3
+"""fakeserver.py - a small scriptable mail server that misbehaves on purpose.
+
+It exists to reproduce behaviour no real server gives (silence, trickling,
+endless replies, NUL bytes, injected plaintext after STARTTLS, TLS alerts,
+resets...), so that mailprobe's handling of each can be tested.
+
+Usage:
+    fakeserver.py --cert CERT --key KEY --ready-file F [--host 127.0.0.1]
+                  [--log FILE] [--only NAME[,NAME...]]
+
+Every scenario listens on its own ephemeral port (bind port 0). When all are
+listening, F is written (atomically) as JSON {"scenario-name": port, ...}.
+Each connection is served in its own thread and lasts at most
+CONN_LIFETIME seconds; the whole process exits by itself after
+PROCESS_LIFETIME seconds, or on SIGTERM / SIGINT.
+
+With --log, one JSON line per finished connection is appended to FILE:
+{"scenario", "peer", "duration_ms", "bytes_sent", "bytes_received",
+ "commands": [first lines the client sent], "end": why it ended}.
+
+Standard library only (Python 3.11).
+"""
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+CONN_LIFETIME = 30.0          # seconds one connection may last
+PROCESS_LIFETIME = 600.0      # seconds the whole server may run
+MAX_CONNECTIONS = 256         # concurrent connections served
+MAX_CLIENT_LINE = 4096        # longest command line read from a client
+MAX_LOGGED_COMMANDS = 32      # client lines kept per connection for --log
+RECV_CHUNK = 16384
+
+
+class ConnectionEnded(Exception):
+    """The connection is over (client closed, deadline, or we are done)."""
+
+    def __init__(self, why):
+        super().__init__(why)
+        self.why = why
+
+
+class Conn:
+    """One client connection with a hard deadline, byte counters and an
+    optional TLS layer. Every wait is bounded by the deadline."""
+
+    def __init__(self, sock, scenario, ctx):
+        self.sock = sock
+        self.scenario = scenario
+        self.ctx = ctx
+        self.started = time.monotonic()
+        self.deadline = self.started + CONN_LIFETIME
+        self.buf = b""
+        self.sent = 0
+        self.received = 0
+        self.commands = []
+        self.end = "server_closed"
+        self.tls = False
+
+    def left(self):
+        """Seconds left before the connection deadline (raises when none)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ConnectionEnded("deadline")
+        return left
+
+    def send(self, data):
+        """Sends all of data before the deadline."""
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(min(self.left(), 5.0))
+            try:
+                n = self.sock.send(view)
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError) as e:
+                raise ConnectionEnded("send failed: %s" % e)
+            self.sent += n
+            view = view[n:]
+
+    def sleep(self, seconds):
+        """Waits seconds (bounded by the deadline); a client hang-up ends it."""
+        end = min(time.monotonic() + seconds, self.deadline)
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            if self._peer_gone(left):
+                raise ConnectionEnded("client_closed")
+        self.left()
+
+    def _peer_gone(self, timeout):
+        """Waits up to timeout for input; buffers it. True when the peer
+        closed or reset the connection."""
+        if self.tls and self.sock.pending():
+            timeout = 0
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(RECV_CHUNK)
+        except socket.timeout:
+            return False
+        except ssl.SSLWantReadError:
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+        if not data:
+            return True
+        self.received += len(data)
+        if len(self.buf) < 4 * MAX_CLIENT_LINE:
+            self.buf += data
+        return False
+
+    def recv_some(self, timeout):
+        """Returns bytes received within timeout (b"" when none arrived)."""
+        if self.buf:
+            data, self.buf = self.buf, b""
+            return data
+        if self._peer_gone(min(timeout, self.left())):
+            raise ConnectionEnded("client_closed")
+        data, self.buf = self.buf, b""
+        return data
+
+    def read_line(self):
+        """Reads one client line (without CRLF), as text."""
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_CLIENT_LINE:
+                raise ConnectionEnded("client line too long")
+            if self._peer_gone(self.left()):
+                raise ConnectionEnded("client_closed")
+        line, self.buf = self.buf.split(b"\n", 1)
+        text = line.rstrip(b"\r").decode("latin-1")
+        if len(self.commands) < MAX_LOGGED_COMMANDS:
+            self.commands.append(("tls: " if self.tls else "") + text)
+        return text
+
+    def drain(self):
+        """Reads and ignores whatever comes until the client goes away."""
+        while True:
+            if self._peer_gone(min(self.left(), 1.0)):
+                raise ConnectionEnded("client_closed")
+            self.buf = b""
+
+    def start_tls(self):
+        """Runs the server side of a TLS handshake on the connection."""
+        if self.buf:
+            raise ConnectionEnded("client sent plaintext before the TLS handshake")
+        self.sock.settimeout(min(self.left(), 10.0))
+        try:
+            self.sock = self.ctx.wrap_socket(self.sock, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            raise ConnectionEnded("tls handshake failed: %s" % e)
+        self.tls = True
+
+    def close_gracefully(self):
+        """Sends close_notify (TLS) and FIN, then waits (bounded) for the
+        client to close."""
+        if self.tls:
+            self.sock.settimeout(min(self.left(), 1.0))
+            try:
+                self.sock = self.sock.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+            self.tls = False
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        try:
+            self.drain()
+        except ConnectionEnded:
+            pass
+
+    def reset(self):
+        """Closes with an RST (SO_LINGER on, timeout 0)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+        self.end = "reset"
+
+
+# --- a minimal ESMTP server (RFC 5321), parameterised per scenario ---------
+
+SMTP_GREETING = b"220 fake.test ESMTP fakeserver\r\n"
+
+
+def smtp_ehlo_reply(conn, arg, starttls):
+    """The multi-line 250 reply to EHLO (RFC 5321 4.1.1.1)."""
+    lines = ["fake.test Hello %s" % (arg or "client"), "PIPELINING", "SIZE 10240000", "8BITMIME"]
+    if starttls and not conn.tls:
+        lines.append("STARTTLS")
+    if conn.tls:
+        lines.append("AUTH PLAIN LOGIN")
+    lines.append("ENHANCEDSTATUSCODES")
+    out = "".join("250-%s\r\n" % l for l in lines[:-1]) + "250 %s\r\n" % lines[-1]
+    return out.encode()
+
+
+def smtp_serve(conn, starttls=True, on_starttls=None, ehlo_refused=False, on_ehlo=None):
+    """Answers SMTP commands after the greeting until QUIT or hang-up.
+
+    starttls: advertise STARTTLS in EHLO. on_starttls(conn): replaces the
+    normal "220 + TLS handshake" answer to STARTTLS. ehlo_refused: answer EHLO
+    with 502 (HELO still works). on_ehlo(conn): replaces the EHLO answer.
+    """
+    while True:
+        line = conn.read_line()
+        verb, _, arg = line.partition(" ")
+        verb = verb.upper()
+        if verb == "EHLO":
+            if ehlo_refused:
+                conn.send(b"502 5.5.1 EHLO not implemented\r\n")
+            elif on_ehlo:
+                on_ehlo(conn)
+            else:
+                conn.send(smtp_ehlo_reply(conn, arg, starttls))
+        elif verb == "HELO":
+            conn.send(b"250 fake.test\r\n")
+        elif verb == "STARTTLS" and starttls and not conn.tls:
+            if on_starttls:
+                on_starttls(conn)
+            else:
+                conn.send(b"220 2.0.0 Ready to start TLS\r\n")
+                conn.start_tls()
+        elif verb == "QUIT":
+            conn.send(b"221 2.0.0 Bye\r\n")
+            conn.close_gracefully()
+            return
+        elif verb in ("NOOP", "RSET"):
+            conn.send(b"250 2.0.0 OK\r\n")
+        else:
+            conn.send(b"502 5.5.2 Command not recognized\r\n")
+
+
+# --- scenarios ---------------------------------------------------------------
+# Each takes a Conn and returns (or raises ConnectionEnded) when done.
+
+
+def sc_smtp_silent(conn):
+    """Accepts and says nothing, whatever the client sends."""
+    conn.drain()
+
+
+def sc_smtp_trickle_slow(conn):
+    """Greeting one byte every 300 ms."""
+    for b in SMTP_GREETING:
+        conn.send(bytes([b]))
+        conn.sleep(0.3)
+    smtp_serve(conn)
+
+
+def sc_smtp_trickle_fast(conn):
+    """Greeting one byte every 5 ms, then a normal ESMTP server with STARTTLS."""
+    for b in SMTP_GREETING:
+        conn.send(bytes([b]))
+        conn.sleep(0.005)
+    smtp_serve(conn)
+
+
+def sc_smtp_no_crlf(conn):
+    """A greeting line that never ends: 'A' every 20 ms."""
+    conn.send(b"220 ")
+    while True:
+        conn.send(b"A")
+        conn.sleep(0.02)
+
+
+def sc_smtp_long_line(conn):
+    """A 1 MiB greeting line."""
+    conn.send(b"220 " + b"x" * (1024 * 1024) + b"\r\n")
+    smtp_serve(conn)
+
+
+def ehlo_endless(conn):
+    """'250-x' lines for ever (until the client gives up)."""
+    chunk = b"250-x\r\n" * 1024
+    while True:
+        conn.send(chunk)
+
+
+def sc_smtp_endless_multiline(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_ehlo=ehlo_endless)
+
+
+def sc_smtp_nul(conn):
+    """Greeting with NUL bytes, invalid UTF-8 and terminal escape sequences."""
+    conn.send(b"220 fake\x00.test ESMTP \xff\xfe\xc3( \x1b[31mred\x1b[0m \x1b]0;title\x07 end\r\n")
+    smtp_serve(conn)
+
+
+def sc_smtp_bad_code(conn):
+    conn.send(b"999 hello\r\n")
+    smtp_serve(conn)
+
+
+def sc_smtp_close_mid_reply(conn):
+    conn.send(b"220-partial\r\n")
+    conn.close_gracefully()
+
+
+def starttls_inject(conn):
+    """Go-ahead with plaintext appended in the same segment, then real TLS."""
+    conn.send(b"220 go ahead\r\n250-INJECTED\r\n250 X\r\n")
+    conn.start_tls()
+
+
+def sc_smtp_starttls_inject(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_inject)
+
+
+def starttls_no_handshake(conn):
+    conn.send(b"220 2.0.0 Ready to start TLS\r\n")
+    conn.drain()
+
+
+def sc_smtp_starttls_no_handshake(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_no_handshake)
+
+
+GARBAGE = b"garbage, not a ServerHello\r\n" + bytes(range(256))
+
+
+def starttls_garbage(conn):
+    """Go-ahead, wait for the ClientHello, answer it with garbage."""
+    conn.send(b"220 2.0.0 Ready to start TLS\r\n")
+    conn.recv_some(5.0)
+    conn.send(GARBAGE)
+    conn.drain()
+
+
+def sc_smtp_starttls_garbage(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_garbage)
+
+
+def starttls_refused(conn):
+    conn.send(b"454 4.7.0 TLS not available due to local problem\r\n")
+
+
+def sc_smtp_starttls_refused(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_refused)
+
+
+def sc_smtp_no_starttls(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, starttls=False)
+
+
+def sc_smtp_ehlo_refused(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, starttls=False, ehlo_refused=True)
+
+
+def sc_smtp_greeting_554(conn):
+    """554 greeting; then only QUIT is accepted (RFC 5321 3.1)."""
+    conn.send(b"554 5.3.2 No SMTP service here\r\n")
+    while True:
+        line = conn.read_line()
+        if line.upper().startswith("QUIT"):
+            conn.send(b"221 2.0.0 Bye\r\n")
+            conn.close_gracefully()
+            return
+        conn.send(b"503 5.5.1 No service\r\n")
+
+
+def sc_imap_literal_huge(conn):
+    """CAPABILITY answered with a 4 GiB literal that never comes."""
+    conn.send(b"* OK hi\r\n")
+    while True:
+        line = conn.read_line()
+        tag, _, rest = line.partition(" ")
+        cmd = rest.split(" ", 1)[0].upper()
+        if cmd == "CAPABILITY":
+            conn.send(b"* CAPABILITY {4294967296}\r\n")
+            conn.drain()
+        elif cmd == "LOGOUT":
+            conn.send(b"* BYE bye\r\n" + tag.encode("latin-1") + b" OK LOGOUT done\r\n")
+            conn.close_gracefully()
+            return
+        else:
+            conn.send(tag.encode("latin-1") + b" BAD unknown command\r\n")
+
+
+def sc_imap_bye(conn):
+    conn.send(b"* BYE go away\r\n")
+    conn.close_gracefully()
+
+
+def sc_pop3_capa_no_dot(conn):
+    """CAPA list cut off before its terminating '.' (RFC 2449 5)."""
+    conn.send(b"+OK POP3 fakeserver ready\r\n")
+    while True:
+        line = conn.read_line()
+        if line.upper().startswith("CAPA"):
+            conn.send(b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nSTLS\r\n")
+            conn.close_gracefully()
+            return
+        conn.send(b"-ERR unknown command\r\n")
+
+
+def sc_pop3_plain_on_tls_port(conn):
+    """A plaintext POP3 greeting on a port the client treats as pop3s."""
+    conn.send(b"+OK POP3 fakeserver ready\r\n")
+    conn.recv_some(5.0)
+    conn.send(b"-ERR unknown command\r\n")
+    conn.drain()
+
+
+# TLS record: alert (21), TLS 1.2, length 2, fatal (2), handshake_failure (40).
+TLS_ALERT = b"\x15\x03\x03\x00\x02\x02\x28"
+
+
+def sc_tls_alert(conn):
+    """Implicit TLS port that answers the ClientHello with a fatal alert."""
+    conn.recv_some(5.0)
+    conn.send(TLS_ALERT)
+    conn.close_gracefully()
+
+
+def sc_rst_mid_reply(conn):
+    conn.send(b"220-a\r\n")
+    conn.sleep(0.1)
+    conn.reset()
+
+
+SCENARIOS = {
+    "smtp-silent": sc_smtp_silent,
+    "smtp-trickle-slow": sc_smtp_trickle_slow,
+    "smtp-trickle-fast": sc_smtp_trickle_fast,
+    "smtp-no-crlf": sc_smtp_no_crlf,
+    "smtp-long-line": sc_smtp_long_line,
+    "smtp-endless-multiline": sc_smtp_endless_multiline,
+    "smtp-nul": sc_smtp_nul,
+    "smtp-bad-code": sc_smtp_bad_code,
+    "smtp-close-mid-reply": sc_smtp_close_mid_reply,
+    "smtp-starttls-inject": sc_smtp_starttls_inject,
+    "smtp-starttls-no-handshake": sc_smtp_starttls_no_handshake,
+    "smtp-starttls-garbage": sc_smtp_starttls_garbage,
+    "smtp-starttls-refused": sc_smtp_starttls_refused,
+    "smtp-no-starttls": sc_smtp_no_starttls,
+    "smtp-ehlo-refused": sc_smtp_ehlo_refused,
+    "smtp-greeting-554": sc_smtp_greeting_554,
+    "imap-literal-huge": sc_imap_literal_huge,
+    "imap-bye": sc_imap_bye,
+    "pop3-capa-no-dot": sc_pop3_capa_no_dot,
+    "pop3-plain-on-tls-port": sc_pop3_plain_on_tls_port,
+    "tls-alert": sc_tls_alert,
+    "rst-mid-reply": sc_rst_mid_reply,
+}
+
+
+# --- the server ----------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(args.cert, args.key)
+        self.log_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.listeners = {}
+
+    def listen(self, names):
+        """Opens one listening socket on an ephemeral port per scenario."""
+        family = socket.AF_INET6 if ":" in self.args.host else socket.AF_INET
+        for name in names:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.args.host, 0))
+            s.listen(64)
+            s.setblocking(False)
+            self.listeners[name] = s
+
+    def write_ready(self):
+        """Writes the ready file atomically: {"scenario": port, ...}."""
+        ports = {name: s.getsockname()[1] for name, s in self.listeners.items()}
+        tmp = self.args.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(ports, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, self.args.ready_file)
+
+    def log(self, conn, peer):
+        if not self.args.log:
+            return
+        rec = {
+            "scenario": conn.scenario,
+            "peer": "%s:%s" % peer[:2],
+            "duration_ms": int((time.monotonic() - conn.started) * 1000),
+            "bytes_sent": conn.sent,
+            "bytes_received": conn.received,
+            "commands": conn.commands,
+            "end": conn.end,
+        }
+        with self.log_lock:
+            with open(self.args.log, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    def serve_one(self, name, sock, peer):
+        """Thread body: runs one scenario on one connection."""
+        conn = Conn(sock, name, self.ctx)
+        try:
+            SCENARIOS[name](conn)
+        except ConnectionEnded as e:
+            conn.end = e.why
+        except Exception as e:  # a bug here must not kill the server
+            conn.end = "error: %r" % e
+        finally:
+            try:
+                conn.sock.close()
+            except OSError:
+                pass
+            try:
+                self.log(conn, peer)
+            finally:
+                self.slots.release()
+
+    def run(self):
+        stop_at = time.monotonic() + PROCESS_LIFETIME
+        sel = selectors.DefaultSelector()
+        for name, s in self.listeners.items():
+            sel.register(s, selectors.EVENT_READ, name)
+        self.write_ready()
+        while time.monotonic() < stop_at:
+            for key, _ in sel.select(timeout=1.0):
+                try:
+                    sock, peer = key.fileobj.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    continue
+                sock.setblocking(True)
+                if not self.slots.acquire(blocking=False):
+                    sock.close()
+                    continue
+                t = threading.Thread(target=self.serve_one, args=(key.data, sock, peer),
+                                     daemon=True)
+                t.start()
+
+
+def on_signal(signum, frame):
+    # Daemon threads die with the process; sockets close on exit.
+    os._exit(0)
+
+
+def main():
+    p = argparse.ArgumentParser(description="A scriptable misbehaving mail server.")
+    p.add_argument("--cert", required=True, help="PEM certificate (chain) for TLS")
+    p.add_argument("--key", required=True, help="PEM private key")
+    p.add_argument("--ready-file", required=True, help="written as JSON when listening")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--log", help="append one JSON line per finished connection")
+    p.add_argument("--only", help="comma-separated scenario names (default: all)")
+    p.add_argument("--list", action="store_true", help="print scenario names and exit")
+    args = p.parse_args()
+    if args.list:
+        print("\n".join(SCENARIOS))
+        return 0
+    names = list(SCENARIOS)
+    if args.only:
+        names = args.only.split(",")
+        unknown = [n for n in names if n not in SCENARIOS]
+        if unknown:
+            p.error("unknown scenario(s): %s" % ", ".join(unknown))
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = Server(args)
+    server.listen(names)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
