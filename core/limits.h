@@ -36,6 +36,25 @@
 #define MP_DEFAULT_CONCURRENCY 32
 /* Bytes of a TLS peer's first reply kept to recognise plaintext. */
 #define MP_TLS_SNIFF_BYTES 16
+/* Longest certificate text field kept (subject, issuer), bytes. */
+#define MP_MAX_CERT_FIELD 1024
+/* Longest wait to send our close_notify when a TLS stream is closed. */
+#define MP_TLS_SHUTDOWN_MS 100
+
+/* Bytes of server text quoted inside an error message or finding (before escaping). */
+#define MP_MAX_QUOTE 80
+/* Longest wait for the answer to QUIT / LOGOUT (never more than the command timeout). */
+#define MP_QUIT_TIMEOUT_MS 500
+
+/* Proxies: user name and password at most 255 bytes each (RFC 1929 section 2,
+ * one length byte); the SOCKS4 user id is bounded the same way. */
+#define MP_MAX_PROXY_USER 255
+#define MP_MAX_PROXY_PASS 255
+/* Longest proxy host or SOCKS target name (SOCKS5 DOMAINNAME has one length
+ * byte, RFC 1928 section 5). */
+#define MP_MAX_PROXY_HOST 255
+/* Most bytes of an HTTP CONNECT reply header (status line and fields). */
+#define MP_MAX_PROXY_HEADER (16 * 1024)
 
 /* Default timeouts, milliseconds. */
 #define MP_DEFAULT_CONNECT_TIMEOUT_MS 5000

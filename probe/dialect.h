@@ -36,4 +36,57 @@ extern const struct dialect pop3_dialect;
 
 const struct dialect *dialect_for(enum protocol p);
 
+/* ---- Helpers shared by smtp.c, imap.c and pop3.c (dialect.c) ---- */
+
+/* One reply being awaited: its deadline (one per reply, never per line, so a
+ * trickling server cannot stretch it) and what it has cost so far. */
+struct reply_wait {
+	const char *what;       /* "the greeting", "EHLO", ... (for messages) */
+	int64_t deadline;
+	int timeout_ms;         /* the budget the deadline was made from */
+	bool greeting;          /* a timeout is MP_ERR_GREETING_TIMEOUT */
+	unsigned lines;         /* lines read for this reply */
+	size_t bytes;           /* bytes read for this reply (lines + literals) */
+};
+
+/* Room for dialect_quote(): each byte may become "\xNN", plus "..." and NUL. */
+#define DIALECT_QUOTE_SIZE (MP_MAX_QUOTE * 4 + 4)
+
+/* Starts waiting for the greeting (cfg->greeting_timeout_ms). */
+void dialect_wait_greeting(struct session *s, struct reply_wait *w);
+/* Starts waiting for the reply to a command (cfg->command_timeout_ms). */
+void dialect_wait_command(struct session *s, struct reply_wait *w, const char *what);
+/* Starts waiting for the reply to QUIT / LOGOUT (short: MP_QUIT_TIMEOUT_MS). */
+void dialect_wait_quit(struct session *s, struct reply_wait *w, const char *what);
+/* Reads one line of the reply w (buf should hold MP_MAX_LINE + 1 bytes).
+ * Errors: the reader's (timeout turned into MP_ERR_GREETING_TIMEOUT for a
+ * greeting, with messages naming w->what), MP_ERR_REPLY_TOO_LARGE past
+ * MP_MAX_REPLY_LINES / MP_MAX_REPLY_BYTES, MP_ERR_PROTOCOL for a NUL byte. */
+enum mp_status dialect_read_line(struct session *s, struct reply_wait *w, char *buf, size_t bufsz,
+				 size_t *len);
+/* Reads and drops n bytes belonging to the reply w (an IMAP literal),
+ * counting them against MP_MAX_REPLY_BYTES. */
+enum mp_status dialect_skip_bytes(struct session *s, struct reply_wait *w, size_t n);
+/* Escapes untrusted server text for a message: printable ASCII kept, other
+ * bytes as \xNN, cut after MP_MAX_QUOTE bytes with "...". */
+void dialect_quote(char *out, size_t outsz, const char *text, size_t len);
+/* Appends a greeting line to res->greeting (lines joined with '\n'),
+ * bounded by MP_MAX_GREETING. */
+void dialect_greeting_append(struct session *s, const char *line, size_t len);
+/* The capability / auth lists that the current phase fills (before or
+ * after TLS, by s->tls_active). */
+struct strlist *dialect_caps(struct session *s);
+struct strlist *dialect_auth(struct session *s);
+/* Adds a capability (once, case-insensitively) to the current list; a full
+ * list adds FINDING_LIMIT_HIT. */
+void dialect_add_cap(struct session *s, const char *cap);
+/* Adds an auth mechanism, upper-cased and once, to the current list. */
+void dialect_add_auth(struct session *s, const char *mech, size_t len);
+/* Adds each space-separated mechanism of list (len bytes). */
+void dialect_add_auth_list(struct session *s, const char *list, size_t len);
+/* Normalises a "KEYWORD params" line (SMTP EHLO, POP3 CAPA) into out:
+ * keyword upper-cased, parameters kept, runs of blanks made one space.
+ * Returns the keyword's length (0 for a blank line). */
+size_t dialect_keyword_line(char *out, size_t outsz, const char *in, size_t len);
+
 #endif

@@ -1,0 +1,202 @@
+/* pop3.c - the POP3 dialect: greeting, CAPA, STLS, QUIT.
+ *
+ * RFC 1939 (status indicators 3, APOP 7), RFC 2449 (CAPA 5), RFC 2595 (STLS
+ * 4), RFC 5034 (SASL capability). Server text is untrusted: status lines are
+ * parsed strictly and multi-line replies are bounded.
+ */
+#include "dialect.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum pop3_status { POP3_OK, POP3_ERR, POP3_GARBAGE };
+
+/* RFC 1939 section 3: "+OK" or "-ERR", then a space or the end of line. */
+static enum pop3_status pop3_status_of(const char *line, size_t len)
+{
+	if (len >= 3 && strncasecmp(line, "+OK", 3) == 0 && (len == 3 || line[3] == ' '))
+		return POP3_OK;
+	if (len >= 4 && strncasecmp(line, "-ERR", 4) == 0 && (len == 4 || line[4] == ' '))
+		return POP3_ERR;
+	return POP3_GARBAGE;
+}
+
+/* Sends cmd and reads its status line into line (MP_MAX_LINE + 1 bytes). */
+static enum mp_status pop3_command(struct session *s, const char *cmd, struct reply_wait *w,
+				   char *line, size_t bufsz, size_t *len,
+				   enum pop3_status *status)
+{
+	char q[DIALECT_QUOTE_SIZE];
+	enum mp_status st;
+
+	st = session_send(s, cmd);
+	if (st != MP_OK)
+		return st;
+	dialect_wait_command(s, w, cmd);
+	st = dialect_read_line(s, w, line, bufsz, len);
+	if (st != MP_OK)
+		return st;
+	*status = pop3_status_of(line, *len);
+	if (*status == POP3_GARBAGE) {
+		dialect_quote(q, sizeof(q), line, *len);
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				    "server answered %s with neither +OK nor -ERR: \"%s\"", cmd, q);
+	}
+	return MP_OK;
+}
+
+/* RFC 1939 section 7: an APOP-capable server puts a msg-id style timestamp
+ * "<...@...>" in its greeting. Records it and offers "APOP". */
+static void pop3_apop_timestamp(struct session *s, const char *line, size_t len)
+{
+	const char *lt = memchr(line, '<', len);
+	const char *gt = NULL;
+	const char *at = NULL;
+	size_t tlen;
+
+	if (!lt)
+		return;
+	gt = memchr(lt, '>', len - (size_t)(lt - line));
+	if (!gt)
+		return;
+	tlen = (size_t)(gt - lt) + 1;
+	at = memchr(lt, '@', tlen);
+	if (!at || tlen > MP_MAX_CAP_LEN)
+		return;
+	for (const char *p = lt + 1; p < gt; p++)
+		if (*p <= ' ' || *p == '<' || *p == 0x7f)
+			return;
+	free(s->res->apop_timestamp);
+	s->res->apop_timestamp = strndup(lt, tlen);
+	if (s->res->apop_timestamp)
+		dialect_add_auth(s, "APOP", 4);
+}
+
+/* "+OK" greets, "-ERR" refuses (RFC 1939 section 4). */
+static enum mp_status pop3_greeting(struct session *s)
+{
+	char line[MP_MAX_LINE + 1];
+	char q[DIALECT_QUOTE_SIZE];
+	struct reply_wait w;
+	size_t len = 0;
+	enum mp_status st;
+
+	dialect_wait_greeting(s, &w);
+	st = dialect_read_line(s, &w, line, sizeof(line), &len);
+	if (st != MP_OK)
+		return st;
+	dialect_greeting_append(s, line, len);
+	dialect_quote(q, sizeof(q), line, len);
+	switch (pop3_status_of(line, len)) {
+	case POP3_OK:
+		pop3_apop_timestamp(s, line, len);
+		return MP_OK;
+	case POP3_ERR:
+		return mp_error_set(&s->err, MP_ERR_REJECTED, "server refused service: \"%s\"", q);
+	default:
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				    "server sent a POP3 greeting without +OK or -ERR: \"%s\"", q);
+	}
+}
+
+/* Records one CAPA line (RFC 2449 section 6; SASL: RFC 5034 section 3;
+ * STLS: RFC 2595 section 4). */
+static void pop3_capa_line(struct session *s, const char *text, size_t len)
+{
+	char cap[MP_MAX_CAP_LEN + 1];
+	size_t kw = dialect_keyword_line(cap, sizeof(cap), text, len);
+	const char *params = cap + kw;
+
+	if (kw == 0)
+		return;
+	dialect_add_cap(s, cap);
+	if (kw == 4 && strncmp(cap, "SASL", 4) == 0)
+		dialect_add_auth_list(s, params, strlen(params));
+	else if (kw == 4 && strncmp(cap, "USER", 4) == 0)
+		dialect_add_auth(s, "USER", 4);
+	else if (kw == 4 && strncmp(cap, "STLS", 4) == 0 && !s->tls_active)
+		s->res->starttls_offered = true;
+}
+
+/* CAPA (RFC 2449 section 5): "+OK", capability lines, ".". A -ERR means an
+ * old RFC 1939 server: capabilities unknown, not an error. */
+static enum mp_status pop3_capabilities(struct session *s)
+{
+	char line[MP_MAX_LINE + 1];
+	struct reply_wait w;
+	enum pop3_status status;
+	size_t len = 0;
+	enum mp_status st;
+
+	st = pop3_command(s, "CAPA", &w, line, sizeof(line), &len, &status);
+	if (st != MP_OK)
+		return st;
+	if (status == POP3_ERR) {
+		transcript_note(&s->res->transcript,
+				"server does not support CAPA (RFC 2449): capabilities unknown");
+		return MP_OK;
+	}
+	for (;;) {
+		const char *text = line;
+
+		st = dialect_read_line(s, &w, line, sizeof(line), &len);
+		if (st != MP_OK)
+			return st;
+		if (len == 1 && line[0] == '.')
+			return MP_OK;
+		/* RFC 1939 section 3: a leading termination octet is stuffed. */
+		if (len > 0 && line[0] == '.') {
+			text++;
+			len--;
+		}
+		pop3_capa_line(s, text, len);
+	}
+}
+
+/* RFC 2595 section 4: "+OK" to STLS is the go-ahead, "-ERR" a refusal. */
+static enum mp_status pop3_starttls(struct session *s)
+{
+	char line[MP_MAX_LINE + 1];
+	char q[DIALECT_QUOTE_SIZE];
+	struct reply_wait w;
+	enum pop3_status status;
+	size_t len = 0;
+	enum mp_status st;
+
+	st = pop3_command(s, "STLS", &w, line, sizeof(line), &len, &status);
+	if (st != MP_OK)
+		return st;
+	if (status == POP3_ERR) {
+		dialect_quote(q, sizeof(q), line, len);
+		return mp_error_set(&s->err, MP_ERR_STARTTLS_REFUSED, "server refused STLS: \"%s\"",
+				    q);
+	}
+	return MP_OK;
+}
+
+/* QUIT and a short wait for "+OK"; errors are ignored (s->err is kept). */
+static void pop3_quit(struct session *s)
+{
+	char line[MP_MAX_LINE + 1];
+	struct mp_error saved = s->err;
+	struct reply_wait w;
+	size_t len = 0;
+
+	if (session_send(s, "QUIT") == MP_OK) {
+		dialect_wait_quit(s, &w, "QUIT");
+		dialect_read_line(s, &w, line, sizeof(line), &len);
+	}
+	s->err = saved;
+}
+
+const struct dialect pop3_dialect = {
+	.proto = PROTO_POP3,
+	.name = "pop3",
+	.port_plain = 110,
+	.port_tls = 995,
+	.greeting = pop3_greeting,
+	.capabilities = pop3_capabilities,
+	.starttls = pop3_starttls,
+	.quit = pop3_quit,
+};
