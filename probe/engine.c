@@ -346,6 +346,8 @@ struct pool {
 	volatile sig_atomic_t *stop;
 	enum job_state *state;
 	volatile int *fds;
+	bool *skip;             /* auto mode: not needed any more */
+	size_t *group;          /* auto mode: first index of the endpoint's group */
 	pthread_mutex_t lock;
 	int done_pipe[2];
 };
@@ -365,6 +367,14 @@ static void *worker(void *arg)
 		}
 		i = p->next++;
 		p->state[i] = JOB_RUNNING;
+		if (p->skip && p->skip[i]) {
+			p->state[i] = JOB_DONE;
+			pthread_mutex_unlock(&p->lock);
+			if (write(p->done_pipe[1], &one, 1) < 0) {
+				/* see below */
+			}
+			continue;
+		}
 		pthread_mutex_unlock(&p->lock);
 
 		if (deadline_expired(p->deadline))
@@ -397,9 +407,71 @@ static void interrupt_all(struct pool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Auto mode groups endpoints by target, protocol and path; inside a group
+ * the order is the order of preference. */
+static bool same_group(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->proto == b->proto && a->proxy == b->proxy && strcmp(a->host, b->host) == 0;
+}
+
+/* Auto mode: once a group's most preferred endpoint that works is known
+ * (all before it finished and failed), the rest of the group is not needed:
+ * mark it skipped and cut short what is running. Call with the lock held. */
+static void settle_auto(struct pool *p)
+{
+	for (size_t g = 0; g < p->n; g++) {
+		size_t winner = p->n;
+
+		if (p->group[g] != g)
+			continue;
+		for (size_t i = g; i < p->n; i++) {
+			if (p->group[i] != g)
+				continue;
+			if (p->state[i] != JOB_DONE || p->skip[i])
+				break;
+			if (p->res[i].status == MP_OK) {
+				winner = i;
+				break;
+			}
+		}
+		if (winner == p->n)
+			continue;
+		for (size_t i = winner + 1; i < p->n; i++) {
+			if (p->group[i] != g || p->skip[i])
+				continue;
+			p->skip[i] = true;
+			if (p->state[i] == JOB_RUNNING && p->fds[i] >= 0)
+				shutdown(p->fds[i], SHUT_RDWR);
+		}
+	}
+}
+
+/* Auto mode: what the skipped endpoints report. */
+static void report_skipped(struct pool *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		char msg[MP_MAX_ERROR];
+		size_t g = p->group[i];
+		size_t w = g;
+
+		if (!p->skip[i])
+			continue;
+		for (size_t j = g; j < i; j++)
+			if (p->group[j] == g && !p->skip[j] && p->res[j].status == MP_OK)
+				w = j;
+		snprintf(msg, sizeof(msg), "not needed: auto mode settled on %s port %u %s, "
+			 "which comes first in the order of preference",
+			 protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
+			 mode_name(p->eps[w].mode));
+		result_free(&p->res[i]);
+		result_init(&p->res[i], &p->eps[i]);
+		result_fail(&p->res[i], MP_ERR_SKIPPED, msg);
+	}
+}
+
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 		const struct probe_config *cfg, int concurrency, int64_t deadline,
-		volatile sig_atomic_t *stop, int wake_fd)
+		bool first_ok_wins, volatile sig_atomic_t *stop, int wake_fd)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
@@ -425,7 +497,23 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	p.fds = calloc(n, sizeof(*p.fds));
 	threads = calloc(nthreads, sizeof(*threads));
 	was = calloc(n, sizeof(*was));
+	if (first_ok_wins) {
+		p.skip = calloc(n, sizeof(*p.skip));
+		p.group = calloc(n, sizeof(*p.group));
+		if (!p.skip || !p.group)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			p.group[i] = i;
+			for (size_t j = 0; j < i; j++) {
+				if (same_group(&eps[i], &eps[j])) {
+					p.group[i] = p.group[j];
+					break;
+				}
+			}
+		}
+	}
 	if (!p.state || !p.fds || !threads || !was || pipe2(p.done_pipe, O_CLOEXEC) != 0) {
+nomem:
 		for (size_t i = 0; i < n; i++)
 			result_fail(&res[i], MP_ERR_INTERNAL, "out of memory or file descriptors");
 		goto out;
@@ -457,6 +545,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 
 			if (got > 0)
 				finished += (size_t)got;
+			if (got > 0 && first_ok_wins) {
+				pthread_mutex_lock(&p.lock);
+				settle_auto(&p);
+				pthread_mutex_unlock(&p.lock);
+			}
 		}
 	}
 	if (interrupted) {
@@ -467,6 +560,10 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	}
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	if (first_ok_wins && !interrupted) {
+		settle_auto(&p);
+		report_skipped(&p);
+	}
 	if (interrupted) {
 		for (size_t i = 0; i < n; i++) {
 			if (was[i] == JOB_DONE)
@@ -485,6 +582,8 @@ out:
 	pthread_mutex_destroy(&p.lock);
 	free(threads);
 	free(p.state);
+	free(p.skip);
+	free(p.group);
 	free((void *)p.fds);
 	free(was);
 }

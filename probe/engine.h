@@ -4,6 +4,7 @@
 #define MP_ENGINE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "result.h"
@@ -18,9 +19,12 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 /* Probes eps[0..n) into res[0..n) (result_init'd by the caller) with up to
  * `concurrency` threads. Returns early, with unfinished endpoints marked
  * "interrupted", when *stop becomes non-zero (a signal handler sets it and
- * writes a byte to wake_fd, which may be -1). */
+ * writes a byte to wake_fd, which may be -1).
+ * first_ok_wins (auto mode): endpoints of one target, protocol and path are in
+ * order of preference; once the first that works is known, the later ones are
+ * cut short and reported as skipped. */
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 		const struct probe_config *cfg, int concurrency, int64_t deadline,
-		volatile sig_atomic_t *stop, int wake_fd);
+		bool first_ok_wins, volatile sig_atomic_t *stop, int wake_fd);
 
 #endif

@@ -56,7 +56,7 @@ static void rfc3339_now(char *buf, size_t len)
 
 static int usage_error(const char *msg)
 {
-	fprintf(stderr, "mailprobe: %s\nTry 'mailprobe --help' for the options.\n", msg);
+	fprintf(stderr, "mailprobe: %s (see mailprobe --help)\n", msg);
 	return MP_EXIT_USAGE;
 }
 
@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 	rfc3339_now(report.started_at, sizeof(report.started_at));
 	t0 = mono_ms();
 	engine_run(eps, results, n, &opt->probe, opt->concurrency,
-		   deadline_in(opt->overall_timeout_ms), &interrupted, wake_pipe[0]);
+		   deadline_in(opt->overall_timeout_ms), opt->auto_mode, &interrupted,
+		   wake_pipe[0]);
 	report.duration_ms = mono_ms() - t0;
 	report.opt = opt;
 	report.results = results;
