@@ -63,4 +63,17 @@
 #define MP_DEFAULT_TLS_TIMEOUT_MS 5000
 #define MP_DEFAULT_OVERALL_TIMEOUT_MS 30000
 
+/* SASL (issue: authentication). Most PBKDF2 iterations a SCRAM server may ask
+ * for: RFC 7677 section 4 asks for at least 4096; far more only lets a hostile
+ * server burn our CPU. */
+#define MP_MAX_SCRAM_ITERATIONS 100000
+/* Longest SASL challenge accepted from a server, in base64 characters. */
+#define MP_MAX_SASL_CHALLENGE 8192
+/* Longest credential field (user, password, token, authzid, host), bytes. */
+#define MP_MAX_SASL_CRED 4096
+/* Random bytes in a SCRAM client nonce (32 base64 characters). */
+#define MP_SCRAM_NONCE_BYTES 24
+/* Longest APOP timestamp taken from a POP3 greeting (RFC 1939 section 7). */
+#define MP_MAX_APOP_TIMESTAMP 256
+
 #endif

@@ -1,0 +1,1181 @@
+/* tls.c - TLS (wolfSSL) as a stream layered on any other stream.
+ *
+ * wolfSSL reads and writes through custom I/O callbacks whose context is the
+ * stream below, so TLS runs the same over a socket, a proxy tunnel or after
+ * STARTTLS. A callback can only return a WOLFSSL_CBIO_ERR_* code, so the real
+ * error (timeout, reset, EOF) is kept beside it in struct tls_io.
+ * Certificate verification never fails the handshake: the verify callback
+ * records the verdict and returns 1.
+ */
+#include "tls.h"
+#include "deadline.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/openssl/x509v3.h>
+#include <wolfssl/wolfcrypt/asn.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* System CA bundle (Debian's ca-certificates). */
+#define TLS_SYSTEM_CAFILE "/etc/ssl/certs/ca-certificates.crt"
+#define TLS_SYSTEM_CAPATH "/etc/ssl/certs"
+/* Serial numbers are at most 20 octets (RFC 5280 4.1.2.2); allow some slack. */
+#define TLS_MAX_SERIAL 32
+/* Rounds of wolfSSL_connect(); each normally makes all the progress it can. */
+#define TLS_MAX_CONNECT_ROUNDS 64
+
+struct tls_ctx {
+	WOLFSSL_CTX *ctx;
+};
+
+/* Context of the I/O callbacks: the stream below, the deadline of the
+ * current operation, and the real error behind a WOLFSSL_CBIO_ERR_* code. */
+struct tls_io {
+	struct stream *lower;
+	int64_t deadline;
+	bool handshaking;      /* in tls_start: received bytes are sniffed */
+	struct mp_error err;   /* code MP_OK when no lower-level error happened */
+	bool eof;              /* the lower stream reached EOF */
+	struct tls_info *info; /* the caller's, during tls_start only */
+	/* Verification verdict, filled by verify_cb during the handshake. */
+	bool verify_called;
+	bool verify_failed;
+	char verify_error[MP_MAX_ERROR];
+};
+
+/* State of one TLS stream. */
+struct tls_conn {
+	WOLFSSL *ssl;
+	struct tls_io io;
+};
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_init_result = -1;
+static int tls_ex_idx = -1; /* wolfSSL ex_data slot holding the struct tls_io */
+/* Its destructor runs tls_thread_cleanup() in every exiting thread that
+ * started a handshake (see tls_thread_exit). */
+static pthread_key_t tls_thread_key;
+
+/* ---- one-time setup ---- */
+
+/* Debian's wolfSSL keeps a per-thread ECC cache (FP_ECC, HAVE_THREAD_LS) that
+ * leaks megabytes per thread unless the thread frees it before it ends.
+ * Threads that forget tls_thread_cleanup() get it from this destructor;
+ * calling it twice is harmless. */
+static void tls_thread_exit(void *mark)
+{
+	(void)mark;
+	tls_thread_cleanup();
+}
+
+static void tls_init_once(void)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+		return;
+	tls_ex_idx = wolfSSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (tls_ex_idx < 0)
+		return;
+	if (pthread_key_create(&tls_thread_key, tls_thread_exit) != 0)
+		return;
+	tls_init_result = 0;
+}
+
+int tls_global_init(void)
+{
+	if (pthread_once(&tls_once, tls_init_once) != 0)
+		return -1;
+	return tls_init_result;
+}
+
+/* ---- I/O callbacks ---- */
+
+/* Appends received bytes to info->sniff while the handshake runs. */
+static void sniff_bytes(struct tls_io *io, const char *buf, size_t n)
+{
+	struct tls_info *info = io->info;
+	size_t room;
+
+	if (!info || !io->handshaking || info->sniff_len >= MP_TLS_SNIFF_BYTES)
+		return;
+	room = MP_TLS_SNIFF_BYTES - info->sniff_len;
+	if (n > room)
+		n = room;
+	memcpy(info->sniff + info->sniff_len, buf, n);
+	info->sniff_len += n;
+	info->sniff[info->sniff_len] = '\0';
+}
+
+/* wolfSSL receive callback: reads from the stream below until io->deadline.
+ * A timeout answers WANT_READ, which wolfSSL treats as "try again later", so
+ * a TLS stream survives a read that timed out (like a socket does). */
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls_io *io = ctx;
+	struct mp_error e = {0};
+	ssize_t n;
+
+	(void)ssl;
+	if (sz <= 0)
+		return 0;
+	n = stream_read(io->lower, buf, (size_t)sz, io->deadline, &e);
+	if (n > 0) {
+		sniff_bytes(io, buf, (size_t)n);
+		return (int)n;
+	}
+	if (n == 0) {
+		io->eof = true;
+		mp_error_set(&io->err, MP_ERR_CLOSED, "server closed the connection");
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	}
+	if (e.code == MP_ERR_TIMEOUT) {
+		io->err = e;
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	}
+	io->err = e;
+	return e.code == MP_ERR_CLOSED ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_GENERAL;
+}
+
+/* wolfSSL send callback: writes the whole record to the stream below. A
+ * write that times out may have sent part of it, so every failure is fatal. */
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct tls_io *io = ctx;
+	struct mp_error e = {0};
+
+	(void)ssl;
+	if (sz <= 0)
+		return 0;
+	if (stream_write(io->lower, buf, (size_t)sz, io->deadline, &e) < 0) {
+		io->err = e;
+		return e.code == MP_ERR_CLOSED ? WOLFSSL_CBIO_ERR_CONN_CLOSE
+		                               : WOLFSSL_CBIO_ERR_GENERAL;
+	}
+	return sz;
+}
+
+/* Text of an X509_V_ERR_* code as OpenSSL words it. wolfSSL 5.5.4 reports an
+ * expired certificate as X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD (and a not
+ * yet valid one as ..._NOT_BEFORE_FIELD), and a malformed date fails parsing
+ * long before, so those two codes mean "expired" / "not yet valid" here. */
+static const char *verify_error_text(int code)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} texts[] = {
+	    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "unable to get issuer certificate"},
+	    {X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "unable to decode issuer public key"},
+	    {X509_V_ERR_CERT_SIGNATURE_FAILURE, "certificate signature failure"},
+	    {X509_V_ERR_CERT_NOT_YET_VALID, "certificate is not yet valid"},
+	    {X509_V_ERR_CERT_HAS_EXPIRED, "certificate has expired"},
+	    {X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "certificate is not yet valid"},
+	    {X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "certificate has expired"},
+	    {X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self-signed certificate"},
+	    {X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "self-signed certificate in certificate chain"},
+	    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+	     "unable to get local issuer certificate"},
+	    {X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, "unable to verify the first certificate"},
+	    {X509_V_ERR_CERT_CHAIN_TOO_LONG, "certificate chain too long"},
+	    {X509_V_ERR_CERT_REVOKED, "certificate revoked"},
+	    {X509_V_ERR_INVALID_CA, "invalid CA certificate"},
+	    {X509_V_ERR_PATH_LENGTH_EXCEEDED, "path length constraint exceeded"},
+	    {X509_V_ERR_INVALID_PURPOSE, "unsupported certificate purpose"},
+	    {X509_V_ERR_CERT_UNTRUSTED, "certificate not trusted"},
+	    {X509_V_ERR_CERT_REJECTED, "certificate rejected"},
+	    {X509_V_ERR_KEYUSAGE_NO_CERTSIGN, "key usage does not include certificate signing"},
+	};
+	const char *t = NULL;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i].code == code)
+			return texts[i].text;
+	t = wolfSSL_X509_verify_cert_error_string(code);
+	if (t && *t && !strstr(t, "unknown"))
+		return t;
+	if (code < 0) {
+		t = wolfSSL_ERR_reason_error_string((unsigned long)code);
+		if (t && *t)
+			return t;
+	}
+	return NULL;
+}
+
+/* Records the chain verification verdict and lets the handshake go on.
+ * With WOLFSSL_VERIFY_CB_ALL_CERTS it is called once per certificate. */
+static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	WOLFSSL *ssl = NULL;
+	struct tls_io *io = NULL;
+	int code;
+
+	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+	if (ssl)
+		io = wolfSSL_get_ex_data(ssl, tls_ex_idx);
+	if (!io)
+		return 1;
+	io->verify_called = true;
+	if (preverify)
+		return 1;
+	code = wolfSSL_X509_STORE_CTX_get_error(store);
+	if (!io->verify_failed) {
+		const char *why = verify_error_text(code);
+		int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+
+		if (why)
+			snprintf(io->verify_error, sizeof(io->verify_error), "%s (depth %d)", why,
+			         depth);
+		else
+			snprintf(io->verify_error, sizeof(io->verify_error),
+			         "certificate verification failed, error %d (depth %d)", code,
+			         depth);
+	}
+	io->verify_failed = true;
+	return 1;
+}
+
+/* ---- context ---- */
+
+/* Loads the CA store: cfg's file/dir if given (errors name them), else the
+ * system store (missing is not fatal: everything is then "not verified"). */
+static enum mp_status load_cas(WOLFSSL_CTX *c, const struct tls_config *cfg, struct mp_error *err)
+{
+	const char *file = cfg ? cfg->cafile : NULL;
+	const char *path = cfg ? cfg->capath : NULL;
+
+	if (file || path) {
+		if (file && access(file, R_OK) != 0)
+			return mp_error_set(err, MP_ERR_INTERNAL, "cannot read CA file %s: %s",
+			                    file, strerror(errno));
+		if (path && access(path, R_OK | X_OK) != 0)
+			return mp_error_set(err, MP_ERR_INTERNAL, "cannot read CA directory %s: %s",
+			                    path, strerror(errno));
+		if (file && wolfSSL_CTX_load_verify_locations(c, file, NULL) != WOLFSSL_SUCCESS)
+			return mp_error_set(err, MP_ERR_INTERNAL,
+			                    "CA file %s holds no usable certificate", file);
+		if (path && wolfSSL_CTX_load_verify_locations_ex(
+		                c, NULL, path, WOLFSSL_LOAD_FLAG_IGNORE_ERR) != WOLFSSL_SUCCESS)
+			return mp_error_set(err, MP_ERR_INTERNAL,
+			                    "CA directory %s holds no usable certificate", path);
+		return MP_OK;
+	}
+	if (access(TLS_SYSTEM_CAFILE, R_OK) == 0 &&
+	    wolfSSL_CTX_load_verify_locations(c, TLS_SYSTEM_CAFILE, NULL) == WOLFSSL_SUCCESS)
+		return MP_OK;
+	if (access(TLS_SYSTEM_CAPATH, R_OK | X_OK) == 0)
+		wolfSSL_CTX_load_verify_locations_ex(c, NULL, TLS_SYSTEM_CAPATH,
+		                                     WOLFSSL_LOAD_FLAG_IGNORE_ERR);
+	return MP_OK;
+}
+
+/* Text for a wire version number, for messages. */
+static const char *version_text(int v)
+{
+	switch (v) {
+	case MP_TLS_V1_0:
+		return "TLSv1.0";
+	case MP_TLS_V1_1:
+		return "TLSv1.1";
+	case MP_TLS_V1_2:
+		return "TLSv1.2";
+	case MP_TLS_V1_3:
+		return "TLSv1.3";
+	default:
+		return "unknown";
+	}
+}
+
+/* Restricts the protocol versions to cfg's range; the default is TLS 1.1
+ * (the oldest this wolfSSL build speaks) up to TLS 1.3. The minimum goes
+ * through wolfSSL_CTX_SetMinVersion because wolfSSL_CTX_set_min_proto_version
+ * reports success for TLS 1.0 although this build cannot speak it. */
+static enum mp_status set_versions(WOLFSSL_CTX *c, const struct tls_config *cfg,
+                                   struct mp_error *err)
+{
+	int max = cfg && cfg->max_version ? cfg->max_version : 0;
+	int min = cfg && cfg->min_version ? cfg->min_version : MP_TLS_V1_1;
+	int wolf_min;
+
+	if (!(cfg && cfg->min_version) && max && max < min)
+		min = max;
+	if (min < MP_TLS_V1_0 || min > MP_TLS_V1_3 || (max && (max < min || max > MP_TLS_V1_3)))
+		return mp_error_set(err, MP_ERR_INTERNAL, "invalid TLS version range 0x%04x-0x%04x",
+		                    (unsigned)min, (unsigned)max);
+	wolf_min = min == MP_TLS_V1_0   ? WOLFSSL_TLSV1
+	           : min == MP_TLS_V1_1 ? WOLFSSL_TLSV1_1
+	           : min == MP_TLS_V1_2 ? WOLFSSL_TLSV1_2
+	                                : WOLFSSL_TLSV1_3;
+	if (wolfSSL_CTX_SetMinVersion(c, wolf_min) != WOLFSSL_SUCCESS)
+		return mp_error_set(err, MP_ERR_INTERNAL,
+		                    "%s is not available in this wolfSSL build", version_text(min));
+	if (max && wolfSSL_CTX_set_max_proto_version(c, max) != WOLFSSL_SUCCESS)
+		return mp_error_set(err, MP_ERR_INTERNAL,
+		                    "%s is not available in this wolfSSL build", version_text(max));
+	return MP_OK;
+}
+
+struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err)
+{
+	WOLFSSL_CTX *c = NULL;
+	struct tls_ctx *t = NULL;
+
+	if (tls_global_init() != 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "wolfSSL initialisation failed");
+		goto out;
+	}
+	c = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (!c) {
+		mp_error_set(err, MP_ERR_INTERNAL, "cannot create the TLS context");
+		goto out;
+	}
+	if (set_versions(c, cfg, err) != MP_OK)
+		goto out;
+	/* Offer every suite wolfSSL has (weak ones included, so a server that
+	 * picks one can be reported) except anonymous, NULL-encryption and PSK
+	 * suites, which we could not use; "!eNULL" alone leaves
+	 * DHE-PSK-NULL-SHA384 in. */
+	if (wolfSSL_CTX_set_cipher_list(c, "ALL:!aNULL:!eNULL:!PSK") != WOLFSSL_SUCCESS) {
+		mp_error_set(err, MP_ERR_INTERNAL, "cannot set the TLS cipher list");
+		goto out;
+	}
+	if (load_cas(c, cfg, err) != MP_OK)
+		goto out;
+	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, verify_cb);
+	wolfSSL_CTX_SetIORecv(c, io_recv);
+	wolfSSL_CTX_SetIOSend(c, io_send);
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	t->ctx = c;
+	c = NULL;
+out:
+	if (c)
+		wolfSSL_CTX_free(c);
+	return t;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	wolfSSL_CTX_free(ctx->ctx);
+	free(ctx);
+}
+
+/* ---- certificate details ---- */
+
+/* A bounded string being built. */
+struct sbuf {
+	char s[MP_MAX_CERT_FIELD];
+	size_t len;
+	bool full;
+};
+
+static void sb_putc(struct sbuf *b, char c)
+{
+	if (b->len + 1 >= sizeof(b->s)) {
+		b->full = true;
+		return;
+	}
+	b->s[b->len++] = c;
+	b->s[b->len] = '\0';
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	while (*s)
+		sb_putc(b, *s++);
+}
+
+/* Appends an attribute value escaped as in RFC 4514 section 2.4, with bytes
+ * outside printable ASCII (other than UTF-8) as \XX. */
+static void sb_put_dn_value(struct sbuf *b, const unsigned char *v, int len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (int i = 0; i < len; i++) {
+		unsigned char c = v[i];
+		bool edge = (i == 0 && (c == ' ' || c == '#')) || (i == len - 1 && c == ' ');
+
+		if (c < 0x20 || c == 0x7f) {
+			sb_putc(b, '\\');
+			sb_putc(b, hex[c >> 4]);
+			sb_putc(b, hex[c & 15]);
+			continue;
+		}
+		if (edge || strchr(",+\"\\<>;=", c))
+			sb_putc(b, '\\');
+		sb_putc(b, (char)c);
+	}
+}
+
+/* One-line distinguished name, most specific first (RFC 4514 section 2.1),
+ * e.g. "CN=mail.test, O=Example". */
+static char *name_text(WOLFSSL_X509_NAME *name)
+{
+	struct sbuf b = {.len = 0};
+	int n = name ? wolfSSL_X509_NAME_entry_count(name) : 0;
+
+	b.s[0] = '\0';
+	for (int i = n - 1; i >= 0; i--) {
+		WOLFSSL_X509_NAME_ENTRY *e = wolfSSL_X509_NAME_get_entry(name, i);
+		WOLFSSL_ASN1_OBJECT *o = e ? wolfSSL_X509_NAME_ENTRY_get_object(e) : NULL;
+		WOLFSSL_ASN1_STRING *d = e ? wolfSSL_X509_NAME_ENTRY_get_data(e) : NULL;
+		const char *sn = o ? wolfSSL_OBJ_nid2sn(wolfSSL_OBJ_obj2nid(o)) : NULL;
+		char oid[64];
+
+		if (!d)
+			continue;
+		if (!sn || !*sn) {
+			if (!o || wolfSSL_OBJ_obj2txt(oid, sizeof(oid), o, 1) <= 0)
+				snprintf(oid, sizeof(oid), "?");
+			sn = oid;
+		}
+		if (b.len)
+			sb_puts(&b, ", ");
+		sb_puts(&b, sn);
+		sb_putc(&b, '=');
+		sb_put_dn_value(&b, wolfSSL_ASN1_STRING_get0_data(d),
+		                wolfSSL_ASN1_STRING_length(d));
+	}
+	return strdup(b.s);
+}
+
+/* Serial number in upper-case hex without leading zero octets. */
+static char *serial_text(WOLFSSL_X509 *x)
+{
+	unsigned char raw[TLS_MAX_SERIAL];
+	char out[2 * TLS_MAX_SERIAL + 1];
+	int sz = (int)sizeof(raw);
+	int i = 0;
+	size_t o = 0;
+
+	if (wolfSSL_X509_get_serial_number(x, raw, &sz) != WOLFSSL_SUCCESS || sz <= 0)
+		return strdup("");
+	while (i < sz - 1 && raw[i] == 0)
+		i++;
+	for (; i < sz; i++) {
+		snprintf(out + o, sizeof(out) - o, "%02X", raw[i]);
+		o += 2;
+	}
+	out[o] = '\0';
+	return strdup(out);
+}
+
+/* Converts an ASN.1 time to seconds since the epoch (UTC); -1 on failure. */
+static int asn1_time_epoch(const WOLFSSL_ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!t || wolfSSL_ASN1_TIME_to_tm(t, &tm) != WOLFSSL_SUCCESS)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+/* RFC 3339 UTC form of an epoch time, e.g. "2027-01-01T00:00:00Z". */
+static char *rfc3339(time_t t)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return strdup("");
+	return strdup(buf);
+}
+
+/* Whole days from now until t, rounded down (negative once t has passed). */
+static long days_until(time_t t, time_t now)
+{
+	long long diff = (long long)t - (long long)now;
+	long long d = diff / 86400;
+
+	if (diff % 86400 < 0)
+		d--;
+	return (long)d;
+}
+
+/* Printable form of a SAN entry ("DNS:x", "IP:y", "email:z", "URI:u"), or
+ * -1 for kinds we do not record. */
+static int san_text(WOLFSSL_GENERAL_NAME *gn, char *out, size_t size)
+{
+	WOLFSSL_ASN1_STRING *s = NULL;
+	const char *prefix = NULL;
+	const unsigned char *p = NULL;
+	int len;
+
+	switch (gn->type) {
+	case GEN_DNS:
+		prefix = "DNS";
+		s = gn->d.dNSName;
+		break;
+	case GEN_EMAIL:
+		prefix = "email";
+		s = gn->d.rfc822Name;
+		break;
+	case GEN_URI:
+		prefix = "URI";
+		s = gn->d.uniformResourceIdentifier;
+		break;
+	case GEN_IPADD: {
+		char ip[INET6_ADDRSTRLEN];
+
+		s = gn->d.iPAddress;
+		p = s ? wolfSSL_ASN1_STRING_get0_data(s) : NULL;
+		len = s ? wolfSSL_ASN1_STRING_length(s) : 0;
+		if (!p || (len != 4 && len != 16) ||
+		    !inet_ntop(len == 4 ? AF_INET : AF_INET6, p, ip, sizeof(ip)))
+			return -1;
+		snprintf(out, size, "IP:%s", ip);
+		return 0;
+	}
+	default:
+		return -1;
+	}
+	p = s ? wolfSSL_ASN1_STRING_get0_data(s) : NULL;
+	len = s ? wolfSSL_ASN1_STRING_length(s) : 0;
+	if (!p || len < 0)
+		return -1;
+	snprintf(out, size, "%s:%.*s", prefix, len, (const char *)p);
+	return 0;
+}
+
+/* Fills ci->san from the subjectAltName extension (RFC 5280 4.2.1.6). */
+static void fill_sans(WOLFSSL_X509 *x, struct cert_info *ci)
+{
+	WOLFSSL_STACK *names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
+	char text[MP_MAX_CAP_LEN];
+
+	for (int i = 0; i < n; i++) {
+		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
+
+		if (gn && san_text(gn, text, sizeof(text)) == 0 &&
+		    strlist_add_str(&ci->san, text) < 0 && ci->san.truncated)
+			break;
+	}
+	if (names)
+		wolfSSL_GENERAL_NAMES_free(names);
+}
+
+/* Public key algorithm and size. */
+static void fill_key(WOLFSSL_X509 *x, struct cert_info *ci)
+{
+	WOLFSSL_EVP_PKEY *pk = NULL;
+	const char *type = "unknown";
+
+	switch (wolfSSL_X509_get_pubkey_type(x)) {
+	case RSAk:
+		type = "RSA";
+		break;
+	case ECDSAk:
+		type = "EC";
+		break;
+	case DSAk:
+		type = "DSA";
+		break;
+	case ED25519k:
+		type = "Ed25519";
+		ci->key_bits = 256;
+		break;
+	case ED448k:
+		type = "Ed448";
+		ci->key_bits = 456;
+		break;
+	default:
+		break;
+	}
+	ci->key_type = strdup(type);
+	if (ci->key_bits)
+		return;
+	pk = wolfSSL_X509_get_pubkey(x);
+	if (pk) {
+		ci->key_bits = wolfSSL_EVP_PKEY_bits(pk);
+		wolfSSL_EVP_PKEY_free(pk);
+	}
+}
+
+/* Fills one cert_info from a certificate. */
+static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
+{
+	const char *sig = NULL;
+	time_t t;
+
+	ci->subject = name_text(wolfSSL_X509_get_subject_name(x));
+	ci->issuer = name_text(wolfSSL_X509_get_issuer_name(x));
+	ci->serial = serial_text(x);
+	fill_sans(x, ci);
+	if (asn1_time_epoch(wolfSSL_X509_get_notBefore(x), &t) == 0)
+		ci->not_before = rfc3339(t);
+	else
+		ci->not_before = strdup("");
+	if (asn1_time_epoch(wolfSSL_X509_get_notAfter(x), &t) == 0) {
+		ci->not_after = rfc3339(t);
+		ci->days_left = days_until(t, now);
+	} else {
+		ci->not_after = strdup("");
+	}
+	fill_key(x, ci);
+	sig = wolfSSL_OBJ_nid2ln(wolfSSL_X509_get_signature_nid(x));
+	ci->sig_alg = strdup(sig ? sig : "unknown");
+}
+
+/* ---- host name matching (RFC 6125 section 6) ---- */
+
+/* True if host is an IPv4 or IPv6 literal; its bytes go to addr. */
+static bool ip_literal(const char *host, unsigned char addr[16], int *len)
+{
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*len = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, addr) == 1) {
+		*len = 16;
+		return true;
+	}
+	return false;
+}
+
+/* Case-insensitive compare of n bytes, ignoring one trailing dot on either
+ * side (an absolute name "mail.test." matches "mail.test"). */
+static bool name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen && a[alen - 1] == '.')
+		alen--;
+	if (blen && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && alen > 0 && strncasecmp(a, b, alen) == 0;
+}
+
+/* Matches a reference name against a presented DNS name. A wildcard is only
+ * allowed as the whole left-most label, matches exactly one label, and needs
+ * at least two labels after it (RFC 6125 6.4.3). */
+static bool dns_match(const char *host, const unsigned char *pat, int plen)
+{
+	const char *p = (const char *)pat;
+	size_t hlen = strlen(host);
+	const char *hdot = NULL;
+	const char *rest = NULL;
+	size_t rlen;
+
+	if (plen <= 0 || memchr(p, '\0', (size_t)plen))
+		return false;
+	if (!(plen > 2 && p[0] == '*' && p[1] == '.'))
+		return name_eq(host, hlen, p, (size_t)plen);
+	rest = p + 2;
+	rlen = (size_t)plen - 2;
+	if (!memchr(rest, '.', rlen) || (rest[rlen - 1] == '.' && !memchr(rest, '.', rlen - 1)))
+		return false;
+	hdot = strchr(host, '.');
+	if (!hdot || hdot == host)
+		return false;
+	return name_eq(hdot + 1, hlen - (size_t)(hdot + 1 - host), rest, rlen);
+}
+
+/* True if the leaf certificate is valid for host: IP SANs for an address
+ * literal, DNS SANs for a name, the subject CN only when there is no DNS SAN
+ * (RFC 6125 6.4.4). */
+static bool host_matches(WOLFSSL_X509 *x, const char *host)
+{
+	WOLFSSL_STACK *names = NULL;
+	unsigned char addr[16];
+	int alen = 0;
+	bool is_ip;
+	bool any_dns = false;
+	bool ok = false;
+	int n;
+
+	if (!host || !*host)
+		return false;
+	is_ip = ip_literal(host, addr, &alen);
+	names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
+	for (int i = 0; i < n && !ok; i++) {
+		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
+		WOLFSSL_ASN1_STRING *s = NULL;
+
+		if (!gn)
+			continue;
+		if (gn->type == GEN_DNS) {
+			any_dns = true;
+			s = gn->d.dNSName;
+			if (!is_ip && s &&
+			    dns_match(host, wolfSSL_ASN1_STRING_get0_data(s),
+			              wolfSSL_ASN1_STRING_length(s)))
+				ok = true;
+		} else if (gn->type == GEN_IPADD && is_ip) {
+			s = gn->d.iPAddress;
+			if (s && wolfSSL_ASN1_STRING_length(s) == alen &&
+			    memcmp(wolfSSL_ASN1_STRING_get0_data(s), addr, (size_t)alen) == 0)
+				ok = true;
+		}
+	}
+	if (!ok && !any_dns && !is_ip) {
+		WOLFSSL_X509_NAME *subj = wolfSSL_X509_get_subject_name(x);
+		char cn[256];
+		int len = subj ? wolfSSL_X509_NAME_get_text_by_NID(subj, NID_commonName, cn,
+		                                                   (int)sizeof(cn))
+		               : -1;
+
+		if (len > 0 && (size_t)len < sizeof(cn))
+			ok = dns_match(host, (const unsigned char *)cn, len);
+	}
+	if (names)
+		wolfSSL_GENERAL_NAMES_free(names);
+	return ok;
+}
+
+/* ---- handshake ---- */
+
+/* Normalised protocol version name ("TLSv1.3"). */
+static void fill_version(WOLFSSL *ssl, struct tls_info *info)
+{
+	const char *v = NULL;
+
+	switch (wolfSSL_version(ssl)) {
+	case MP_TLS_V1_0:
+		v = "TLSv1.0";
+		break;
+	case MP_TLS_V1_1:
+		v = "TLSv1.1";
+		break;
+	case MP_TLS_V1_2:
+		v = "TLSv1.2";
+		break;
+	case MP_TLS_V1_3:
+		v = "TLSv1.3";
+		break;
+	default:
+		v = wolfSSL_get_version(ssl);
+		break;
+	}
+	snprintf(info->version, sizeof(info->version), "%s", v ? v : "");
+}
+
+/* Key-exchange group in the names of the IANA TLS Supported Groups registry
+ * as OpenSSL prints them ("X25519", "P-256", "ffdhe2048"). */
+static void fill_group(WOLFSSL *ssl, struct tls_info *info)
+{
+	static const struct {
+		const char *wolf;
+		const char *name;
+	} map[] = {
+	    {"SECP256R1", "P-256"},
+	    {"SECP384R1", "P-384"},
+	    {"SECP521R1", "P-521"},
+	    {"X25519", "X25519"},
+	    {"X448", "X448"},
+	    {"FFDHE_2048", "ffdhe2048"},
+	    {"FFDHE_3072", "ffdhe3072"},
+	    {"FFDHE_4096", "ffdhe4096"},
+	};
+	const char *g = wolfSSL_get_curve_name(ssl);
+
+	info->group[0] = '\0';
+	if (!g)
+		return;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcasecmp(g, map[i].wolf) == 0) {
+			snprintf(info->group, sizeof(info->group), "%s", map[i].name);
+			return;
+		}
+	}
+	snprintf(info->group, sizeof(info->group), "%s", g);
+}
+
+/* Negotiated suite by its IANA name ("TLS_AES_128_GCM_SHA256"). */
+static void fill_cipher(WOLFSSL *ssl, struct tls_info *info)
+{
+	int suite = wolfSSL_get_current_cipher_suite(ssl);
+	const char *name = NULL;
+
+	if (suite >= 0)
+		name = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)((suite >> 8) & 0xff),
+		                                               (unsigned char)(suite & 0xff));
+	if (!name || !*name || strcmp(name, "None") == 0)
+		name = wolfSSL_get_cipher_name(ssl);
+	snprintf(info->cipher, sizeof(info->cipher), "%s", name ? name : "");
+}
+
+/* Records the peer's chain as sent, leaf first, and checks the leaf's name. */
+static void fill_chain(WOLFSSL *ssl, const char *verify_host, struct tls_info *info)
+{
+	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(ssl);
+	int n = chain ? wolfSSL_get_chain_count(chain) : 0;
+	time_t now = time(NULL);
+	WOLFSSL_X509 *x = NULL;
+
+	for (int i = 0; i < n; i++) {
+		if (info->chain_len >= MP_MAX_CHAIN) {
+			info->chain_truncated = true;
+			break;
+		}
+		x = wolfSSL_get_chain_X509(chain, i);
+		if (!x)
+			continue;
+		fill_cert(x, &info->chain[info->chain_len++], now);
+		if (i == 0)
+			info->hostname_matched = host_matches(x, verify_host);
+		wolfSSL_X509_free(x);
+	}
+	if (info->chain_len > 0)
+		return;
+	x = wolfSSL_get_peer_certificate(ssl);
+	if (!x)
+		return;
+	fill_cert(x, &info->chain[info->chain_len++], now);
+	info->hostname_matched = host_matches(x, verify_host);
+	wolfSSL_X509_free(x);
+}
+
+/* True if the sniffed bytes look like a plaintext mail server reply. */
+static bool sniff_is_plaintext(const struct tls_info *info)
+{
+	static const char *const greetings[] = {"220", "* OK", "* PREAUTH", "* BYE",
+	                                        "+OK", "-ERR", "554",       "421"};
+
+	if (info->sniff_len == 0)
+		return false;
+	for (size_t i = 0; i < sizeof(greetings) / sizeof(greetings[0]); i++) {
+		size_t gl = strlen(greetings[i]);
+		size_t n = info->sniff_len < gl ? info->sniff_len : gl;
+
+		if (n >= 3 && memcmp(info->sniff, greetings[i], n) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < info->sniff_len; i++) {
+		unsigned char c = (unsigned char)info->sniff[i];
+
+		if (!(isprint(c) || c == '\r' || c == '\n' || c == '\t'))
+			return false;
+	}
+	return true;
+}
+
+/* The sniffed bytes quoted for a message, CR/LF/TAB escaped. */
+static void quote_sniff(const struct tls_info *info, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < info->sniff_len && o + 3 < size; i++) {
+		char c = info->sniff[i];
+		const char *esc = c == '\r' ? "\\r" : c == '\n' ? "\\n" : c == '\t' ? "\\t" : NULL;
+
+		if (esc) {
+			memcpy(out + o, esc, 2);
+			o += 2;
+		} else if (isprint((unsigned char)c)) {
+			out[o++] = c;
+		} else {
+			out[o++] = '?';
+		}
+	}
+	out[o] = '\0';
+}
+
+/* After a failed handshake whose first bytes look like text, takes whatever
+ * else of the reply has already arrived (without waiting) so the message can
+ * quote it, then sets the error. */
+static enum mp_status plaintext_error(struct tls_io *io, struct tls_info *info,
+                                      struct mp_error *err)
+{
+	char more[MP_TLS_SNIFF_BYTES];
+	char q[4 * MP_TLS_SNIFF_BYTES + 1];
+	struct mp_error e = {0};
+	ssize_t n;
+
+	if (info->sniff_len < MP_TLS_SNIFF_BYTES && !io->eof) {
+		n = stream_read(io->lower, more, MP_TLS_SNIFF_BYTES - info->sniff_len,
+		                deadline_in(0), &e);
+		if (n > 0)
+			sniff_bytes(io, more, (size_t)n);
+	}
+	info->peer_spoke_plaintext = true;
+	quote_sniff(info, q, sizeof(q));
+	return mp_error_set(err, MP_ERR_TLS,
+	                    "peer answered in plaintext (\"%s\"), not TLS: the port may expect "
+	                    "STARTTLS or no TLS at all",
+	                    q);
+}
+
+/* Sets err for a handshake that failed with wolfSSL error code e. */
+static enum mp_status handshake_error(WOLFSSL *ssl, struct tls_io *io, int e, struct tls_info *info,
+                                      struct mp_error *err)
+{
+	WOLFSSL_ALERT_HISTORY h;
+	char why[MP_MAX_ERROR / 2];
+	char alert[96] = "";
+
+	if (sniff_is_plaintext(info))
+		return plaintext_error(io, info, err);
+	if (io->err.code == MP_ERR_TIMEOUT)
+		return mp_error_set(err, MP_ERR_TLS_TIMEOUT,
+		                    "TLS handshake did not finish before the deadline");
+	if (io->err.code == MP_ERR_CLOSED)
+		return mp_error_set(err, MP_ERR_CLOSED,
+		                    "server closed the connection during the TLS handshake");
+	if (io->err.code != MP_OK)
+		return mp_error_set(err, io->err.code, "during the TLS handshake: %s", io->err.msg);
+	memset(&h, 0, sizeof(h));
+	if (wolfSSL_get_alert_history(ssl, &h) == WOLFSSL_SUCCESS && h.last_rx.code > 0)
+		snprintf(alert, sizeof(alert), " (server sent alert: %s)",
+		         wolfSSL_alert_desc_string_long(h.last_rx.code));
+	wolfSSL_ERR_error_string_n((unsigned long)e, why, sizeof(why));
+	return mp_error_set(err, MP_ERR_TLS, "TLS handshake failed: %s%s", why, alert);
+}
+
+/* Sends SNI (RFC 6066 section 3) unless sni is an address literal, and
+ * offers the common key-exchange groups (RFC 8446 4.2.7). */
+static enum mp_status set_extensions(WOLFSSL *ssl, const char *sni, struct tls_info *info,
+                                     struct mp_error *err)
+{
+	static const word16 groups[] = {
+	    WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1, WOLFSSL_ECC_SECP521R1,
+	    WOLFSSL_ECC_X448,   WOLFSSL_FFDHE_2048,    WOLFSSL_FFDHE_3072,
+	};
+	unsigned char addr[16];
+	int alen;
+	size_t len = sni ? strlen(sni) : 0;
+
+	/* The name goes without a trailing dot; an address literal (also an
+	 * IPv6 one with a zone id, hence the ':') is never sent. */
+	if (len && sni[len - 1] == '.')
+		len--;
+	if (len && len <= 255 && !strchr(sni, ':') && !ip_literal(sni, addr, &alen)) {
+		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni, (word16)len) != WOLFSSL_SUCCESS)
+			return mp_error_set(err, MP_ERR_INTERNAL, "cannot set TLS server name");
+		info->sni_sent = true;
+	}
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (wolfSSL_UseSupportedCurve(ssl, groups[i]) != WOLFSSL_SUCCESS)
+			return mp_error_set(err, MP_ERR_INTERNAL,
+			                    "cannot offer TLS key-exchange group %u",
+			                    (unsigned)groups[i]);
+	return MP_OK;
+}
+
+/* ---- the TLS stream ---- */
+
+/* Sets err after a failed wolfSSL_read/wolfSSL_write, preferring the real
+ * error of the stream below. */
+static void io_error(struct tls_conn *c, int ret, const char *what, struct mp_error *err)
+{
+	char why[MP_MAX_ERROR / 2];
+	int e = wolfSSL_get_error(c->ssl, ret);
+
+	if (c->io.err.code != MP_OK) {
+		*err = c->io.err;
+		return;
+	}
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE) {
+		mp_error_set(err, MP_ERR_TIMEOUT, "no data before the deadline");
+		return;
+	}
+	wolfSSL_ERR_error_string_n((unsigned long)e, why, sizeof(why));
+	mp_error_set(err, MP_ERR_TLS, "TLS %s failed: %s", what, why);
+}
+
+/* Returns decrypted bytes; those wolfSSL already holds come back without
+ * touching the network. A close_notify or TCP EOF reads as EOF (0). */
+static ssize_t tls_read(struct stream *s, void *buf, size_t len, int64_t deadline,
+                        struct mp_error *err)
+{
+	struct tls_conn *c = s->ctx;
+	int ret;
+	int e;
+
+	if (len == 0)
+		return 0;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	c->io.deadline = deadline;
+	mp_error_clear(&c->io.err);
+	ret = wolfSSL_read(c->ssl, buf, (int)len);
+	if (ret > 0)
+		return ret;
+	e = wolfSSL_get_error(c->ssl, ret);
+	if (e == WOLFSSL_ERROR_ZERO_RETURN || c->io.eof)
+		return 0;
+	io_error(c, ret, "read", err);
+	return -1;
+}
+
+/* Encrypts and sends all len bytes. */
+static int tls_write(struct stream *s, const void *buf, size_t len, int64_t deadline,
+                     struct mp_error *err)
+{
+	struct tls_conn *c = s->ctx;
+	const char *p = buf;
+
+	c->io.deadline = deadline;
+	while (len > 0) {
+		int chunk = len > INT_MAX ? INT_MAX : (int)len;
+		int ret;
+
+		mp_error_clear(&c->io.err);
+		ret = wolfSSL_write(c->ssl, p, chunk);
+		if (ret <= 0) {
+			io_error(c, ret, "write", err);
+			return -1;
+		}
+		p += ret;
+		len -= (size_t)ret;
+	}
+	return 0;
+}
+
+/* Decrypted bytes waiting in wolfSSL plus whatever the layers below hold. */
+static size_t tls_pending(struct stream *s)
+{
+	struct tls_conn *c = s->ctx;
+	int n = wolfSSL_pending(c->ssl);
+
+	return (n > 0 ? (size_t)n : 0) + stream_pending(s->lower);
+}
+
+/* Sends close_notify (RFC 8446 6.1) without waiting for the peer's, then
+ * frees the session and the stack below. */
+static void tls_close(struct stream *s)
+{
+	struct tls_conn *c = s->ctx;
+
+	if (c) {
+		if (c->ssl) {
+			if (!c->io.eof && c->io.err.code != MP_ERR_CLOSED &&
+			    c->io.err.code != MP_ERR_NETWORK) {
+				c->io.deadline = deadline_in(MP_TLS_SHUTDOWN_MS);
+				wolfSSL_shutdown(c->ssl);
+			}
+			wolfSSL_free(c->ssl);
+		}
+		free(c);
+	}
+	stream_close(s->lower);
+	free(s);
+}
+
+static const struct stream_ops tls_ops = {
+    .name = "tls",
+    .read = tls_read,
+    .write = tls_write,
+    .pending = tls_pending,
+    .close = tls_close,
+};
+
+void tls_info_free(struct tls_info *info)
+{
+	if (!info)
+		return;
+	for (int i = 0; i < info->chain_len && i < MP_MAX_CHAIN; i++) {
+		struct cert_info *ci = &info->chain[i];
+
+		free(ci->subject);
+		free(ci->issuer);
+		free(ci->serial);
+		strlist_clear(&ci->san);
+		free(ci->not_before);
+		free(ci->not_after);
+		free(ci->key_type);
+		free(ci->sig_alg);
+		memset(ci, 0, sizeof(*ci));
+	}
+	info->chain_len = 0;
+}
+
+enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
+                         const char *verify_host, int64_t deadline, struct stream **out,
+                         struct tls_info *info, struct mp_error *err)
+{
+	struct tls_conn *c = NULL;
+	struct stream *s = NULL;
+	enum mp_status st = MP_ERR_INTERNAL;
+	int ret = WOLFSSL_FATAL_ERROR;
+	int e = 0;
+
+	*out = NULL;
+	memset(info, 0, sizeof(*info));
+	/* Any non-NULL value makes tls_thread_exit run when this thread ends. */
+	pthread_setspecific(tls_thread_key, &tls_thread_key);
+	c = calloc(1, sizeof(*c));
+	s = calloc(1, sizeof(*s));
+	if (!c || !s) {
+		st = mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	c->io.lower = lower;
+	c->io.deadline = deadline;
+	c->io.handshaking = true;
+	c->io.info = info;
+	c->ssl = wolfSSL_new(ctx->ctx);
+	if (!c->ssl) {
+		st = mp_error_set(err, MP_ERR_INTERNAL, "cannot create a TLS session");
+		goto out;
+	}
+	wolfSSL_SetIOReadCtx(c->ssl, &c->io);
+	wolfSSL_SetIOWriteCtx(c->ssl, &c->io);
+	if (wolfSSL_set_ex_data(c->ssl, tls_ex_idx, &c->io) != WOLFSSL_SUCCESS) {
+		st = mp_error_set(err, MP_ERR_INTERNAL, "cannot attach TLS session state");
+		goto out;
+	}
+	st = set_extensions(c->ssl, sni, info, err);
+	if (st != MP_OK)
+		goto out;
+	for (int round = 0; round < TLS_MAX_CONNECT_ROUNDS; round++) {
+		ret = wolfSSL_connect(c->ssl);
+		if (ret == WOLFSSL_SUCCESS)
+			break;
+		e = wolfSSL_get_error(c->ssl, ret);
+		/* Our callbacks only ask to retry when the deadline passed. */
+		if ((e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) ||
+		    c->io.err.code != MP_OK || deadline_expired(deadline))
+			break;
+	}
+	if (ret != WOLFSSL_SUCCESS) {
+		if (c->io.err.code == MP_OK &&
+		    (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE))
+			mp_error_set(&c->io.err, MP_ERR_TIMEOUT, "deadline passed");
+		st = handshake_error(c->ssl, &c->io, e, info, err);
+		goto out;
+	}
+	info->done = true;
+	fill_version(c->ssl, info);
+	fill_cipher(c->ssl, info);
+	fill_group(c->ssl, info);
+	fill_chain(c->ssl, verify_host, info);
+	info->verified = c->io.verify_called && !c->io.verify_failed && info->chain_len > 0;
+	if (!info->verified)
+		snprintf(info->verify_error, sizeof(info->verify_error), "%s",
+		         c->io.verify_failed ? c->io.verify_error
+		                             : "the server sent no certificate");
+	c->io.handshaking = false;
+	c->io.info = NULL;
+	s->ops = &tls_ops;
+	s->ctx = c;
+	s->lower = lower;
+	s->fd = lower->fd;
+	*out = s;
+	s = NULL;
+	c = NULL;
+	st = MP_OK;
+out:
+	if (c) {
+		if (c->ssl)
+			wolfSSL_free(c->ssl);
+		free(c);
+	}
+	free(s);
+	return st;
+}
