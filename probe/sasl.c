@@ -47,9 +47,9 @@ struct sasl_client {
 	char *authzid;
 	char *host;
 	uint16_t port;
-	char nonce[SASL_MAX_NONCE + 1];   /* SCRAM client nonce, "" until made */
-	char *gs2_header;                 /* SCRAM: "n,," or "n,a=...," */
-	char *client_first_bare;          /* SCRAM: kept for the AuthMessage */
+	char nonce[SASL_MAX_NONCE + 1]; /* SCRAM client nonce, "" until made */
+	char *gs2_header;               /* SCRAM: "n,," or "n,a=...," */
+	char *client_first_bare;        /* SCRAM: kept for the AuthMessage */
 	unsigned char server_sig[SASL_MAX_DIGEST];
 	bool verified;
 	bool has_server_error;
@@ -64,13 +64,13 @@ struct sbuf {
 };
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
-	[SASL_PLAIN] = "PLAIN",
-	[SASL_LOGIN] = "LOGIN",
-	[SASL_CRAM_MD5] = "CRAM-MD5",
-	[SASL_SCRAM_SHA_1] = "SCRAM-SHA-1",
-	[SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
-	[SASL_XOAUTH2] = "XOAUTH2",
-	[SASL_OAUTHBEARER] = "OAUTHBEARER",
+    [SASL_PLAIN] = "PLAIN",
+    [SASL_LOGIN] = "LOGIN",
+    [SASL_CRAM_MD5] = "CRAM-MD5",
+    [SASL_SCRAM_SHA_1] = "SCRAM-SHA-1",
+    [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SASL_XOAUTH2] = "XOAUTH2",
+    [SASL_OAUTHBEARER] = "OAUTHBEARER",
 };
 
 const char *sasl_mech_name(enum sasl_mech mech)
@@ -292,7 +292,7 @@ static bool is_b64token(const char *s)
 	size_t i = 0;
 
 	while (s[i] != '\0' && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-				(s[i] >= '0' && s[i] <= '9') || strchr("-._~+/", s[i]) != NULL))
+	                        (s[i] >= '0' && s[i] <= '9') || strchr("-._~+/", s[i]) != NULL))
 		i++;
 	if (i == 0)
 		return false;
@@ -315,7 +315,7 @@ static bool contains_secret(const struct sasl_client *c, const char *text, size_
  * when it contains one of our secrets: a server echoing a password must not
  * put it into a report. */
 static void quote_server(const struct sasl_client *c, char *out, size_t outsz, const char *text,
-			 size_t len)
+                         size_t len)
 {
 	if (contains_secret(c, text, len)) {
 		snprintf(out, outsz, "[withheld: it contains a credential]");
@@ -326,9 +326,9 @@ static void quote_server(const struct sasl_client *c, char *out, size_t outsz, c
 
 /* Ends the exchange with an error: sets err and spends the client. */
 static enum mp_status spent(struct sasl_client *c, struct mp_error *err, enum mp_status code,
-			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static enum mp_status spent(struct sasl_client *c, struct mp_error *err, enum mp_status code,
-			    const char *fmt, ...)
+                            const char *fmt, ...)
 {
 	char msg[MP_MAX_ERROR];
 	va_list ap;
@@ -342,21 +342,21 @@ static enum mp_status spent(struct sasl_client *c, struct mp_error *err, enum mp
 
 /* Encodes b into a new base64 response (or reports running out of memory). */
 static enum mp_status encode_response(struct sasl_client *c, struct sbuf *b, char **resp,
-				      struct mp_error *err)
+                                      struct mp_error *err)
 {
 	if (b->failed)
 		return spent(c, err, MP_ERR_INTERNAL, "%s: out of memory building a response",
-			     sasl_mech_name(c->mech));
+		             sasl_mech_name(c->mech));
 	*resp = b64_encode(b->p ? b->p : "", b->len);
 	if (!*resp)
 		return spent(c, err, MP_ERR_INTERNAL, "%s: out of memory encoding a response",
-			     sasl_mech_name(c->mech));
+		             sasl_mech_name(c->mech));
 	return MP_OK;
 }
 
 /* A new response that is a fixed, non-secret string. */
 static enum mp_status fixed_response(struct sasl_client *c, const char *b64, char **resp,
-				     struct mp_error *err)
+                                     struct mp_error *err)
 {
 	*resp = strdup(b64);
 	if (!*resp)
@@ -367,8 +367,8 @@ static enum mp_status fixed_response(struct sasl_client *c, const char *b64, cha
 /* Decodes a challenge (strict base64) into a NUL-terminated buffer;
  * what names it for the message. */
 static enum mp_status decode_challenge(struct sasl_client *c, const char *text, size_t len,
-				       const char *what, unsigned char **out, size_t *outlen,
-				       struct mp_error *err)
+                                       const char *what, unsigned char **out, size_t *outlen,
+                                       struct mp_error *err)
 {
 	char q[DIALECT_QUOTE_SIZE];
 
@@ -376,12 +376,12 @@ static enum mp_status decode_challenge(struct sasl_client *c, const char *text, 
 		return MP_OK;
 	quote_server(c, q, sizeof(q), text, len);
 	return spent(c, err, MP_ERR_PROTOCOL, "%s %s is not valid base64: \"%s\"",
-		     sasl_mech_name(c->mech), what, q);
+	             sasl_mech_name(c->mech), what, q);
 }
 
 /* Records an error the server reported inside the exchange. */
 static void set_server_error(struct sasl_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void set_server_error(struct sasl_client *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -409,7 +409,7 @@ static void scram_hash(enum sasl_mech mech, int *type, size_t *len)
 
 /* out = HMAC-<type>(key, data) (RFC 2104). Returns 0 or -1. */
 static int hmac_calc(int type, const void *key, size_t keylen, const void *data, size_t len,
-		     unsigned char *out)
+                     unsigned char *out)
 {
 	Hmac h;
 	int rc = -1;
@@ -442,7 +442,7 @@ static int hash_calc(int type, const unsigned char *data, size_t len, unsigned c
 /* ---- life cycle ---- */
 
 struct sasl_client *sasl_new(enum sasl_mech mech, const struct sasl_creds *creds,
-			     struct mp_error *err)
+                             struct mp_error *err)
 {
 	struct sasl_client *c = NULL;
 	const char *name = sasl_mech_name(mech);
@@ -456,7 +456,7 @@ struct sasl_client *sasl_new(enum sasl_mech mech, const struct sasl_creds *creds
 	}
 	if (present(creds->authzid) && !takes_authzid(mech)) {
 		mp_error_set(err, MP_ERR_INTERNAL, "%s cannot carry an authorisation identity",
-			     name);
+		             name);
 		return NULL;
 	}
 	if (is_oauth(mech)) {
@@ -470,7 +470,7 @@ struct sasl_client *sasl_new(enum sasl_mech mech, const struct sasl_creds *creds
 		}
 		if (!is_b64token(creds->token)) {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "the token is not an OAuth bearer token (RFC 6750 b64token)");
+			             "the token is not an OAuth bearer token (RFC 6750 b64token)");
 			return NULL;
 		}
 	} else if (!present(creds->user) || !present(creds->pass)) {
@@ -560,7 +560,7 @@ static bool nonce_char(unsigned char ch)
 }
 
 enum mp_status sasl_set_nonce_for_test(struct sasl_client *c, const char *nonce,
-				       struct mp_error *err)
+                                       struct mp_error *err)
 {
 	size_t i, len;
 
@@ -656,7 +656,7 @@ out:
  * client-first-message-bare, with gs2-header "n,," or "n,a=authzid,"
  * (no channel binding) and bare "n=" saslname ",r=" c-nonce. */
 static enum mp_status scram_client_first(struct sasl_client *c, struct sbuf *b,
-					 struct mp_error *err)
+                                         struct mp_error *err)
 {
 	struct sbuf gs2 = {0};
 	struct sbuf bare = {0};
@@ -664,7 +664,7 @@ static enum mp_status scram_client_first(struct sasl_client *c, struct sbuf *b,
 
 	if (c->nonce[0] == '\0' && make_nonce(c) != 0) {
 		st = spent(c, err, MP_ERR_INTERNAL, "%s: no random bytes for the client nonce",
-			   sasl_mech_name(c->mech));
+		           sasl_mech_name(c->mech));
 		goto out;
 	}
 	sbuf_str(&gs2, "n,");
@@ -715,7 +715,7 @@ static enum mp_status client_first(struct sasl_client *c, char **resp, struct mp
 		break;
 	default:
 		st = spent(c, err, MP_ERR_INTERNAL, "%s is not client-first",
-			   sasl_mech_name(c->mech));
+		           sasl_mech_name(c->mech));
 		break;
 	}
 	if (st == MP_OK)
@@ -756,7 +756,7 @@ static enum mp_status login_step(struct sasl_client *c, char **resp, struct mp_e
 
 /* CRAM-MD5 (RFC 2195 section 2): user SP hex(HMAC-MD5(password, challenge)). */
 static enum mp_status cram_step(struct sasl_client *c, const char *text, size_t len, char **resp,
-				struct mp_error *err)
+                                struct mp_error *err)
 {
 	unsigned char *chal = NULL;
 	size_t clen = 0;
@@ -794,8 +794,7 @@ out:
 /* Takes attribute `name` ("x=value", RFC 5802 section 5.1) at *pos of
  * msg[..end): sets *val, *vlen and moves *pos past the value and its ','.
  * False when the next attribute is another one (or there is none). */
-static bool scram_attr(const char **pos, const char *end, char name, const char **val,
-		       size_t *vlen)
+static bool scram_attr(const char **pos, const char *end, char name, const char **val, size_t *vlen)
 {
 	const char *p = *pos;
 	const char *comma;
@@ -813,7 +812,7 @@ static bool scram_attr(const char **pos, const char *end, char name, const char 
 /* A SCRAM e= server-error (RFC 5802 section 7): recorded, and answered with
  * an empty response so the server can fail the command. */
 static enum mp_status scram_server_error(struct sasl_client *c, const char *val, size_t vlen,
-					 char **resp, struct mp_error *err)
+                                         char **resp, struct mp_error *err)
 {
 	char q[DIALECT_QUOTE_SIZE];
 
@@ -825,7 +824,7 @@ static enum mp_status scram_server_error(struct sasl_client *c, const char *val,
 /* Parses an i= value (untrusted) into *iter: digits only, at least 1, at
  * most MP_MAX_SCRAM_ITERATIONS (each one is a PBKDF2 round we pay for). */
 static enum mp_status scram_iterations(struct sasl_client *c, const char *val, size_t vlen,
-				       long *iter, struct mp_error *err)
+                                       long *iter, struct mp_error *err)
 {
 	const char *mech = sasl_mech_name(c->mech);
 	char q[DIALECT_QUOTE_SIZE];
@@ -840,7 +839,7 @@ static enum mp_status scram_iterations(struct sasl_client *c, const char *val, s
 	for (i = 0; i < vlen; i++) {
 		if (val[i] < '0' || val[i] > '9')
 			return spent(c, err, MP_ERR_PROTOCOL,
-				     "%s iteration count (i=) is not a number: \"%s\"", mech, q);
+			             "%s iteration count (i=) is not a number: \"%s\"", mech, q);
 	}
 	/* Leading zeros do not make a count large. */
 	while (vlen > 1 && val[0] == '0') {
@@ -849,18 +848,18 @@ static enum mp_status scram_iterations(struct sasl_client *c, const char *val, s
 	}
 	if (vlen >= sizeof(digits))
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server asks for %s iterations, more than the limit (%d)", q,
-			     MP_MAX_SCRAM_ITERATIONS);
+		             "server asks for %s iterations, more than the limit (%d)", q,
+		             MP_MAX_SCRAM_ITERATIONS);
 	memcpy(digits, val, vlen);
 	digits[vlen] = '\0';
 	n = strtol(digits, &end, 10);
 	if (*end != '\0' || n < 1)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "%s iteration count (i=) must be at least 1: \"%s\"", mech, q);
+		             "%s iteration count (i=) must be at least 1: \"%s\"", mech, q);
 	if (n > MP_MAX_SCRAM_ITERATIONS)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server asks for %s iterations, more than the limit (%d)", q,
-			     MP_MAX_SCRAM_ITERATIONS);
+		             "server asks for %s iterations, more than the limit (%d)", q,
+		             MP_MAX_SCRAM_ITERATIONS);
 	*iter = n;
 	return MP_OK;
 }
@@ -874,8 +873,8 @@ static enum mp_status scram_iterations(struct sasl_client *c, const char *val, s
  *   ClientProof     = ClientKey XOR HMAC(StoredKey, AuthMessage)
  *   ServerSignature = HMAC(HMAC(SaltedPassword, "Server Key"), AuthMessage) */
 static enum mp_status scram_prove(struct sasl_client *c, const char *server_first, size_t sflen,
-				  const char *rnonce, size_t rlen, const unsigned char *salt,
-				  size_t saltlen, long iter, struct sbuf *b, struct mp_error *err)
+                                  const char *rnonce, size_t rlen, const unsigned char *salt,
+                                  size_t saltlen, long iter, struct sbuf *b, struct mp_error *err)
 {
 	unsigned char salted[SASL_MAX_DIGEST];
 	unsigned char client_key[SASL_MAX_DIGEST];
@@ -907,14 +906,14 @@ static enum mp_status scram_prove(struct sasl_client *c, const char *server_firs
 	}
 	if (saltlen > INT_MAX ||
 	    wc_PBKDF2(salted, (const byte *)c->pass, (int)strlen(c->pass), salt, (int)saltlen,
-		      (int)iter, (int)hlen, type) != 0 ||
+	              (int)iter, (int)hlen, type) != 0 ||
 	    hmac_calc(type, salted, hlen, "Client Key", 10, client_key) != 0 ||
 	    hash_calc(type, client_key, hlen, stored_key) != 0 ||
 	    hmac_calc(type, stored_key, hlen, auth.p, auth.len, client_sig) != 0 ||
 	    hmac_calc(type, salted, hlen, "Server Key", 10, server_key) != 0 ||
 	    hmac_calc(type, server_key, hlen, auth.p, auth.len, c->server_sig) != 0) {
 		st = spent(c, err, MP_ERR_INTERNAL, "%s: key derivation failed",
-			   sasl_mech_name(c->mech));
+		           sasl_mech_name(c->mech));
 		goto out;
 	}
 	for (i = 0; i < hlen; i++)
@@ -944,7 +943,7 @@ out:
  *   [m=ext ","] r=c-nonce s-nonce "," s=salt "," i=count ["," extensions]
  * answered with the client-final-message. */
 static enum mp_status scram_server_first(struct sasl_client *c, const char *text, size_t len,
-					 char **resp, struct mp_error *err)
+                                         char **resp, struct mp_error *err)
 {
 	const char *mech = sasl_mech_name(c->mech);
 	unsigned char *msg = NULL;
@@ -966,7 +965,7 @@ static enum mp_status scram_server_first(struct sasl_client *c, const char *text
 	quote_server(c, q, sizeof(q), pos, mlen);
 	if (memchr(msg, '\0', mlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL, "%s server-first message contains a NUL byte",
-			   mech);
+		           mech);
 		goto out;
 	}
 	/* Not in the grammar here, but some servers fail this early. */
@@ -976,12 +975,12 @@ static enum mp_status scram_server_first(struct sasl_client *c, const char *text
 	}
 	if (mlen >= 2 && msg[0] == 'm' && msg[1] == '=') {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s server requires an extension we do not know (m=): \"%s\"", mech, q);
+		           "%s server requires an extension we do not know (m=): \"%s\"", mech, q);
 		goto out;
 	}
 	if (!scram_attr(&pos, end, 'r', &rnonce, &rlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s server-first message lacks the nonce (r=): \"%s\"", mech, q);
+		           "%s server-first message lacks the nonce (r=): \"%s\"", mech, q);
 		goto out;
 	}
 	nlen = strlen(c->nonce);
@@ -992,24 +991,24 @@ static enum mp_status scram_server_first(struct sasl_client *c, const char *text
 	for (i = 0; i < rlen; i++) {
 		if (!nonce_char((unsigned char)rnonce[i])) {
 			st = spent(c, err, MP_ERR_PROTOCOL,
-				   "%s server nonce has a non-printable byte: \"%s\"", mech, q);
+			           "%s server nonce has a non-printable byte: \"%s\"", mech, q);
 			goto out;
 		}
 	}
 	if (!scram_attr(&pos, end, 's', &val, &vlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s server-first message lacks the salt (s=): \"%s\"", mech, q);
+		           "%s server-first message lacks the salt (s=): \"%s\"", mech, q);
 		goto out;
 	}
 	if (b64_decode(val, vlen, &salt, &saltlen) != 0 || saltlen == 0) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s salt (s=) is empty or not valid base64: \"%s\"", mech, q);
+		           "%s salt (s=) is empty or not valid base64: \"%s\"", mech, q);
 		goto out;
 	}
 	if (!scram_attr(&pos, end, 'i', &val, &vlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s server-first message lacks the iteration count (i=): \"%s\"", mech,
-			   q);
+		           "%s server-first message lacks the iteration count (i=): \"%s\"", mech,
+		           q);
 		goto out;
 	}
 	st = scram_iterations(c, val, vlen, &iter, err);
@@ -1031,7 +1030,7 @@ out:
  * v=ServerSignature, checked in constant time. As a challenge it is answered
  * with an empty response (resp not NULL); as success data it only verifies. */
 static enum mp_status scram_server_final(struct sasl_client *c, const char *text, size_t len,
-					 char **resp, struct mp_error *err)
+                                         char **resp, struct mp_error *err)
 {
 	const char *mech = sasl_mech_name(c->mech);
 	unsigned char *msg = NULL;
@@ -1056,20 +1055,20 @@ static enum mp_status scram_server_final(struct sasl_client *c, const char *text
 		}
 		quote_server(c, q, sizeof(q), val, vlen);
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "server reported success, but its %s final message is an error: \"%s\"",
-			   mech, q);
+		           "server reported success, but its %s final message is an error: \"%s\"",
+		           mech, q);
 		goto out;
 	}
 	if (!scram_attr(&pos, end, 'v', &val, &vlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "%s server-final message has neither v= nor e=: \"%s\"", mech, q);
+		           "%s server-final message has neither v= nor e=: \"%s\"", mech, q);
 		goto out;
 	}
 	if (b64_decode(val, vlen, &sig, &siglen) != 0 || siglen != hlen ||
 	    !ct_equal(sig, c->server_sig, hlen)) {
 		st = spent(c, err, MP_ERR_PROTOCOL,
-			   "server signature does not verify: the server does not know the "
-			   "password (or a man in the middle)");
+		           "server signature does not verify: the server does not know the "
+		           "password (or a man in the middle)");
 		goto out;
 	}
 	c->verified = true;
@@ -1086,8 +1085,8 @@ out:
  * "status", "schemes", "scope"; XOAUTH2 the same): recorded, and answered so
  * the server can fail the command: OAUTHBEARER with %x01 (section 3.2.3),
  * XOAUTH2 with an empty response. */
-static enum mp_status oauth_error(struct sasl_client *c, const char *text, size_t len,
-				  char **resp, struct mp_error *err)
+static enum mp_status oauth_error(struct sasl_client *c, const char *text, size_t len, char **resp,
+                                  struct mp_error *err)
 {
 	static const char *const keys[] = {"status", "schemes", "scope"};
 	unsigned char *msg = NULL;
@@ -1135,7 +1134,7 @@ out:
 }
 
 enum mp_status sasl_step(struct sasl_client *c, const char *challenge_b64, char **resp_b64,
-			 struct mp_error *err)
+                         struct mp_error *err)
 {
 	const char *text = challenge_b64 ? challenge_b64 : "";
 	char q[DIALECT_QUOTE_SIZE];
@@ -1147,7 +1146,7 @@ enum mp_status sasl_step(struct sasl_client *c, const char *challenge_b64, char 
 	len = strnlen(text, MP_MAX_SASL_CHALLENGE + 1);
 	if (len > MP_MAX_SASL_CHALLENGE)
 		return spent(c, err, MP_ERR_PROTOCOL, "%s challenge is too large (limit %d bytes)",
-			     sasl_mech_name(c->mech), MP_MAX_SASL_CHALLENGE);
+		             sasl_mech_name(c->mech), MP_MAX_SASL_CHALLENGE);
 	while (len > 0 && strchr(" \t\r\n", text[len - 1]))
 		len--;
 
@@ -1175,8 +1174,8 @@ enum mp_status sasl_step(struct sasl_client *c, const char *challenge_b64, char 
 	}
 	quote_server(c, q, sizeof(q), text, len);
 	return spent(c, err, MP_ERR_PROTOCOL,
-		     "server sent another challenge after the %s exchange was complete: \"%s\"",
-		     sasl_mech_name(c->mech), q);
+	             "server sent another challenge after the %s exchange was complete: \"%s\"",
+	             sasl_mech_name(c->mech), q);
 }
 
 enum mp_status sasl_finish(struct sasl_client *c, const char *final_b64, struct mp_error *err)
@@ -1189,30 +1188,30 @@ enum mp_status sasl_finish(struct sasl_client *c, const char *final_b64, struct 
 	mech = sasl_mech_name(c->mech);
 	if (c->state == ST_FAILED)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server reported %s success after it reported an error (%s)", mech,
-			     c->server_error);
+		             "server reported %s success after it reported an error (%s)", mech,
+		             c->server_error);
 	if (c->state == ST_START)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server reported %s success before we sent any credentials", mech);
+		             "server reported %s success before we sent any credentials", mech);
 	if (c->mech == SASL_LOGIN && c->state == ST_SENT_FIRST)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server reported LOGIN success before we sent the password");
+		             "server reported LOGIN success before we sent the password");
 	if (is_scram(c->mech) && c->state == ST_SENT_FIRST)
 		return spent(c, err, MP_ERR_PROTOCOL,
-			     "server reported %s success before we sent our proof", mech);
+		             "server reported %s success before we sent our proof", mech);
 	if (c->state == ST_SENT_FINAL) {
 		len = final_b64 ? strnlen(final_b64, MP_MAX_SASL_CHALLENGE + 1) : 0;
 		if (len > MP_MAX_SASL_CHALLENGE)
 			return spent(c, err, MP_ERR_PROTOCOL,
-				     "%s success data is too large (limit %d bytes)", mech,
-				     MP_MAX_SASL_CHALLENGE);
+			             "%s success data is too large (limit %d bytes)", mech,
+			             MP_MAX_SASL_CHALLENGE);
 		while (len > 0 && strchr(" \t\r\n", final_b64[len - 1]))
 			len--;
 		if (len == 0)
 			return spent(c, err, MP_ERR_PROTOCOL,
-				     "server reported %s success without its signature (v=): it "
-				     "has not proved it knows the password",
-				     mech);
+			             "server reported %s success without its signature (v=): it "
+			             "has not proved it knows the password",
+			             mech);
 		return scram_server_final(c, final_b64, len, NULL, err);
 	}
 	/* ST_DONE: complete. Success data where none is expected is ignored
@@ -1263,7 +1262,7 @@ int apop_timestamp(const char *greeting, size_t len, char *out, size_t outsz)
 		if (!gt)
 			break;
 		for (q = lt + 1; q < gt; q++) {
-			if (*q == '@')
+			if (*q == '@' && q > lt + 1 && q < gt - 1)
 				at = true;
 			if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e || *q == '<')
 				ok = false;

@@ -71,7 +71,7 @@ bool sasl_mech_usable(enum sasl_mech mech, const struct sasl_creds *creds);
  * than MP_MAX_SASL_CRED, token not RFC 6750 b64token) or memory runs out.
  * The message names the field, never its value. */
 struct sasl_client *sasl_new(enum sasl_mech mech, const struct sasl_creds *creds,
-			     struct mp_error *err);
+                             struct mp_error *err);
 
 /* The initial response for SASL-IR / "AUTH <mech> <ir>", base64, in a new
  * string; *ir_b64 is NULL when the mechanism starts with an empty response
@@ -95,7 +95,7 @@ enum mp_status sasl_initial(struct sasl_client *c, char **ir_b64, struct mp_erro
  * a server signature that does not verify; the caller should cancel ("*").
  * MP_ERR_INTERNAL on our own failures. After an error the client is spent. */
 enum mp_status sasl_step(struct sasl_client *c, const char *challenge_b64, char **resp_b64,
-			 struct mp_error *err);
+                         struct mp_error *err);
 
 /* The server said the exchange succeeded; final_b64 (untrusted) is the
  * success data (RFC 4422 section 5 "additional data with success", base64),
@@ -123,7 +123,7 @@ const char *sasl_server_error(const struct sasl_client *c);
  * nonce instead of a random one, so RFC vectors can be reproduced. Call
  * before sasl_initial. Returns MP_OK or MP_ERR_INTERNAL. */
 enum mp_status sasl_set_nonce_for_test(struct sasl_client *c, const char *nonce,
-				       struct mp_error *err);
+                                       struct mp_error *err);
 
 /* Wipes (explicit_bzero) and frees a response or initial response. */
 void sasl_response_free(char *resp_b64);

@@ -20,10 +20,14 @@ echo "Starting Postfix and Dovecot on 127.0.0.1 (ports $base+25, +587, +465, +14
 MP_ITEST_PORT_BASE=$base bash tests/integration/servers.sh start "$dir" >/dev/null
 h=127.0.0.1
 set +e
-./build/mailprobe --cafile "$dir/ca/ca.pem" \
+# --source 127.0.0.2: Dovecot trusts clients on its own address; from another
+# loopback address it shows what a remote client sees. The last URL is a
+# deliberate mistake (STARTTLS on the implicit-TLS port) to show a finding.
+./build/mailprobe --cafile "$dir/ca/ca.pem" --source 127.0.0.2 --greeting-timeout 500 \
 	smtp+starttls://$h:$((base + 25)) smtp+starttls://$h:$((base + 587)) smtps://$h:$((base + 465)) \
 	imap+starttls://$h:$((base + 143)) imaps://$h:$((base + 993)) \
-	pop3+starttls://$h:$((base + 110)) pop3s://$h:$((base + 995))
+	pop3+starttls://$h:$((base + 110)) pop3s://$h:$((base + 995)) \
+	smtp+starttls://$h:$((base + 465))
 rc=$?
 echo "(exit code $rc; try: ./build/mailprobe --help)"
 exit $rc
