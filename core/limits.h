@@ -40,6 +40,12 @@
 #define MP_MAX_CERT_FIELD 1024
 /* Longest wait to send our close_notify when a TLS stream is closed. */
 #define MP_TLS_SHUTDOWN_MS 100
+/* --enumerate-tls: most bytes read for the answer to a hand-built
+ * ClientHello, and the longest ServerHello accepted (real ones are well under
+ * 1 KiB; a TLSPlaintext fragment is at most 2^14 bytes, RFC 8446 5.1). */
+#define MP_TLSPROBE_MAX_REPLY (20 * 1024)
+#define MP_TLSPROBE_MAX_HELLO 8192
+#define MP_TLS_MAX_RECORD 16384
 
 /* Bytes of server text quoted inside an error message or finding (before escaping). */
 #define MP_MAX_QUOTE 80
@@ -75,5 +81,13 @@
 #define MP_SCRAM_NONCE_BYTES 24
 /* Longest APOP timestamp taken from a POP3 greeting (RFC 1939 section 7). */
 #define MP_MAX_APOP_TIMESTAMP 256
+/* Logins (issue: authentication). Most server challenges answered in one SASL
+ * exchange (SCRAM needs 3, LOGIN 2). */
+#define MP_MAX_SASL_ROUNDS 8
+/* Longest SMTP AUTH command line with its initial response (RFC 4954 section 4). */
+#define MP_SMTP_MAX_AUTH_LINE 12288
+/* Longest POP3 command line, CRLF included (RFC 2449 section 4; RFC 5034
+ * section 4: a longer initial response waits for the first challenge). */
+#define MP_POP3_MAX_COMMAND 255
 
 #endif

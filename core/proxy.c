@@ -95,6 +95,7 @@ static enum mp_status io_failure(struct mp_error *err, const char *proto, const 
 	}
 }
 
+/* Writes a whole request; a failure becomes a proxy status. */
 static enum mp_status send_all(struct stream *s, const void *buf, size_t len, int64_t deadline,
 			       const char *proto, const char *stage, struct mp_error *err)
 {
@@ -473,6 +474,8 @@ static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *
 	return read_exact(s, reply + 5, alen + 2, deadline, "SOCKS5", "connect reply", err);
 }
 
+/* SOCKS5: method selection, the RFC 1929 sub-negotiation when the proxy
+ * chose it, then CONNECT. */
 static enum mp_status socks5(const struct proxy_spec *p, struct stream *s, const char *host,
 			     uint16_t port, const struct net_addr *target, int64_t deadline,
 			     struct mp_error *err)

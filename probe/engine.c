@@ -1,5 +1,6 @@
 /* engine.c - one endpoint's probe, step by step, and the worker pool. */
 #include "engine.h"
+#include "auth.h"
 #include "dialect.h"
 #include "../core/deadline.h"
 #include "../core/net.h"
@@ -137,6 +138,13 @@ static enum mp_status open_path(const struct endpoint *ep, const struct probe_co
 		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 	}
 	t0 = mono_ms();
+	/* SOCKS4 carries IPv4 only: hand it the first IPv4 address if any. */
+	for (size_t i = 0; !remote_dns && px->type == PROXY_SOCKS4 && i < ntarget; i++) {
+		if (target[i].ss.ss_family == AF_INET) {
+			target[0] = target[i];
+			break;
+		}
+	}
 	st = proxy_handshake(px, s, ep->host, ep->port, remote_dns ? NULL : &target[0],
 			     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)), err);
 	res->t.proxy_handshake = since(t0);
@@ -148,6 +156,29 @@ static enum mp_status open_path(const struct endpoint *ep, const struct probe_co
 		snprintf(res->address, sizeof(res->address), "%s", target[0].text);
 	*out = s;
 	return MP_OK;
+}
+
+/* Flags the first certificate of the chain whose key is too small: RSA or
+ * DSA below 2048 bits, EC below 256 (NIST SP 800-57 part 1, 112-bit level). */
+static void weak_key_finding(struct probe_result *res)
+{
+	const struct tls_info *t = &res->tls;
+
+	for (int i = 0; i < t->chain_len && i < MP_MAX_CHAIN; i++) {
+		const struct cert_info *c = &t->chain[i];
+		const char *kt = c->key_type ? c->key_type : "";
+		int min = strcmp(kt, "RSA") == 0 || strcmp(kt, "DSA") == 0 ? 2048
+			  : strcmp(kt, "EC") == 0			   ? 256
+									   : 0;
+
+		if (min && c->key_bits > 0 && c->key_bits < min) {
+			result_add_finding(res, FINDING_WEAK_KEY,
+					   "%s has a weak %d-bit %s key (at least %d bits expected)",
+					   i == 0 ? "the server certificate" : "a chain certificate",
+					   c->key_bits, kt, min);
+			return;
+		}
+	}
 }
 
 /* Findings about the negotiated TLS session and its certificate. */
@@ -177,6 +208,11 @@ static void tls_findings(struct probe_result *res, int warn_days)
 	    strncmp(t->version, "SSL", 3) == 0)
 		result_add_finding(res, FINDING_LEGACY_TLS, "server negotiated %s, which is deprecated "
 				   "(RFC 8996)", t->version);
+	if (t->chain_len > 0 && t->chain[0].self_signed)
+		result_add_finding(res, FINDING_CERT_SELF_SIGNED,
+				   "the server certificate is self-signed: a client can only trust "
+				   "it by pinning it");
+	weak_key_finding(res);
 }
 
 /* Mechanisms that send the secret itself (RFC 4616 PLAIN, LOGIN, POP3 USER,
@@ -333,6 +369,52 @@ out:
 	res->t.total = since(t0);
 }
 
+/* One login on a fresh connection (auth.h): the probe's path and
+ * conversation again, into a scratch result, then auth_attempt(). The
+ * connection's transcript goes to a. */
+static void attempt_login(const struct endpoint *ep, const struct probe_config *cfg,
+			  int64_t deadline, struct auth_result *a, volatile int *fd_slot)
+{
+	const struct dialect *d = dialect_for(ep->proto);
+	struct probe_result *scratch = calloc(1, sizeof(*scratch));
+	struct stream *stream = NULL;
+	struct session s;
+	struct mp_error err;
+	enum mp_status st;
+
+	if (!scratch) {
+		auth_attempt_failed(a, MP_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	mp_error_clear(&err);
+	result_init(scratch, ep);
+	transcript_note(&scratch->transcript, "login with %s on a fresh connection",
+			a->mechanism);
+	st = open_path(ep, cfg, deadline, scratch, fd_slot, &stream, &err);
+	if (st != MP_OK) {
+		auth_attempt_failed(a, st, err.msg);
+		goto out;
+	}
+	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
+	st = converse(&s, d);
+	if (st != MP_OK) {
+		auth_attempt_failed(a, st, s.err.msg);
+	} else {
+		auth_attempt(&s, cfg->auth, a);
+		d->quit(&s);
+	}
+	if (fd_slot)
+		*fd_slot = -1;
+	session_close(&s);
+out:
+	if (fd_slot)
+		*fd_slot = -1;
+	a->transcript = scratch->transcript;
+	memset(&scratch->transcript, 0, sizeof(scratch->transcript));
+	result_free(scratch);
+	free(scratch);
+}
+
 /* ---- The worker pool ---- */
 
 enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
@@ -348,9 +430,98 @@ struct pool {
 	volatile int *fds;
 	bool *skip;             /* auto mode: not needed any more */
 	size_t *group;          /* auto mode: first index of the endpoint's group */
+	struct login_set **logins; /* logins running per endpoint (NULL: none) */
+	size_t spare;           /* threads that may still start: concurrency - workers */
 	pthread_mutex_t lock;
 	int done_pipe[2];
 };
+
+/* The login attempts of one endpoint (auth.h), run by its worker and by up
+ * to as many extra threads as the pool has spare, so that no more than
+ * --concurrency connections are open at once. next is guarded by the pool's
+ * lock; fds lets an interrupt shut the attempts' sockets down. */
+struct login_set {
+	struct pool *p;
+	size_t ep;
+	size_t idx[AUTH_METHOD_COUNT];  /* attempts: indexes into res->auth_results */
+	size_t n, next;
+	volatile int fds[AUTH_METHOD_COUNT];
+};
+
+/* Runs attempts of ls until none is left (or the run stops). */
+static void login_loop(struct login_set *ls)
+{
+	struct pool *p = ls->p;
+
+	for (;;) {
+		size_t k;
+
+		pthread_mutex_lock(&p->lock);
+		if (ls->next >= ls->n || (p->stop && *p->stop) || (p->skip && p->skip[ls->ep])) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		k = ls->next++;
+		pthread_mutex_unlock(&p->lock);
+		/* Past the deadline the attempt keeps its "not attempted". */
+		if (!deadline_expired(p->deadline))
+			attempt_login(&p->eps[ls->ep], p->cfg, p->deadline,
+				      &p->res[ls->ep].auth_results[ls->idx[k]], &ls->fds[k]);
+	}
+}
+
+static void *login_thread(void *arg)
+{
+	login_loop(arg);
+	tls_thread_cleanup();
+	return NULL;
+}
+
+/* After endpoint i's probe: plans its logins and runs them concurrently,
+ * with extra threads taken from the pool's spare ones. */
+static void run_logins(struct pool *p, size_t i)
+{
+	struct probe_result *res = &p->res[i];
+	struct login_set ls;
+	pthread_t extra[AUTH_METHOD_COUNT];
+	size_t got, started = 0;
+
+	if (auth_plan(p->cfg->auth, res) == 0)
+		return;
+	memset(&ls, 0, sizeof(ls));
+	ls.p = p;
+	ls.ep = i;
+	for (size_t k = 0; k < res->nauth && ls.n < AUTH_METHOD_COUNT; k++)
+		if (res->auth_results[k].attempt)
+			ls.idx[ls.n++] = k;
+	for (size_t k = 0; k < AUTH_METHOD_COUNT; k++)
+		ls.fds[k] = -1;
+	pthread_mutex_lock(&p->lock);
+	got = ls.n - 1 < p->spare ? ls.n - 1 : p->spare;
+	p->spare -= got;
+	p->logins[i] = &ls;
+	pthread_mutex_unlock(&p->lock);
+	for (; started < got; started++)
+		if (pthread_create(&extra[started], NULL, login_thread, &ls) != 0)
+			break;
+	login_loop(&ls);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(extra[k], NULL);
+	pthread_mutex_lock(&p->lock);
+	p->spare += got;
+	p->logins[i] = NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Shuts down the sockets of endpoint i's running logins. Call with the lock held. */
+static void interrupt_logins(struct pool *p, size_t i)
+{
+	struct login_set *ls = p->logins ? p->logins[i] : NULL;
+
+	for (size_t k = 0; ls && k < ls->n; k++)
+		if (ls->fds[k] >= 0)
+			shutdown(ls->fds[k], SHUT_RDWR);
+}
 
 static void *worker(void *arg)
 {
@@ -382,6 +553,9 @@ static void *worker(void *arg)
 				    "the run's deadline passed before this endpoint was probed");
 		else
 			probe_endpoint(&p->eps[i], p->cfg, p->deadline, &p->res[i], &p->fds[i]);
+		if (p->cfg->auth && p->logins && p->res[i].status == MP_OK &&
+		    !(p->stop && *p->stop))
+			run_logins(p, i);
 
 		pthread_mutex_lock(&p->lock);
 		p->state[i] = JOB_DONE;
@@ -403,6 +577,7 @@ static void interrupt_all(struct pool *p)
 
 		if (p->state[i] == JOB_RUNNING && fd >= 0)
 			shutdown(fd, SHUT_RDWR);
+		interrupt_logins(p, i);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -442,6 +617,7 @@ static void settle_auto(struct pool *p)
 			p->skip[i] = true;
 			if (p->state[i] == JOB_RUNNING && p->fds[i] >= 0)
 				shutdown(p->fds[i], SHUT_RDWR);
+			interrupt_logins(p, i);
 		}
 	}
 }
@@ -493,6 +669,12 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	nthreads = concurrency < 1 ? 1 : (size_t)concurrency;
 	if (nthreads > n)
 		nthreads = n;
+	p.spare = (size_t)(concurrency < 1 ? 1 : concurrency) - nthreads;
+	if (cfg->auth) {
+		p.logins = calloc(n, sizeof(*p.logins));
+		if (!p.logins)
+			goto nomem;
+	}
 	p.state = calloc(n, sizeof(*p.state));
 	p.fds = calloc(n, sizeof(*p.fds));
 	threads = calloc(nthreads, sizeof(*threads));
@@ -584,6 +766,7 @@ out:
 	free(p.state);
 	free(p.skip);
 	free(p.group);
+	free(p.logins);
 	free((void *)p.fds);
 	free(was);
 }

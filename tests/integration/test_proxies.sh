@@ -1,0 +1,343 @@
+#!/bin/bash
+# test_proxies.sh - mailprobe through real proxies (proxies.sh: dante,
+# microsocks, tinyproxy) and through tests/fake/fakeproxy.py, against the real
+# Postfix and Dovecot of servers.sh.
+#
+# 1. Every endpoint in every mode through every working proxy type reports
+#    the same as directly (capabilities and auth before/after TLS, greeting,
+#    TLS verification, findings), and the proxy password never shows.
+# 2. Failures of real proxies: wrong password, no credentials, proxy port
+#    closed, target port closed behind the proxy, port not allowed.
+# 3. Misbehaving proxies (fakeproxy.py): each scenario's status, message and
+#    time bound.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+mp_setup
+
+H=127.0.0.1
+PXSH=$MP_SRC/tests/integration/proxies.sh
+FAKE=$MP_SRC/tests/fake/fakeproxy.py
+PXDIR=$MP_WORK/proxies
+READY_WAIT_TENTHS=100
+CT=1500            # --connect-timeout, which bounds each proxy handshake
+FAKE_PID=""
+
+cleanup() {
+	local rc=$? i
+	bash "$PXSH" stop "$PXDIR" || rc=1
+	if [ -n "$FAKE_PID" ] && kill -0 "$FAKE_PID" 2>/dev/null; then
+		kill -TERM "$FAKE_PID" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$FAKE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$FAKE_PID" 2>/dev/null || true
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+
+# A port nothing listens on: bound and released, then checked.
+CLOSED=$("$MP_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+(exec 3<>"/dev/tcp/$H/$CLOSED") 2>/dev/null && mp_fail "port $CLOSED unexpectedly accepts"
+export CLOSED
+
+bash "$PXSH" start "$PXDIR" "$MP_SMTP_PORT" "$MP_SUBMISSION_PORT" "$MP_SMTPS_PORT" \
+	"$MP_IMAP_PORT" "$MP_IMAPS_PORT" "$MP_POP3_PORT" "$MP_POP3S_PORT" "$CLOSED" ||
+	mp_fail "proxies.sh start failed"
+# shellcheck disable=SC1091
+. "$PXDIR/proxies.env"
+PXPASS=$(cat "$MP_PX_PASS_FILE")
+[ -n "$PXPASS" ] || mp_fail "empty proxy password in $MP_PX_PASS_FILE"
+export PXPASS MP_PX_USER
+
+URLS=(
+	"smtp://$H:$MP_SMTP_PORT"
+	"smtp+starttls://$H:$MP_SMTP_PORT"
+	"smtp+starttls://$H:$MP_SUBMISSION_PORT"
+	"smtps://$H:$MP_SMTPS_PORT"
+	"imap://$H:$MP_IMAP_PORT"
+	"imap+starttls://$H:$MP_IMAP_PORT"
+	"imaps://$H:$MP_IMAPS_PORT"
+	"pop3://$H:$MP_POP3_PORT"
+	"pop3+starttls://$H:$MP_POP3_PORT"
+	"pop3s://$H:$MP_POP3S_PORT"
+)
+
+# Fails when the proxy password appears in the last run's output or stderr.
+no_password_in() {
+	if grep -qF -- "$PXPASS" "$1" "$1.err"; then
+		mp_fail "the proxy password appears in $1 or $1.err"
+	fi
+}
+
+# same_as_direct FILE PROXYJSON LOCAL: every result of FILE is ok and equals
+# the direct result of the same endpoint; the result's proxy is PROXYJSON;
+# LOCAL=1 when mailprobe resolves the target itself (address is then set).
+same_as_direct() {
+	"$MP_PY" - "$MP_WORK/direct.json" "$1" "$2" "$3" <<'EOF' || exit 1
+import json, sys
+
+direct = {(x["protocol"], x["port"], x["mode"]): x for x in json.load(open(sys.argv[1]))["results"]}
+run = json.load(open(sys.argv[2]))
+want_proxy = json.loads(sys.argv[3])
+local = sys.argv[4] == "1"
+
+def facts(x):
+    tls = x["tls"] or {}
+    cert = tls.get("certificate") or {}
+    return {
+        "status": x["status"], "error": x["error"], "greeting": x["greeting"],
+        "starttls_offered": x["starttls_offered"],
+        "capabilities": x["capabilities"], "auth_mechanisms": x["auth_mechanisms"],
+        "findings": sorted(f["code"] for f in x["findings"]),
+        "tls": x["tls"] is not None, "verified": tls.get("verified"),
+        "hostname_matched": tls.get("hostname_matched"), "subject": cert.get("subject"),
+    }
+
+bad = []
+if len(run["results"]) != len(direct):
+    bad.append("%d results, direct had %d" % (len(run["results"]), len(direct)))
+for x in run["results"]:
+    key = (x["protocol"], x["port"], x["mode"])
+    d = direct.get(key)
+    if d is None:
+        bad.append("%s: no direct result" % (key,))
+        continue
+    if x["status"] != "ok":
+        bad.append("%s: status %s: %s" % (key, x["status"], x["error"]))
+        continue
+    if x["proxy"] != want_proxy:
+        bad.append("%s: proxy %s, expected %s" % (key, x["proxy"], want_proxy))
+    a, b = facts(x), facts(d)
+    for k in a:
+        if a[k] != b[k]:
+            bad.append("%s: %s through the proxy: %s\n      directly: %s" % (key, k, a[k], b[k]))
+    t = x["timings_ms"]
+    for k in ("proxy_connect", "proxy_handshake", "greeting", "total"):
+        if not isinstance(t.get(k), int) or t[k] < 0:
+            bad.append("%s: timings_ms.%s = %r" % (key, k, t.get(k)))
+    if local and x["address"] != "127.0.0.1":
+        bad.append("%s: address %r, expected 127.0.0.1 (resolved locally)" % (key, x["address"]))
+if bad:
+    sys.stderr.write("FAIL: %s through %s differs from direct:\n  %s\n"
+                     % (sys.argv[2], want_proxy, "\n  ".join(bad)))
+    sys.exit(1)
+EOF
+}
+
+# proxy_json TYPE PORT USER -> the expected "proxy" object of a result.
+proxy_json() {
+	local user=null
+	[ -n "$3" ] && user="\"$3\""
+	echo "{\"type\": \"$1\", \"host\": \"$H\", \"port\": $2, \"user\": $user}"
+}
+
+# ---------------------------------------------------------------------------
+# 1. Working proxies: the same facts as directly.
+mp_note "direct baseline"
+mp_json "$MP_WORK/direct.json" --cafile "$MP_CA" "${URLS[@]}"
+mp_expect_rc 0
+pyeq "$MP_WORK/direct.json" \
+	'[(x["port"], x["mode"], x["status"]) for x in results if x["status"] != "ok"]' \
+	'[]' "every endpoint answers directly"
+
+U=$MP_PX_USER
+WORKING=(
+	"socks4 $MP_PX_DANTE_PORT - 1"
+	"socks4a $MP_PX_DANTE_PORT - 0"
+	"socks5 $MP_PX_DANTE_PORT - 1"
+	"socks5h $MP_PX_DANTE_PORT - 0"
+	"socks5 $MP_PX_MS_PORT - 1"
+	"socks5h $MP_PX_MS_PORT - 0"
+	"socks5 $MP_PX_MS_AUTH_PORT $U 1"
+	"socks5h $MP_PX_MS_AUTH_PORT $U 0"
+	"http $MP_PX_TINY_PORT - 0"
+	"http $MP_PX_TINY_AUTH_PORT $U 0"
+)
+n=0
+for w in "${WORKING[@]}"; do
+	read -r type port user local <<<"$w"
+	[ "$user" = - ] && user=""
+	cred=""
+	[ -n "$user" ] && cred="$user:$PXPASS@"
+	n=$((n + 1))
+	out=$MP_WORK/ok-$n-$type-$port.json
+	mp_note "through $type://${user:+$user:***@}$H:$port"
+	mp_json "$out" --cafile "$MP_CA" --proxy "$type://$cred$H:$port" "${URLS[@]}"
+	mp_expect_rc 0
+	no_password_in "$out"
+	same_as_direct "$out" "$(proxy_json "$type" "$port" "$user")" "$local"
+done
+mp_validate "$MP_WORK/ok-7-socks5-$MP_PX_MS_AUTH_PORT.json"
+
+# The password may come from MAILPROBE_PROXY_PASSWORD instead of the URL.
+out=$MP_WORK/ok-env-password.json
+MAILPROBE_PROXY_PASSWORD=$PXPASS mp_json "$out" --cafile "$MP_CA" \
+	--proxy "http://$U@$H:$MP_PX_TINY_AUTH_PORT" "smtps://$H:$MP_SMTPS_PORT"
+mp_expect_rc 0
+no_password_in "$out"
+pyeq "$out" 'R("smtp", env["MP_SMTPS_PORT"])["status"]' '"ok"' \
+	"password from MAILPROBE_PROXY_PASSWORD"
+
+# The proxy resolves the name (socks5h, http): "localhost" goes to the proxy.
+out=$MP_WORK/ok-remote-name.json
+mp_json "$out" --cafile "$MP_CA" --proxy "socks5h://$H:$MP_PX_MS_PORT" \
+	--proxy "http://$H:$MP_PX_TINY_PORT" "smtp+starttls://localhost:$MP_SMTP_PORT"
+mp_expect_rc 0
+pyeq "$out" 'sorted((x["proxy"]["type"], x["status"], x["tls"]["verified"],
+		     x["tls"]["hostname_matched"]) for x in results)' \
+	'[("http", "ok", True, True), ("socks5h", "ok", True, True)]' \
+	"localhost resolved by socks5h and http proxies, certificate verified for it"
+
+# Two paths in one run, with --direct.
+out=$MP_WORK/ok-paths.json
+mp_json "$out" --cafile "$MP_CA" --direct --proxy "socks5://$H:$MP_PX_MS_PORT" \
+	--proxy "http://$H:$MP_PX_TINY_PORT" "imaps://$H:$MP_IMAPS_PORT"
+mp_expect_rc 0
+pyeq "$out" 'sorted(((x["proxy"] or {}).get("type", "direct"), x["status"]) for x in results)' \
+	'[("direct", "ok"), ("http", "ok"), ("socks5", "ok")]' "direct, socks5 and http paths"
+
+# ---------------------------------------------------------------------------
+# 2. Real proxies failing. Each run has only failing endpoints: exit code 2.
+
+# expect_fail NAME PROXYURL TARGETURL STATUS MESSAGE-PART
+expect_fail() {
+	local out=$MP_WORK/fail-$1.json
+	export WANT_STATUS=$4 WANT_MSG=$5
+	mp_json "$out" --cafile "$MP_CA" --connect-timeout 3000 --proxy "$2" "$3"
+	mp_expect_rc 2
+	no_password_in "$out"
+	pyeq "$out" '[(x["status"], env["WANT_MSG"] in (x["error"] or "")) for x in results]' \
+		'[(env["WANT_STATUS"], True)]' "$1: status $4 with a message naming \"$5\""
+	pyeq "$out" 'results[0]["greeting"], results[0]["timings_ms"]["greeting"]' 'None, None' \
+		"$1: no mail server reached"
+	[ "$MP_MS" -lt 5000 ] || mp_fail "$1: took $MP_MS ms, expected a prompt answer"
+}
+T25=smtp://$H:$MP_SMTP_PORT
+expect_fail socks5-wrong-password "socks5://$U:wrong-$PXPASS@$H:$MP_PX_MS_AUTH_PORT" "$T25" \
+	proxy_auth_failed "rejected the user name or password of user \"$U\""
+expect_fail http-wrong-password "http://$U:wrong-$PXPASS@$H:$MP_PX_TINY_AUTH_PORT" "$T25" \
+	proxy_auth_failed "rejected the credentials of user \"$U\""
+expect_fail socks5-no-credentials "socks5://$H:$MP_PX_MS_AUTH_PORT" "$T25" \
+	proxy_auth_required "proxy requires authentication"
+expect_fail http-no-credentials "http://$H:$MP_PX_TINY_AUTH_PORT" "$T25" \
+	proxy_auth_required "407 Proxy Authentication Required"
+expect_fail socks5-proxy-closed "socks5://$H:$CLOSED" "$T25" \
+	proxy_unreachable "$H:$CLOSED"
+expect_fail http-proxy-closed "http://$H:$CLOSED" "$T25" \
+	proxy_unreachable "$H:$CLOSED"
+expect_fail socks4-proxy-closed "socks4://$H:$CLOSED" "$T25" \
+	proxy_unreachable "$H:$CLOSED"
+expect_fail dante-target-closed "socks5://$H:$MP_PX_DANTE_PORT" "smtp://$H:$CLOSED" \
+	proxy_target_unreachable "SOCKS5 reply 0x05: connection refused (target $H:$CLOSED)"
+expect_fail microsocks-target-closed "socks5h://$H:$MP_PX_MS_PORT" "smtp://$H:$CLOSED" \
+	proxy_target_unreachable "SOCKS5 reply 0x05: connection refused"
+expect_fail microsocks-auth-target-closed "socks5://$U:$PXPASS@$H:$MP_PX_MS_AUTH_PORT" \
+	"smtp://$H:$CLOSED" proxy_target_unreachable "connection refused"
+# SOCKS4 has one code for every failure (0x5b), tinyproxy answers 500: the
+# proxy's own words are all mailprobe can report.
+expect_fail socks4-target-closed "socks4://$H:$MP_PX_DANTE_PORT" "smtp://$H:$CLOSED" \
+	proxy_refused "SOCKS4 reply 0x5b: request rejected or failed"
+expect_fail tinyproxy-target-closed "http://$H:$MP_PX_TINY_PORT" "smtp://$H:$CLOSED" \
+	proxy_refused "\"HTTP/1.1 500 Unable to connect\""
+# tinyproxy allows CONNECT only to its ConnectPort list.
+expect_fail tinyproxy-port-not-allowed "http://$H:$MP_PX_TINY_PORT" "smtp://$H:$MP_PX_DANTE_PORT" \
+	proxy_refused "403"
+# dante's rules block 127.0.0.3 (proxies.sh): refused by ruleset (0x02).
+expect_fail dante-ruleset "socks5://$H:$MP_PX_DANTE_PORT" "smtp://127.0.0.3:$MP_SMTP_PORT" \
+	proxy_refused "SOCKS5 reply 0x02: connection not allowed by ruleset"
+
+# ---------------------------------------------------------------------------
+# 3. Misbehaving proxies.
+READY=$MP_WORK/fakeproxy.json
+"$MP_PY" "$FAKE" --ready-file "$READY" --log "$MP_WORK/fakeproxy.log" --host "$H" \
+	</dev/null >"$MP_WORK/fakeproxy.out" 2>&1 &
+FAKE_PID=$!
+for ((i = 0; i < READY_WAIT_TENTHS; i++)); do
+	[ -s "$READY" ] && break
+	kill -0 "$FAKE_PID" 2>/dev/null || mp_fail "fakeproxy.py exited: $(cat "$MP_WORK/fakeproxy.out")"
+	sleep 0.1
+done
+[ -s "$READY" ] || mp_fail "fakeproxy.py not ready after $((READY_WAIT_TENTHS / 10)) s"
+
+fake_port() {
+	"$MP_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$READY" "$1"
+}
+
+# fake SCENARIO TYPE STATUS MESSAGE-PART MIN_MS MAX_MS [TARGET]
+fake() {
+	local port out target=${7:-smtp://$H:$MP_SMTP_PORT}
+	port=$(fake_port "$1")
+	out=$MP_WORK/fake-$1.json
+	export WANT_STATUS=$3 WANT_MSG=$4
+	mp_json "$out" --cafile "$MP_CA" --connect-timeout "$CT" --proxy "$2://$H:$port" "$target"
+	if [ "$3" = ok ]; then mp_expect_rc 0; else mp_expect_rc 2; fi
+	pyeq "$out" '[(x["status"], env["WANT_MSG"] in (x["error"] or "")) for x in results]' \
+		'[(env["WANT_STATUS"], True)]' "fakeproxy $1: status $3 with a message naming \"$4\""
+	if [ "$MP_MS" -lt "$5" ] || [ "$MP_MS" -gt "$6" ]; then
+		mp_fail "fakeproxy $1: took $MP_MS ms, expected $5..$6 ms"
+	fi
+	mp_note "fakeproxy $1: $3 in $MP_MS ms"
+}
+
+LATE=$((CT - 100))
+SOON=$((CT + 2500))
+fake socks5-truncated socks5 proxy_protocol_error \
+	"closed the connection during the handshake (connect reply" 0 1000
+fake socks5-wrong-version socks5 proxy_protocol_error \
+	"method selection reply has version 4, expected 5" 0 1000
+fake socks5-silent-after-greeting socks5 proxy_timeout \
+	"did not answer before the deadline (method selection reply)" "$LATE" "$SOON"
+fake socks5-silent-after-connect socks5 proxy_timeout \
+	"did not answer before the deadline (connect reply)" "$LATE" "$SOON"
+fake socks5-bad-atyp socks5 proxy_protocol_error "unknown address type 0x09" 0 1000
+fake socks5-ttl-expired socks5 proxy_target_unreachable "SOCKS5 reply 0x06: TTL expired" 0 1000
+fake socks4-truncated socks4 proxy_protocol_error \
+	"SOCKS4 proxy closed the connection during the handshake" 0 1000
+fake socks4-wrong-version socks4 proxy_protocol_error "reply has version 4, expected 0" 0 1000
+fake http-no-blank-line http proxy_timeout "(reading the reply header)" "$LATE" "$SOON"
+fake http-huge-header http proxy_protocol_error "reply header is longer than 16384 bytes" 0 3000
+fake http-huge-line http proxy_protocol_error "header line longer than 8192 bytes" 0 3000
+fake http-502 http proxy_target_unreachable "\"HTTP/1.1 502 Bad Gateway\"" 0 1000
+fake http-503 http proxy_target_unreachable "\"HTTP/1.1 503 Service Unavailable\"" 0 1000
+fake http-504 http proxy_target_unreachable "\"HTTP/1.1 504 Gateway Timeout\"" 0 1000
+
+# Relays whose reply and the server's greeting arrive in one segment: the
+# greeting must reach the SMTP dialect intact, STARTTLS must work after it.
+for s in socks5-eager-relay http-eager-relay; do
+	case $s in socks5*) t=socks5 ;; *) t=http ;; esac
+	fake "$s" "$t" ok "" 0 5000 "smtp+starttls://$H:$MP_SMTP_PORT"
+	out=$MP_WORK/fake-$s.json
+	"$MP_PY" - "$MP_WORK/direct.json" "$out" "$MP_SMTP_PORT" <<'EOF' ||
+import json, sys
+port = int(sys.argv[3])
+pick = lambda p: [x for x in json.load(open(p))["results"]
+                  if x["port"] == port and x["mode"] == "starttls"][0]
+d, x = pick(sys.argv[1]), pick(sys.argv[2])
+for k in ("greeting", "capabilities", "auth_mechanisms", "starttls_offered"):
+    if d[k] != x[k]:
+        sys.exit("%s: %r, directly %r" % (k, x[k], d[k]))
+if not (x["tls"] and x["tls"]["verified"]):
+    sys.exit("TLS after STARTTLS not verified: %r" % (x["tls"],))
+EOF
+		mp_fail "$s: differs from direct"
+done
+
+# SOCKS4a with a host name (dante cannot): the name reaches the proxy.
+fake socks4a-relay socks4a ok "" 0 5000 "smtp+starttls://localhost:$MP_SMTP_PORT"
+pyeq "$MP_WORK/fake-socks4a-relay.json" \
+	'results[0]["tls"]["verified"], results[0]["greeting"] is not None' \
+	'True, True' "socks4a relay: greeting and verified TLS for localhost"
+"$MP_PY" - "$MP_WORK/fakeproxy.log" "$MP_SMTP_PORT" <<'EOF' ||
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"socks4a-relay"' in l]
+reqs = [(r["request"].get("host"), r["request"].get("port")) for r in recs]
+if reqs != [("localhost", int(sys.argv[2]))]:
+    sys.exit("socks4a-relay requests: %r" % reqs)
+EOF
+	mp_fail "socks4a: the host name did not reach the proxy"
+
+kill -0 "$FAKE_PID" 2>/dev/null || mp_fail "fakeproxy.py died: $(cat "$MP_WORK/fakeproxy.out")"
+echo "ok: proxies"
