@@ -11,7 +11,9 @@ does not collide with a running test suite), then measures:
   3. the full matrix in one run (median), and its ratio to the floor (target <= 1.3);
   4. the matrix plus one silent endpoint with --greeting-timeout 500
      (target: whole run <= 2 x 500 + 250 ms);
-  5. peak RSS of the full-matrix run.
+  5. the full matrix through one SOCKS5 proxy (dante) against the direct run
+     (target <= 1.5x);
+  6. peak RSS of the full-matrix run.
 Only 127.0.0.1 is contacted.
 """
 import argparse
@@ -111,6 +113,26 @@ def main():
             full.append(w)
             peak = max(peak, rss)
         full_med = statistics.median(full)
+        proxies = os.path.join(SRC, "tests", "integration", "proxies.sh")
+        pxdir = os.path.join(work, "proxies")
+        subprocess.run(["bash", proxies, "start", pxdir], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        try:
+            penv = {}
+            with open(os.path.join(pxdir, "proxies.env")) as f:
+                for line in f:
+                    k, _, v = line.strip().partition("=")
+                    penv[k] = v
+            proxy = f"socks5://127.0.0.1:{penv['MP_PX_DANTE_PORT']}"
+            proxied = []
+            for _ in range(a.runs):
+                w, rep, _ = run(binary, common + ["--proxy", proxy] + eps)
+                assert all(r["status"] == "ok" and r["proxy"] for r in rep["results"]), \
+                    rep["summary"]
+                proxied.append(w)
+            proxied_med = statistics.median(proxied)
+        finally:
+            subprocess.run(["bash", proxies, "stop", pxdir], env=env, stdout=subprocess.DEVNULL)
         port, stop = silent_listener()
         silent = []
         for _ in range(a.runs):
@@ -130,6 +152,8 @@ def main():
         print(f"  floor                         {floor:7.1f} ms")
         print(f"  full matrix, one run          {full_med:7.1f} ms  = {full_med / floor:.2f} x floor "
               f"(target <= 1.30) {'PASS' if full_med <= 1.3 * floor else 'MISS'}")
+        print(f"  full matrix via SOCKS5 (dante) {proxied_med:7.1f} ms  = {proxied_med / full_med:.2f} x "
+              f"direct (target <= 1.50) {'PASS' if proxied_med <= 1.5 * full_med else 'MISS'}")
         print(f"  + silent endpoint, greeting-timeout 500: worst {silent_max:7.1f} ms "
               f"(target <= 1250) {'PASS' if silent_max <= 1250 else 'MISS'}")
         print(f"  peak RSS of a full-matrix run {peak} kB")
