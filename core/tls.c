@@ -14,6 +14,8 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/openssl/x509v3.h>
 #include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -35,8 +37,20 @@
 /* Rounds of wolfSSL_connect(); each normally makes all the progress it can. */
 #define TLS_MAX_CONNECT_ROUNDS 64
 
+/* wolfSSL adds the CA certificates a peer sends to the trust store of the
+ * WOLFSSL_CTX it verified them with, when they verify and also when our
+ * callback waives an error (wolfSSL PR #11110). A context shared by all
+ * probes would let one server's intermediate (or untrusted root) vouch for
+ * another server's chain, so each verifying handshake gets a context of its
+ * own and loads the CA store afresh (about 4 ms for Debian's bundle). The
+ * cheaper wolfSSL_CTX_memrestore_cert_cache() loses the CAs' path length
+ * (an intermediate then fails "path length constraint exceeded"). */
 struct tls_ctx {
-	WOLFSSL_CTX *ctx;
+	struct tls_config cfg; /* versions, and copies of cafile / capath */
+	/* For tls_try_version: one context per version (TLS 1.1, 1.2, 1.3),
+	 * made on first use under lock; they verify nothing. */
+	pthread_mutex_t lock;
+	WOLFSSL_CTX *only[3];
 };
 
 /* Context of the I/O callbacks: the stream below, the deadline of the
@@ -52,6 +66,11 @@ struct tls_io {
 	bool verify_called;
 	bool verify_failed;
 	char verify_error[MP_MAX_ERROR];
+	unsigned verify_reasons; /* TLS_VR_* bits */
+	/* The caller's copy of the first bytes received (tls_try_version). */
+	unsigned char *capture;
+	size_t capture_size;
+	size_t capture_len;
 };
 
 /* State of one TLS stream. */
@@ -131,6 +150,14 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	n = stream_read(io->lower, buf, (size_t)sz, io->deadline, &e);
 	if (n > 0) {
 		sniff_bytes(io, buf, (size_t)n);
+		if (io->capture && io->capture_len < io->capture_size) {
+			size_t take = io->capture_size - io->capture_len;
+
+			if (take > (size_t)n)
+				take = (size_t)n;
+			memcpy(io->capture + io->capture_len, buf, take);
+			io->capture_len += take;
+		}
 		return (int)n;
 	}
 	if (n == 0) {
@@ -211,6 +238,60 @@ static const char *verify_error_text(int code)
 	return NULL;
 }
 
+/* The TLS_VR_* reason behind an X509_V_ERR_* (or wolfSSL ASN) code. */
+static unsigned verify_reason_of(int code)
+{
+	switch (code) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+	case ASN_AFTER_DATE_E:
+		return TLS_VR_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+	case ASN_BEFORE_DATE_E:
+		return TLS_VR_NOT_YET_VALID;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case ASN_SELF_SIGNED_E:
+		return TLS_VR_SELF_SIGNED;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case ASN_NO_SIGNER_E:
+		return TLS_VR_UNKNOWN_ISSUER;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case ASN_SIG_CONFIRM_E:
+		return TLS_VR_BAD_SIGNATURE;
+	default:
+		return TLS_VR_OTHER;
+	}
+}
+
+const char *tls_verify_reason_name(unsigned bit)
+{
+	switch (bit) {
+	case TLS_VR_EXPIRED:
+		return "expired";
+	case TLS_VR_NOT_YET_VALID:
+		return "not_yet_valid";
+	case TLS_VR_UNKNOWN_ISSUER:
+		return "unknown_issuer";
+	case TLS_VR_SELF_SIGNED:
+		return "self_signed";
+	case TLS_VR_BAD_SIGNATURE:
+		return "bad_signature";
+	case TLS_VR_NO_CERTIFICATE:
+		return "no_certificate";
+	case TLS_VR_OTHER:
+		return "other";
+	case TLS_VR_NAME_MISMATCH:
+		return "name_mismatch";
+	default:
+		return NULL;
+	}
+}
+
 /* Records the chain verification verdict and lets the handshake go on.
  * With WOLFSSL_VERIFY_CB_ALL_CERTS it is called once per certificate. */
 static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
@@ -228,6 +309,7 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if (preverify)
 		return 1;
 	code = wolfSSL_X509_STORE_CTX_get_error(store);
+	io->verify_reasons |= verify_reason_of(code);
 	if (!io->verify_failed) {
 		const char *why = verify_error_text(code);
 		int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
@@ -324,45 +406,83 @@ static enum mp_status set_versions(WOLFSSL_CTX *c, const struct tls_config *cfg,
 	return MP_OK;
 }
 
-struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err)
+/* A client context for cfg's versions without CAs; with verify, it records
+ * the verdict through verify_cb, else it verifies nothing. */
+static WOLFSSL_CTX *new_wolf_ctx(const struct tls_config *cfg, bool verify, struct mp_error *err)
 {
-	WOLFSSL_CTX *c = NULL;
-	struct tls_ctx *t = NULL;
+	WOLFSSL_CTX *c = wolfSSL_CTX_new(wolfSSLv23_client_method());
 
-	if (tls_global_init() != 0) {
-		mp_error_set(err, MP_ERR_INTERNAL, "wolfSSL initialisation failed");
-		goto out;
-	}
-	c = wolfSSL_CTX_new(wolfSSLv23_client_method());
 	if (!c) {
 		mp_error_set(err, MP_ERR_INTERNAL, "cannot create the TLS context");
-		goto out;
+		goto fail;
 	}
 	if (set_versions(c, cfg, err) != MP_OK)
-		goto out;
+		goto fail;
 	/* Offer every suite wolfSSL has (weak ones included, so a server that
 	 * picks one can be reported) except anonymous, NULL-encryption and PSK
 	 * suites, which we could not use; "!eNULL" alone leaves
 	 * DHE-PSK-NULL-SHA384 in. */
 	if (wolfSSL_CTX_set_cipher_list(c, "ALL:!aNULL:!eNULL:!PSK") != WOLFSSL_SUCCESS) {
 		mp_error_set(err, MP_ERR_INTERNAL, "cannot set the TLS cipher list");
-		goto out;
+		goto fail;
 	}
-	if (load_cas(c, cfg, err) != MP_OK)
-		goto out;
-	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, verify_cb);
+	if (verify) {
+		wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, verify_cb);
+	} else {
+		wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_NONE, NULL);
+	}
 	wolfSSL_CTX_SetIORecv(c, io_recv);
 	wolfSSL_CTX_SetIOSend(c, io_send);
+	return c;
+fail:
+	if (c)
+		wolfSSL_CTX_free(c);
+	return NULL;
+}
+
+struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err)
+{
+	WOLFSSL_CTX *c = NULL;
+	struct tls_ctx *t = NULL;
+	bool ok = false;
+
+	if (tls_global_init() != 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "wolfSSL initialisation failed");
+		goto out;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	t->ctx = c;
-	c = NULL;
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		t = NULL;
+		mp_error_set(err, MP_ERR_INTERNAL, "cannot create a mutex");
+		goto out;
+	}
+	if (cfg) {
+		t->cfg.min_version = cfg->min_version;
+		t->cfg.max_version = cfg->max_version;
+		if ((cfg->cafile && !(t->cfg.cafile = strdup(cfg->cafile))) ||
+		    (cfg->capath && !(t->cfg.capath = strdup(cfg->capath)))) {
+			mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	/* A first context checks the versions and the CA store now, so that
+	 * a bad --cafile is a usage error, not a failure of every probe. */
+	c = new_wolf_ctx(&t->cfg, true, err);
+	if (!c || load_cas(c, &t->cfg, err) != MP_OK)
+		goto out;
+	ok = true;
 out:
 	if (c)
 		wolfSSL_CTX_free(c);
+	if (!ok && t) {
+		tls_ctx_free(t);
+		t = NULL;
+	}
 	return t;
 }
 
@@ -370,8 +490,34 @@ void tls_ctx_free(struct tls_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	wolfSSL_CTX_free(ctx->ctx);
+	free((char *)ctx->cfg.cafile);
+	free((char *)ctx->cfg.capath);
+	for (size_t i = 0; i < sizeof(ctx->only) / sizeof(ctx->only[0]); i++)
+		if (ctx->only[i])
+			wolfSSL_CTX_free(ctx->only[i]);
+	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
+}
+
+/* The context that speaks exactly `version` (TLS 1.1 to 1.3), made on first
+ * use; NULL with err set when this build cannot. */
+static WOLFSSL_CTX *version_ctx(struct tls_ctx *t, int version, struct mp_error *err)
+{
+	struct tls_config cfg = {.min_version = version, .max_version = version};
+	WOLFSSL_CTX *c = NULL;
+	int i = version - MP_TLS_V1_1;
+
+	if (i < 0 || i >= (int)(sizeof(t->only) / sizeof(t->only[0]))) {
+		mp_error_set(err, MP_ERR_INTERNAL, "wolfSSL cannot try %s on its own",
+		             version_text(version));
+		return NULL;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (!t->only[i])
+		t->only[i] = new_wolf_ctx(&cfg, false, err);
+	c = t->only[i];
+	pthread_mutex_unlock(&t->lock);
+	return c;
 }
 
 /* ---- certificate details ---- */
@@ -608,6 +754,41 @@ static void fill_key(WOLFSSL_X509 *x, struct cert_info *ci)
 	}
 }
 
+/* Hex SHA-256 of the certificate's DER encoding, as `openssl x509
+ * -fingerprint -sha256` shows it (without the colons, lower case). */
+static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
+{
+	unsigned char hash[WC_SHA256_DIGEST_SIZE];
+	const unsigned char *der = NULL;
+	int len = 0;
+
+	ci->fingerprint_sha256[0] = '\0';
+	der = wolfSSL_X509_get_der(x, &len);
+	if (!der || len <= 0 || wc_Sha256Hash(der, (word32)len, hash) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(hash); i++)
+		snprintf(ci->fingerprint_sha256 + 2 * i, 3, "%02x", hash[i]);
+}
+
+/* True if x names itself as its issuer and its own key verifies its
+ * signature (RFC 5280 3.2 "self-signed"). */
+static bool is_self_signed(WOLFSSL_X509 *x)
+{
+	WOLFSSL_X509_NAME *subj = wolfSSL_X509_get_subject_name(x);
+	WOLFSSL_X509_NAME *iss = wolfSSL_X509_get_issuer_name(x);
+	WOLFSSL_EVP_PKEY *pk = NULL;
+	bool yes = false;
+
+	if (!subj || !iss || wolfSSL_X509_NAME_cmp(subj, iss) != 0)
+		return false;
+	pk = wolfSSL_X509_get_pubkey(x);
+	if (pk) {
+		yes = wolfSSL_X509_verify(x, pk) == WOLFSSL_SUCCESS;
+		wolfSSL_EVP_PKEY_free(pk);
+	}
+	return yes;
+}
+
 /* Fills one cert_info from a certificate. */
 static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 {
@@ -631,6 +812,8 @@ static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 	fill_key(x, ci);
 	sig = wolfSSL_OBJ_nid2ln(wolfSSL_X509_get_signature_nid(x));
 	ci->sig_alg = strdup(sig ? sig : "unknown");
+	fill_fingerprint(x, ci);
+	ci->self_signed = is_self_signed(x);
 }
 
 /* ---- host name matching (RFC 6125 section 6) ---- */
@@ -1095,9 +1278,20 @@ void tls_info_free(struct tls_info *info)
 	info->chain_len = 0;
 }
 
-enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
-                         const char *verify_host, int64_t deadline, struct stream **out,
-                         struct tls_info *info, struct mp_error *err)
+/* Where tls_try_version wants the first bytes of the server's answer. */
+struct capture {
+	unsigned char *buf;
+	size_t size;
+	size_t *len;
+};
+
+/* The client handshake over lower with context c (see tls_start). With
+ * describe, the chain, the host name and the verification are recorded;
+ * cap (may be NULL) receives the first bytes the server sent. */
+static enum mp_status handshake(WOLFSSL_CTX *c_ctx, struct stream *lower, const char *sni,
+                                const char *verify_host, int64_t deadline, bool describe,
+                                const struct capture *cap, struct stream **out,
+                                struct tls_info *info, struct mp_error *err)
 {
 	struct tls_conn *c = NULL;
 	struct stream *s = NULL;
@@ -1107,6 +1301,8 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 
 	*out = NULL;
 	memset(info, 0, sizeof(*info));
+	if (cap && cap->len)
+		*cap->len = 0;
 	/* Any non-NULL value makes tls_thread_exit run when this thread ends. */
 	pthread_setspecific(tls_thread_key, &tls_thread_key);
 	c = calloc(1, sizeof(*c));
@@ -1119,7 +1315,11 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 	c->io.deadline = deadline;
 	c->io.handshaking = true;
 	c->io.info = info;
-	c->ssl = wolfSSL_new(ctx->ctx);
+	if (cap) {
+		c->io.capture = cap->buf;
+		c->io.capture_size = cap->buf ? cap->size : 0;
+	}
+	c->ssl = wolfSSL_new(c_ctx);
 	if (!c->ssl) {
 		st = mp_error_set(err, MP_ERR_INTERNAL, "cannot create a TLS session");
 		goto out;
@@ -1143,6 +1343,9 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 		    c->io.err.code != MP_OK || deadline_expired(deadline))
 			break;
 	}
+	if (cap && cap->len)
+		*cap->len = c->io.capture_len;
+	c->io.capture = NULL;
 	if (ret != WOLFSSL_SUCCESS) {
 		if (c->io.err.code == MP_OK &&
 		    (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE))
@@ -1154,12 +1357,21 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);
-	fill_chain(c->ssl, verify_host, info);
-	info->verified = c->io.verify_called && !c->io.verify_failed && info->chain_len > 0;
-	if (!info->verified)
-		snprintf(info->verify_error, sizeof(info->verify_error), "%s",
-		         c->io.verify_failed ? c->io.verify_error
-		                             : "the server sent no certificate");
+	if (describe) {
+		fill_chain(c->ssl, verify_host, info);
+		info->verified = c->io.verify_called && !c->io.verify_failed && info->chain_len > 0;
+		info->verify_reasons = c->io.verify_reasons;
+		if (info->chain_len == 0)
+			info->verify_reasons |= TLS_VR_NO_CERTIFICATE;
+		else if (!info->verified && !c->io.verify_failed)
+			info->verify_reasons |= TLS_VR_OTHER;
+		if (!info->hostname_matched)
+			info->verify_reasons |= TLS_VR_NAME_MISMATCH;
+		if (!info->verified)
+			snprintf(info->verify_error, sizeof(info->verify_error), "%s",
+			         c->io.verify_failed ? c->io.verify_error
+			                             : "the server sent no certificate");
+	}
 	c->io.handshaking = false;
 	c->io.info = NULL;
 	s->ops = &tls_ops;
@@ -1177,5 +1389,53 @@ out:
 		free(c);
 	}
 	free(s);
+	return st;
+}
+
+enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
+                         const char *verify_host, int64_t deadline, struct stream **out,
+                         struct tls_info *info, struct mp_error *err)
+{
+	WOLFSSL_CTX *c = new_wolf_ctx(&ctx->cfg, true, err);
+	enum mp_status st;
+
+	*out = NULL;
+	if (!c) {
+		memset(info, 0, sizeof(*info));
+		return err->code;
+	}
+	if (load_cas(c, &ctx->cfg, err) != MP_OK) {
+		wolfSSL_CTX_free(c);
+		memset(info, 0, sizeof(*info));
+		return err->code;
+	}
+	st = handshake(c, lower, sni, verify_host, deadline, true, NULL, out, info, err);
+	/* The session holds its own reference to c. */
+	wolfSSL_CTX_free(c);
+	return st;
+}
+
+enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *lower,
+                               const char *sni, int64_t deadline, unsigned char *first,
+                               size_t first_size, size_t *first_len, struct tls_info *info,
+                               struct mp_error *err)
+{
+	struct capture cap = {.buf = first, .size = first_size, .len = first_len};
+	WOLFSSL_CTX *c = version_ctx(ctx, version, err);
+	struct stream *tls = NULL;
+	enum mp_status st;
+
+	if (first_len)
+		*first_len = 0;
+	if (!c) {
+		memset(info, 0, sizeof(*info));
+		return err->code;
+	}
+	st = handshake(c, lower, sni, NULL, deadline, false, &cap, &tls, info, err);
+	if (st == MP_OK) {
+		/* Take the TLS layer off again, leaving lower open. */
+		tls->lower = NULL;
+		tls_close(tls);
+	}
 	return st;
 }

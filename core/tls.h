@@ -39,7 +39,26 @@ struct cert_info {
 	char *key_type;         /* "RSA", "EC", "Ed25519"... */
 	int key_bits;
 	char *sig_alg;
+	char fingerprint_sha256[65]; /* hex SHA-256 of the DER certificate, "" if unknown */
+	bool self_signed;       /* issuer = subject and its own key verifies its signature */
 };
+
+/* Why a chain or name did not verify: bits of tls_info.verify_reasons. */
+enum tls_verify_reason {
+	TLS_VR_EXPIRED = 1u << 0,        /* "expired" */
+	TLS_VR_NOT_YET_VALID = 1u << 1,  /* "not_yet_valid" */
+	TLS_VR_UNKNOWN_ISSUER = 1u << 2, /* "unknown_issuer": no trusted issuer found
+	                                    (a private CA, or an incomplete chain) */
+	TLS_VR_SELF_SIGNED = 1u << 3,    /* "self_signed" */
+	TLS_VR_BAD_SIGNATURE = 1u << 4,  /* "bad_signature" */
+	TLS_VR_NO_CERTIFICATE = 1u << 5, /* "no_certificate" */
+	TLS_VR_OTHER = 1u << 6,          /* "other": see verify_error */
+	TLS_VR_NAME_MISMATCH = 1u << 7,  /* "name_mismatch": the leaf is not for the host */
+};
+#define TLS_VR_COUNT 8
+
+/* Stable name of one TLS_VR_* bit (as listed above), NULL for others. */
+const char *tls_verify_reason_name(unsigned bit);
 
 struct tls_info {
 	bool done;              /* a handshake completed */
@@ -50,6 +69,7 @@ struct tls_info {
 	bool verified;          /* chain verified against the CA store */
 	char verify_error[MP_MAX_ERROR]; /* why not, "" when verified */
 	bool hostname_matched;  /* leaf matches the verify host name / address */
+	unsigned verify_reasons; /* TLS_VR_* bits: every reason seen, 0 when all is well */
 	struct cert_info chain[MP_MAX_CHAIN]; /* [0] is the leaf */
 	int chain_len;
 	bool chain_truncated;
@@ -76,6 +96,18 @@ void tls_ctx_free(struct tls_ctx *ctx);
 enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
 			 const char *verify_host, int64_t deadline, struct stream **out,
 			 struct tls_info *info, struct mp_error *err);
+
+/* One handshake restricted to exactly `version` (MP_TLS_V1_1..MP_TLS_V1_3),
+ * for --enumerate-tls: no certificate verification, no chain recorded. The
+ * TLS session is closed again (close_notify) before returning; lower stays
+ * the caller's either way. MP_OK when the handshake completed, with
+ * info->version and info->cipher set; else as tls_start. The first bytes
+ * the server sent (up to first_size) are copied to first (may be NULL), so
+ * that a failure can be told apart: an alert, or another version chosen. */
+enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *lower,
+			       const char *sni, int64_t deadline, unsigned char *first,
+			       size_t first_size, size_t *first_len, struct tls_info *info,
+			       struct mp_error *err);
 
 /* Frees the strings tls_info owns. */
 void tls_info_free(struct tls_info *info);

@@ -1,12 +1,16 @@
 /* cli.c - the command line: options, defaults and usage text. */
 #include "cli.h"
 #include "../core/limits.h"
+#include "../core/tlsprobe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 void cli_usage(FILE *f)
 {
@@ -42,6 +46,10 @@ void cli_usage(FILE *f)
 "  --capath DIR            verify certificates against the hashed CA directory DIR\n"
 "  --sni NAME              send NAME as SNI and check the certificate against it\n"
 "  --cert-warn-days N      flag certificates expiring within N days (default 14)\n"
+"  --tls-versions LIST     TLS versions to offer, a range out of 1.1,1.2,1.3\n"
+"                          (default: all three, so that a legacy server is reported)\n"
+"  --enumerate-tls         on each TLS endpoint, try SSLv3, TLS 1.0, 1.1, 1.2 and 1.3\n"
+"                          one by one (fresh connections) and report which it accepts\n"
 "Connection:\n"
 "  --proxy URL             add a path through a proxy (repeatable): socks4://,\n"
 "                          socks4a://, socks5://, socks5h://, http:// with optional\n"
@@ -50,6 +58,20 @@ void cli_usage(FILE *f)
 "  --direct                with --proxy, probe the direct path too\n"
 "  --source ADDR           connect from local address ADDR (e.g. 127.0.0.2)\n"
 "  --ehlo NAME             name sent in SMTP EHLO/HELO (default mailprobe.invalid)\n"
+"Login (each advertised mechanism is tried on a fresh connection):\n"
+"  --user NAME             log in as NAME on every endpoint that answered\n"
+"  --password-file FILE    the password is the first line of FILE; else it comes from\n"
+"                          MAILPROBE_PASSWORD, else it is asked for on the terminal\n"
+"  --password PASS         the password on the command line (visible to other users)\n"
+"  --oauth-token-file FILE\n"
+"                          OAuth 2.0 bearer token (the first line of FILE) for\n"
+"                          XOAUTH2 and OAUTHBEARER\n"
+"  --allowed-auth LIST     try only these: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1,\n"
+"                          SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, IMAP-LOGIN, USER, APOP\n"
+"                          (default: every one the server advertises)\n"
+"  --allow-plaintext-auth  also send credentials over unencrypted connections\n"
+"  --insecure              also send credentials over TLS whose certificate did not\n"
+"                          verify (credentials otherwise need a verified certificate)\n"
 "Output:\n"
 "  -f, --format FMT        table (default) or json\n"
 "  --compact               JSON on one line\n"
@@ -74,6 +96,9 @@ enum {
 	OPT_AUTO, OPT_CONNECT_TIMEOUT, OPT_GREETING_TIMEOUT, OPT_TIMEOUT, OPT_TLS_TIMEOUT,
 	OPT_DEADLINE, OPT_CONCURRENCY, OPT_CAFILE, OPT_CAPATH, OPT_SNI, OPT_EHLO, OPT_SOURCE,
 	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR,
+	OPT_USER, OPT_PASSWORD_FILE, OPT_PASSWORD, OPT_OAUTH_TOKEN_FILE, OPT_ALLOWED_AUTH,
+	OPT_ALLOW_PLAINTEXT_AUTH, OPT_INSECURE,
+	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS,
 };
 
 static const struct option long_options[] = {
@@ -104,6 +129,15 @@ static const struct option long_options[] = {
 	{"source", required_argument, NULL, OPT_SOURCE},
 	{"proxy", required_argument, NULL, OPT_PROXY},
 	{"direct", no_argument, NULL, OPT_DIRECT},
+	{"user", required_argument, NULL, OPT_USER},
+	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	{"password", required_argument, NULL, OPT_PASSWORD},
+	{"oauth-token-file", required_argument, NULL, OPT_OAUTH_TOKEN_FILE},
+	{"allowed-auth", required_argument, NULL, OPT_ALLOWED_AUTH},
+	{"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"tls-versions", required_argument, NULL, OPT_TLS_VERSIONS},
+	{"enumerate-tls", no_argument, NULL, OPT_ENUMERATE_TLS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -192,6 +226,69 @@ static int add_mode(const char *item, void *arg, struct mp_error *err)
 	return 0;
 }
 
+/* Adds one --tls-versions item ("1.2", "tls1.2", "TLSv1.2") to a bit set
+ * indexed by the wire version's minor number. */
+static int add_tls_version(const char *item, void *arg, struct mp_error *err)
+{
+	static const struct {
+		const char *name;
+		int version;
+	} names[] = {
+	    {"1.0", MP_TLS_V1_0}, {"1.1", MP_TLS_V1_1}, {"1.2", MP_TLS_V1_2},
+	    {"1.3", MP_TLS_V1_3}, {"3", MP_SSL_V3},   {"3.0", MP_SSL_V3},
+	};
+	const char *v = item;
+
+	if (strncasecmp(v, "tlsv", 4) == 0)
+		v += 4;
+	else if (strncasecmp(v, "tls", 3) == 0)
+		v += 3;
+	else if (strncasecmp(v, "sslv", 4) == 0)
+		v += 4;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i].name) != 0)
+			continue;
+		if (names[i].version < MP_TLS_V1_1) {
+			mp_error_set(err, MP_ERR_INTERNAL,
+				     "--tls-versions: this build's TLS library has no %s client; "
+				     "use 1.1, 1.2 or 1.3 (--enumerate-tls still tells whether a "
+				     "server accepts it)", tlsprobe_version_name(names[i].version));
+			return -1;
+		}
+		*(unsigned *)arg |= 1u << (names[i].version & 0xff);
+		return 0;
+	}
+	mp_error_set(err, MP_ERR_INTERNAL, "--tls-versions: unknown version '%.40s': use 1.1, "
+		     "1.2 or 1.3", item);
+	return -1;
+}
+
+/* --tls-versions: the set must be a range (the TLS library takes a minimum
+ * and a maximum). */
+static int set_tls_versions(struct run_options *opt, const char *list, struct mp_error *err)
+{
+	unsigned set = 0;
+	int lo = -1, hi = -1;
+
+	if (each_item("tls-versions", list, add_tls_version, &set, err) != 0)
+		return -1;
+	for (int m = 0; m < 8; m++) {
+		if (!(set & (1u << m)))
+			continue;
+		if (lo < 0)
+			lo = m;
+		else if (m != hi + 1) {
+			mp_error_set(err, MP_ERR_INTERNAL, "--tls-versions expects a range without "
+				     "gaps, e.g. 1.2,1.3, not '%.40s'", list);
+			return -1;
+		}
+		hi = m;
+	}
+	opt->tls.min_version = 0x0300 | lo;
+	opt->tls.max_version = 0x0300 | hi;
+	return 0;
+}
+
 static int add_port(const char *item, void *arg, struct mp_error *err)
 {
 	struct run_options *opt = arg;
@@ -243,6 +340,188 @@ static int add_proxy(struct run_options *opt, const char *url, struct mp_error *
 	return 0;
 }
 
+static int add_auth_method(const char *item, void *arg, struct mp_error *err)
+{
+	int m = auth_method_parse(item);
+
+	if (m < 0) {
+		mp_error_set(err, MP_ERR_INTERNAL,
+			     "unknown mechanism '%.40s' in --allowed-auth: use PLAIN, LOGIN, "
+			     "CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, "
+			     "IMAP-LOGIN, USER or APOP", item);
+		return -1;
+	}
+	((struct run_options *)arg)->auth.allowed |= 1u << m;
+	return 0;
+}
+
+/* The login options as given, before they are checked and read. */
+struct auth_args {
+	const char *user;
+	const char *password_file;
+	char *password;                 /* --password: in argv, wiped once copied */
+	const char *token_file;
+	bool any;                       /* some login option other than --insecure */
+};
+
+/* Copies the first line of a secret (without its line end) into buf, or
+ * fails when it is empty or longer than MP_MAX_SASL_CRED bytes. */
+static int take_line(const char *what, const char *src, size_t n, char *buf, size_t bufsz,
+		     struct mp_error *err)
+{
+	size_t len = 0;
+
+	while (len < n && src[len] != '\n' && src[len] != '\r' && src[len] != '\0')
+		len++;
+	if (len == 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "%s is empty: expected it on the first line",
+			     what);
+		return -1;
+	}
+	if (len > MP_MAX_SASL_CRED || len >= bufsz) {
+		mp_error_set(err, MP_ERR_INTERNAL, "%s is longer than %d bytes", what,
+			     MP_MAX_SASL_CRED);
+		return -1;
+	}
+	memcpy(buf, src, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Reads the first line of a secret file (--password-file, --oauth-token-file)
+ * into buf; its bytes are wiped from our temporary buffer. */
+static int read_secret_file(const char *opt, const char *path, char *buf, size_t bufsz,
+			    struct mp_error *err)
+{
+	char tmp[MP_MAX_SASL_CRED + 3];
+	char what[64];
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd < 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--%s: cannot read %.100s: %s", opt, path,
+			     strerror(errno));
+		return -1;
+	}
+	while (n < sizeof(tmp)) {
+		ssize_t got = read(fd, tmp + n, sizeof(tmp) - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			mp_error_set(err, MP_ERR_INTERNAL, "--%s: cannot read %.100s: %s", opt,
+				     path, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	snprintf(what, sizeof(what), "the file of --%s", opt);
+	rc = take_line(what, tmp, n, buf, bufsz, err);
+out:
+	explicit_bzero(tmp, sizeof(tmp));
+	close(fd);
+	return rc;
+}
+
+/* Asks for the password on the terminal (stdin) with echo off. */
+static int prompt_password(const char *user, char *buf, size_t bufsz, struct mp_error *err)
+{
+	struct termios old, quiet;
+	char tmp[MP_MAX_SASL_CRED + 3];
+	size_t n = 0;
+	int rc;
+
+	if (tcgetattr(STDIN_FILENO, &old) != 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "cannot ask for the password: %s: use "
+			     "--password-file or MAILPROBE_PASSWORD", strerror(errno));
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	/* Echo off before the prompt: whatever is typed after it is not shown
+	 * (and not flushed away). */
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	fprintf(stderr, "Password for %.100s: ", user);
+	fflush(stderr);
+	while (n < sizeof(tmp) && (n == 0 || tmp[n - 1] != '\n')) {
+		ssize_t got = read(STDIN_FILENO, tmp + n, sizeof(tmp) - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	fputc('\n', stderr);
+	rc = take_line("the password typed", tmp, n, buf, bufsz, err);
+	explicit_bzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+/* Checks the login options and reads the secrets: the password from
+ * --password-file, --password (with a warning), MAILPROBE_PASSWORD, or a
+ * prompt on a terminal, in that order; the token from --oauth-token-file. */
+static int finish_auth(struct run_options *opt, struct auth_args *a, struct mp_error *err)
+{
+	const char *env = getenv("MAILPROBE_PASSWORD");
+
+	if (!a->user) {
+		if (a->any) {
+			mp_error_set(err, MP_ERR_INTERNAL, "login options need --user NAME");
+			return -1;
+		}
+		return 0;
+	}
+	if (!a->user[0] || strlen(a->user) > MP_MAX_SASL_CRED) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--user expects a name of 1 to %d bytes",
+			     MP_MAX_SASL_CRED);
+		return -1;
+	}
+	if (a->password_file && a->password) {
+		mp_error_set(err, MP_ERR_INTERNAL, "give the password once: use --password-file "
+			     "or --password, not both");
+		return -1;
+	}
+	if (a->token_file && read_secret_file("oauth-token-file", a->token_file, opt->token,
+					      sizeof(opt->token), err) != 0)
+		return -1;
+	if (a->password_file) {
+		if (read_secret_file("password-file", a->password_file, opt->password,
+				     sizeof(opt->password), err) != 0)
+			return -1;
+	} else if (a->password) {
+		fputs("mailprobe: warning: --password is visible to other users of this system "
+		      "(ps, /proc); use --password-file or MAILPROBE_PASSWORD\n", stderr);
+		if (take_line("--password", a->password, strlen(a->password), opt->password,
+			      sizeof(opt->password), err) != 0)
+			return -1;
+		/* Shortens what ps shows from now on. */
+		explicit_bzero(a->password, strlen(a->password));
+	} else if (env && *env) {
+		if (take_line("MAILPROBE_PASSWORD", env, strlen(env), opt->password,
+			      sizeof(opt->password), err) != 0)
+			return -1;
+	} else if (!opt->token[0]) {
+		if (!isatty(STDIN_FILENO)) {
+			mp_error_set(err, MP_ERR_INTERNAL, "--user needs a password: use "
+				     "--password-file FILE or MAILPROBE_PASSWORD (or run on a "
+				     "terminal to be asked)");
+			return -1;
+		}
+		if (prompt_password(a->user, opt->password, sizeof(opt->password), err) != 0)
+			return -1;
+	}
+	opt->auth.user = a->user;
+	opt->auth.password = opt->password[0] ? opt->password : NULL;
+	opt->auth.token = opt->token[0] ? opt->token : NULL;
+	opt->probe.auth = &opt->auth;
+	return 0;
+}
+
 static void set_defaults(struct run_options *opt)
 {
 	memset(opt, 0, sizeof(*opt));
@@ -260,6 +539,7 @@ static void set_defaults(struct run_options *opt)
 
 enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct mp_error *err)
 {
+	struct auth_args auth = {0};
 	int c;
 	long v;
 
@@ -373,6 +653,13 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		case OPT_CAPATH:
 			opt->tls.capath = optarg;
 			break;
+		case OPT_TLS_VERSIONS:
+			if (set_tls_versions(opt, optarg, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_ENUMERATE_TLS:
+			opt->probe.enumerate_tls = true;
+			break;
 		case OPT_SNI:
 			opt->probe.sni = optarg;
 			break;
@@ -388,6 +675,33 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 			break;
 		case OPT_DIRECT:
 			opt->direct = true;
+			break;
+		case OPT_USER:
+			auth.user = optarg;
+			break;
+		case OPT_PASSWORD_FILE:
+			auth.password_file = optarg;
+			auth.any = true;
+			break;
+		case OPT_PASSWORD:
+			auth.password = optarg;
+			auth.any = true;
+			break;
+		case OPT_OAUTH_TOKEN_FILE:
+			auth.token_file = optarg;
+			auth.any = true;
+			break;
+		case OPT_ALLOWED_AUTH:
+			if (each_item("allowed-auth", optarg, add_auth_method, opt, err) != 0)
+				return CLI_USAGE_ERROR;
+			auth.any = true;
+			break;
+		case OPT_ALLOW_PLAINTEXT_AUTH:
+			opt->auth.allow_plaintext = true;
+			auth.any = true;
+			break;
+		case OPT_INSECURE:
+			opt->auth.insecure = true;
 			break;
 		case ':':
 			mp_error_set(err, MP_ERR_INTERNAL, "option %s needs a value",
@@ -413,6 +727,8 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	}
 	if (opt->direct && opt->nproxies == 0)
 		opt->direct = false;
+	if (finish_auth(opt, &auth, err) != 0)
+		return CLI_USAGE_ERROR;
 	opt->probe.transcript = opt->transcript || opt->verbose;
 	return CLI_RUN;
 }

@@ -296,3 +296,32 @@ size_t dialect_keyword_line(char *out, size_t outsz, const char *in, size_t len)
 	out[o] = '\0';
 	return kwlen;
 }
+
+enum mp_status dialect_check_unsolicited(struct session *s, const char *what)
+{
+	char line[MP_MAX_LINE + 1];
+	char q[DIALECT_QUOTE_SIZE];
+	struct mp_error saved = s->err;
+	size_t len = 0;
+	enum mp_status st;
+
+	if (!s->stream)
+		return MP_OK;
+	/* RFC 5321 4.1.1 and RFC 1939 3: the server speaks only to answer a
+	 * command (we never pipeline). Look at what already arrived, without
+	 * waiting: a deadline of now. */
+	st = session_read_line(s, mono_ms(), line, sizeof(line), &len);
+	if (st == MP_OK) {
+		dialect_quote(q, sizeof(q), line, len);
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				    "server sent \"%s\" before %s was sent: a reply to no command "
+				    "(later replies would be shifted)", q, what);
+	}
+	if (lr_pending(&s->lr) > 0)
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				    "server sent %zu bytes before %s was sent: a reply to no "
+				    "command (later replies would be shifted)",
+				    lr_pending(&s->lr), what);
+	s->err = saved;
+	return MP_OK;
+}

@@ -9,6 +9,9 @@
 
 #include "session.h"
 
+struct auth_request;
+struct auth_outcome;
+
 struct dialect {
 	enum protocol proto;
 	const char *name;
@@ -28,6 +31,14 @@ struct dialect {
 	enum mp_status (*starttls)(struct session *s);
 	/* Polite goodbye (QUIT / LOGOUT), best effort, short deadline. */
 	void (*quit)(struct session *s);
+	/* Logs in with req->method (auth.h) on a ready session: SASL through
+	 * auth_sasl_exchange() with the protocol's framing, or the protocol's
+	 * own command (IMAP LOGIN, POP3 USER/PASS, APOP). Credentials are sent
+	 * with session_send_redacted. MP_OK with out filled when the server
+	 * gave a verdict; an error status with s->err when the exchange broke;
+	 * MP_ERR_INTERNAL when the protocol has no such method. */
+	enum mp_status (*authenticate)(struct session *s, const struct auth_request *req,
+				       struct auth_outcome *out);
 };
 
 extern const struct dialect smtp_dialect;
@@ -88,5 +99,10 @@ void dialect_add_auth_list(struct session *s, const char *list, size_t len);
  * keyword upper-cased, parameters kept, runs of blanks made one space.
  * Returns the keyword's length (0 for a blank line). */
 size_t dialect_keyword_line(char *out, size_t outsz, const char *in, size_t len);
+/* Before sending the command `what` (SMTP, POP3): fails with MP_ERR_PROTOCOL
+ * when the server already sent bytes nobody asked for, which would be taken as
+ * the reply to `what` and shift every later reply (pipelining confusion).
+ * Never waits; a closed or failing connection is left for the command to see. */
+enum mp_status dialect_check_unsolicited(struct session *s, const char *what);
 
 #endif

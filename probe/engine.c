@@ -173,28 +173,49 @@ static void weak_key_finding(struct probe_result *res)
 
 		if (min && c->key_bits > 0 && c->key_bits < min) {
 			result_add_finding(res, FINDING_WEAK_KEY,
-					   "%s has a weak %d-bit %s key (at least %d bits expected)",
-					   i == 0 ? "the server certificate" : "a chain certificate",
+					   "%s has a weak %d-bit %s key (at least %d bits "
+					   "expected)", i == 0 ? "the server certificate"
+							       : "a chain certificate",
 					   c->key_bits, kt, min);
 			return;
 		}
 	}
 }
 
-/* Findings about the negotiated TLS session and its certificate. */
-static void tls_findings(struct probe_result *res, int warn_days)
+/* "expired, unknown_issuer": the chain's verification reasons (tls.h). */
+static void verify_reasons_text(unsigned reasons, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int b = 0; b < TLS_VR_COUNT; b++) {
+		const char *name = tls_verify_reason_name(1u << b);
+
+		if (!(reasons & (1u << b)) || !name || (1u << b) == TLS_VR_NAME_MISMATCH)
+			continue;
+		snprintf(out + used, size - used, "%s%s", used ? ", " : "", name);
+		used += strlen(out + used);
+	}
+}
+
+/* Findings about the negotiated TLS session and its certificate; name is
+ * what the leaf was checked against (--sni, else the host). */
+static void tls_findings(struct probe_result *res, int warn_days, const char *name)
 {
 	const struct tls_info *t = &res->tls;
+	char why[128];
 
 	if (!t->done)
 		return;
+	verify_reasons_text(t->verify_reasons, why, sizeof(why));
 	if (!t->verified)
 		result_add_finding(res, FINDING_CERT_UNVERIFIED,
-				   "certificate chain not verified: %s",
+				   "certificate chain not verified (%s): %s",
+				   why[0] ? why : "other",
 				   t->verify_error[0] ? t->verify_error : "unknown reason");
 	if (!t->hostname_matched)
 		result_add_finding(res, FINDING_CERT_NAME_MISMATCH,
-				   "certificate does not match the name %s", res->ep.host);
+				   "certificate does not match the name %s", name);
 	if (t->chain_len > 0 && t->chain[0].not_after) {
 		if (t->chain[0].days_left < 0)
 			result_add_finding(res, FINDING_CERT_EXPIRED, "certificate expired on %s",
@@ -359,7 +380,7 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 		d->quit(&s);
 	if (ep->mode != MODE_TLS)
 		auth_findings(res);
-	tls_findings(res, cfg->cert_warn_days);
+	tls_findings(res, cfg->cert_warn_days, cfg->sni ? cfg->sni : ep->host);
 	if (fd_slot)
 		*fd_slot = -1;
 	session_close(&s);
@@ -431,6 +452,7 @@ struct pool {
 	bool *skip;             /* auto mode: not needed any more */
 	size_t *group;          /* auto mode: first index of the endpoint's group */
 	struct login_set **logins; /* logins running per endpoint (NULL: none) */
+	struct tls_enum **tls_enums; /* --enumerate-tls attempts running per endpoint */
 	size_t spare;           /* threads that may still start: concurrency - workers */
 	pthread_mutex_t lock;
 	int done_pipe[2];
@@ -454,6 +476,7 @@ static void login_loop(struct login_set *ls)
 	struct pool *p = ls->p;
 
 	for (;;) {
+		struct auth_result *a = NULL;
 		size_t k;
 
 		pthread_mutex_lock(&p->lock);
@@ -464,9 +487,14 @@ static void login_loop(struct login_set *ls)
 		k = ls->next++;
 		pthread_mutex_unlock(&p->lock);
 		/* Past the deadline the attempt keeps its "not attempted". */
-		if (!deadline_expired(p->deadline))
-			attempt_login(&p->eps[ls->ep], p->cfg, p->deadline,
-				      &p->res[ls->ep].auth_results[ls->idx[k]], &ls->fds[k]);
+		if (deadline_expired(p->deadline))
+			continue;
+		a = &p->res[ls->ep].auth_results[ls->idx[k]];
+		attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k]);
+		/* A socket shut down by the interrupt looks like a server that
+		 * closed: say what happened. */
+		if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
+			snprintf(a->detail, sizeof(a->detail), "interrupted during the login");
 	}
 }
 
@@ -523,6 +551,215 @@ static void interrupt_logins(struct pool *p, size_t i)
 			shutdown(ls->fds[k], SHUT_RDWR);
 }
 
+/* ---- --enumerate-tls: each TLS version on a fresh connection (tlsprobe.h) ---- */
+
+/* One endpoint's version attempts, which run while its worker probes it.
+ * fds lets an interrupt shut their sockets down. */
+struct tls_enum {
+	struct pool *p;
+	size_t ep;
+	size_t threads;                 /* taken from p->spare */
+	volatile int fds[TLSPROBE_NVERSIONS];
+	struct tlsprobe_run *run;
+};
+
+/* tlsprobe open(): the endpoint's path, and for STARTTLS the greeting,
+ * capabilities and go-ahead (into a scratch result), leaving the stream
+ * where a ClientHello goes. */
+static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, struct stream **out,
+				    struct mp_error *err)
+{
+	struct tls_enum *te = arg;
+	const struct endpoint *ep = &te->p->eps[te->ep];
+	const struct probe_config *cfg = te->p->cfg;
+	const struct dialect *d = dialect_for(ep->proto);
+	struct probe_result *scratch = calloc(1, sizeof(*scratch));
+	struct stream *stream = NULL;
+	struct session s;
+	enum mp_status st;
+
+	*out = NULL;
+	if (!scratch)
+		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+	result_init(scratch, ep);
+	st = open_path(ep, cfg, deadline, scratch, &te->fds[index], &stream, err);
+	if (st != MP_OK || ep->mode != MODE_STARTTLS)
+		goto out;
+	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
+	stream = NULL;
+	st = d->greeting(&s);
+	if (st == MP_OK)
+		st = d->capabilities(&s);
+	if (st == MP_OK && !scratch->starttls_offered)
+		st = mp_error_set(&s.err, MP_ERR_STARTTLS_NOT_OFFERED,
+				  "server does not advertise STARTTLS");
+	if (st == MP_OK)
+		st = d->starttls(&s);
+	if (st != MP_OK) {
+		mp_error_set(err, st, "%s", s.err.msg[0] ? s.err.msg : mp_status_describe(st));
+		te->fds[index] = -1;
+		session_close(&s);
+		goto out;
+	}
+	/* RFC 3207 4.2: bytes after the go-ahead are not part of the TLS session. */
+	lr_discard(&s.lr);
+	stream = s.stream;
+	s.stream = NULL;
+	lr_init(&s.lr, NULL);
+out:
+	if (st == MP_OK)
+		*out = stream;
+	else
+		te->fds[index] = -1;
+	result_free(scratch);
+	free(scratch);
+	return st;
+}
+
+/* tlsprobe close(). */
+static void tls_enum_close(void *arg, int index, struct stream *s)
+{
+	struct tls_enum *te = arg;
+
+	te->fds[index] = -1;
+	stream_close(s);
+}
+
+/* Shuts down the sockets of endpoint i's version attempts. Call with the lock held. */
+static void interrupt_tls_enum(struct pool *p, size_t i)
+{
+	struct tls_enum *te = p->tls_enums ? p->tls_enums[i] : NULL;
+
+	for (int k = 0; te && k < TLSPROBE_NVERSIONS; k++)
+		if (te->fds[k] >= 0)
+			shutdown(te->fds[k], SHUT_RDWR);
+}
+
+/* Takes up to want of the pool's spare threads. */
+static size_t take_spare(struct pool *p, size_t want)
+{
+	size_t got;
+
+	pthread_mutex_lock(&p->lock);
+	got = want < p->spare ? want : p->spare;
+	p->spare -= got;
+	pthread_mutex_unlock(&p->lock);
+	return got;
+}
+
+/* Starts enumerating endpoint i, when asked for and the endpoint may speak
+ * TLS, alongside its probe (the attempts learn soon enough whether a
+ * STARTTLS endpoint says go-ahead). NULL when not enumerating. */
+static struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct tlsprobe_target t;
+	struct tls_enum *te = NULL;
+
+	if (!p->cfg->enumerate_tls || !p->tls_enums || ep->mode == MODE_PLAIN)
+		return NULL;
+	te = calloc(1, sizeof(*te));
+	if (!te)
+		return NULL;
+	te->p = p;
+	te->ep = i;
+	for (int k = 0; k < TLSPROBE_NVERSIONS; k++)
+		te->fds[k] = -1;
+	memset(&t, 0, sizeof(t));
+	t.open = tls_enum_open;
+	t.close = tls_enum_close;
+	t.arg = te;
+	t.tls = p->cfg->tls;
+	t.sni = p->cfg->sni ? p->cfg->sni : ep->host;
+	t.tls_timeout_ms = p->cfg->tls_timeout_ms;
+	t.deadline = p->deadline;
+	/* The probe's own handshake usually settles TLS 1.3: wait for it. */
+	t.defer_version = MP_TLS_V1_3;
+	te->threads = take_spare(p, TLSPROBE_NVERSIONS);
+	pthread_mutex_lock(&p->lock);
+	p->tls_enums[i] = te;
+	pthread_mutex_unlock(&p->lock);
+	te->run = tlsprobe_enum_start(&t, (int)te->threads);
+	return te;
+}
+
+/* True when the probe showed endpoint res to be TLS-capable: implicit TLS
+ * that did not answer in plaintext or time out, or STARTTLS that gave the
+ * go-ahead (session_start_tls ran, and not after a silent greeting). */
+static bool tls_enum_applies(const struct probe_result *res)
+{
+	if (!res->tls_used)
+		return false;
+	if (res->ep.mode == MODE_TLS)
+		return !res->tls.peer_spoke_plaintext && res->status != MP_ERR_TLS_TIMEOUT;
+	return res->ep.mode == MODE_STARTTLS && res->status != MP_ERR_GREETING_TIMEOUT;
+}
+
+/* Waits for endpoint i's attempts (running those still waiting, on threads
+ * that came free meanwhile or in this one), records them and flags the
+ * legacy versions accepted (RFC 7568, RFC 8996). */
+static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
+{
+	struct probe_result *res = &p->res[i];
+	struct tls_version_check chk[TLSPROBE_NVERSIONS];
+	char legacy[64] = "", list[96] = "";
+	bool ran;
+	size_t want, started;
+
+	if (!te)
+		return;
+	ran = te->run != NULL;
+	/* The version the probe's handshake selected is accepted (RFC 8446
+	 * 4.2.1, RFC 5246 7.4.1.3): no need to ask again. */
+	for (int k = 0; res->tls_used && res->tls.done && k < TLSPROBE_NVERSIONS; k++) {
+		struct tls_version_check known;
+		const char *name = tlsprobe_version_name(tlsprobe_version_at(k));
+
+		if (!name || strcmp(name, res->tls.version) != 0)
+			continue;
+		memset(&known, 0, sizeof(known));
+		known.version = tlsprobe_version_at(k);
+		known.accepted = known.conclusive = true;
+		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
+			 res->tls.cipher);
+		tlsprobe_enum_known(te->run, &known);
+	}
+	want = take_spare(p, TLSPROBE_NVERSIONS);
+	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
+	te->threads += started;
+	pthread_mutex_lock(&p->lock);
+	p->spare += want - started;
+	pthread_mutex_unlock(&p->lock);
+	memset(chk, 0, sizeof(chk));
+	tlsprobe_enum_finish(te->run, chk);
+	pthread_mutex_lock(&p->lock);
+	p->tls_enums[i] = NULL;
+	p->spare += te->threads;
+	pthread_mutex_unlock(&p->lock);
+	free(te);
+	if (!ran || !tls_enum_applies(res))
+		return;
+	memcpy(res->tls_versions, chk, sizeof(chk));
+	res->tls_versions_done = true;
+	for (int k = 0; k < TLSPROBE_NVERSIONS; k++) {
+		const char *name = tlsprobe_version_name(chk[k].version);
+		char *to = chk[k].version <= MP_TLS_V1_1 ? legacy : NULL;
+
+		if (!chk[k].accepted || !name)
+			continue;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 list[0] ? " " : "", name);
+		if (to)
+			snprintf(to + strlen(to), sizeof(legacy) - strlen(to), "%s%s",
+				 to[0] ? ", " : "", name);
+	}
+	transcript_note(&res->transcript, "TLS versions accepted: %s", list[0] ? list : "none");
+	if (legacy[0])
+		result_add_finding(res, FINDING_LEGACY_TLS_ACCEPTED,
+				   "server accepts %s, which %s deprecated (RFC 7568, RFC 8996)",
+				   legacy, strchr(legacy, ',') ? "are" : "is");
+}
+
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -551,11 +788,19 @@ static void *worker(void *arg)
 		if (deadline_expired(p->deadline))
 			result_fail(&p->res[i], MP_ERR_DEADLINE,
 				    "the run's deadline passed before this endpoint was probed");
-		else
+		else {
+			struct tls_enum *te = tls_enum_begin(p, i);
+
 			probe_endpoint(&p->eps[i], p->cfg, p->deadline, &p->res[i], &p->fds[i]);
+			tls_enum_end(p, i, te);
+		}
 		if (p->cfg->auth && p->logins && p->res[i].status == MP_OK &&
 		    !(p->stop && *p->stop))
 			run_logins(p, i);
+		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
+		 * entries of ~800 KiB (one per peer key seen): emptied after each
+		 * endpoint, a worker's memory stays bounded. */
+		tls_thread_cleanup();
 
 		pthread_mutex_lock(&p->lock);
 		p->state[i] = JOB_DONE;
@@ -578,6 +823,7 @@ static void interrupt_all(struct pool *p)
 		if (p->state[i] == JOB_RUNNING && fd >= 0)
 			shutdown(fd, SHUT_RDWR);
 		interrupt_logins(p, i);
+		interrupt_tls_enum(p, i);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -618,7 +864,44 @@ static void settle_auto(struct pool *p)
 			if (p->state[i] == JOB_RUNNING && p->fds[i] >= 0)
 				shutdown(p->fds[i], SHUT_RDWR);
 			interrupt_logins(p, i);
+			interrupt_tls_enum(p, i);
 		}
+	}
+}
+
+/* After the run: flags a STARTTLS endpoint whose certificate (by SHA-256
+ * fingerprint of the leaf) is none of those the same host shows on implicit
+ * TLS for the same protocol and path. */
+static void starttls_cert_findings(struct probe_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct tls_info *a = &res[i].tls;
+		const struct probe_result *other = NULL;
+		bool same = false;
+
+		if (res[i].ep.mode != MODE_STARTTLS || !a->done || a->chain_len < 1 ||
+		    !a->chain[0].fingerprint_sha256[0])
+			continue;
+		for (size_t j = 0; j < n && !same; j++) {
+			const struct tls_info *b = &res[j].tls;
+
+			if (res[j].ep.mode != MODE_TLS || res[j].ep.proto != res[i].ep.proto ||
+			    res[j].ep.proxy != res[i].ep.proxy ||
+			    strcmp(res[j].ep.host, res[i].ep.host) != 0 || !b->done ||
+			    b->chain_len < 1 || !b->chain[0].fingerprint_sha256[0])
+				continue;
+			same = strcmp(a->chain[0].fingerprint_sha256,
+				      b->chain[0].fingerprint_sha256) == 0;
+			if (!other)
+				other = &res[j];
+		}
+		if (other && !same)
+			result_add_finding(&res[i], FINDING_STARTTLS_CERT_DIFFERS,
+					   "the certificate after STARTTLS on port %u (SHA-256 "
+					   "%.16s...) differs from the one on implicit-TLS port %u "
+					   "(%.16s...)", (unsigned)res[i].ep.port,
+					   a->chain[0].fingerprint_sha256, (unsigned)other->ep.port,
+					   other->tls.chain[0].fingerprint_sha256);
 	}
 }
 
@@ -673,6 +956,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	if (cfg->auth) {
 		p.logins = calloc(n, sizeof(*p.logins));
 		if (!p.logins)
+			goto nomem;
+	}
+	if (cfg->enumerate_tls) {
+		p.tls_enums = calloc(n, sizeof(*p.tls_enums));
+		if (!p.tls_enums)
 			goto nomem;
 	}
 	p.state = calloc(n, sizeof(*p.state));
@@ -746,6 +1034,7 @@ nomem:
 		settle_auto(&p);
 		report_skipped(&p);
 	}
+	starttls_cert_findings(res, n);
 	if (interrupted) {
 		for (size_t i = 0; i < n; i++) {
 			if (was[i] == JOB_DONE)
@@ -767,6 +1056,7 @@ out:
 	free(p.skip);
 	free(p.group);
 	free(p.logins);
+	free(p.tls_enums);
 	free((void *)p.fds);
 	free(was);
 }

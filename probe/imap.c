@@ -5,9 +5,12 @@
  * responses are bounded and literals are skipped, never allocated.
  */
 #include "dialect.h"
+#include "auth.h"
+#include "sasl.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,6 +21,14 @@ struct imap_reply {
 	enum imap_cond cond;            /* of the tagged line */
 	char tagged[DIALECT_QUOTE_SIZE]; /* the tagged line, quoted for messages */
 	bool caps_seen;                 /* an untagged CAPABILITY was read */
+	/* Logins (auth.h): with cont set, a continuation request ends the
+	 * read (continued) and its text goes to cont (contsz bytes); with
+	 * auth_out set, the tagged line becomes auth_out->reply. */
+	char *cont;
+	size_t contsz;
+	bool continued;
+	const struct auth_config *auth_cfg;
+	struct auth_outcome *auth_out;
 };
 
 /* True when line (len bytes) starts with word (case-insensitively) followed
@@ -209,6 +220,13 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 				return st;
 			continue;
 		}
+		if (len >= 1 && line[0] == '+' && r->cont) {
+			/* RFC 9051 7.5: "+" SP (resp-text / base64) */
+			size_t skip = len > 1 && line[1] == ' ' ? 2 : 1;
+
+			r->continued = true;
+			return auth_challenge_text(s, r->cont, r->contsz, line + skip, len - skip);
+		}
 		if (len >= 1 && line[0] == '+')
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
 					    "server sent an unexpected continuation request in its "
@@ -219,6 +237,9 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 					    "tagged %s in its reply to %s: \"%s\"",
 					    tag, w->what, q);
 		memcpy(r->tagged, q, sizeof(r->tagged));
+		if (r->auth_out)
+			auth_set_reply(r->auth_cfg, r->auth_out, line + taglen + 1,
+				       len - taglen - 1);
 		if (imap_word(line + taglen + 1, len - taglen - 1, "OK", &rest)) {
 			r->cond = IMAP_OK;
 			imap_resp_code_caps(s, rest, len - (size_t)(rest - line));
@@ -334,6 +355,206 @@ static void imap_quit(struct session *s)
 	s->err = saved;
 }
 
+/* ---- Logins: AUTHENTICATE (RFC 9051 6.2.2, SASL-IR RFC 4959) and LOGIN
+ * (RFC 9051 6.2.3) ---- */
+
+/* Sends line (recorded as shown) as the next tagged command's first line. */
+static enum mp_status imap_send_tagged(struct session *s, const char *rest, unsigned keep_words)
+{
+	size_t len = 16 + strlen(rest);
+	char shown[128];
+	char *line = malloc(len);
+	enum mp_status st;
+
+	if (!line)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	snprintf(line, len, "a%u %s", ++s->imap_tag, rest);
+	sasl_redact_line(line, keep_words, shown, sizeof(shown));
+	st = session_send_redacted(s, line, shown);
+	explicit_bzero(line, len);
+	free(line);
+	return st;
+}
+
+/* "AUTHENTICATE mech [ir]": the initial response goes with the command only
+ * when SASL-IR is advertised (RFC 4959 section 3), "=" when empty. */
+static enum mp_status imap_auth_start(struct session *s, const char *mech, const char *ir,
+				      bool *ir_sent)
+{
+	size_t len = 16 + strlen(mech) + (ir ? strlen(ir) + 2 : 0);
+	char *rest = malloc(len);
+	enum mp_status st;
+
+	if (!rest)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	*ir_sent = ir && strlist_has(dialect_caps(s), "SASL-IR");
+	snprintf(rest, len, "AUTHENTICATE %s%s%s", mech, *ir_sent ? " " : "",
+		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	st = imap_send_tagged(s, rest, 3);
+	explicit_bzero(rest, len);
+	free(rest);
+	return st;
+}
+
+/* Reads up to the next continuation request or the tagged answer of the
+ * command in flight; the tagged line becomes out->reply. */
+static enum mp_status imap_auth_read(struct session *s, const struct auth_config *cfg,
+				     const char *what, char *cont, size_t contsz,
+				     struct auth_outcome *out, struct imap_reply *r)
+{
+	struct reply_wait w;
+	char tag[16];
+
+	memset(r, 0, sizeof(*r));
+	r->cont = cont;
+	r->contsz = contsz;
+	r->auth_cfg = cfg;
+	r->auth_out = out;
+	snprintf(tag, sizeof(tag), "a%u", s->imap_tag);
+	dialect_wait_command(s, &w, what);
+	return imap_read_response(s, &w, tag, r);
+}
+
+/* Tagged OK is success, NO a refusal, BAD a command the server did not take. */
+static enum sasl_answer imap_answer(const struct imap_reply *r)
+{
+	if (r->continued)
+		return SASL_A_CHALLENGE;
+	return r->cond == IMAP_OK ? SASL_A_SUCCESS
+	       : r->cond == IMAP_NO ? SASL_A_FAILURE
+				    : SASL_A_TEMPFAIL;
+}
+
+static enum mp_status imap_auth_next(struct session *s, const struct auth_config *cfg,
+				     enum sasl_answer *kind, char *text, size_t textsz,
+				     struct auth_outcome *out)
+{
+	struct imap_reply r;
+	enum mp_status st = imap_auth_read(s, cfg, "AUTHENTICATE", text, textsz, out, &r);
+
+	if (st == MP_OK)
+		*kind = imap_answer(&r);
+	return st;
+}
+
+static const struct sasl_framing imap_sasl = {
+	.start = imap_auth_start,
+	.next = imap_auth_next,
+};
+
+/* True when v can be an IMAP quoted string: printable ASCII only (RFC 9051
+ * 4.3; other bytes need a literal). */
+static bool imap_quotable(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || (unsigned char)*v > 0x7e)
+			return false;
+	return true;
+}
+
+/* Appends v to buf (at o) as a quoted string: '"' and '\' escaped. */
+static size_t imap_put_quoted(char *buf, size_t o, const char *v)
+{
+	buf[o++] = '"';
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *v;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return o;
+}
+
+/* LOGIN user password (RFC 9051 6.2.3): each argument a quoted string, or a
+ * synchronizing literal "{n}" (4.3) for other bytes, sent after the
+ * server's "+". Every line that carries an argument is recorded redacted. */
+static enum mp_status imap_login(struct session *s, const struct auth_request *req,
+				 struct auth_outcome *out)
+{
+	const char *args[2] = {req->cfg->user, req->cfg->password};
+	size_t bufsz = 2 * (2 * MP_MAX_SASL_CRED + 16) + 32;
+	char *buf = NULL;
+	char shown[64];
+	char cont[MP_MAX_LINE + 1];
+	struct imap_reply r;
+	size_t o;
+	bool first = true;
+	enum mp_status st = MP_OK;
+
+	for (int i = 0; i < 2; i++)
+		if (!args[i] || strlen(args[i]) > MP_MAX_SASL_CRED || strpbrk(args[i], "\r\n"))
+			return mp_error_set(&s->err, MP_ERR_INTERNAL, "the %s cannot go into an "
+					    "IMAP LOGIN command", i ? "password" : "user name");
+	buf = malloc(bufsz);
+	if (!buf)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	o = (size_t)snprintf(buf, bufsz, "a%u LOGIN ", ++s->imap_tag);
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			buf[o++] = ' ';
+		if (imap_quotable(args[i])) {
+			o = imap_put_quoted(buf, o, args[i]);
+			continue;
+		}
+		o += (size_t)snprintf(buf + o, bufsz - o, "{%zu}", strlen(args[i]));
+		if (first)
+			sasl_redact_line(buf, 2, shown, sizeof(shown));
+		else
+			snprintf(shown, sizeof(shown), "[redacted %zu bytes]", o);
+		st = session_send_redacted(s, buf, shown);
+		if (st != MP_OK)
+			goto out;
+		first = false;
+		st = imap_auth_read(s, req->cfg, "LOGIN", cont, sizeof(cont), out, &r);
+		if (st != MP_OK)
+			goto out;
+		if (!r.continued) {
+			out->verdict = imap_answer(&r) == SASL_A_FAILURE ? AUTH_V_REJECTED
+									   : AUTH_V_TEMPFAIL;
+			goto out;
+		}
+		o = strlen(args[i]);
+		memcpy(buf, args[i], o + 1);
+	}
+	if (first)
+		sasl_redact_line(buf, 2, shown, sizeof(shown));
+	else
+		snprintf(shown, sizeof(shown), "[redacted %zu bytes]", o);
+	st = session_send_redacted(s, buf, shown);
+	if (st != MP_OK)
+		goto out;
+	st = imap_auth_read(s, req->cfg, "LOGIN", NULL, 0, out, &r);
+	if (st != MP_OK)
+		goto out;
+	switch (imap_answer(&r)) {
+	case SASL_A_SUCCESS:
+		out->verdict = AUTH_V_OK;
+		break;
+	case SASL_A_FAILURE:
+		out->verdict = AUTH_V_REJECTED;
+		break;
+	default:
+		out->verdict = AUTH_V_TEMPFAIL;
+		break;
+	}
+out:
+	explicit_bzero(buf, bufsz);
+	free(buf);
+	return st;
+}
+
+static enum mp_status imap_authenticate(struct session *s, const struct auth_request *req,
+					struct auth_outcome *out)
+{
+	if (auth_method_is_sasl(req->method))
+		return auth_sasl_exchange(s, req, &imap_sasl, out);
+	if (req->method == AUTH_IMAP_LOGIN)
+		return imap_login(s, req, out);
+	return mp_error_set(&s->err, MP_ERR_INTERNAL, "IMAP has no %s login",
+			    auth_method_name(req->method));
+}
+
 const struct dialect imap_dialect = {
 	.proto = PROTO_IMAP,
 	.name = "imap",
@@ -343,4 +564,5 @@ const struct dialect imap_dialect = {
 	.capabilities = imap_capabilities,
 	.starttls = imap_starttls,
 	.quit = imap_quit,
+	.authenticate = imap_authenticate,
 };

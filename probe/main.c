@@ -45,6 +45,20 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Closes the wake-up pipe at exit (the handler sees -1 first and stops
+ * writing to it), so no descriptor is left open beyond stdin/out/err. */
+static void close_wake_pipe(void)
+{
+	int w = wake_pipe[1];
+
+	wake_pipe[1] = -1;
+	if (w >= 0)
+		close(w);
+	if (wake_pipe[0] >= 0)
+		close(wake_pipe[0]);
+	wake_pipe[0] = -1;
+}
+
 static void rfc3339_now(char *buf, size_t len)
 {
 	time_t now = time(NULL);
@@ -154,8 +168,12 @@ out:
 	free(results);
 	free(eps);
 	tls_ctx_free(tls);
-	if (opt)
-		memset(opt->proxies, 0, sizeof(opt->proxies));
+	if (opt) {
+		explicit_bzero(opt->proxies, sizeof(opt->proxies));
+		explicit_bzero(opt->password, sizeof(opt->password));
+		explicit_bzero(opt->token, sizeof(opt->token));
+	}
 	free(opt);
+	close_wake_pipe();
 	return rc;
 }

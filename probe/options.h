@@ -9,6 +9,7 @@
 #include "../core/tls.h"
 #include "../core/proxy.h"
 #include "session.h"
+#include "auth.h"
 
 #define MP_MAX_PROXIES 16
 #define MP_MAX_PORTS 64
@@ -46,6 +47,13 @@ struct run_options {
 	struct proxy_spec proxies[MP_MAX_PROXIES];
 	size_t nproxies;
 	bool direct;
+
+	/* logins (issue: authentication): probe.auth points to auth when
+	 * --user is given; auth.password / auth.token point into the buffers
+	 * below (secrets: wipe before freeing the options) */
+	struct auth_config auth;
+	char password[MP_MAX_SASL_CRED + 1];
+	char token[MP_MAX_SASL_CRED + 1];
 };
 
 #endif

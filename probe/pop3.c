@@ -5,7 +5,10 @@
  * parsed strictly and multi-line replies are bounded.
  */
 #include "dialect.h"
+#include "auth.h"
+#include "sasl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +33,9 @@ static enum mp_status pop3_command(struct session *s, const char *cmd, struct re
 	char q[DIALECT_QUOTE_SIZE];
 	enum mp_status st;
 
+	st = dialect_check_unsolicited(s, cmd);
+	if (st != MP_OK)
+		return st;
 	st = session_send(s, cmd);
 	if (st != MP_OK)
 		return st;
@@ -190,6 +196,201 @@ static void pop3_quit(struct session *s)
 	s->err = saved;
 }
 
+/* ---- Logins: AUTH (RFC 5034), USER/PASS and APOP (RFC 1939 section 7) ---- */
+
+/* Sends a command that may carry a credential (recorded as shown) and reads
+ * its status line; a +OK / -ERR line becomes out->reply. what names the
+ * command in messages (never the line itself). */
+static enum mp_status pop3_auth_command(struct session *s, const struct auth_config *cfg,
+					const char *line, const char *shown, const char *what,
+					struct auth_outcome *out, enum pop3_status *status)
+{
+	char buf[MP_MAX_LINE + 1];
+	char q[DIALECT_QUOTE_SIZE];
+	struct reply_wait w;
+	size_t len = 0;
+	enum mp_status st;
+
+	st = dialect_check_unsolicited(s, what);
+	if (st == MP_OK)
+		st = session_send_redacted(s, line, shown);
+	if (st != MP_OK)
+		return st;
+	dialect_wait_command(s, &w, what);
+	st = dialect_read_line(s, &w, buf, sizeof(buf), &len);
+	if (st != MP_OK)
+		return st;
+	*status = pop3_status_of(buf, len);
+	if (*status != POP3_GARBAGE) {
+		auth_set_reply(cfg, out, buf, len);
+		return MP_OK;
+	}
+	dialect_quote(q, sizeof(q), buf, len);
+	return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+			    "server answered %s with neither +OK nor -ERR: \"%s\"", what, q);
+}
+
+/* RFC 5034 section 4: "AUTH mechanism [initial-response]", "=" for an empty
+ * one; a line longer than MP_POP3_MAX_COMMAND waits for the first "+". */
+static enum mp_status pop3_auth_start(struct session *s, const char *mech, const char *ir,
+				      bool *ir_sent)
+{
+	size_t irlen = ir ? (ir[0] ? strlen(ir) : 1) : 0;
+	size_t len = 5 + strlen(mech) + 1 + irlen;
+	char shown[128];
+	char *line = NULL;
+	enum mp_status st;
+
+	st = dialect_check_unsolicited(s, "AUTH");
+	if (st != MP_OK)
+		return st;
+	*ir_sent = ir && len + 2 <= MP_POP3_MAX_COMMAND;
+	line = malloc(len + 1);
+	if (!line)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	snprintf(line, len + 1, "AUTH %s%s%s", mech, *ir_sent ? " " : "",
+		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	sasl_redact_line(line, 2, shown, sizeof(shown));
+	st = session_send_redacted(s, line, shown);
+	explicit_bzero(line, len);
+	free(line);
+	return st;
+}
+
+/* RFC 5034 section 4: "+" SP challenge, then "+OK" (success) or "-ERR". */
+static enum mp_status pop3_auth_next(struct session *s, const struct auth_config *cfg,
+				     enum sasl_answer *kind, char *text, size_t textsz,
+				     struct auth_outcome *out)
+{
+	char line[MP_MAX_LINE + 1];
+	char q[DIALECT_QUOTE_SIZE];
+	struct reply_wait w;
+	size_t len = 0;
+	enum mp_status st;
+
+	dialect_wait_command(s, &w, "AUTH");
+	st = dialect_read_line(s, &w, line, sizeof(line), &len);
+	if (st != MP_OK)
+		return st;
+	switch (pop3_status_of(line, len)) {
+	case POP3_OK:
+		*kind = SASL_A_SUCCESS;
+		auth_set_reply(cfg, out, line, len);
+		return MP_OK;
+	case POP3_ERR:
+		*kind = SASL_A_FAILURE;
+		auth_set_reply(cfg, out, line, len);
+		return MP_OK;
+	default:
+		break;
+	}
+	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		*kind = SASL_A_CHALLENGE;
+		return auth_challenge_text(s, text, textsz, line + (len > 1 ? 2 : 1),
+					   len > 1 ? len - 2 : 0);
+	}
+	dialect_quote(q, sizeof(q), line, len);
+	return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+			    "server answered AUTH with neither \"+ \", +OK nor -ERR: \"%s\"", q);
+}
+
+static const struct sasl_framing pop3_sasl = {
+	.start = pop3_auth_start,
+	.next = pop3_auth_next,
+};
+
+/* True when v fits a POP3 command argument: no control characters. */
+static bool pop3_arg_ok(const char *v)
+{
+	if (!v || !*v || strlen(v) > MP_MAX_SASL_CRED)
+		return false;
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* USER name, then PASS secret (RFC 1939 section 7); PASS is recorded
+ * redacted. */
+static enum mp_status pop3_user_pass(struct session *s, const struct auth_request *req,
+				     struct auth_outcome *out)
+{
+	const struct auth_config *cfg = req->cfg;
+	size_t len = 0;
+	char shown[64];
+	char *line = NULL;
+	enum pop3_status status;
+	enum mp_status st;
+
+	if (!pop3_arg_ok(cfg->user) || !pop3_arg_ok(cfg->password))
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "the user name or password cannot go "
+				    "into a POP3 command");
+	len = 8 + strlen(cfg->user) + strlen(cfg->password);
+	line = malloc(len);
+	if (!line)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	snprintf(line, len, "USER %s", cfg->user);
+	st = pop3_auth_command(s, cfg, line, line, "USER", out, &status);
+	if (st != MP_OK)
+		goto out;
+	if (status == POP3_ERR) {
+		out->verdict = AUTH_V_REJECTED;
+		goto out;
+	}
+	snprintf(line, len, "PASS %s", cfg->password);
+	snprintf(shown, sizeof(shown), "PASS [redacted %zu bytes]", strlen(cfg->password));
+	st = pop3_auth_command(s, cfg, line, shown, "PASS", out, &status);
+	if (st == MP_OK)
+		out->verdict = status == POP3_OK ? AUTH_V_OK : AUTH_V_REJECTED;
+out:
+	explicit_bzero(line, len);
+	free(line);
+	return st;
+}
+
+/* APOP name digest (RFC 1939 section 7): MD5 of this connection's greeting
+ * timestamp and the password; the digest is recorded redacted (it allows an
+ * offline guess of the password). */
+static enum mp_status pop3_apop(struct session *s, const struct auth_request *req,
+				struct auth_outcome *out)
+{
+	const struct auth_config *cfg = req->cfg;
+	char digest[33];
+	char shown[MP_MAX_SASL_CRED + 64];
+	char line[MP_MAX_SASL_CRED + 64];
+	enum pop3_status status;
+	enum mp_status st;
+
+	if (!s->res->apop_timestamp)
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL, "this connection's greeting has no "
+				    "APOP timestamp");
+	if (!pop3_arg_ok(cfg->user) || !cfg->password ||
+	    apop_digest(s->res->apop_timestamp, cfg->password, digest) != 0)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "the user name or password cannot go "
+				    "into an APOP command");
+	snprintf(line, sizeof(line), "APOP %s %s", cfg->user, digest);
+	snprintf(shown, sizeof(shown), "APOP %s [redacted %zu bytes]", cfg->user, strlen(digest));
+	st = pop3_auth_command(s, cfg, line, shown, "APOP", out, &status);
+	if (st == MP_OK)
+		out->verdict = status == POP3_OK ? AUTH_V_OK : AUTH_V_REJECTED;
+	explicit_bzero(digest, sizeof(digest));
+	explicit_bzero(line, sizeof(line));
+	return st;
+}
+
+static enum mp_status pop3_authenticate(struct session *s, const struct auth_request *req,
+					struct auth_outcome *out)
+{
+	if (auth_method_is_sasl(req->method))
+		return auth_sasl_exchange(s, req, &pop3_sasl, out);
+	if (req->method == AUTH_POP3_USER)
+		return pop3_user_pass(s, req, out);
+	if (req->method == AUTH_POP3_APOP)
+		return pop3_apop(s, req, out);
+	return mp_error_set(&s->err, MP_ERR_INTERNAL, "POP3 has no %s login",
+			    auth_method_name(req->method));
+}
+
 const struct dialect pop3_dialect = {
 	.proto = PROTO_POP3,
 	.name = "pop3",
@@ -199,4 +400,5 @@ const struct dialect pop3_dialect = {
 	.capabilities = pop3_capabilities,
 	.starttls = pop3_starttls,
 	.quit = pop3_quit,
+	.authenticate = pop3_authenticate,
 };

@@ -62,6 +62,13 @@ void result_free(struct probe_result *r)
 	strlist_clear(&r->auth_after);
 	tls_info_free(&r->tls);
 	transcript_free(&r->transcript);
+	for (size_t i = 0; r->auth_results && i < r->nauth; i++)
+		transcript_free(&r->auth_results[i].transcript);
+	free(r->auth_results);
+	r->auth_results = NULL;
+	r->nauth = 0;
+	r->auth_planned = false;
+	strlist_clear(&r->auth_unsupported);
 }
 
 bool result_has_finding(const struct probe_result *r, const char *code)

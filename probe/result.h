@@ -10,6 +10,7 @@
 #include "../core/status.h"
 #include "../core/strlist.h"
 #include "../core/tls.h"
+#include "../core/tlsprobe.h"
 #include "../core/transcript.h"
 #include "../core/proxy.h"
 
@@ -48,6 +49,10 @@ struct endpoint {
 #define FINDING_BARE_LF                "bare_lf"
 #define FINDING_LEGACY_TLS             "legacy_tls_version"
 #define FINDING_GREETING_REJECTED      "greeting_rejected"
+#define FINDING_CERT_SELF_SIGNED       "certificate_self_signed"
+#define FINDING_WEAK_KEY               "weak_certificate_key"
+#define FINDING_LEGACY_TLS_ACCEPTED    "legacy_tls_accepted"
+#define FINDING_STARTTLS_CERT_DIFFERS  "starttls_certificate_differs"
 
 struct finding {
 	const char *code;               /* one of the FINDING_* strings (static) */
@@ -65,6 +70,28 @@ struct timings {
 	int64_t total;
 };
 
+/* Login attempts (issue: authentication); JSON "auth_results[].status". */
+enum auth_status {
+	AUTH_ST_OK,             /* "ok": the server accepted the login */
+	AUTH_ST_REJECTED,       /* "rejected": the server refused it (reply says how) */
+	AUTH_ST_NOT_OFFERED,    /* "not_offered": allowed by the user, not advertised */
+	AUTH_ST_SKIPPED,        /* "skipped": not tried (detail says why) */
+	AUTH_ST_ERROR,          /* "error": the attempt broke (detail says how) */
+	AUTH_ST_COUNT
+};
+
+/* One method's login result (auth.h). */
+struct auth_result {
+	const char *mechanism;          /* auth_method_name() (static) */
+	int method;                     /* enum auth_method */
+	enum auth_status status;
+	bool attempt;                   /* to be tried on a fresh connection */
+	char reply[MP_MAX_ERROR];       /* the server's final reply, escaped; "" if none */
+	char detail[MP_MAX_ERROR];      /* why skipped / what broke / a note; "" if none */
+	int64_t time_ms;                /* the login exchange; -1 when not attempted */
+	struct transcript transcript;   /* the attempt's own connection */
+};
+
 struct probe_result {
 	struct endpoint ep;
 	char address[64];               /* the address we connected to, "" if none */
@@ -79,10 +106,20 @@ struct probe_result {
 	bool ehlo_refused;              /* SMTP: had to fall back to HELO */
 	bool tls_used;                  /* a TLS layer is (was) up */
 	struct tls_info tls;
+	/* --enumerate-tls (tlsprobe.h): one entry per version, oldest first;
+	 * tls_versions_done is false when the endpoint was not enumerated. */
+	bool tls_versions_done;
+	struct tls_version_check tls_versions[TLSPROBE_NVERSIONS];
 	struct finding findings[MP_MAX_FINDINGS];
 	size_t nfindings;
 	bool findings_truncated;
 	struct transcript transcript;
+	/* logins (auth.h): planned only when --user was given and the probe
+	 * succeeded */
+	bool auth_planned;
+	struct auth_result *auth_results;
+	size_t nauth;
+	struct strlist auth_unsupported; /* offered, not implemented by mailprobe */
 };
 
 /* Sets up an empty result for ep (timings -1, transcript started now). */

@@ -49,6 +49,7 @@ enum mp_status session_send_redacted(struct session *s, const char *line, const 
 	if (stream_write(s->stream, buf, len + 2,
 			 session_step_deadline(s, s->cfg->command_timeout_ms), &s->err) != 0)
 		st = s->err.code;
+	explicit_bzero(buf, len + 2); /* it may have held credentials */
 	free(buf);
 	return st;
 }

@@ -14,6 +14,8 @@
 #include "../core/status.h"
 #include "result.h"
 
+struct auth_config;
+
 /* The limits and settings one probe works with (a part of the run options). */
 struct probe_config {
 	int connect_timeout_ms;
@@ -26,6 +28,8 @@ struct probe_config {
 	const char *source_addr;        /* bind to this local address, or NULL */
 	bool transcript;                /* record the transcript */
 	int cert_warn_days;             /* certificate_expiring below this many days */
+	bool enumerate_tls;             /* --enumerate-tls: try each TLS version on its own */
+	const struct auth_config *auth; /* login attempts (auth.h), NULL for none */
 };
 
 struct session {

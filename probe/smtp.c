@@ -5,6 +5,8 @@
  * parsed strictly and bounded (core/limits.h).
  */
 #include "dialect.h"
+#include "auth.h"
+#include "sasl.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -108,6 +110,9 @@ static enum mp_status smtp_command(struct session *s, const char *cmd, const cha
 	struct reply_wait w;
 	enum mp_status st;
 
+	st = dialect_check_unsolicited(s, what);
+	if (st != MP_OK)
+		return st;
 	st = session_send(s, cmd);
 	if (st != MP_OK)
 		return st;
@@ -258,6 +263,96 @@ static void smtp_quit(struct session *s)
 	s->err = saved;
 }
 
+/* ---- AUTH (RFC 4954) ---- */
+
+/* RFC 4954 section 4: "AUTH mechanism [initial-response]", "=" for an empty
+ * one; the initial response waits for a 334 when the line would pass
+ * MP_SMTP_MAX_AUTH_LINE. Recorded with the response redacted. */
+static enum mp_status smtp_auth_start(struct session *s, const char *mech, const char *ir,
+				      bool *ir_sent)
+{
+	size_t irlen = ir ? (ir[0] ? strlen(ir) : 1) : 0;
+	size_t len = 5 + strlen(mech) + 1 + irlen;
+	char shown[128];
+	char *line = NULL;
+	enum mp_status st;
+
+	st = dialect_check_unsolicited(s, "AUTH");
+	if (st != MP_OK)
+		return st;
+	*ir_sent = ir && len + 2 <= MP_SMTP_MAX_AUTH_LINE;
+	line = malloc(len + 1);
+	if (!line)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	snprintf(line, len + 1, "AUTH %s%s%s", mech, *ir_sent ? " " : "",
+		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	sasl_redact_line(line, 2, shown, sizeof(shown));
+	st = session_send_redacted(s, line, shown);
+	explicit_bzero(line, len);
+	free(line);
+	return st;
+}
+
+/* RFC 4954 section 4: 334 carries a challenge, 235 is success, 4xx a
+ * temporary failure (454), 5xx a refusal (535, 534, 504...). */
+static enum mp_status smtp_auth_next(struct session *s, const struct auth_config *cfg,
+				     enum sasl_answer *kind, char *text, size_t textsz,
+				     struct auth_outcome *out)
+{
+	struct smtp_reply r = {0};
+	struct reply_wait w;
+	char q[DIALECT_QUOTE_SIZE];
+	enum mp_status st;
+
+	dialect_wait_command(s, &w, "AUTH");
+	st = smtp_read_reply(s, &w, &r);
+	if (st != MP_OK)
+		goto out;
+	if (r.code == 334) {
+		const char *p = r.text + 3;
+		size_t len = r.first_len - 3;
+
+		if (len > 0 && *p == ' ') {
+			p++;
+			len--;
+		}
+		*kind = SASL_A_CHALLENGE;
+		st = auth_challenge_text(s, text, textsz, p, len);
+		goto out;
+	}
+	auth_set_reply(cfg, out, r.text, r.first_len);
+	if (r.code == 235) {
+		*kind = SASL_A_SUCCESS;
+	} else if (r.code >= 500) {
+		*kind = SASL_A_FAILURE;
+	} else if (r.code >= 400) {
+		*kind = SASL_A_TEMPFAIL;
+	} else {
+		smtp_quote_first(q, sizeof(q), &r);
+		st = mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				  "server answered AUTH with %d, neither 235, 334 nor a failure",
+				  r.code);
+	}
+out:
+	smtp_reply_free(&r);
+	return st;
+}
+
+static const struct sasl_framing smtp_sasl = {
+	.start = smtp_auth_start,
+	.next = smtp_auth_next,
+};
+
+/* SMTP logs in with SASL only (RFC 4954). */
+static enum mp_status smtp_authenticate(struct session *s, const struct auth_request *req,
+					struct auth_outcome *out)
+{
+	if (!auth_method_is_sasl(req->method))
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "SMTP has no %s login",
+				    auth_method_name(req->method));
+	return auth_sasl_exchange(s, req, &smtp_sasl, out);
+}
+
 const struct dialect smtp_dialect = {
 	.proto = PROTO_SMTP,
 	.name = "smtp",
@@ -267,4 +362,5 @@ const struct dialect smtp_dialect = {
 	.capabilities = smtp_capabilities,
 	.starttls = smtp_starttls,
 	.quit = smtp_quit,
+	.authenticate = smtp_authenticate,
 };

@@ -151,6 +151,33 @@ static const char *tls_version_label(int v, char *buf, size_t bufsz)
 	}
 }
 
+/* "auth" of the options: null without --user; never a password or token,
+ * only whether one was given. */
+static void add_auth_options(struct jb *b, cJSON *o, const struct run_options *opt)
+{
+	const struct auth_config *a = &opt->auth;
+	cJSON *t = NULL, *arr = NULL;
+
+	if (!a->user) {
+		add_null(b, o, "auth");
+		return;
+	}
+	t = add_obj(b, o, "auth");
+	add_str(b, t, "user", a->user);
+	add_bool(b, t, "password_given", a->password != NULL);
+	add_bool(b, t, "token_given", a->token != NULL);
+	if (!a->allowed) {
+		add_null(b, t, "allowed");
+	} else {
+		arr = add_arr(b, t, "allowed");
+		for (int m = 0; arr && m < AUTH_METHOD_COUNT; m++)
+			if (a->allowed & (1u << m))
+				jb_push(b, arr, cJSON_CreateString(auth_method_name(m)));
+	}
+	add_bool(b, t, "allow_plaintext", a->allow_plaintext);
+	add_bool(b, t, "insecure", a->insecure);
+}
+
 /* The "options" object: the effective settings of the run. */
 static void add_options(struct jb *b, cJSON *root, const struct run_options *opt)
 {
@@ -206,11 +233,13 @@ static void add_options(struct jb *b, cJSON *root, const struct run_options *opt
 	add_str(b, t, "max_version", tls_version_label(opt->tls.max_version, vbuf, sizeof(vbuf)));
 	add_str(b, t, "cafile", opt->tls.cafile);
 	add_str(b, t, "capath", opt->tls.capath);
+	add_bool(b, t, "enumerate", opt->probe.enumerate_tls);
 
 	add_str(b, o, "ehlo", opt->probe.ehlo_name);
 	add_str(b, o, "sni", opt->probe.sni);
 	add_str(b, o, "source", opt->probe.source_addr);
 	add_bool(b, o, "transcript", opt->transcript);
+	add_auth_options(b, o, opt);
 }
 
 /* One certificate of the peer chain. */
@@ -237,7 +266,50 @@ static cJSON *cert_item(struct jb *b, const struct cert_info *c)
 	else
 		add_null(b, o, "key_bits");
 	add_str(b, o, "signature_algorithm", c->sig_alg);
+	add_str_nonempty(b, o, "fingerprint_sha256", c->fingerprint_sha256);
+	add_bool(b, o, "self_signed", c->self_signed);
 	return o;
+}
+
+/* "verify_reasons": the names of the TLS_VR_* bits set (tls.h). */
+static void add_verify_reasons(struct jb *b, cJSON *o, unsigned reasons)
+{
+	cJSON *arr = add_arr(b, o, "verify_reasons");
+
+	for (int i = 0; arr && i < TLS_VR_COUNT; i++) {
+		const char *name = tls_verify_reason_name(1u << i);
+
+		if ((reasons & (1u << i)) && name)
+			jb_push(b, arr, cJSON_CreateString(name));
+	}
+}
+
+/* "tls_versions" (--enumerate-tls): one object per version tried, oldest
+ * first; null when the endpoint was not enumerated. */
+static void add_tls_versions(struct jb *b, cJSON *o, const struct probe_result *res)
+{
+	cJSON *arr = NULL, *item = NULL;
+
+	if (!res->tls_versions_done) {
+		add_null(b, o, "tls_versions");
+		return;
+	}
+	arr = add_arr(b, o, "tls_versions");
+	for (int i = 0; arr && i < TLSPROBE_NVERSIONS; i++) {
+		const struct tls_version_check *c = &res->tls_versions[i];
+		const char *name = tlsprobe_version_name(c->version);
+
+		if (!name)
+			continue;
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "version", name);
+		add_bool(b, item, "accepted", c->accepted);
+		add_str_nonempty(b, item, "detail",
+		                 strnlen(c->detail, sizeof(c->detail)) < sizeof(c->detail)
+		                     ? c->detail
+		                     : NULL);
+		jb_push(b, arr, item);
+	}
 }
 
 /* The "tls" object of a result whose handshake completed. */
@@ -259,6 +331,7 @@ static cJSON *tls_item(struct jb *b, const struct probe_result *res, const struc
 	add_bool(b, o, "verified", ti->verified);
 	add_str_nonempty(b, o, "verify_error", ti->verify_error);
 	add_bool(b, o, "hostname_matched", ti->hostname_matched);
+	add_verify_reasons(b, o, ti->verify_reasons);
 	if (len > 0)
 		jb_put(b, o, "certificate", cert_item(b, &ti->chain[0]));
 	else
@@ -267,6 +340,55 @@ static cJSON *tls_item(struct jb *b, const struct probe_result *res, const struc
 	for (int i = 0; chain && i < len; i++)
 		jb_push(b, chain, cert_item(b, &ti->chain[i]));
 	return o;
+}
+
+/* "transcript" and "transcript_truncated" of obj. */
+static void add_transcript(struct jb *b, cJSON *obj, const struct transcript *tr)
+{
+	cJSON *arr = add_arr(b, obj, "transcript");
+	cJSON *item = NULL;
+
+	for (size_t i = 0; arr && i < tr->n; i++) {
+		const struct transcript_entry *e = &tr->e[i];
+		char dir[2] = {e->dir, '\0'};
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "dir", dir);
+		add_int(b, item, "at_ms", e->at_ms);
+		jb_put(b, item, "text", text_item(e->text ? e->text : "", e->text ? e->len : 0));
+		jb_push(b, arr, item);
+	}
+	add_bool(b, obj, "transcript_truncated", tr->truncated);
+}
+
+/* "auth_results" and "auth_unsupported" of a result (only when --user was
+ * given): null when the probe did not get far enough to plan logins.
+ * Replies and details were made credential-free where they were recorded. */
+static void add_logins(struct jb *b, cJSON *o, const struct probe_result *res,
+                       const struct run_options *opt)
+{
+	cJSON *arr = NULL, *item = NULL;
+
+	if (!res->auth_planned) {
+		add_null(b, o, "auth_results");
+		add_null(b, o, "auth_unsupported");
+		return;
+	}
+	arr = add_arr(b, o, "auth_results");
+	for (size_t i = 0; arr && res->auth_results && i < res->nauth; i++) {
+		const struct auth_result *a = &res->auth_results[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "mechanism", a->mechanism);
+		add_str(b, item, "status", auth_status_name(a->status));
+		add_str_nonempty(b, item, "reply", a->reply);
+		add_ms(b, item, "time_ms", a->time_ms);
+		add_str_nonempty(b, item, "detail", a->detail);
+		if (opt->transcript && a->attempt)
+			add_transcript(b, item, &a->transcript);
+		jb_push(b, arr, item);
+	}
+	add_strlist(b, o, "auth_unsupported", &res->auth_unsupported, true);
 }
 
 /* One element of "results". */
@@ -317,6 +439,7 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		jb_put(b, o, "tls", tls_item(b, res, opt));
 	else
 		add_null(b, o, "tls");
+	add_tls_versions(b, o, res);
 
 	arr = add_arr(b, o, "findings");
 	for (size_t i = 0; arr && i < res->nfindings && i < MP_MAX_FINDINGS; i++) {
@@ -326,23 +449,10 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		jb_push(b, arr, item);
 	}
 
-	if (opt->transcript) {
-		const struct transcript *tr = &res->transcript;
-
-		arr = add_arr(b, o, "transcript");
-		for (size_t i = 0; arr && i < tr->n; i++) {
-			const struct transcript_entry *e = &tr->e[i];
-			char dir[2] = {e->dir, '\0'};
-
-			item = jb_check(b, cJSON_CreateObject());
-			add_str(b, item, "dir", dir);
-			add_int(b, item, "at_ms", e->at_ms);
-			jb_put(b, item, "text",
-			       text_item(e->text ? e->text : "", e->text ? e->len : 0));
-			jb_push(b, arr, item);
-		}
-		add_bool(b, o, "transcript_truncated", tr->truncated);
-	}
+	if (opt->transcript)
+		add_transcript(b, o, &res->transcript);
+	if (opt->auth.user)
+		add_logins(b, o, res, opt);
 	return o;
 }
 

@@ -216,6 +216,152 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 	return 0;
 }
 
+/* Colour of a login status: green ok, red rejected or error, else yellow. */
+static const char *auth_color(enum auth_status st)
+{
+	if (st == AUTH_ST_OK)
+		return ANSI_GREEN;
+	return st == AUTH_ST_REJECTED || st == AUTH_ST_ERROR ? ANSI_RED : ANSI_YELLOW;
+}
+
+/* Why a login ended as it did, for the table: nothing for ok, else the
+ * server's reply, else our detail. */
+static const char *login_why(const struct auth_result *a)
+{
+	if (a->status == AUTH_ST_OK)
+		return "";
+	return a->reply[0] ? a->reply : a->detail;
+}
+
+/* One endpoint's logins on one line, mechanisms with the same status and
+ * reason together: "PLAIN LOGIN ok; XOAUTH2 skipped (why)", then what the
+ * server offers that mailprobe does not implement. */
+static void write_login_line(FILE *f, const struct probe_result *res, bool color)
+{
+	bool done[AUTH_METHOD_COUNT] = {false};
+	size_t n = res->nauth < AUTH_METHOD_COUNT ? res->nauth : AUTH_METHOD_COUNT;
+	bool first = true;
+
+	if (!res->auth_planned) {
+		fputs(" no login: the probe of this endpoint did not succeed\n", f);
+		return;
+	}
+	if (n == 0)
+		fputs(" no login mechanism offered", f);
+	for (size_t k = 0; k < n; k++) {
+		const struct auth_result *a = &res->auth_results[k];
+		const char *why = login_why(a);
+
+		if (done[k])
+			continue;
+		fputs(first ? " " : "; ", f);
+		first = false;
+		for (size_t j = k; j < n; j++) {
+			const struct auth_result *b = &res->auth_results[j];
+
+			if (done[j] || b->status != a->status || strcmp(login_why(b), why) != 0)
+				continue;
+			done[j] = true;
+			fprintf(f, "%s ", b->mechanism);
+		}
+		fprintf(f, "%s%s%s", color ? auth_color(a->status) : "",
+		        auth_status_name(a->status), color ? ANSI_RESET : "");
+		if (why[0]) {
+			fputs(" (", f);
+			esc_term_write(f, why, strlen(why));
+			fputc(')', f);
+		}
+	}
+	if (res->auth_unsupported.n > 0) {
+		fputs("; not implemented here:", f);
+		for (size_t k = 0; k < res->auth_unsupported.n; k++) {
+			const char *m = res->auth_unsupported.v[k];
+
+			fputc(' ', f);
+			esc_term_write(f, m, strlen(m));
+		}
+	}
+	fputc('\n', f);
+}
+
+/* With --user: "Logins as USER:" and one line per endpoint. */
+static int write_logins(FILE *f, const struct run_report *r, bool color)
+{
+	const char *user = r->opt ? r->opt->auth.user : NULL;
+
+	if (!user || r->n == 0)
+		return 0;
+	fputs("\nLogins as ", f);
+	esc_term_write(f, user, strlen(user));
+	fputs(":\n", f);
+	for (size_t i = 0; i < r->n; i++) {
+		char *desc = endpoint_desc(&r->results[i].ep, true);
+
+		if (!desc)
+			return -1;
+		fprintf(f, "  %s:", desc);
+		free(desc);
+		write_login_line(f, &r->results[i], color);
+	}
+	return 0;
+}
+
+/* One group of a TLS versions line: " accepts TLSv1.2 TLSv1.3" for the
+ * versions whose verdict matches (accepted / refused / no verdict). */
+static void write_version_group(FILE *f, const struct probe_result *res, const char *label,
+                                bool accepted, bool conclusive, bool color, bool *first)
+{
+	bool any = false;
+
+	for (int k = 0; k < TLSPROBE_NVERSIONS; k++) {
+		const struct tls_version_check *c = &res->tls_versions[k];
+		const char *name = tlsprobe_version_name(c->version);
+		bool legacy = c->version <= MP_TLS_V1_1;
+
+		if (!name || c->accepted != accepted || c->conclusive != conclusive)
+			continue;
+		if (!any)
+			fprintf(f, "%s%s", *first ? " " : "; ", label);
+		any = true;
+		*first = false;
+		if (color && accepted)
+			fprintf(f, " %s%s%s", legacy ? ANSI_YELLOW : ANSI_GREEN, name, ANSI_RESET);
+		else
+			fprintf(f, " %s", name);
+	}
+}
+
+/* With --enumerate-tls: "TLS versions:" and one line per endpoint that
+ * may speak TLS, e.g. "accepts TLSv1.2 TLSv1.3; refuses SSLv3 TLSv1.0". */
+static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
+{
+	if (!r->opt || !r->opt->probe.enumerate_tls || r->n == 0)
+		return 0;
+	fputs("\nTLS versions (each tried on its own connection):\n", f);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct probe_result *res = &r->results[i];
+		char *desc = NULL;
+		bool first = true;
+
+		if (res->ep.mode == MODE_PLAIN)
+			continue;
+		desc = endpoint_desc(&res->ep, true);
+		if (!desc)
+			return -1;
+		fprintf(f, "  %s:", desc);
+		free(desc);
+		if (!res->tls_versions_done) {
+			fputs(" not tried: the probe showed no TLS on this endpoint\n", f);
+			continue;
+		}
+		write_version_group(f, res, "accepts", true, true, color, &first);
+		write_version_group(f, res, "refuses", false, true, color, &first);
+		write_version_group(f, res, "no verdict for", false, false, color, &first);
+		fputc('\n', f);
+	}
+	return 0;
+}
+
 /* "Recommended:" and one line per probed protocol. */
 static int write_recommended(FILE *f, const struct run_report *r)
 {
@@ -284,7 +430,9 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			sc = st == MP_OK ? ANSI_GREEN : status_is_failure(st) ? ANSI_RED : NULL;
 		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
 	}
-	if (write_details(f, r, color) < 0 || write_recommended(f, r) < 0)
+	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
+	    write_logins(f, r, color) < 0 ||
+	    write_recommended(f, r) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,
 	        r->n == 1 ? "" : "s", answered, r->duration_ms,
@@ -297,13 +445,9 @@ out:
 	return rc;
 }
 
-void report_write_transcript(FILE *f, const struct probe_result *res)
+/* The entries of one transcript, escaped for a terminal. */
+static void write_entries(FILE *f, const struct transcript *tr)
 {
-	const struct transcript *tr = &res->transcript;
-	char *desc = endpoint_desc(&res->ep, true);
-
-	fprintf(f, "--- %s ---\n", desc ? desc : protocol_name(res->ep.proto));
-	free(desc);
 	for (size_t i = 0; i < tr->n; i++) {
 		const struct transcript_entry *e = &tr->e[i];
 		char dir = e->dir == TR_CLIENT || e->dir == TR_SERVER ? e->dir : TR_NOTE;
@@ -315,4 +459,21 @@ void report_write_transcript(FILE *f, const struct probe_result *res)
 	}
 	if (tr->truncated)
 		fputs("[ transcript truncated ]\n", f);
+}
+
+void report_write_transcript(FILE *f, const struct probe_result *res)
+{
+	char *desc = endpoint_desc(&res->ep, true);
+	const char *name = desc ? desc : protocol_name(res->ep.proto);
+
+	fprintf(f, "--- %s ---\n", name);
+	write_entries(f, &res->transcript);
+	/* Each login ran on a connection of its own. */
+	for (size_t k = 0; res->auth_results && k < res->nauth; k++) {
+		if (!res->auth_results[k].attempt)
+			continue;
+		fprintf(f, "--- %s: login with %s ---\n", name, res->auth_results[k].mechanism);
+		write_entries(f, &res->auth_results[k].transcript);
+	}
+	free(desc);
 }

@@ -13,7 +13,9 @@ does not collide with a running test suite), then measures:
      (target: whole run <= 2 x 500 + 250 ms);
   5. the full matrix through one SOCKS5 proxy (dante) against the direct run
      (target <= 1.5x);
-  6. peak RSS of the full-matrix run.
+  6. peak RSS of the full-matrix run;
+  7. the full matrix with --enumerate-tls (5 versions per TLS endpoint, each on
+     a fresh connection, run in parallel) against the plain run (target <= 2x).
 Only 127.0.0.1 is contacted.
 """
 import argparse
@@ -113,6 +115,13 @@ def main():
             full.append(w)
             peak = max(peak, rss)
         full_med = statistics.median(full)
+        enum = []
+        for _ in range(a.runs):
+            w, rep, _ = run(binary, common + ["--enumerate-tls"] + eps)
+            assert all(r["status"] == "ok" and r["tls_versions"] for r in rep["results"]), \
+                rep["summary"]
+            enum.append(w)
+        enum_med = statistics.median(enum)
         proxies = os.path.join(SRC, "tests", "integration", "proxies.sh")
         pxdir = os.path.join(work, "proxies")
         subprocess.run(["bash", proxies, "start", pxdir], env=env, check=True,
@@ -157,6 +166,8 @@ def main():
         print(f"  + silent endpoint, greeting-timeout 500: worst {silent_max:7.1f} ms "
               f"(target <= 1250) {'PASS' if silent_max <= 1250 else 'MISS'}")
         print(f"  peak RSS of a full-matrix run {peak} kB")
+        print(f"  --enumerate-tls, full matrix  {enum_med:7.1f} ms  = {enum_med / full_med:.2f} x "
+              f"the plain run (target <= 2.00) {'PASS' if enum_med <= 2 * full_med else 'MISS'}")
     finally:
         subprocess.run(["bash", servers, "stop", work], env=env, stdout=subprocess.DEVNULL)
 

@@ -8,6 +8,12 @@ resets...), so that mailprobe's handling of each can be tested.
 Usage:
     fakeserver.py --cert CERT --key KEY --ready-file F [--host 127.0.0.1]
                   [--log FILE] [--only NAME[,NAME...]]
+                  [--evil-cert CERT --evil-key KEY]   (for tls-evil-cert)
+    fakeserver.py --list
+
+The scenarios and what mailprobe must report for each are listed in
+hostile_check.py (CASES); tests/fake/fakelib.sh starts this server for the
+integration tests.
 
 Every scenario listens on its own ephemeral port (bind port 0). When all are
 listening, F is written (atomically) as JSON {"scenario-name": port, ...}.
@@ -54,10 +60,12 @@ class Conn:
     """One client connection with a hard deadline, byte counters and an
     optional TLS layer. Every wait is bounded by the deadline."""
 
-    def __init__(self, sock, scenario, ctx):
+    def __init__(self, sock, scenario, ctx, ctx12=None, ctx_evil=None):
         self.sock = sock
         self.scenario = scenario
         self.ctx = ctx
+        self.ctx12 = ctx12      # a TLS 1.2-only context, for hand-made handshakes
+        self.ctx_evil = ctx_evil or ctx   # the --evil-cert context, if any
         self.started = time.monotonic()
         self.deadline = self.started + CONN_LIFETIME
         self.buf = b""
@@ -150,13 +158,14 @@ class Conn:
                 raise ConnectionEnded("client_closed")
             self.buf = b""
 
-    def start_tls(self):
-        """Runs the server side of a TLS handshake on the connection."""
+    def start_tls(self, ctx=None):
+        """Runs the server side of a TLS handshake on the connection (with
+        ctx, default the server's own certificate)."""
         if self.buf:
             raise ConnectionEnded("client sent plaintext before the TLS handshake")
         self.sock.settimeout(min(self.left(), 10.0))
         try:
-            self.sock = self.ctx.wrap_socket(self.sock, server_side=True)
+            self.sock = (ctx or self.ctx).wrap_socket(self.sock, server_side=True)
         except (ssl.SSLError, OSError) as e:
             raise ConnectionEnded("tls handshake failed: %s" % e)
         self.tls = True
@@ -435,6 +444,304 @@ def sc_rst_mid_reply(conn):
     conn.reset()
 
 
+# --- pipelining confusion (RFC 5321 4.1.1: a reply answers one command) --------
+
+
+def sc_smtp_pipeline_unsolicited(conn):
+    """Greeting followed at once (same segment) by a "250" nobody asked for,
+    then a normal server: a client that reads the stray line as its EHLO
+    reply shifts every later reply by one."""
+    conn.send(SMTP_GREETING + b"250 unsolicited reply nobody asked for\r\n")
+    smtp_serve(conn)
+
+
+def sc_smtp_pipeline_early_ehlo(conn):
+    """Answers EHLO before it was sent (another client's EHLO?): greeting and
+    a complete 250 EHLO reply in one segment, then answers the real EHLO."""
+    conn.send(SMTP_GREETING + b"250-other.test Hello someone-else\r\n250-AUTH PLAIN LOGIN\r\n"
+              b"250 EARLY\r\n")
+    smtp_serve(conn)
+
+
+# --- oversized and malformed replies -------------------------------------------
+
+
+def sc_smtp_100k_continuation(conn):
+    """A greeting of 100 000 "220-" continuation lines, then the last line."""
+    chunk = b"220-continuation line\r\n" * 1000
+    for _ in range(100):
+        conn.send(chunk)
+    conn.send(b"220 finally\r\n")
+    smtp_serve(conn)
+
+
+def sc_smtp_code_600(conn):
+    """A reply code outside 200-599 (RFC 5321 4.2)."""
+    conn.send(b"600 x\r\n")
+    smtp_serve(conn)
+
+
+def sc_smtp_close_after_greeting(conn):
+    """A normal greeting, then close before any command."""
+    conn.send(SMTP_GREETING)
+    conn.close_gracefully()
+
+
+def sc_smtp_escape_greeting(conn):
+    """A greeting with terminal escape sequences: OSC set-title (ESC ] 0;..BEL),
+    clear screen (ESC [2J), a C1 CSI (0x9b) and a bidi override (U+202E)."""
+    conn.send(b"220 mail.test \x1b]0;pwned-title\x07 \x1b[2J\x1b[H cleared \x9b31m c1 "
+              b"\xe2\x80\xaeevil\xe2\x80\xac ESMTP\r\n")
+    smtp_serve(conn)
+
+
+# --- a minimal IMAP4rev1 server (RFC 3501 / RFC 9051) ---------------------------
+
+IMAP_CAPS = b"IMAP4rev1 LITERAL+ ID"
+
+
+def imap_serve(conn, starttls=True, on_capability=None, on_starttls=None):
+    """Answers CAPABILITY, STARTTLS, NOOP and LOGOUT until LOGOUT or hang-up."""
+    while True:
+        line = conn.read_line()
+        tag, _, rest = line.partition(" ")
+        cmd = rest.split(" ", 1)[0].upper()
+        t = tag.encode("latin-1")
+        if cmd == "CAPABILITY":
+            if on_capability:
+                on_capability(conn, t)
+                continue
+            caps = IMAP_CAPS
+            if starttls and not conn.tls:
+                caps += b" STARTTLS LOGINDISABLED"
+            if conn.tls:
+                caps += b" AUTH=PLAIN"
+            conn.send(b"* CAPABILITY " + caps + b"\r\n" + t + b" OK CAPABILITY completed\r\n")
+        elif cmd == "STARTTLS" and starttls and not conn.tls:
+            if on_starttls:
+                on_starttls(conn, t)
+            else:
+                conn.send(t + b" OK Begin TLS negotiation now\r\n")
+                conn.start_tls()
+        elif cmd == "LOGOUT":
+            conn.send(b"* BYE logging out\r\n" + t + b" OK LOGOUT completed\r\n")
+            conn.close_gracefully()
+            return
+        elif cmd == "NOOP":
+            conn.send(t + b" OK NOOP completed\r\n")
+        else:
+            conn.send(t + b" BAD unknown command\r\n")
+
+
+def imap_flood(conn, tag):
+    """Untagged "* OK" lines for ever, never the tagged completion."""
+    chunk = b"* OK flood\r\n" * 1024
+    while True:
+        conn.send(chunk)
+
+
+def sc_imap_untagged_flood(conn):
+    conn.send(b"* OK IMAP4rev1 fakeserver ready\r\n")
+    imap_serve(conn, on_capability=imap_flood)
+
+
+def imap_starttls_inject(conn, tag):
+    """Go-ahead with plaintext untagged and tagged lines in the same segment."""
+    conn.send(tag + b" OK Begin TLS negotiation now\r\n* CAPABILITY IMAP4rev1 INJECTED\r\n"
+              + tag + b" OK injected\r\n")
+    conn.start_tls()
+
+
+def sc_imap_starttls_inject(conn):
+    conn.send(b"* OK IMAP4rev1 fakeserver ready\r\n")
+    imap_serve(conn, on_starttls=imap_starttls_inject)
+
+
+# --- a minimal POP3 server (RFC 1939, CAPA RFC 2449, STLS RFC 2595) -------------
+
+
+def pop3_serve(conn, starttls=True, on_stls=None):
+    """Answers CAPA, STLS, NOOP and QUIT until QUIT or hang-up."""
+    while True:
+        line = conn.read_line()
+        cmd = line.split(" ", 1)[0].upper()
+        if cmd == "CAPA":
+            caps = [b"TOP", b"UIDL", b"RESP-CODES"]
+            if starttls and not conn.tls:
+                caps.append(b"STLS")
+            if conn.tls:
+                caps += [b"USER", b"SASL PLAIN"]
+            conn.send(b"+OK Capability list follows\r\n" + b"".join(c + b"\r\n" for c in caps)
+                      + b".\r\n")
+        elif cmd == "STLS" and starttls and not conn.tls:
+            if on_stls:
+                on_stls(conn)
+            else:
+                conn.send(b"+OK Begin TLS negotiation\r\n")
+                conn.start_tls()
+        elif cmd == "QUIT":
+            conn.send(b"+OK bye\r\n")
+            conn.close_gracefully()
+            return
+        elif cmd == "NOOP":
+            conn.send(b"+OK\r\n")
+        else:
+            conn.send(b"-ERR unknown command\r\n")
+
+
+def sc_pop3_long_greeting(conn):
+    """A +OK greeting of 3000 bytes (more than MP_MAX_GREETING, less than a line)."""
+    conn.send(b"+OK " + b"g" * 2996 + b"\r\n")
+    pop3_serve(conn, starttls=False)
+
+
+def pop3_stls_inject(conn):
+    """Go-ahead with a plaintext CAPA answer appended in the same segment."""
+    conn.send(b"+OK Begin TLS negotiation\r\n+OK\r\nINJECTED\r\nUSER\r\n.\r\n")
+    conn.start_tls()
+
+
+def sc_pop3_stls_inject(conn):
+    conn.send(b"+OK POP3 fakeserver ready\r\n")
+    pop3_serve(conn, on_stls=pop3_stls_inject)
+
+
+# --- TLS handshake failures on implicit-TLS ports -------------------------------
+
+
+def read_tls_record(conn):
+    """Reads one TLS record (RFC 8446 5.1) from the client: (type, body)."""
+    data = b""
+    while len(data) < 5:
+        got = conn.recv_some(5.0)
+        if not got:
+            raise ConnectionEnded("no TLS record from the client")
+        data += got
+    need = 5 + struct.unpack("!H", data[3:5])[0]
+    while len(data) < need:
+        got = conn.recv_some(5.0)
+        if not got:
+            raise ConnectionEnded("TLS record cut short")
+        data += got
+    return data[0], data[:need]
+
+
+def server_hello_record(ctx12, client_hello):
+    """A genuine TLS 1.2 ServerHello (from Python's ssl over memory BIOs)
+    answering client_hello, alone in one handshake record."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx12.wrap_bio(incoming, outgoing, server_side=True)
+    incoming.write(client_hello)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    except ssl.SSLError as e:
+        raise ConnectionEnded("could not make a ServerHello: %s" % e)
+    flight = outgoing.read()
+    # Walk the handshake messages of the first flight; keep the ServerHello (type 2).
+    msgs = b""
+    off = 0
+    while off + 5 <= len(flight):
+        rlen = struct.unpack("!H", flight[off + 3:off + 5])[0]
+        if flight[off] == 22:
+            msgs += flight[off + 5:off + 5 + rlen]
+        off += 5 + rlen
+    if len(msgs) < 4 or msgs[0] != 2:
+        raise ConnectionEnded("first server flight does not start with a ServerHello")
+    hlen = 4 + int.from_bytes(msgs[1:4], "big")
+    return b"\x16\x03\x03" + struct.pack("!H", hlen) + msgs[:hlen]
+
+
+def sc_tls_alert_after_hello(conn):
+    """Implicit TLS: a real ServerHello, then a fatal handshake_failure alert
+    instead of the Certificate."""
+    _, hello = read_tls_record(conn)
+    conn.send(server_hello_record(conn.ctx12, hello))
+    conn.sleep(0.05)
+    conn.send(TLS_ALERT)
+    conn.close_gracefully()
+
+
+def sc_tls_garbage_hello(conn):
+    """Implicit TLS: a handshake record whose body is garbage, where the
+    ServerHello belongs; then garbage that is not even a record."""
+    read_tls_record(conn)
+    body = b"\x02\x00\x00\x26" + b"\xee" * 38          # ServerHello, bogus contents
+    conn.send(b"\x16\x03\x03" + struct.pack("!H", len(body)) + body + GARBAGE)
+    conn.drain()
+
+
+# --- server text a terminal must never see raw ---------------------------------
+# ESC sequences (CSI clear screen, OSC set-title ended by BEL), a lone C1 CSI
+# byte (0x9b), C1 CSI as valid UTF-8 (U+009B), bidi override U+202E, invalid
+# UTF-8, DEL and TAB.
+
+HOSTILE_TEXT = (b"\x1b[2J\x1b[H \x1b]0;pwned-title\x07 \x9b31m \xc2\x9b32m "
+                b"\xe2\x80\xaeevil\xe2\x80\xac \xff\xfe \x7f \t end")
+
+
+def escape_ehlo(conn):
+    """An EHLO reply whose greeting line, extension words and AUTH mechanisms
+    carry terminal control sequences and invalid UTF-8."""
+    lines = [b"fake.test \x1b[1mhello\x1b[0m " + HOSTILE_TEXT,
+             b"X-CSI\x1b[2J", b"X-OSC\x1b]0;pwned\x07", b"X-C1\x9b2J", b"X-C1UTF8\xc2\x9b2J",
+             b"X-BIDI\xe2\x80\xaeevil", b"X-BAD\xff\xfe", b"X-DEL\x7f", b"X-TAB\tx",
+             b"AUTH PLAIN X\x1b[31mRED \xe2\x80\xaeLOGIN \x9bC1 \xff"]
+    conn.send(b"".join(b"250-" + l + b"\r\n" for l in lines[:-1]) + b"250 " + lines[-1] + b"\r\n")
+
+
+def sc_smtp_escape_caps(conn):
+    conn.send(b"220 fake.test " + HOSTILE_TEXT + b"\r\n")
+    smtp_serve(conn, on_ehlo=escape_ehlo)
+
+
+def starttls_refused_hostile(conn):
+    conn.send(b"454 4.7.0 " + HOSTILE_TEXT + b"\r\n")
+
+
+def sc_smtp_escape_refused(conn):
+    """STARTTLS refused with a message full of control sequences."""
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_refused_hostile)
+
+
+def imap_escape_capability(conn, tag):
+    conn.send(b"* CAPABILITY IMAP4rev1 X-\x1b[2J AUTH=\x1b]0;t\x07PLAIN AUTH=\x9bC1 "
+              b"AUTH=\xe2\x80\xaeRLO X-\xff\r\n" + tag + b" OK \x1b[2J done\r\n")
+
+
+def sc_imap_escape_greeting(conn):
+    conn.send(b"* OK [CAPABILITY IMAP4rev1 X-\x1b[2J] " + HOSTILE_TEXT + b"\r\n")
+    imap_serve(conn, on_capability=imap_escape_capability)
+
+
+def sc_pop3_escape_capa(conn):
+    """POP3 greeting and CAPA lines with control sequences."""
+    conn.send(b"+OK " + HOSTILE_TEXT + b"\r\n")
+    while True:
+        line = conn.read_line()
+        cmd = line.split(" ", 1)[0].upper()
+        if cmd == "CAPA":
+            conn.send(b"+OK \x1b]0;capa\x07\r\nTOP\r\nX-\x1b[2J\r\nSASL PLAIN \x9bC1 "
+                      b"\xe2\x80\xaeRLO \xff\r\nIMPLEMENTATION " + HOSTILE_TEXT + b"\r\n.\r\n")
+        elif cmd == "QUIT":
+            conn.send(b"+OK \x1b[2J bye\r\n")
+            conn.close_gracefully()
+            return
+        else:
+            conn.send(b"-ERR \x1b[2J unknown\r\n")
+
+
+def sc_tls_evil_cert(conn):
+    """Implicit TLS with the --evil-cert certificate (control sequences in its
+    subject, issuer and SAN; self-signed), then a normal SMTP server. Without
+    --evil-cert, the normal certificate."""
+    conn.start_tls(conn.ctx_evil)
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, starttls=False)
+
+
 SCENARIOS = {
     "smtp-silent": sc_smtp_silent,
     "smtp-trickle-slow": sc_smtp_trickle_slow,
@@ -458,6 +765,23 @@ SCENARIOS = {
     "pop3-plain-on-tls-port": sc_pop3_plain_on_tls_port,
     "tls-alert": sc_tls_alert,
     "rst-mid-reply": sc_rst_mid_reply,
+    "smtp-pipeline-unsolicited": sc_smtp_pipeline_unsolicited,
+    "smtp-pipeline-early-ehlo": sc_smtp_pipeline_early_ehlo,
+    "smtp-100k-continuation": sc_smtp_100k_continuation,
+    "smtp-code-600": sc_smtp_code_600,
+    "smtp-close-after-greeting": sc_smtp_close_after_greeting,
+    "smtp-escape-greeting": sc_smtp_escape_greeting,
+    "imap-untagged-flood": sc_imap_untagged_flood,
+    "imap-starttls-inject": sc_imap_starttls_inject,
+    "pop3-long-greeting": sc_pop3_long_greeting,
+    "pop3-stls-inject": sc_pop3_stls_inject,
+    "tls-alert-after-hello": sc_tls_alert_after_hello,
+    "tls-garbage-hello": sc_tls_garbage_hello,
+    "smtp-escape-caps": sc_smtp_escape_caps,
+    "smtp-escape-refused": sc_smtp_escape_refused,
+    "imap-escape-greeting": sc_imap_escape_greeting,
+    "pop3-escape-capa": sc_pop3_escape_capa,
+    "tls-evil-cert": sc_tls_evil_cert,
 }
 
 
@@ -469,6 +793,13 @@ class Server:
         self.args = args
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(args.cert, args.key)
+        self.ctx12 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx12.load_cert_chain(args.cert, args.key)
+        self.ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.ctx_evil = None
+        if args.evil_cert:
+            self.ctx_evil = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx_evil.load_cert_chain(args.evil_cert, args.evil_key or args.key)
         self.log_lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.listeners = {}
@@ -511,7 +842,7 @@ class Server:
 
     def serve_one(self, name, sock, peer):
         """Thread body: runs one scenario on one connection."""
-        conn = Conn(sock, name, self.ctx)
+        conn = Conn(sock, name, self.ctx, self.ctx12, self.ctx_evil)
         try:
             SCENARIOS[name](conn)
         except ConnectionEnded as e:
@@ -556,9 +887,11 @@ def on_signal(signum, frame):
 
 def main():
     p = argparse.ArgumentParser(description="A scriptable misbehaving mail server.")
-    p.add_argument("--cert", required=True, help="PEM certificate (chain) for TLS")
-    p.add_argument("--key", required=True, help="PEM private key")
-    p.add_argument("--ready-file", required=True, help="written as JSON when listening")
+    p.add_argument("--cert", help="PEM certificate (chain) for TLS (required)")
+    p.add_argument("--key", help="PEM private key (required)")
+    p.add_argument("--ready-file", help="written as JSON when listening (required)")
+    p.add_argument("--evil-cert", help="PEM certificate for the tls-evil-cert scenario")
+    p.add_argument("--evil-key", help="its private key")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--log", help="append one JSON line per finished connection")
     p.add_argument("--only", help="comma-separated scenario names (default: all)")
@@ -567,6 +900,8 @@ def main():
     if args.list:
         print("\n".join(SCENARIOS))
         return 0
+    if not (args.cert and args.key and args.ready_file):
+        p.error("--cert, --key and --ready-file are required")
     names = list(SCENARIOS)
     if args.only:
         names = args.only.split(",")

@@ -9,12 +9,26 @@ The one table of expectations for tests/integration/test_hostile.sh:
         asserts the report of one mailprobe run over those URLs; prints one
         line per scenario and, for each failure, the observed result; exits 1
         when anything failed.
+    hostile_check.py statuses READY_FILE REPORT...
+        for runs over the URLs repeated any number of times (test_soak.sh):
+        every result's status is one the scenario accepts; prints counts.
+    hostile_check.py termsafe [--allow-sgr] FILE...
+        asserts FILE (table or -v transcript output) is safe for a terminal:
+        valid UTF-8, no C0 control but LF, no DEL, no C1, no bidi or line
+        separator format character; --allow-sgr first removes our own colour
+        sequences (ESC [ digits m).
+    hostile_check.py jsonsafe FILE...
+        asserts FILE is strictly valid UTF-8 JSON whose raw text has no control
+        byte other than LF and TAB (the encoder escapes the rest).
+    hostile_check.py markdown READY_FILE REPORT
+        prints the scenario outcomes of a `check` run as a markdown table.
 
 The time bounds assume the run used the limits in RUN_LIMITS below.
 """
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -122,6 +136,85 @@ def check_injection(res):
     return errs
 
 
+def error_has(*needles):
+    """An extra check: the error message names each needle (case-insensitive)."""
+    def check(res):
+        err = res.get("error") or ""
+        return ["error %r does not mention %r" % (err, n) for n in needles
+                if n.lower() not in err.lower()]
+    return check
+
+
+def all_of(*checks):
+    """An extra check made of several."""
+    def check(res):
+        errs = []
+        for c in checks:
+            errs.extend(c(res))
+        return errs
+    return check
+
+
+def check_no_shift(res):
+    """Pipelining confusion: the stray reply was refused, not taken as the
+    EHLO reply; no capability of it (or of the real reply) was recorded."""
+    errs = []
+    before = (res.get("capabilities") or {}).get("before_tls") or []
+    if before:
+        errs.append("capabilities recorded from a shifted reply: %r" % before)
+    if res.get("starttls_offered"):
+        errs.append("starttls_offered is true, taken from a shifted reply")
+    return errs
+
+
+ESCAPE_GREETING_PARTS = ("\x1b]0;pwned-title\x07", "\x1b[2J", "\\x9b31m", "\u202eevil\u202c")
+
+
+def check_escape_greeting(res):
+    """JSON keeps the greeting's valid characters (controls are JSON-escaped
+    by the encoder) and writes the lone C1 byte 0x9b as the text \\x9b."""
+    g = res.get("greeting")
+    if not isinstance(g, str):
+        return ["greeting is %r" % (g,)]
+    return ["greeting lacks %r: %r" % (p, g) for p in ESCAPE_GREETING_PARTS if p not in g]
+
+
+def check_long_greeting(res):
+    """A 3000-byte greeting is kept, cut to MP_MAX_GREETING (2048) bytes."""
+    g = res.get("greeting")
+    if not isinstance(g, str) or not g.startswith("+OK ggg"):
+        return ["greeting is %r" % (g,)]
+    if not 1024 <= len(g.encode()) <= 2048:
+        return ["greeting is %d bytes, expected it cut to at most 2048" % len(g.encode())]
+    return []
+
+
+def check_pop3_injection(res):
+    """STLS injection: the real CAPA after TLS (USER) was read, the injected
+    one never."""
+    errs = check_injection(res)
+    after = [c.upper() for c in (res.get("capabilities") or {}).get("after_tls") or []]
+    if "USER" not in after:
+        errs.append("the real CAPA after TLS (with USER) was not read: %r" % after)
+    return errs
+
+
+def check_escape_caps(res):
+    """Extension words and AUTH mechanisms with control sequences are kept
+    (JSON-escaped), invalid bytes as \\xHH; nothing dropped."""
+    errs = []
+    before = [c.upper() for c in (res.get("capabilities") or {}).get("before_tls") or []]
+    # Keywords are upper-cased and blanks (TAB) made one space by the parser.
+    for want in ("X-CSI\x1b[2J", "X-OSC\x1b]0;PWNED\x07", "X-C1\\X9B2J", "X-C1UTF8\u009b2J",
+                 "X-BIDI\u202eEVIL", "X-BAD\\XFF\\XFE", "X-DEL\x7f", "X-TAB X"):
+        if want not in before:
+            errs.append("capability %r missing from %r" % (want, before))
+    auth = (res.get("auth_mechanisms") or {}).get("before_tls") or []
+    if "PLAIN" not in auth or len(auth) < 4:
+        errs.append("auth mechanisms %r: expected PLAIN and the three hostile ones" % auth)
+    return errs
+
+
 # name: (URL scheme, accepted statuses, required findings, bound on timings_ms.total, extra)
 CASES = [
     ("smtp-silent", "smtp", {"greeting_timeout"}, [], 2 * G + SLACK, None),
@@ -149,7 +242,75 @@ CASES = [
     ("pop3-plain-on-tls-port", "pop3s", {"tls_failed"}, ["port_speaks_plaintext"], FAST, None),
     ("tls-alert", "smtps", {"tls_failed"}, [], FAST, None),
     ("rst-mid-reply", "smtp", {"network_error", "closed"}, [], FAST, None),
+    ("smtp-pipeline-unsolicited", "smtp", {"protocol_error"}, [], FAST,
+     all_of(error_has("before EHLO was sent", "250 unsolicited"), check_no_shift)),
+    ("smtp-pipeline-early-ehlo", "smtp+starttls", {"protocol_error"}, [], FAST,
+     all_of(error_has("before EHLO was sent", "other.test"), check_no_shift)),
+    ("smtp-100k-continuation", "smtp", {"reply_too_large"}, ["limit_reached"], FAST,
+     error_has("more than 512 lines")),
+    ("smtp-code-600", "smtp", {"protocol_error"}, [], FAST, error_has("600", "200-599")),
+    ("smtp-close-after-greeting", "smtp", {"closed"}, [], FAST, error_has("EHLO")),
+    ("smtp-escape-greeting", "smtp", {"ok"}, [], 2000, check_escape_greeting),
+    ("imap-untagged-flood", "imap", {"reply_too_large"}, ["limit_reached"], FAST,
+     error_has("CAPABILITY")),
+    ("imap-starttls-inject", "imap+starttls", {"ok"}, ["plaintext_after_starttls"], 2000,
+     check_injection),
+    ("pop3-long-greeting", "pop3", {"ok"}, ["limit_reached"], FAST, check_long_greeting),
+    ("pop3-stls-inject", "pop3+starttls", {"ok"}, ["plaintext_after_starttls"], 2000,
+     check_pop3_injection),
+    ("tls-alert-after-hello", "smtps", {"tls_failed"}, [], FAST, error_has("alert")),
+    ("tls-garbage-hello", "smtps", {"tls_failed"}, [], FAST, None),
+    ("smtp-escape-caps", "smtp", {"ok"}, ["plaintext_only", "auth_before_tls"], FAST,
+     check_escape_caps),
+    ("smtp-escape-refused", "smtp+starttls", {"starttls_refused"}, [], FAST,
+     error_has("454 4.7.0 \\x1b[2J", "\\x9b31m", "\\xe2\\x80\\xae")),
+    ("imap-escape-greeting", "imap", {"ok"}, ["plaintext_only"], FAST, None),
+    ("pop3-escape-capa", "pop3", {"ok"}, ["plaintext_only"], FAST, None),
+    ("tls-evil-cert", "smtps", {"ok"}, [], 2000, None),
 ]
+
+# What each scenario's server does, for the results table (markdown).
+DESCRIBE = {
+    "smtp-silent": "accepts, never says anything",
+    "smtp-trickle-slow": "greeting one byte every 300 ms",
+    "smtp-trickle-fast": "greeting one byte every 5 ms, then a full STARTTLS server",
+    "smtp-no-crlf": "greeting line that never ends",
+    "smtp-long-line": "1 MiB greeting line",
+    "smtp-endless-multiline": "endless `250-` continuation lines to EHLO",
+    "smtp-nul": "greeting with NUL, invalid UTF-8 and escape sequences",
+    "smtp-bad-code": "reply code 999",
+    "smtp-close-mid-reply": "closes in the middle of a multi-line greeting",
+    "smtp-starttls-inject": "STARTTLS go-ahead followed by injected plaintext, then TLS",
+    "smtp-starttls-no-handshake": "STARTTLS go-ahead, then silence",
+    "smtp-starttls-garbage": "STARTTLS go-ahead, then garbage instead of a ServerHello",
+    "smtp-starttls-refused": "STARTTLS answered 454",
+    "smtp-no-starttls": "no STARTTLS offered (probed as starttls)",
+    "smtp-ehlo-refused": "EHLO answered 502, HELO works",
+    "smtp-greeting-554": "554 greeting",
+    "imap-literal-huge": "CAPABILITY answered with a 4 GiB literal",
+    "imap-bye": "`* BYE` greeting",
+    "pop3-capa-no-dot": "CAPA list without the terminating dot, then close",
+    "pop3-plain-on-tls-port": "plaintext POP3 on a port probed as pop3s",
+    "tls-alert": "implicit TLS: fatal alert instead of a ServerHello",
+    "rst-mid-reply": "TCP reset in the middle of the greeting",
+    "smtp-pipeline-unsolicited": "greeting followed by a `250` nobody asked for",
+    "smtp-pipeline-early-ehlo": "a whole EHLO reply before EHLO was sent",
+    "smtp-100k-continuation": "greeting of 100 000 continuation lines",
+    "smtp-code-600": "reply code 600",
+    "smtp-close-after-greeting": "closes right after the greeting",
+    "smtp-escape-greeting": "greeting with OSC set-title, clear screen, C1 CSI, bidi override",
+    "imap-untagged-flood": "endless untagged `* OK` lines to CAPABILITY",
+    "imap-starttls-inject": "IMAP STARTTLS go-ahead followed by injected plaintext",
+    "pop3-long-greeting": "3000-byte POP3 greeting (over the 2 KiB greeting limit)",
+    "pop3-stls-inject": "POP3 STLS go-ahead followed by an injected CAPA answer",
+    "tls-alert-after-hello": "implicit TLS: real ServerHello, then a fatal alert",
+    "tls-garbage-hello": "implicit TLS: garbage handshake record instead of a ServerHello",
+    "smtp-escape-caps": "EHLO words and AUTH mechanisms with control sequences",
+    "smtp-escape-refused": "STARTTLS refusal text with control sequences",
+    "imap-escape-greeting": "IMAP greeting and CAPABILITY with control sequences",
+    "pop3-escape-capa": "POP3 greeting and CAPA with control sequences",
+    "tls-evil-cert": "implicit TLS; with --evil-cert, control sequences in the certificate",
+}
 
 SCHEME_PROTO_MODE = {
     "smtp": ("smtp", "plain"), "smtp+starttls": ("smtp", "starttls"), "smtps": ("smtp", "tls"),
@@ -159,6 +320,7 @@ SCHEME_PROTO_MODE = {
 
 
 def load_ports(ready_file):
+    """The scenario ports of a fake server serving the whole catalogue."""
     with open(ready_file) as f:
         ports = json.load(f)
     names = [c[0] for c in CASES]
@@ -320,11 +482,144 @@ def report_failures(failures, passed):
     return 1 if failures else 0
 
 
+def cmd_statuses(ready_file, reports):
+    """Every result of every report has a status its scenario accepts."""
+    ports = load_ports(ready_file)
+    case_of = {ports[c[0]]: c for c in CASES}
+    seen = {}
+    bad = []
+    total = 0
+    for path in reports:
+        with open(path, "rb") as f:
+            report = json.loads(f.read().decode("utf-8"))
+        for res in report.get("results") or []:
+            total += 1
+            case = case_of.get(res.get("port"))
+            if case is None:
+                bad.append("%s: result for unknown port %r" % (path, res.get("port")))
+                continue
+            name, statuses = case[0], case[2]
+            st = res.get("status")
+            seen.setdefault(name, {}).setdefault(st, 0)
+            seen[name][st] += 1
+            if st not in statuses:
+                bad.append("%s: %s got %r (%s), expected %s"
+                           % (path, name, st, res.get("error"), " or ".join(sorted(statuses))))
+    for name, *_ in CASES:
+        counts = ", ".join("%d x %s" % (n, st) for st, n in sorted(seen.get(name, {}).items()))
+        print("     %-28s %s" % (name, counts or "no result"))
+    for b in bad[:40]:
+        print("FAIL " + b)
+    if len(bad) > 40:
+        print("FAIL ... and %d more" % (len(bad) - 40))
+    missing = [c[0] for c in CASES if c[0] not in seen]
+    if missing:
+        print("FAIL no result for %s" % ", ".join(missing))
+    print("%d results, %d with an unexpected status" % (total, len(bad)))
+    return 1 if bad or missing else 0
+
+
+# Code points that must not reach a terminal raw: format characters that
+# reorder or break what is shown (bidi embeddings, overrides and isolates,
+# LRM/RLM, line and paragraph separators).
+TERM_FORMAT_CHARS = set([0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B, 0x202C, 0x202D,
+                         0x202E, 0x2066, 0x2067, 0x2068, 0x2069])
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def term_unsafe(text):
+    """(offset, character) of each character a terminal must not see raw."""
+    bad = []
+    for i, ch in enumerate(text):
+        c = ord(ch)
+        if (c < 0x20 and ch != "\n") or 0x7F <= c <= 0x9F or c in TERM_FORMAT_CHARS:
+            bad.append((i, ch))
+    return bad
+
+
+def cmd_termsafe(args):
+    allow_sgr = False
+    if args and args[0] == "--allow-sgr":
+        allow_sgr = True
+        args = args[1:]
+    failed = False
+    for path in args:
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            print("FAIL %s is not valid UTF-8: %s; near %r" % (path, e, raw[max(0, e.start - 40):
+                                                                         e.start + 40]))
+            failed = True
+            continue
+        if allow_sgr:
+            text = SGR.sub("", text)
+        bad = term_unsafe(text)
+        if bad:
+            failed = True
+            for off, ch in bad[:10]:
+                print("FAIL %s: raw U+%04X at character %d: %r"
+                      % (path, ord(ch), off, text[max(0, off - 40):off + 40]))
+            if len(bad) > 10:
+                print("FAIL %s: ... %d more" % (path, len(bad) - 10))
+        else:
+            print("ok   %s is terminal-safe (%d bytes, %d lines)" % (path, len(raw),
+                                                                  text.count("\n")))
+    return 1 if failed else 0
+
+
+def cmd_jsonsafe(args):
+    failed = False
+    for path in args:
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            json.loads(raw.decode("utf-8", errors="strict"))
+        except (UnicodeDecodeError, ValueError) as e:
+            print("FAIL %s is not strictly valid UTF-8 JSON: %s" % (path, e))
+            failed = True
+            continue
+        ctl = [i for i, b in enumerate(raw) if b < 0x20 and b not in (0x0A, 0x09)]
+        if ctl:
+            failed = True
+            print("FAIL %s has raw control bytes at %s" % (path, ctl[:10]))
+        else:
+            print("ok   %s is valid UTF-8 JSON without raw control bytes" % path)
+    return 1 if failed else 0
+
+
+def cmd_markdown(ready_file, report_path):
+    """One row per scenario: what the server does, the expectation, the outcome."""
+    ports = load_ports(ready_file)
+    with open(report_path, "rb") as f:
+        results = json.loads(f.read().decode("utf-8")).get("results") or []
+    by_port = {r.get("port"): r for r in results}
+    print("| # | scenario | the server... | probed as | expected | observed | findings | ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, (name, scheme, statuses, findings, bound, extra) in enumerate(CASES, 1):
+        r = by_port.get(ports[name]) or {}
+        codes = sorted(set(f.get("code") for f in r.get("findings") or []))
+        exp = " or ".join(sorted(statuses)) + "".join(" + " + f for f in findings)
+        print("| %d | %s | %s | %s | %s, < %d ms | %s | %s | %s |"
+              % (i, name, DESCRIBE[name], scheme, exp, bound, r.get("status"),
+                 ", ".join(codes) or "-", (r.get("timings_ms") or {}).get("total")))
+    return 0
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "urls":
         return cmd_urls(argv[2])
     if len(argv) in (7, 8) and argv[1] == "check":
         return cmd_check(*argv[2:])
+    if len(argv) >= 4 and argv[1] == "statuses":
+        return cmd_statuses(argv[2], argv[3:])
+    if len(argv) >= 3 and argv[1] == "termsafe":
+        return cmd_termsafe(argv[2:])
+    if len(argv) >= 3 and argv[1] == "jsonsafe":
+        return cmd_jsonsafe(argv[2:])
+    if len(argv) == 4 and argv[1] == "markdown":
+        return cmd_markdown(argv[2], argv[3])
     sys.stderr.write(__doc__)
     return 3
 

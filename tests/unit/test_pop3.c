@@ -387,7 +387,7 @@ static void stls_case(const char *reply, enum mp_status want, const char *needle
 {
 	struct fx *f = fx_new(0);
 
-	stream_mem_add_str(f->m, 0, reply);
+	stream_mem_add_str(f->m, 1, reply);
 	check_status(f, pop3_dialect.starttls(&f->s), want);
 	assert_string_equal(stream_mem_written(f->m, NULL), "STLS\r\n");
 	if (needle)

@@ -482,6 +482,23 @@ static void test_nul_in_reply(void **state)
 	fx_free(f);
 }
 
+/* A reply that arrived before EHLO was sent answers no command: taking it
+ * for the EHLO reply would shift every later reply (pipelining confusion). */
+static void test_unsolicited_before_ehlo(void **state)
+{
+	struct fx *f = fx_new(0);
+
+	(void)state;
+	stream_mem_add_str(f->m, 0, "220 x\r\n250 stray\r\n");
+	stream_mem_add_str(f->m, 1, "250-x\r\n250 STARTTLS\r\n");
+	check_status(f, smtp_dialect.greeting(&f->s), MP_OK);
+	check_status(f, smtp_dialect.capabilities(&f->s), MP_ERR_PROTOCOL);
+	check_msg(f, "\"250 stray\" before EHLO was sent");
+	assert_int_equal(stream_mem_writes(f->m), 0);
+	assert_int_equal(f->res.caps_before.n, 0);
+	fx_free(f);
+}
+
 /* Runs STARTTLS against `reply` and expects `want`, message holding needle. */
 static void starttls_case(const char *reply, enum mp_status want, const char *needle)
 {
@@ -529,14 +546,14 @@ static void test_caps_limit(void **state)
 	char line[64];
 
 	(void)state;
-	stream_mem_add_str(f->m, 0, "220 x\r\n250-x\r\n");
+	stream_mem_add_str(f->m, 0, "220 x\r\n");
+	stream_mem_add_str(f->m, 1, "250-x\r\n");
 	for (int i = 0; i < MP_MAX_CAPS + 5; i++) {
 		snprintf(line, sizeof(line), "250-X-EXT%d\r\n", i);
-		stream_mem_add_str(f->m, 0, line);
+		stream_mem_add_str(f->m, 1, line);
 	}
-	stream_mem_add_str(f->m, 0, "250 LAST\r\n");
+	stream_mem_add_str(f->m, 1, "250 LAST\r\n");
 	check_status(f, smtp_dialect.greeting(&f->s), MP_OK);
-	/* The EHLO reply is already queued: the server pipelines it early. */
 	check_status(f, smtp_dialect.capabilities(&f->s), MP_OK);
 	assert_int_equal(f->res.caps_before.n, MP_MAX_CAPS);
 	assert_string_equal(f->res.caps_before.v[0], "X-EXT0");
@@ -654,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_closed_mid_reply),
 		cmocka_unit_test(test_ehlo_no_answer),
 		cmocka_unit_test(test_nul_in_reply),
+		cmocka_unit_test(test_unsolicited_before_ehlo),
 		cmocka_unit_test(test_starttls_refused),
 		cmocka_unit_test(test_quit_keeps_error),
 		cmocka_unit_test(test_caps_limit),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -34,6 +36,7 @@
 #include "core/deadline.h"
 #include "core/stream.h"
 #include "core/tls.h"
+#include "core/tlsprobe.h"
 
 #define T_DEADLINE_MS     5000
 #define T_SERVER_START_MS 10000
@@ -50,6 +53,9 @@ enum server_kind {
 	SRV_FUTURE,     /* leaf valid from 2099 */
 	SRV_SELFSIGNED, /* the CA certificate itself */
 	SRV_SNI,        /* legacy leaf for SNI mail.test, leaf without SNI, alert otherwise */
+	SRV_TLS10,      /* TLS 1.0 only, security level 0 (wolfSSL has no 1.0 client) */
+	SRV_INCOMPLETE, /* leaf signed by an intermediate the server does not send */
+	SRV_FULLCHAIN,  /* the same leaf with its intermediate */
 	SRV_COUNT
 };
 
@@ -68,6 +74,7 @@ struct fixture {
 	char dir[64];
 	char ca_pem[128];
 	char leaf_serial[256]; /* from `openssl x509 -serial` */
+	char leaf_sha256[65];  /* from `openssl x509 -fingerprint -sha256`, lower case, no colons */
 	time_t leaf_not_after; /* from `openssl x509 -enddate` */
 	struct server srv[SRV_COUNT];
 };
@@ -264,8 +271,8 @@ static int read_leaf_facts(const char *leaf)
 {
 	char out[128];
 	char line[200];
-	char *argv[] = {"openssl", "x509",    "-in",      (char *)leaf,
-	                "-noout",  "-serial", "-enddate", NULL};
+	char *argv[] = {"openssl", "x509",     "-in",          (char *)leaf, "-noout",
+	                "-serial", "-enddate", "-fingerprint", "-sha256",    NULL};
 	FILE *f = NULL;
 	int found = 0;
 
@@ -282,6 +289,14 @@ static int read_leaf_facts(const char *leaf)
 		if (strncmp(line, "serial=", 7) == 0) {
 			snprintf(fx.leaf_serial, sizeof(fx.leaf_serial), "%s", line + 7);
 			found++;
+		} else if (strncasecmp(line, "sha256 Fingerprint=", 19) == 0) {
+			size_t o = 0;
+
+			for (const char *p = line + 19; *p && o + 1 < sizeof(fx.leaf_sha256); p++)
+				if (*p != ':')
+					fx.leaf_sha256[o++] = (char)tolower((unsigned char)*p);
+			fx.leaf_sha256[o] = '\0';
+			found++;
 		} else if (strncmp(line, "notAfter=", 9) == 0) {
 			memset(&tm, 0, sizeof(tm));
 			if (strptime(line + 9, "%b %d %H:%M:%S %Y GMT", &tm)) {
@@ -291,7 +306,7 @@ static int read_leaf_facts(const char *leaf)
 		}
 	}
 	fclose(f);
-	return found == 2 ? 0 : -1;
+	return found == 3 && strlen(fx.leaf_sha256) == 64 ? 0 : -1;
 }
 
 /* Writes a small text file in the fixture directory. */
@@ -351,6 +366,73 @@ static int make_dated_leaf(const char *name, const char *start, const char *end,
 	if (run(req, NULL) != 0 || run(sign, NULL) != 0)
 		return -1;
 	return 0;
+}
+
+/* Makes inter.pem (an intermediate CA under the test CA) and ileaf.pem
+ * (CN=inter.test, signed by the intermediate). */
+static int make_intermediate_chain(const char *ca_key)
+{
+	char ikey[128], icsr[128], ipem[128], iext[128];
+	char lkey[128], lcsr[128], lpem[128], lext[128];
+	int rc = 0;
+
+	path_in(ikey, sizeof(ikey), "inter.key");
+	path_in(icsr, sizeof(icsr), "inter.csr");
+	path_in(ipem, sizeof(ipem), "inter.pem");
+	path_in(iext, sizeof(iext), "inter.ext");
+	path_in(lkey, sizeof(lkey), "ileaf.key");
+	path_in(lcsr, sizeof(lcsr), "ileaf.csr");
+	path_in(lpem, sizeof(lpem), "ileaf.pem");
+	path_in(lext, sizeof(lext), "ileaf.ext");
+	if (write_file("inter.ext", "basicConstraints=critical,CA:TRUE\n"
+	                            "keyUsage=critical,keyCertSign,cRLSign\n") ||
+	    write_file("ileaf.ext", "basicConstraints=critical,CA:FALSE\n"
+	                            "subjectAltName=DNS:inter.test\n"))
+		return -1;
+	{
+		char *ireq[] = {"openssl",
+		                "req",
+		                "-new",
+		                "-newkey",
+		                "rsa:2048",
+		                "-nodes",
+		                "-keyout",
+		                ikey,
+		                "-out",
+		                icsr,
+		                "-subj",
+		                "/CN=Mailprobe Test "
+		                "Intermediate",
+		                NULL};
+		char *isign[] = {"openssl",  "x509",    "-req",   "-in",          icsr,
+		                 "-CA",      fx.ca_pem, "-CAkey", (char *)ca_key, "-set_serial",
+		                 "0x77",     "-days",   "30",     "-out",         ipem,
+		                 "-extfile", iext,      NULL};
+		char *lreq[] = {"openssl",
+		                "req",
+		                "-new",
+		                "-newkey",
+		                "ec",
+		                "-pkeyopt",
+		                "ec_paramgen_curve:P-256",
+		                "-nodes",
+		                "-keyout",
+		                lkey,
+		                "-out",
+		                lcsr,
+		                "-subj",
+		                "/CN=inter.test",
+		                NULL};
+		char *lsign[] = {"openssl", "x509",   "-req", "-in",         lcsr,   "-CA",
+		                 ipem,      "-CAkey", ikey,   "-set_serial", "0x78", "-days",
+		                 "30",      "-out",   lpem,   "-extfile",    lext,   NULL};
+
+		rc |= run(ireq, NULL);
+		rc |= run(isign, NULL);
+		rc |= run(lreq, NULL);
+		rc |= run(lsign, NULL);
+	}
+	return rc == 0 ? 0 : -1;
 }
 
 /* Makes the CA, the leaf (with SANs) and a CN-only legacy leaf. */
@@ -434,6 +516,8 @@ static int make_certs(void)
 	}
 	if (rc != 0)
 		return -1;
+	if (make_intermediate_chain(ca_key) != 0)
+		return -1;
 	if (make_dated_leaf("expired", T_EXPIRED_START, T_EXPIRED_END, ca_key) != 0 ||
 	    make_dated_leaf("future", T_FUTURE_START, T_FUTURE_END, ca_key) != 0)
 		return -1;
@@ -443,20 +527,23 @@ static int make_certs(void)
 static int group_setup(void **state)
 {
 	static const struct {
-		const char *name; /* <name>.pem and <name>.key */
-		bool chain;       /* also send the CA */
+		const char *name;  /* <name>.pem and <name>.key */
+		const char *chain; /* also send <chain>.pem */
 		const char *flag;
 		const char *cipher;
 	} spec[SRV_COUNT] = {
-	    [SRV_ANY] = {"leaf", true, NULL, NULL},
-	    [SRV_TLS13] = {"leaf", true, "-tls1_3", NULL},
-	    [SRV_TLS12] = {"leaf", true, "-tls1_2", NULL},
-	    [SRV_TLS11] = {"leaf", true, "-tls1_1", "DEFAULT@SECLEVEL=0"},
-	    [SRV_LEGACY] = {"legacy", false, NULL, NULL},
-	    [SRV_EXPIRED] = {"expired", false, NULL, NULL},
-	    [SRV_FUTURE] = {"future", false, NULL, NULL},
-	    [SRV_SELFSIGNED] = {"ca", false, NULL, NULL},
-	    [SRV_SNI] = {"leaf", false, NULL, NULL},
+	    [SRV_ANY] = {"leaf", "ca", NULL, NULL},
+	    [SRV_TLS13] = {"leaf", "ca", "-tls1_3", NULL},
+	    [SRV_TLS12] = {"leaf", "ca", "-tls1_2", NULL},
+	    [SRV_TLS11] = {"leaf", "ca", "-tls1_1", "DEFAULT@SECLEVEL=0"},
+	    [SRV_LEGACY] = {"legacy", NULL, NULL, NULL},
+	    [SRV_EXPIRED] = {"expired", NULL, NULL, NULL},
+	    [SRV_FUTURE] = {"future", NULL, NULL, NULL},
+	    [SRV_SELFSIGNED] = {"ca", NULL, NULL, NULL},
+	    [SRV_SNI] = {"leaf", NULL, NULL, NULL},
+	    [SRV_TLS10] = {"leaf", "ca", "-tls1", "DEFAULT@SECLEVEL=0"},
+	    [SRV_INCOMPLETE] = {"ileaf", NULL, NULL, NULL},
+	    [SRV_FULLCHAIN] = {"ileaf", "inter", NULL, NULL},
 	};
 	char legacy_pem[128], legacy_key[128];
 	char *sni_args[] = {"-servername", "mail.test", "-servername_fatal", "-cert2",
@@ -474,15 +561,17 @@ static int group_setup(void **state)
 	path_in(legacy_pem, sizeof(legacy_pem), "legacy.pem");
 	path_in(legacy_key, sizeof(legacy_key), "legacy.key");
 	for (int i = 0; i < SRV_COUNT; i++) {
-		char pem[128], key[128], file[32];
+		char pem[128], key[128], chain[128], file[32];
 		int rc;
 
 		snprintf(file, sizeof(file), "%s.pem", spec[i].name);
 		path_in(pem, sizeof(pem), file);
 		snprintf(file, sizeof(file), "%s.key", spec[i].name);
 		path_in(key, sizeof(key), file);
-		rc = start_server(&fx.srv[i], pem, key, spec[i].chain ? fx.ca_pem : NULL,
-		                  spec[i].flag, spec[i].cipher, i == SRV_SNI ? sni_args : NULL);
+		snprintf(file, sizeof(file), "%s.pem", spec[i].chain ? spec[i].chain : "");
+		path_in(chain, sizeof(chain), file);
+		rc = start_server(&fx.srv[i], pem, key, spec[i].chain ? chain : NULL, spec[i].flag,
+		                  spec[i].cipher, i == SRV_SNI ? sni_args : NULL);
 		if (rc != 0) {
 			fprintf(stderr, "openssl s_server %d did not start\n", i);
 			return -1;
@@ -690,6 +779,13 @@ static void test_handshake_verified(void **state)
 	assert_string_equal(info.chain[1].key_type, "RSA");
 	assert_int_equal(info.chain[1].key_bits, 2048);
 	assert_non_null(strstr(leaf->sig_alg, "sha256"));
+	/* The fingerprint is openssl's; only the CA names itself as issuer. */
+	assert_string_equal(leaf->fingerprint_sha256, fx.leaf_sha256);
+	assert_int_equal(strlen(info.chain[1].fingerprint_sha256), 64);
+	assert_string_not_equal(info.chain[1].fingerprint_sha256, fx.leaf_sha256);
+	assert_false(leaf->self_signed);
+	assert_true(info.chain[1].self_signed);
+	assert_int_equal(info.verify_reasons, 0);
 	close_stream(s);
 	tls_info_free(&info);
 	tls_ctx_free(ctx);
@@ -799,12 +895,21 @@ static void test_unverified_without_cafile(void **state)
 	struct stream *s = NULL;
 
 	(void)state;
+	/* Twice: the root the server sends must not become trusted by being seen. */
+	s = handshake_ok(ctx, fx.srv[SRV_ANY].port, "mail.test", "mail.test", &info);
+	assert_false(info.verified);
+	close_stream(s);
+	tls_info_free(&info);
 	s = handshake_ok(ctx, fx.srv[SRV_ANY].port, "mail.test", "mail.test", &info);
 	assert_true(info.done);
 	assert_false(info.verified);
 	assert_true(strlen(info.verify_error) > 0);
-	print_message("verify_error without CA: %s\n", info.verify_error);
+	print_message("verify_error without CA: %s (reasons 0x%x)\n", info.verify_error,
+	              info.verify_reasons);
 	assert_true(info.hostname_matched);
+	/* The root the server sends along is not in the system store. */
+	assert_true(info.verify_reasons & (TLS_VR_UNKNOWN_ISSUER | TLS_VR_SELF_SIGNED));
+	assert_false(info.verify_reasons & TLS_VR_NAME_MISMATCH);
 	assert_int_equal(info.chain_len, 2);
 	close_stream(s);
 	tls_info_free(&info);
@@ -969,7 +1074,7 @@ static void test_tls11_only_server(void **state)
 /* Verification failures are recorded with OpenSSL's wording; the handshake
  * still succeeds and the certificate is still described. */
 static void check_bad_cert(enum server_kind kind, const char *name, const char *reason,
-                           const char *end)
+                           const char *end, unsigned reason_bit)
 {
 	struct tls_ctx *ctx = new_ctx(fx.ca_pem, 0, 0);
 	struct tls_info info;
@@ -981,6 +1086,7 @@ static void check_bad_cert(enum server_kind kind, const char *name, const char *
 	assert_false(info.verified);
 	print_message("%s: %s\n", name, info.verify_error);
 	assert_non_null(strstr(info.verify_error, reason));
+	assert_int_equal(info.verify_reasons, reason_bit);
 	assert_int_equal(info.chain_len, 1);
 	if (end) {
 		struct tm tm;
@@ -998,13 +1104,15 @@ static void check_bad_cert(enum server_kind kind, const char *name, const char *
 static void test_expired_certificate(void **state)
 {
 	(void)state;
-	check_bad_cert(SRV_EXPIRED, "expired.test", "certificate has expired", T_EXPIRED_END);
+	check_bad_cert(SRV_EXPIRED, "expired.test", "certificate has expired", T_EXPIRED_END,
+	               TLS_VR_EXPIRED);
 }
 
 static void test_not_yet_valid_certificate(void **state)
 {
 	(void)state;
-	check_bad_cert(SRV_FUTURE, "future.test", "certificate is not yet valid", T_FUTURE_END);
+	check_bad_cert(SRV_FUTURE, "future.test", "certificate is not yet valid", T_FUTURE_END,
+	               TLS_VR_NOT_YET_VALID);
 }
 
 static void test_self_signed_certificate(void **state)
@@ -1020,9 +1128,205 @@ static void test_self_signed_certificate(void **state)
 	assert_non_null(strstr(info.verify_error, "self-signed certificate"));
 	assert_false(info.hostname_matched);
 	assert_string_equal(info.chain[0].subject, info.chain[0].issuer);
+	assert_true(info.chain[0].self_signed);
+	assert_int_equal(info.verify_reasons, TLS_VR_SELF_SIGNED | TLS_VR_NAME_MISMATCH);
+	assert_string_equal(tls_verify_reason_name(TLS_VR_SELF_SIGNED), "self_signed");
+	assert_string_equal(tls_verify_reason_name(TLS_VR_NAME_MISMATCH), "name_mismatch");
 	close_stream(s);
 	tls_info_free(&info);
 	tls_ctx_free(ctx);
+}
+
+/* A leaf whose intermediate the server leaves out cannot be chained to the
+ * trusted root: "unknown issuer"; with the intermediate sent it verifies.
+ * The complete chain goes first: an intermediate seen on one connection
+ * must not make another server's chain verify (wolfSSL keeps the CAs a
+ * peer sent in the trust store of the context it verified them with). */
+static void test_incomplete_chain(void **state)
+{
+	struct tls_ctx *ctx = new_ctx(fx.ca_pem, 0, 0);
+	struct tls_info info;
+	struct stream *s = NULL;
+
+	(void)state;
+	s = handshake_ok(ctx, fx.srv[SRV_FULLCHAIN].port, "inter.test", "inter.test", &info);
+	if (!info.verified)
+		fail_msg("full chain not verified: %s", info.verify_error);
+	close_stream(s);
+	tls_info_free(&info);
+	s = handshake_ok(ctx, fx.srv[SRV_INCOMPLETE].port, "inter.test", "inter.test", &info);
+	print_message("incomplete chain: %s\n", info.verify_error);
+	assert_false(info.verified);
+	assert_int_equal(info.verify_reasons, TLS_VR_UNKNOWN_ISSUER);
+	assert_true(info.hostname_matched);
+	assert_int_equal(info.chain_len, 1);
+	assert_string_equal(info.chain[0].issuer, "CN=Mailprobe Test Intermediate");
+	assert_false(info.chain[0].self_signed);
+	close_stream(s);
+	tls_info_free(&info);
+	s = handshake_ok(ctx, fx.srv[SRV_FULLCHAIN].port, "inter.test", "inter.test", &info);
+	if (!info.verified)
+		fail_msg("full chain not verified: %s", info.verify_error);
+	assert_int_equal(info.verify_reasons, 0);
+	assert_int_equal(info.chain_len, 2);
+	assert_string_equal(info.chain[1].subject, "CN=Mailprobe Test Intermediate");
+	assert_false(info.chain[1].self_signed);
+	close_stream(s);
+	tls_info_free(&info);
+	tls_ctx_free(ctx);
+}
+
+/* tls_try_version: one version only; lower stays the caller's. Returns the
+ * status; first holds the server's first bytes. */
+static enum mp_status try_version(struct tls_ctx *ctx, enum server_kind kind, int version,
+                                  struct tls_info *info, struct tlsprobe_reply *reply)
+{
+	struct stream *lower = connect_stream(fx.srv[kind].port);
+	unsigned char first[1024];
+	size_t first_len = 0;
+	struct mp_error err = {0};
+	enum mp_status st =
+	    tls_try_version(ctx, version, lower, "mail.test", deadline_in(T_DEADLINE_MS), first,
+	                    sizeof(first), &first_len, info, &err);
+
+	print_message("try %s on server %d: %s %s\n", tlsprobe_version_name(version), kind,
+	              mp_status_name(st), st == MP_OK ? info->cipher : err.msg);
+	assert_true(first_len > 0);
+	tlsprobe_parse(first, first_len, reply);
+	assert_true(lower->fd >= 0);
+	close_stream(lower);
+	return st;
+}
+
+static void test_try_version(void **state)
+{
+	struct tls_ctx *ctx = new_ctx(NULL, 0, 0);
+	struct tls_info info;
+	struct tlsprobe_reply r;
+
+	(void)state;
+	assert_int_equal(try_version(ctx, SRV_TLS12, MP_TLS_V1_2, &info, &r), MP_OK);
+	assert_string_equal(info.version, "TLSv1.2");
+	assert_memory_equal(info.cipher, "TLS_", 4);
+	/* no verification, no chain: that is the main probe's job */
+	assert_int_equal(info.chain_len, 0);
+	assert_int_equal(r.kind, TLSPROBE_SERVER_HELLO);
+	assert_int_equal(r.version, MP_TLS_V1_2);
+	tls_info_free(&info);
+
+	assert_int_equal(try_version(ctx, SRV_TLS13, MP_TLS_V1_3, &info, &r), MP_OK);
+	assert_string_equal(info.version, "TLSv1.3");
+	assert_int_equal(r.version, MP_TLS_V1_3);
+	tls_info_free(&info);
+
+	assert_int_equal(try_version(ctx, SRV_TLS11, MP_TLS_V1_1, &info, &r), MP_OK);
+	assert_string_equal(info.version, "TLSv1.1");
+	tls_info_free(&info);
+
+	/* A 1.3-only server refuses a 1.2-only client with an alert. */
+	assert_int_not_equal(try_version(ctx, SRV_TLS13, MP_TLS_V1_2, &info, &r), MP_OK);
+	assert_int_equal(r.kind, TLSPROBE_ALERT);
+	assert_int_equal(r.alert_desc, 70);
+	tls_info_free(&info);
+
+	/* A 1.2-only server answers a 1.3-only client without TLS 1.3. */
+	assert_int_not_equal(try_version(ctx, SRV_TLS12, MP_TLS_V1_3, &info, &r), MP_OK);
+	assert_true(r.kind == TLSPROBE_ALERT ||
+	            (r.kind == TLSPROBE_SERVER_HELLO && r.version != MP_TLS_V1_3));
+	tls_info_free(&info);
+	tls_ctx_free(ctx);
+}
+
+/* The hand-built ClientHello against OpenSSL: each server's real answer. */
+static void check_raw(enum server_kind kind, int version, bool accepted, const char *detail)
+{
+	struct stream *s = connect_stream(fx.srv[kind].port);
+	struct tlsprobe_reply r;
+	struct tls_version_check chk;
+	struct mp_error err = {0};
+	enum mp_status st =
+	    tlsprobe_hello_exchange(s, version, "mail.test", deadline_in(T_DEADLINE_MS), &r, &err);
+
+	tlsprobe_judge(version, st, st == MP_OK ? &r : NULL, &err, &chk);
+	print_message("raw %s on server %d: %s %s\n", tlsprobe_version_name(version), kind,
+	              chk.accepted ? "accepted" : "refused", chk.detail);
+	assert_int_equal(chk.accepted, accepted);
+	assert_true(chk.conclusive);
+	if (detail)
+		assert_non_null(strstr(chk.detail, detail));
+	close_stream(s);
+}
+
+static void test_raw_hello_against_openssl(void **state)
+{
+	(void)state;
+	check_raw(SRV_TLS10, MP_TLS_V1_0, true, "TLS_");
+	check_raw(SRV_TLS11, MP_TLS_V1_1, true, "TLS_");
+	check_raw(SRV_TLS12, MP_TLS_V1_2, true, "TLS_");
+	check_raw(SRV_TLS13, MP_TLS_V1_3, true, "TLS_AES_");
+	check_raw(SRV_TLS12, MP_TLS_V1_0, false, "protocol_version (70)");
+	/* OpenSSL 3 at security level 1 has no TLS 1.0 to offer and says
+	 * internal_error (80) rather than protocol_version: any alert will do. */
+	check_raw(SRV_ANY, MP_TLS_V1_0, false, "fatal alert");
+	check_raw(SRV_TLS13, MP_TLS_V1_2, false, "protocol_version (70)");
+	/* OpenSSL 3 has no SSLv3 at all */
+	check_raw(SRV_TLS10, MP_SSL_V3, false, NULL);
+}
+
+/* The whole enumeration against real servers, with open() connecting. */
+static enum mp_status tcp_open(void *arg, int index, int64_t deadline, struct stream **out,
+                               struct mp_error *err)
+{
+	int fd = connect_port(*(uint16_t *)arg);
+
+	(void)index;
+	(void)deadline;
+	if (fd < 0)
+		return mp_error_set(err, MP_ERR_REFUSED, "connect failed");
+	*out = stream_fd_new(fd);
+	return *out ? MP_OK : mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+}
+
+static void tcp_close(void *arg, int index, struct stream *s)
+{
+	(void)arg;
+	(void)index;
+	stream_close(s);
+}
+
+static void check_enumeration(enum server_kind kind, const char *expect)
+{
+	struct tls_ctx *ctx = new_ctx(NULL, 0, 0);
+	struct tls_version_check out[TLSPROBE_NVERSIONS];
+	struct tlsprobe_target t = {.open = tcp_open,
+	                            .close = tcp_close,
+	                            .arg = &fx.srv[kind].port,
+	                            .tls = ctx,
+	                            .sni = "mail.test",
+	                            .tls_timeout_ms = T_DEADLINE_MS,
+	                            .deadline = deadline_in(3 * T_DEADLINE_MS)};
+	char got[64] = "";
+
+	tlsprobe_enum_finish(tlsprobe_enum_start(&t, TLSPROBE_NVERSIONS), out);
+	for (int i = 0; i < TLSPROBE_NVERSIONS; i++) {
+		print_message("server %d %s: %s %s\n", kind, tlsprobe_version_name(out[i].version),
+		              out[i].accepted ? "accepted" : "refused", out[i].detail);
+		assert_true(out[i].conclusive);
+		if (out[i].accepted)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+			         got[0] ? " " : "", tlsprobe_version_name(out[i].version));
+	}
+	assert_string_equal(got, expect);
+	tls_ctx_free(ctx);
+}
+
+static void test_enumerate_openssl(void **state)
+{
+	(void)state;
+	check_enumeration(SRV_ANY, "TLSv1.2 TLSv1.3");
+	check_enumeration(SRV_TLS10, "TLSv1.0");
+	check_enumeration(SRV_TLS11, "TLSv1.1");
+	check_enumeration(SRV_TLS13, "TLSv1.3");
 }
 
 /* A failed handshake returns promptly with MP_ERR_TLS, and the lower stream
@@ -1368,6 +1672,10 @@ int main(void)
 	    cmocka_unit_test_teardown(test_expired_certificate, test_teardown),
 	    cmocka_unit_test_teardown(test_not_yet_valid_certificate, test_teardown),
 	    cmocka_unit_test_teardown(test_self_signed_certificate, test_teardown),
+	    cmocka_unit_test_teardown(test_incomplete_chain, test_teardown),
+	    cmocka_unit_test_teardown(test_try_version, test_teardown),
+	    cmocka_unit_test_teardown(test_raw_hello_against_openssl, test_teardown),
+	    cmocka_unit_test_teardown(test_enumerate_openssl, test_teardown),
 	    cmocka_unit_test_teardown(test_max12_against_tls13_only, test_teardown),
 	    cmocka_unit_test_teardown(test_min13_against_tls12_only, test_teardown),
 	    cmocka_unit_test_teardown(test_concurrent_handshakes, test_teardown),
