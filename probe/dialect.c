@@ -3,8 +3,10 @@
  * and capability bookkeeping. */
 #include "dialect.h"
 #include "../core/deadline.h"
+#include "sasl.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,4 +326,29 @@ enum mp_status dialect_check_unsolicited(struct session *s, const char *what)
 				    lr_pending(&s->lr), what);
 	s->err = saved;
 	return MP_OK;
+}
+
+enum mp_status dialect_send_auth(struct session *s, const char *mech, const char *ir,
+				 size_t max_line, bool *ir_sent)
+{
+	size_t irlen = ir ? (ir[0] ? strlen(ir) : 1) : 0;
+	size_t len = 5 + strlen(mech) + 1 + irlen;
+	char shown[128];
+	char *line = NULL;
+	enum mp_status st;
+
+	st = dialect_check_unsolicited(s, "AUTH");
+	if (st != MP_OK)
+		return st;
+	*ir_sent = ir && len + 2 <= max_line;
+	line = malloc(len + 1);
+	if (!line)
+		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
+	snprintf(line, len + 1, "AUTH %s%s%s", mech, *ir_sent ? " " : "",
+		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	sasl_redact_line(line, 2, shown, sizeof(shown));
+	st = session_send_redacted(s, line, shown);
+	explicit_bzero(line, len);
+	free(line);
+	return st;
 }

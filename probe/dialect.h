@@ -104,5 +104,11 @@ size_t dialect_keyword_line(char *out, size_t outsz, const char *in, size_t len)
  * the reply to `what` and shift every later reply (pipelining confusion).
  * Never waits; a closed or failing connection is left for the command to see. */
 enum mp_status dialect_check_unsolicited(struct session *s, const char *what);
+/* Sends "AUTH mechanism [initial-response]" (SMTP, RFC 4954 section 4; POP3,
+ * RFC 5034 section 4), "=" for an empty response. The initial response goes
+ * along only when the line stays within max_line (*ir_sent says whether);
+ * otherwise it waits for the first challenge. Recorded redacted. */
+enum mp_status dialect_send_auth(struct session *s, const char *mech, const char *ir,
+				 size_t max_line, bool *ir_sent);
 
 #endif

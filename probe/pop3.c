@@ -235,26 +235,7 @@ static enum mp_status pop3_auth_command(struct session *s, const struct auth_con
 static enum mp_status pop3_auth_start(struct session *s, const char *mech, const char *ir,
 				      bool *ir_sent)
 {
-	size_t irlen = ir ? (ir[0] ? strlen(ir) : 1) : 0;
-	size_t len = 5 + strlen(mech) + 1 + irlen;
-	char shown[128];
-	char *line = NULL;
-	enum mp_status st;
-
-	st = dialect_check_unsolicited(s, "AUTH");
-	if (st != MP_OK)
-		return st;
-	*ir_sent = ir && len + 2 <= MP_POP3_MAX_COMMAND;
-	line = malloc(len + 1);
-	if (!line)
-		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
-	snprintf(line, len + 1, "AUTH %s%s%s", mech, *ir_sent ? " " : "",
-		 *ir_sent ? (ir[0] ? ir : "=") : "");
-	sasl_redact_line(line, 2, shown, sizeof(shown));
-	st = session_send_redacted(s, line, shown);
-	explicit_bzero(line, len);
-	free(line);
-	return st;
+	return dialect_send_auth(s, mech, ir, MP_POP3_MAX_COMMAND, ir_sent);
 }
 
 /* RFC 5034 section 4: "+" SP challenge, then "+OK" (success) or "-ERR". */
