@@ -262,6 +262,10 @@ userdb {
   args = $DV_DIR/users
 }
 service imap-login {
+  # High-performance mode (a common production setting): long-lived login
+  # processes instead of one new process per connection.
+  service_count = 0
+  process_min_avail = 2
   inet_listener imap {
     address = 127.0.0.1
     port = $IMAP_PORT
@@ -273,6 +277,10 @@ service imap-login {
   }
 }
 service pop3-login {
+  # High-performance mode (a common production setting): long-lived login
+  # processes instead of one new process per connection.
+  service_count = 0
+  process_min_avail = 2
   inet_listener pop3 {
     address = 127.0.0.1
     port = $POP3_PORT
