@@ -54,7 +54,7 @@ void cli_usage(FILE *f)
 "  --proxy URL             add a path through a proxy (repeatable): socks4://,\n"
 "                          socks4a://, socks5://, socks5h://, http:// with optional\n"
 "                          user:password@; the password may also come from\n"
-"                          MAILPROBE_PROXY_PASSWORD\n"
+"                          --proxy-password-file FILE or MAILPROBE_PROXY_PASSWORD\n"
 "  --direct                with --proxy, probe the direct path too\n"
 "  --source ADDR           connect from local address ADDR (e.g. 127.0.0.2)\n"
 "  --ehlo NAME             name sent in SMTP EHLO/HELO (default mailprobe.invalid)\n"
@@ -95,7 +95,7 @@ enum {
 	OPT_COMPACT = 256, OPT_TRANSCRIPT, OPT_COLOR, OPT_PROTOCOLS, OPT_PORTS, OPT_MODES,
 	OPT_AUTO, OPT_CONNECT_TIMEOUT, OPT_GREETING_TIMEOUT, OPT_TIMEOUT, OPT_TLS_TIMEOUT,
 	OPT_DEADLINE, OPT_CONCURRENCY, OPT_CAFILE, OPT_CAPATH, OPT_SNI, OPT_EHLO, OPT_SOURCE,
-	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR,
+	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR, OPT_PROXY_PASSWORD_FILE,
 	OPT_USER, OPT_PASSWORD_FILE, OPT_PASSWORD, OPT_OAUTH_TOKEN_FILE, OPT_ALLOWED_AUTH,
 	OPT_ALLOW_PLAINTEXT_AUTH, OPT_INSECURE,
 	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS,
@@ -129,6 +129,7 @@ static const struct option long_options[] = {
 	{"source", required_argument, NULL, OPT_SOURCE},
 	{"proxy", required_argument, NULL, OPT_PROXY},
 	{"direct", no_argument, NULL, OPT_DIRECT},
+	{"proxy-password-file", required_argument, NULL, OPT_PROXY_PASSWORD_FILE},
 	{"user", required_argument, NULL, OPT_USER},
 	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 	{"password", required_argument, NULL, OPT_PASSWORD},
@@ -307,11 +308,11 @@ static int add_port(const char *item, void *arg, struct mp_error *err)
 	return 0;
 }
 
-/* Adds a --proxy; the password may come from MAILPROBE_PROXY_PASSWORD. */
+/* Adds a --proxy (its password, when not in the URL, is filled in by
+ * finish_proxies). */
 static int add_proxy(struct run_options *opt, const char *url, struct mp_error *err)
 {
 	struct proxy_spec *p;
-	const char *envpass = getenv("MAILPROBE_PROXY_PASSWORD");
 
 	if (opt->nproxies >= MP_MAX_PROXIES) {
 		mp_error_set(err, MP_ERR_INTERNAL, "at most %d --proxy options", MP_MAX_PROXIES);
@@ -324,17 +325,6 @@ static int add_proxy(struct run_options *opt, const char *url, struct mp_error *
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		mp_error_set(err, MP_ERR_INTERNAL, "--proxy: %s", msg);
 		return -1;
-	}
-	if (p->has_user && !p->has_pass && envpass && *envpass) {
-		size_t len = strlen(envpass);
-
-		if (len >= sizeof(p->pass)) {
-			mp_error_set(err, MP_ERR_INTERNAL,
-				     "MAILPROBE_PROXY_PASSWORD is longer than 255 bytes");
-			return -1;
-		}
-		memcpy(p->pass, envpass, len + 1);
-		p->has_pass = true;
 	}
 	opt->nproxies++;
 	return 0;
@@ -537,9 +527,52 @@ static void set_defaults(struct run_options *opt)
 	opt->probe.cert_warn_days = 14;
 }
 
+/* Gives every proxy that has a user but no password in its URL the password
+ * from --proxy-password-file, else from MAILPROBE_PROXY_PASSWORD, so that it
+ * need not sit on the command line. SOCKS4 takes no password. */
+static int finish_proxies(struct run_options *opt, const char *pass_file, struct mp_error *err)
+{
+	char pass[MP_MAX_SASL_CRED + 1];
+	const char *env = getenv("MAILPROBE_PROXY_PASSWORD");
+	size_t len;
+	int rc = -1;
+
+	pass[0] = '\0';
+	if (pass_file) {
+		if (read_secret_file("proxy-password-file", pass_file, pass, sizeof(pass), err))
+			goto out;
+	} else if (env && *env) {
+		snprintf(pass, sizeof(pass), "%s", env);
+	}
+	len = strlen(pass);
+	if (len == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (len >= sizeof(opt->proxies[0].pass)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "the proxy password is longer than %zu bytes",
+			     sizeof(opt->proxies[0].pass) - 1);
+		goto out;
+	}
+	for (size_t i = 0; i < opt->nproxies; i++) {
+		struct proxy_spec *p = &opt->proxies[i];
+
+		if (!p->has_user || p->has_pass || p->type == PROXY_SOCKS4 ||
+		    p->type == PROXY_SOCKS4A)
+			continue;
+		memcpy(p->pass, pass, len + 1);
+		p->has_pass = true;
+	}
+	rc = 0;
+out:
+	explicit_bzero(pass, sizeof(pass));
+	return rc;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct mp_error *err)
 {
 	struct auth_args auth = {0};
+	const char *proxy_pass_file = NULL;
 	int c;
 	long v;
 
@@ -673,6 +706,9 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 			if (add_proxy(opt, optarg, err) != 0)
 				return CLI_USAGE_ERROR;
 			break;
+		case OPT_PROXY_PASSWORD_FILE:
+			proxy_pass_file = optarg;
+			break;
 		case OPT_DIRECT:
 			opt->direct = true;
 			break;
@@ -727,6 +763,8 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	}
 	if (opt->direct && opt->nproxies == 0)
 		opt->direct = false;
+	if (finish_proxies(opt, proxy_pass_file, err) != 0)
+		return CLI_USAGE_ERROR;
 	if (finish_auth(opt, &auth, err) != 0)
 		return CLI_USAGE_ERROR;
 	opt->probe.transcript = opt->transcript || opt->verbose;

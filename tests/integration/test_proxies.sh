@@ -181,6 +181,16 @@ no_password_in "$out"
 pyeq "$out" 'R("smtp", env["MP_SMTPS_PORT"])["status"]' '"ok"' \
 	"password from MAILPROBE_PROXY_PASSWORD"
 
+# ... or from a file, which wins over the environment.
+out=$MP_WORK/ok-file-password.json
+MAILPROBE_PROXY_PASSWORD=wrong-$PXPASS mp_json "$out" --cafile "$MP_CA" \
+	--proxy-password-file "$MP_PX_PASS_FILE" \
+	--proxy "socks5://$U@$H:$MP_PX_MS_AUTH_PORT" "smtps://$H:$MP_SMTPS_PORT"
+mp_expect_rc 0
+no_password_in "$out"
+pyeq "$out" 'R("smtp", env["MP_SMTPS_PORT"])["status"]' '"ok"' \
+	"password from --proxy-password-file"
+
 # The proxy resolves the name (socks5h, http): "localhost" goes to the proxy.
 out=$MP_WORK/ok-remote-name.json
 mp_json "$out" --cafile "$MP_CA" --proxy "socks5h://$H:$MP_PX_MS_PORT" \
