@@ -9,6 +9,7 @@
  */
 #include "tls.h"
 #include "deadline.h"
+#include "tlsprobe.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -363,18 +364,9 @@ static enum mp_status load_cas(WOLFSSL_CTX *c, const struct tls_config *cfg, str
 /* Text for a wire version number, for messages. */
 static const char *version_text(int v)
 {
-	switch (v) {
-	case MP_TLS_V1_0:
-		return "TLSv1.0";
-	case MP_TLS_V1_1:
-		return "TLSv1.1";
-	case MP_TLS_V1_2:
-		return "TLSv1.2";
-	case MP_TLS_V1_3:
-		return "TLSv1.3";
-	default:
-		return "unknown";
-	}
+	const char *name = tlsprobe_version_name(v);
+
+	return name ? name : "unknown";
 }
 
 /* Restricts the protocol versions to cfg's range; the default is TLS 1.1
@@ -926,25 +918,10 @@ static bool host_matches(WOLFSSL_X509 *x, const char *host)
 /* Normalised protocol version name ("TLSv1.3"). */
 static void fill_version(WOLFSSL *ssl, struct tls_info *info)
 {
-	const char *v = NULL;
+	const char *v = tlsprobe_version_name(wolfSSL_version(ssl));
 
-	switch (wolfSSL_version(ssl)) {
-	case MP_TLS_V1_0:
-		v = "TLSv1.0";
-		break;
-	case MP_TLS_V1_1:
-		v = "TLSv1.1";
-		break;
-	case MP_TLS_V1_2:
-		v = "TLSv1.2";
-		break;
-	case MP_TLS_V1_3:
-		v = "TLSv1.3";
-		break;
-	default:
+	if (!v)
 		v = wolfSSL_get_version(ssl);
-		break;
-	}
 	snprintf(info->version, sizeof(info->version), "%s", v ? v : "");
 }
 

@@ -134,21 +134,14 @@ static cJSON *proxy_item(struct jb *b, const struct proxy_spec *p)
 /* "TLSv1.2" for a wire version, NULL for 0 ("any"); buf holds unknown ones. */
 static const char *tls_version_label(int v, char *buf, size_t bufsz)
 {
-	switch (v) {
-	case 0:
+	const char *name = tlsprobe_version_name(v);
+
+	if (v == 0)
 		return NULL;
-	case MP_TLS_V1_0:
-		return "TLSv1.0";
-	case MP_TLS_V1_1:
-		return "TLSv1.1";
-	case MP_TLS_V1_2:
-		return "TLSv1.2";
-	case MP_TLS_V1_3:
-		return "TLSv1.3";
-	default:
-		snprintf(buf, bufsz, "0x%04x", (unsigned)v);
-		return buf;
-	}
+	if (name)
+		return name;
+	snprintf(buf, bufsz, "0x%04x", (unsigned)v);
+	return buf;
 }
 
 /* "auth" of the options: null without --user; never a password or token,
