@@ -394,6 +394,15 @@ out:
 	secrets_free(&ss);
 }
 
+void auth_scrub(struct transcript *t, const struct auth_config *cfg)
+{
+	struct secrets ss;
+
+	secrets_init(&ss, cfg);
+	scrub_transcript(t, 0, &ss);
+	secrets_free(&ss);
+}
+
 /* ---- The SASL exchange ---- */
 
 /* Sends one response line (base64), recorded redacted. */

@@ -83,6 +83,9 @@ size_t auth_plan(const struct auth_config *cfg, struct probe_result *res);
  * authenticate step, and fills out (status, reply, detail, time_ms). The
  * session's transcript is scrubbed of any secret that reached it. */
 void auth_attempt(struct session *s, const struct auth_config *cfg, struct auth_result *out);
+/* Scrubs every secret of cfg (and its base64 form) from t: for what a server
+ * says after auth_attempt (its reply to QUIT may echo the password). */
+void auth_scrub(struct transcript *t, const struct auth_config *cfg);
 
 /* Marks out as an error that happened before the login (connecting again,
  * the conversation up to the login), with st and msg. */

@@ -423,6 +423,7 @@ static void attempt_login(const struct endpoint *ep, const struct probe_config *
 	} else {
 		auth_attempt(&s, cfg->auth, a);
 		d->quit(&s);
+		auth_scrub(&scratch->transcript, cfg->auth);
 	}
 	if (fd_slot)
 		*fd_slot = -1;

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base64.h"
 #include "core/deadline.h"
 #include "core/stream.h"
+#include "probe/auth.h"
 
 /* Flag byte of a dialect input (data[0]). */
 #define DFLAG_READ_MASK      0x03 /* bytes per read: whole chunks, 1, 3 or 17 */
@@ -16,6 +18,23 @@
 #define DFLAG_FORCE_STARTTLS 0x08 /* STARTTLS even when not advertised */
 #define DFLAG_QUIT_ALWAYS    0x10 /* QUIT / LOGOUT after a failed step too */
 #define DFLAG_STARTTLS_MODE  0x20 /* endpoint mode starttls, else plain */
+#define DFLAG_AUTH           0x40 /* data[1] is an auth byte: log in before quit */
+
+/* Auth byte (data[1] when DFLAG_AUTH is set). */
+#define AFLAG_METHOD_MASK 0x07 /* SASL mechanism, modulo AUTH_IMAP_LOGIN (enum auth_method) */
+#define AFLAG_RFC_NONCE   0x80 /* SCRAM: the RFC 5802 / 7677 client nonce, else random */
+
+/* Test credentials of the authenticate step: RFC 5802 section 5's user and
+ * password (so the RFC exchanges verify) and an RFC 6750 bearer token. */
+#define AUTH_TEST_USER         "user"
+#define AUTH_TEST_PASS         "pencil"
+#define AUTH_TEST_TOKEN        "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
+#define AUTH_TEST_NONCE_SHA1   "fyko+d2lbbFgONRv9qkxdawL"
+#define AUTH_TEST_NONCE_SHA256 "rOprNGfwEbeRWgbNEkqO"
+/* Most secrets tracked in one login: the four above and the responses. */
+#define AUTH_MAX_TRACKED 32
+/* Shortest response word that is tracked as a secret. */
+#define AUTH_MIN_TRACKED 4
 
 /* Bytes per read selected by DFLAG_READ_MASK. */
 static const size_t read_sizes[4] = {0, 1, 3, 17};
@@ -246,6 +265,106 @@ static enum mp_status step(struct session *s, const char *name,
 	return st;
 }
 
+/* Strings that must never be recorded in a login: the password, the token,
+ * their base64 forms, and every word the client sent that decodes to
+ * something holding one of them (PLAIN, LOGIN, XOAUTH2 responses). */
+struct tracked {
+	char *v[AUTH_MAX_TRACKED];
+	size_t n;
+};
+
+static void track(struct tracked *t, char *s)
+{
+	FUZZ_CHECK(s, "out of memory");
+	if (t->n < AUTH_MAX_TRACKED)
+		t->v[t->n++] = s;
+	else
+		free(s);
+}
+
+/* Adds each space-separated word of the client lines w[0..wlen) that is
+ * base64 of something holding the password or the token. */
+static void track_responses(struct tracked *t, const char *w, size_t wlen)
+{
+	size_t i = 0;
+
+	while (i < wlen) {
+		size_t j = i, dlen = 0;
+		unsigned char *dec = NULL;
+
+		while (j < wlen && w[j] != ' ' && w[j] != '\r' && w[j] != '\n')
+			j++;
+		if (j - i >= AUTH_MIN_TRACKED && b64_decode(w + i, j - i, &dec, &dlen) == 0) {
+			if (memmem(dec, dlen, AUTH_TEST_PASS, strlen(AUTH_TEST_PASS)) ||
+			    memmem(dec, dlen, AUTH_TEST_TOKEN, strlen(AUTH_TEST_TOKEN)))
+				track(t, fuzz_strndup(w + i, j - i));
+			free(dec);
+		}
+		i = j + 1;
+	}
+}
+
+/* Fails when text (len bytes, what = where it is) holds a tracked secret. */
+static void check_no_secret(const struct tracked *t, const char *text, size_t len, const char *what)
+{
+	for (size_t i = 0; i < t->n; i++)
+		FUZZ_CHECK(!memmem(text, len, t->v[i], strlen(t->v[i])),
+		           "%s \"%.*s\" contains the secret \"%s\"", what, (int)len, text, t->v[i]);
+}
+
+/* Runs the dialect's authenticate step (auth.h) with one SASL mechanism and
+ * the test credentials, then checks that no secret reached the transcript
+ * (entries from tr_from on: the server may say anything before we log in),
+ * the error or the reply. Not out.detail: it may quote a server error that
+ * holds a secret the mechanism never sent, and auth_attempt() withholds it. */
+static enum mp_status run_auth(struct session *s, const struct dialect *d, uint8_t abyte)
+{
+	struct auth_config ac = {.user = AUTH_TEST_USER,
+	                         .password = AUTH_TEST_PASS,
+	                         .token = AUTH_TEST_TOKEN,
+	                         .allow_plaintext = true,
+	                         .insecure = true};
+	enum auth_method m = (enum auth_method)((abyte & AFLAG_METHOD_MASK) % AUTH_IMAP_LOGIN);
+	struct auth_request req = {.method = m, .cfg = &ac};
+	const struct transcript *tr = &s->res->transcript;
+	struct auth_outcome out;
+	struct tracked t = {.n = 0};
+	size_t tr_from = tr->n, w_from = 0, wlen = 0;
+	const char *w = NULL;
+	enum mp_status st;
+
+	if ((abyte & AFLAG_RFC_NONCE) && (m == AUTH_SCRAM_SHA_1 || m == AUTH_SCRAM_SHA_256))
+		req.scram_nonce =
+		    m == AUTH_SCRAM_SHA_256 ? AUTH_TEST_NONCE_SHA256 : AUTH_TEST_NONCE_SHA1;
+	stream_mem_written(s->stream, &w_from);
+	memset(&out, 0, sizeof(out));
+	st = d->authenticate(s, &req, &out);
+	w = stream_mem_written(s->stream, &wlen);
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "  authenticate %s: %s %s (reply \"%s\", detail \"%s\")\n",
+		        auth_method_name(m), mp_status_name(st), s->err.msg, out.reply, out.detail);
+	fuzz_check_session(s, st, w, wlen);
+	FUZZ_CHECK(st != MP_OK || out.verdict <= AUTH_V_TEMPFAIL, "verdict %d out of range",
+	           (int)out.verdict);
+	FUZZ_CHECK(fuzz_printable_ascii(out.reply) && fuzz_printable_ascii(out.detail),
+	           "reply \"%s\" or detail \"%s\" carries raw bytes", out.reply, out.detail);
+
+	track(&t, fuzz_strndup(AUTH_TEST_PASS, strlen(AUTH_TEST_PASS)));
+	track(&t, fuzz_strndup(AUTH_TEST_TOKEN, strlen(AUTH_TEST_TOKEN)));
+	track(&t, b64_encode(AUTH_TEST_PASS, strlen(AUTH_TEST_PASS)));
+	track(&t, b64_encode(AUTH_TEST_TOKEN, strlen(AUTH_TEST_TOKEN)));
+	track_responses(&t, w + w_from, wlen - w_from);
+	check_no_secret(&t, s->err.msg, strlen(s->err.msg), "error message");
+	check_no_secret(&t, out.reply, strlen(out.reply), "reply");
+	for (size_t i = 0; i < tr->n; i++) {
+		if (tr->e[i].text && (i >= tr_from || tr->e[i].dir == TR_CLIENT))
+			check_no_secret(&t, tr->e[i].text, tr->e[i].len, "transcript entry");
+	}
+	for (size_t i = 0; i < t.n; i++)
+		free(t.v[i]);
+	return st;
+}
+
 void fuzz_run_dialect(const struct dialect *d, const uint8_t *data, size_t size)
 {
 	struct fuzz_chunk chunks[FUZZ_MAX_CHUNKS];
@@ -256,13 +375,22 @@ void fuzz_run_dialect(const struct dialect *d, const uint8_t *data, size_t size)
 	struct stream *m = NULL;
 	size_t nchunks, wlen = 0;
 	const char *w = NULL;
-	uint8_t flags;
+	uint8_t flags, abyte = 0;
 	enum mp_status st;
 
 	if (size < 1 || size > FUZZ_MAX_INPUT)
 		return;
 	flags = data[0];
-	nchunks = fuzz_split(data + 1, size - 1, chunks, FUZZ_MAX_CHUNKS);
+	data++;
+	size--;
+	if (flags & DFLAG_AUTH) {
+		if (size < 1)
+			return;
+		abyte = data[0];
+		data++;
+		size--;
+	}
+	nchunks = fuzz_split(data, size, chunks, FUZZ_MAX_CHUNKS);
 
 	memset(&ep, 0, sizeof(ep));
 	ep.proto = d->proto;
@@ -296,6 +424,8 @@ void fuzz_run_dialect(const struct dialect *d, const uint8_t *data, size_t size)
 			st = step(&s, "capabilities after TLS", d->capabilities);
 		}
 	}
+	if (st == MP_OK && (flags & DFLAG_AUTH))
+		st = run_auth(&s, d, abyte);
 	if (st != MP_OK)
 		result_fail(&res, st, s.err.msg);
 	if (st == MP_OK || (flags & DFLAG_QUIT_ALWAYS)) {

@@ -71,8 +71,10 @@ void fuzz_check_session(const struct session *s, enum mp_status st, const char *
                         size_t wlen);
 
 /* Drives dialect d through greeting, capabilities, STARTTLS, capabilities
- * again and quit, over an in-memory server scripted by data:
- * data[0] is a flag byte (see fuzz_common.c), the rest the server chunks. */
+ * again, optionally a login (the authenticate step with one SASL mechanism
+ * and test credentials) and quit, over an in-memory server scripted by data:
+ * data[0] is a flag byte (see fuzz_common.c), with DFLAG_AUTH data[1] the
+ * auth byte, the rest the server chunks. */
 void fuzz_run_dialect(const struct dialect *d, const uint8_t *data, size_t size);
 
 #endif

@@ -45,7 +45,7 @@ fi
 # Dictionary and input size per target.
 dict_of() {
 	case "$1" in
-	smtp | imap | pop3 | proxy) echo "$HERE/dict/$1.dict" ;;
+	smtp | imap | pop3 | proxy | sasl | serverhello) echo "$HERE/dict/$1.dict" ;;
 	proxy_url | endpoint_url) echo "$HERE/dict/url.dict" ;;
 	*) echo "" ;;
 	esac

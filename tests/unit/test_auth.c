@@ -628,6 +628,25 @@ static void test_rules_unverified_certificate(void **state)
 	fx_free(f);
 }
 
+/* A server that echoes the password in its answer to QUIT, after the login:
+ * auth_scrub() (which the engine calls after quit) removes it. */
+static void test_quit_echo_scrubbed(void **state)
+{
+	struct fx *f = fx_new(PROTO_SMTP, true);
+
+	(void)state;
+	stream_mem_add_str(f->m, 1, "235 2.7.0 Authentication successful\r\n");
+	stream_mem_add_str(f->m, 2, "221 bye " TIM_PASS "\r\n");
+	attempt(f, AUTH_PLAIN);
+	check_auth(f, AUTH_ST_OK);
+	smtp_dialect.quit(&f->s);
+	assert_true(transcript_has(&f->res.transcript, TIM_PASS));
+	auth_scrub(&f->res.transcript, &f->ac);
+	assert_false(transcript_has(&f->res.transcript, TIM_PASS));
+	assert_true(transcript_has(&f->res.transcript, "[withheld: it contained a credential]"));
+	fx_free(f);
+}
+
 /* A server that echoes a credential: the reply and the transcript line are
  * withheld. */
 static void test_secret_echo_withheld(void **state)
@@ -1026,6 +1045,7 @@ int main(void)
 	    cmocka_unit_test(test_rules_plaintext),
 	    cmocka_unit_test(test_rules_unverified_certificate),
 	    cmocka_unit_test(test_secret_echo_withheld),
+	    cmocka_unit_test(test_quit_echo_scrubbed),
 	    cmocka_unit_test(test_plan_allowed_offered),
 	    cmocka_unit_test(test_plan_protocol_specifics),
 	    cmocka_unit_test(test_cli_password_sources),

@@ -6,6 +6,7 @@ recorded by capture-seeds.py; these add the cases real servers rarely show:
 refusals, fallbacks, literals, odd bytes. Input formats: tests/fuzz/README.md.
 Run from anywhere: make-seeds.py [CORPUS_DIR]
 """
+import base64
 import os
 import sys
 
@@ -180,4 +181,98 @@ HOSTILE = [b"220 \x1b[2J\xe2\x80\xae\xff\x00x", b"\x1b]0;x\x07\n\xc2\x9b", b"pl\
            b"CN=\xe2\x80\x8f", b"", b"DNS:\x7f", b"host\xff", b"u\"ser\x1b", b"TLSv9\n\x1b", b"",
            b"t\xc0\xaf"]
 seed("json_report", "hostile-bytes", bytes([0xff, 0x0d, 2, 200]) + SEP.join(HOSTILE))
+# ---- SASL: d[0] mechanism and flags (fuzz_sasl.c), then challenges ----
+# RFC 5802 section 5 and RFC 7677 section 3 exchanges (user "user", password
+# "pencil"); 0x80 fixes the client nonce to the RFC one, 0x20 sends raw text.
+
+B64 = base64.b64encode
+S1_FIRST = b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"
+S1_FINAL = b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ="
+S256_FIRST = (b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+              b"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+S256_FINAL = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+
+
+def sasl(name, flags, challenges):
+    seed("sasl", name, bytes([flags]) + SEP.join(challenges))
+
+
+sasl("scram-sha1-rfc5802-raw", 0x03 | 0x20 | 0x80, [S1_FIRST, S1_FINAL])
+sasl("scram-sha1-rfc5802-final-data", 0x03 | 0x10 | 0x20 | 0x80, [S1_FIRST, S1_FINAL])
+sasl("scram-sha1-rfc5802-b64", 0x03 | 0x80, [B64(S1_FIRST), B64(S1_FINAL) + b"\r\n"])
+sasl("scram-sha256-rfc7677-raw", 0x04 | 0x20 | 0x80, [S256_FIRST, S256_FINAL])
+sasl("scram-sha256-rfc7677-final-data", 0x04 | 0x10 | 0x20 | 0x80 | 0x40,
+     [S256_FIRST, S256_FINAL])
+sasl("scram-sha256-no-ir", 0x04 | 0x08 | 0x20 | 0x80, [b"", S256_FIRST, S256_FINAL])
+sasl("scram-sha1-random-nonce", 0x03 | 0x20, [S1_FIRST, S1_FINAL])
+sasl("scram-sha1-wrong-signature", 0x03 | 0x20 | 0x80,
+     [S1_FIRST, b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA="])
+sasl("scram-sha1-server-error", 0x03 | 0x20 | 0x80, [S1_FIRST, b"e=invalid-proof"])
+sasl("scram-sha1-extensions", 0x03 | 0x20 | 0x80,
+     [b"m=ext," + S1_FIRST + b",x=y", S1_FINAL + b",z=1"])
+sasl("scram-sha1-huge-iterations", 0x03 | 0x20 | 0x80, [S1_FIRST[:-4] + b"100000000"])
+sasl("plain", 0x00, [])
+sasl("plain-authzid-no-ir", 0x40 | 0x08, [b""])
+sasl("plain-echo-after-done", 0x00, [b"bad password pencil"])
+sasl("scram-sha256-echo", 0x04 | 0x20 | 0x80, [b"e=pencil is wrong for " + S256_FIRST])
+sasl("login", 0x01, [b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"])
+sasl("login-bad-base64", 0x01, [b"VXNlcm5hbWU6", b"UGFz c3dvcmQ6"])
+sasl("cram-md5-rfc2195", 0x02,
+     [b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"])
+sasl("xoauth2-error", 0x05 | 0x20,
+     [b'{"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}'])
+sasl("oauthbearer-error", 0x06 | 0x20,
+     [b'{"status":"invalid_token","scope":"example_scope",'
+      b'"openid-configuration":"https://example.com/.well-known/openid-configuration"}'])
+sasl("oauthbearer-authzid", 0x06 | 0x40, [])
+
+# ---- Dialects with a login: flags 0x40, then the auth byte (fuzz_common.c:
+# method & 7, 0x80 the RFC SCRAM nonce), then the chunks; the login runs after
+# the (second) capabilities, QUIT after it. ----
+def b64line(prefix, text):
+    return prefix + B64(text) + b"\r\n"
+
+
+SMTP_EHLO_AUTH = (b"250-mx.example.org\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1\r\n"
+                  b"250 8BITMIME\r\n")
+seed("smtp", "auth-plain", bytes([0x44, 0x00]) + SEP.join([
+    b"220 mx.example.org ESMTP\r\n", SMTP_EHLO_AUTH, b"235 2.7.0 Authentication successful\r\n",
+    b"221 2.0.0 Bye\r\n"]))
+seed("smtp", "auth-login-echo", bytes([0x44, 0x01]) + SEP.join([
+    b"220 mx\r\n", SMTP_EHLO_AUTH, b"334 VXNlcm5hbWU6\r\n", b"334 UGFzc3dvcmQ6\r\n",
+    b"535 5.7.8 pencil cGVuY2ls is wrong\r\n", b"221 bye\r\n"]))
+seed("smtp", "auth-cram-md5-rfc2195", bytes([0x04 | 0x40, 0x02]) + SEP.join([
+    b"220 mx\r\n", SMTP_EHLO_AUTH,
+    b"334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+    b"535 5.7.8 Error: authentication failed\r\n", b"221 bye\r\n"]))
+seed("smtp", "auth-scram-sha1-starttls", bytes([0x64, 0x83]) + SEP.join([
+    b"220 mx\r\n", b"250-mx\r\n250 STARTTLS\r\n", b"220 2.0.0 Ready to start TLS\r\n",
+    SMTP_EHLO_AUTH, b64line(b"334 ", S1_FIRST), b64line(b"334 ", S1_FINAL),
+    b"235 2.7.0 Authentication successful\r\n", b"221 bye\r\n"]))
+seed("smtp", "auth-scram-sha1-bad-signature", bytes([0x44, 0x83]) + SEP.join([
+    b"220 mx\r\n", SMTP_EHLO_AUTH, b64line(b"334 ", S1_FIRST),
+    b64line(b"334 ", b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA="), b"501 5.7.0 aborted\r\n",
+    b"221 bye\r\n"]))
+IMAP_CAPS = (b"* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=SCRAM-SHA-256 AUTH=XOAUTH2\r\n"
+             b"a1 OK Capability completed.\r\n")
+seed("imap", "auth-plain-sasl-ir", bytes([0x44, 0x00]) + SEP.join([
+    b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n", IMAP_CAPS,
+    b"a2 OK [CAPABILITY IMAP4rev1] Logged in\r\n", b"* BYE\r\na3 OK Logout completed.\r\n"]))
+seed("imap", "auth-scram-sha256-rfc7677", bytes([0x44, 0x84]) + SEP.join([
+    b"* OK ready\r\n", IMAP_CAPS, b64line(b"+ ", S256_FIRST), b64line(b"+ ", S256_FINAL),
+    b"a2 OK Logged in\r\n", b"* BYE\r\na3 OK Logout completed.\r\n"]))
+seed("imap", "auth-xoauth2-error", bytes([0x44, 0x05]) + SEP.join([
+    b"* OK ready\r\n", IMAP_CAPS,
+    b64line(b"+ ", b'{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}'),
+    b"a2 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n",
+    b"* BYE\r\na3 OK Logout completed.\r\n"]))
+POP3_CAPA = b"+OK\r\nUSER\r\nSASL PLAIN LOGIN SCRAM-SHA-1 OAUTHBEARER\r\n.\r\n"
+seed("pop3", "auth-scram-sha1-rfc5802", bytes([0x44, 0x83]) + SEP.join([
+    b"+OK Dovecot ready.\r\n", POP3_CAPA, b64line(b"+ ", S1_FIRST), b64line(b"+ ", S1_FINAL),
+    b"+OK Logged in.\r\n", b"+OK Logging out.\r\n"]))
+seed("pop3", "auth-login", bytes([0x44, 0x01]) + SEP.join([
+    b"+OK ready\r\n", POP3_CAPA, b"+ VXNlcm5hbWU6\r\n", b"+ UGFzc3dvcmQ6\r\n",
+    b"-ERR [AUTH] Authentication failed.\r\n", b"+OK bye\r\n"]))
+seed("pop3", "auth-oauthbearer", bytes([0x44, 0x06]) + SEP.join([
+    b"+OK ready\r\n", POP3_CAPA, b"+OK Logged in.\r\n", b"+OK bye\r\n"]))
 print("seeds written to", os.path.abspath(CORPUS))
