@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 ssize_t stream_read(struct stream *s, void *buf, size_t len, int64_t deadline, struct mp_error *err)
@@ -51,6 +53,22 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* Acknowledges at once instead of delaying the ACK (Linux delays it up to
+ * 40 ms). A server that writes its reply in pieces with Nagle's algorithm
+ * on (Postfix after a TLS 1.3 handshake: session tickets, then the greeting)
+ * otherwise waits for that ACK before sending the rest. Quick-ACK mode is
+ * not sticky, so it is renewed after every read. */
+static void quick_ack(int fd)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+	(void)fd;
+#endif
+}
+
 static ssize_t fd_read(struct stream *s, void *buf, size_t len, int64_t deadline,
 		       struct mp_error *err)
 {
@@ -58,6 +76,8 @@ static ssize_t fd_read(struct stream *s, void *buf, size_t len, int64_t deadline
 		ssize_t n = recv(s->fd, buf, len, 0);
 		int rc;
 
+		if (n > 0)
+			quick_ack(s->fd);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
