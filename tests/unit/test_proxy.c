@@ -132,7 +132,7 @@ static void test_socks4a_connect(void **state)
 {
 	static const unsigned char want[] = {4,   1,   0x4e, 0x20, 0,   0,   0,   1,   0,
 					     'm', 'a', 'i',  'l',  '.', 't', 'e', 's', 't', 0};
-	static const unsigned char want_ip[] = {4, 1, 0, 110, 10, 1, 2, 3, 0};
+	static const unsigned char want_ip[] = {4, 1, 0, 110, 127, 1, 2, 3, 0};
 	static const unsigned char reply[] = {0, 0x5a, 0x4e, 0x20, 1, 2, 3, 4};
 	struct proxy_spec p = spec(PROXY_SOCKS4A, NULL, NULL);
 	struct stream *s = stream_mem_new(1); /* trickled byte by byte */
@@ -149,7 +149,7 @@ static void test_socks4a_connect(void **state)
 	/* an IPv4 literal goes in DSTIP, no name */
 	s = stream_mem_new(0);
 	stream_mem_add(s, 1, reply, sizeof(reply));
-	run(&p, s, "10.1.2.3", 110, NULL, MP_OK, &err);
+	run(&p, s, "127.1.2.3", 110, NULL, MP_OK, &err);
 	assert_written(s, want_ip, sizeof(want_ip));
 	stream_close(s);
 }

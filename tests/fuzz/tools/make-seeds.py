@@ -128,7 +128,7 @@ proxy("http-header-flood", 0x04, 0x00,
 for i, url in enumerate([
         b"socks5://127.0.0.1:1080", b"socks5h://alice:s%40cret@proxy.example:1080/",
         b"socks4a://[::1]:9050", b"http://user@[fe80::1%25eth0]:3128", b"SOCKS5://Proxy",
-        b"socks4://10.0.0.1", b"http://:pw@host", b"socks5://host:0", b"socks5://host:65536",
+        b"socks4://127.9.0.1", b"http://:pw@host", b"socks5://host:0", b"socks5://host:65536",
         b"socks5://host:00080", b"ftp://x", b"socks5://[::1", b"socks5://a:b:c",
         b"socks5://u%zz@h", b"socks5://u%00@h", b"socks5://" + b"h" * 300,
         b"socks5://u:" + b"p" * 300 + b"@h", b"socks5://[fe80::1%eth0]", b"1080",
