@@ -14,17 +14,70 @@
 #define MP_MAX_PROXIES 16
 #define MP_MAX_PORTS 64
 #define MP_MAX_TARGETS 256
+/* -o FORMAT:FILE outputs in one run, and policy list sizes. */
+#define MP_MAX_OUTPUTS 8
+#define MP_MAX_OPTIONAL 64
+#define MP_MAX_REQUIRE_AUTH 16
+#define MP_MAX_POLICY_STR 300
 
-enum output_format { FORMAT_TABLE, FORMAT_JSON };
+/* Report formats (reports/writer.c maps names to writers). */
+enum output_format {
+	FORMAT_TABLE,
+	FORMAT_JSON,
+	FORMAT_NAGIOS,     /* Monitoring Plugins status line, perfdata, long output */
+	FORMAT_JUNIT,      /* JUnit XML (Jenkins, GitLab) */
+	FORMAT_PROMETHEUS, /* Prometheus text exposition format */
+	FORMAT_COUNT
+};
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
-struct run_options {
+/* One report to write: a format and a file (NULL = standard output). */
+struct output_spec {
 	enum output_format format;
+	const char *path;
+};
+
+/* --expect: what every probed endpoint must reach. */
+enum policy_expect {
+	EXPECT_OK,     /* "ok": the probe succeeded (status ok) */
+	EXPECT_ANSWER, /* "answer": it at least greeted */
+};
+
+/* The policy rules (options and --policy FILE; options override the file).
+ * Evaluated by reports/policy.c into verdicts; never used while probing.
+ * Strings are copies (the file's text is gone after loading). */
+struct policy {
+	bool active;                    /* any rule or --policy given: exit codes are
+	                                   the Monitoring Plugins' (0..3) */
+	char file[MP_MAX_POLICY_STR];   /* --policy FILE, "" if none */
+	enum policy_expect expect;      /* default EXPECT_OK */
+	char optional[MP_MAX_OPTIONAL][MP_MAX_POLICY_STR]; /* endpoint URLs whose
+	                                   failure is only a WARNING */
+	size_t noptional;
+	bool require_tls;
+	int min_tls;                    /* MP_TLS_V1_x wire version, 0 = no rule */
+	bool require_verified;
+	int cert_warn_days;             /* WARNING at or below; default 14 */
+	int cert_crit_days;             /* CRITICAL at or below; default 3 */
+	bool forbid_auth_before_tls;
+	char require_auth[MP_MAX_REQUIRE_AUTH][32]; /* mechanism names, upper case */
+	size_t nrequire_auth;
+	bool require_login;             /* needs --user */
+	int warn_ms;                    /* endpoint total time, 0 = no rule */
+	int crit_ms;
+};
+
+struct run_options {
+	enum output_format format;      /* --format: of output_file or stdout */
 	bool compact;                   /* JSON on one line */
 	bool transcript;                /* transcript in JSON */
 	int verbose;                    /* -v: print transcripts to stderr */
 	enum color_mode color;
-	const char *output_file;        /* -o, NULL = stdout */
+	const char *output_file;        /* -o FILE, NULL = stdout */
+	/* -o FORMAT:FILE (repeatable), written besides the main report */
+	struct output_spec outputs[MP_MAX_OUTPUTS];
+	size_t noutputs;
+	struct policy policy;
 
 	int concurrency;
 	int overall_timeout_ms;

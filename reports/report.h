@@ -8,13 +8,43 @@
 #include "../probe/result.h"
 #include "../probe/options.h"
 
-/* Version of the JSON report format (reports/schema.json). */
-#define MP_SCHEMA_VERSION "1.0"
+/* Version of the JSON report format (reports/schema.json). 1.1 added
+ * "policy", "verdicts", "summary.state" and "summary.recommended[].reason". */
+#define MP_SCHEMA_VERSION "1.1"
 
-/* Exit codes (documented in the README). */
+/* Exit codes (documented in the README). Without a policy: */
 #define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */
 #define MP_EXIT_NONE_ANSWERED 2 /* no endpoint answered */
 #define MP_EXIT_USAGE 3         /* usage or internal error */
+/* With a policy, the Monitoring Plugins' codes: the value of enum pstate. */
+
+/* A verdict's state, ordered by severity (Monitoring Plugins Development
+ * Guidelines, "Plugin Return Codes"); the value is the exit code. */
+enum pstate { PSTATE_OK = 0, PSTATE_WARNING = 1, PSTATE_CRITICAL = 2, PSTATE_UNKNOWN = 3 };
+
+/* "OK", "WARNING", "CRITICAL", "UNKNOWN". */
+const char *pstate_name(enum pstate s);
+
+/* Rule names (JSON "verdicts[].rule", JUnit test names, Prometheus label). */
+#define RULE_EXPECT "expect"
+#define RULE_REQUIRE_TLS "require-tls"
+#define RULE_MIN_TLS "min-tls"
+#define RULE_REQUIRE_VERIFIED "require-verified"
+#define RULE_CERT_EXPIRY "cert-expiry"
+#define RULE_FORBID_AUTH_BEFORE_TLS "forbid-auth-before-tls"
+#define RULE_REQUIRE_AUTH "require-auth"
+#define RULE_REQUIRE_LOGIN "require-login"
+#define RULE_TIME "time"
+
+/* What one rule said about one endpoint (or the run, endpoint -1). */
+struct verdict {
+	const char *rule;               /* RULE_* (static) */
+	int endpoint;                   /* index into results, -1 for the run */
+	enum pstate state;
+	char message[MP_MAX_ERROR];     /* built from escaped text: safe to print */
+};
+
+#define MP_MAX_REASON 160
 
 struct run_report {
 	const struct run_options *opt;
@@ -23,23 +53,71 @@ struct run_report {
 	char started_at[40];            /* RFC 3339 UTC */
 	int64_t duration_ms;
 	int recommended[PROTO_COUNT];   /* index into results, or -1 */
+	char recommend_reason[PROTO_COUNT][MP_MAX_REASON]; /* why that one, "" if none */
 	bool interrupted;
+	/* report_evaluate(): every verdict of the policy (OK ones included),
+	 * and the run's state (the worst verdict; without a policy, OK when an
+	 * endpoint answered, else CRITICAL). */
+	struct verdict *verdicts;
+	size_t nverdicts;
+	enum pstate state;
 };
 
-/* Picks the recommended endpoint per protocol: the first that works in the
- * preference order (implicit TLS, STARTTLS, plain; submission ports before 25). */
+/* Picks the recommended endpoint per protocol, the best that works: verified
+ * certificate and matching name, then TLS 1.2+ before legacy, then implicit
+ * TLS, STARTTLS, plain (submission ports before 25), then direct before
+ * proxied, then the user's order; fills recommend_reason. */
 void report_recommend(struct run_report *r);
+/* Applies r->opt->policy to the results (after report_recommend): fills
+ * verdicts and state. Returns 0, or -1 when out of memory. */
+int report_evaluate(struct run_report *r);
+/* Frees the verdicts. */
+void report_free(struct run_report *r);
 /* Writes the JSON report (pretty unless opt->compact). Returns 0 or -1. */
 int report_write_json(FILE *f, const struct run_report *r);
 /* Writes the human table; color adds ANSI colours. Returns 0 or -1. */
 int report_write_table(FILE *f, const struct run_report *r, bool color);
 /* Writes one endpoint's transcript, escaped for a terminal. */
 void report_write_transcript(FILE *f, const struct probe_result *res);
-/* Exit code for a finished run. */
+/* Exit code for a finished run (after report_evaluate). */
 int report_exit_code(const struct run_report *r);
 /* True when the endpoint answered as a mail server: it sent a greeting (or
  * the probe succeeded). The one definition behind the exit code and the
  * "answered" counts of the reports. */
 bool report_answered(const struct probe_result *res);
+
+/* ---- writers: one file each, all behind this interface ---- */
+
+struct writer_ctx {
+	bool color;                     /* table: ANSI colours */
+};
+
+struct report_writer {
+	enum output_format format;
+	const char *name;               /* "table", "json", "nagios", "junit", "prometheus" */
+	/* Writes the whole report to f. Returns 0 or -1. */
+	int (*write)(FILE *f, const struct run_report *r, const struct writer_ctx *ctx);
+};
+
+/* The writer of a format. */
+const struct report_writer *report_writer_for(enum output_format fmt);
+/* The format named name ("json"), or -1. */
+int report_format_parse(const char *name);
+/* "table, json, nagios, junit, prometheus": for messages. */
+const char *report_format_list(void);
+
+/* Monitoring Plugins output: "MAILPROBE STATE - summary | perfdata", then
+ * one long-output line per non-OK verdict (reports/nagios.c). */
+int report_write_nagios(FILE *f, const struct run_report *r);
+/* JUnit XML: a testsuite per target, a testcase per endpoint and per rule
+ * (reports/junit.c). */
+int report_write_junit(FILE *f, const struct run_report *r);
+/* Prometheus text exposition format, names prefixed mailprobe_
+ * (reports/prometheus.c). */
+int report_write_prometheus(FILE *f, const struct run_report *r);
+
+/* Helpers shared by the machine formats: */
+/* The endpoint as a URL ("smtp+starttls://[::1]:587"). */
+void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len);
 
 #endif

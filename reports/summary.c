@@ -72,3 +72,17 @@ int report_exit_code(const struct run_report *r)
 			return MP_EXIT_OK;
 	return MP_EXIT_NONE_ANSWERED;
 }
+
+const char *pstate_name(enum pstate s)
+{
+	switch (s) {
+	case PSTATE_OK:
+		return "OK";
+	case PSTATE_WARNING:
+		return "WARNING";
+	case PSTATE_CRITICAL:
+		return "CRITICAL";
+	default:
+		return "UNKNOWN";
+	}
+}

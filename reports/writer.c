@@ -1,0 +1,74 @@
+/* writer.c - the table of report writers (one file per format) and the
+ * helpers the machine formats share. */
+#include "report.h"
+
+#include <string.h>
+
+static int write_table(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	return report_write_table(f, r, ctx && ctx->color);
+}
+
+static int write_json(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_json(f, r);
+}
+
+static int write_nagios(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_nagios(f, r);
+}
+
+static int write_junit(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_junit(f, r);
+}
+
+static int write_prometheus(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_prometheus(f, r);
+}
+
+static const struct report_writer writers[FORMAT_COUNT] = {
+	[FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
+	[FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
+	[FORMAT_NAGIOS] = {.format = FORMAT_NAGIOS, .name = "nagios", .write = write_nagios},
+	[FORMAT_JUNIT] = {.format = FORMAT_JUNIT, .name = "junit", .write = write_junit},
+	[FORMAT_PROMETHEUS] = {.format = FORMAT_PROMETHEUS, .name = "prometheus",
+	                       .write = write_prometheus},
+};
+
+const struct report_writer *report_writer_for(enum output_format fmt)
+{
+	if ((unsigned)fmt >= FORMAT_COUNT)
+		return NULL;
+	return &writers[fmt];
+}
+
+int report_format_parse(const char *name)
+{
+	for (int i = 0; name && i < FORMAT_COUNT; i++)
+		if (strcmp(name, writers[i].name) == 0)
+			return i;
+	return -1;
+}
+
+const char *report_format_list(void)
+{
+	return "table, json, nagios, junit or prometheus";
+}
+
+void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len)
+{
+	static const char *const suffix[MODE_COUNT] = {
+	    [MODE_PLAIN] = "", [MODE_STARTTLS] = "+starttls", [MODE_TLS] = "s"};
+	bool v6 = strchr(ep->host, ':') != NULL;
+
+	snprintf(buf, len, "%s%s://%s%s%s:%u", protocol_name(ep->proto),
+	         (unsigned)ep->mode < MODE_COUNT ? suffix[ep->mode] : "", v6 ? "[" : "", ep->host,
+	         v6 ? "]" : "", (unsigned)ep->port);
+}
