@@ -74,5 +74,17 @@ for want in '454 4.7.0 \x1b[2J' '\x1b]0;pwned-title\x07' '220 fake\x00.test'; do
 done
 [ "$status" = 0 ] && echo "ok   table and -v transcript show the escape sequences as text"
 
+# A greeting that carried NUL bytes is still an answer: exit 0 without a
+# policy, OK for --expect answer.
+timeout -k 5 60 "$MAILPROBE" --format json --greeting-timeout 500 --timeout 1000 \
+	"$(fake_url smtp smtp-nul)" >"$WORK/nul.json" 2>"$WORK/nul.err"
+rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL a NUL-carrying greeting: exit $rc, expected 0 (answered)"; status=1; }
+timeout -k 5 60 "$MAILPROBE" --format json --expect answer --greeting-timeout 500 --timeout 1000 \
+	"$(fake_url smtp smtp-nul)" >"$WORK/nul-policy.json" 2>"$WORK/nul-policy.err"
+rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL a NUL-carrying greeting with --expect answer: exit $rc"; status=1; }
+[ "$rc" -eq 0 ] && echo "ok   a greeting with NUL bytes counts as an answer"
+
 [ "$FAKE_KEEP" = 1 ] && echo "artifacts: $WORK"
 exit $status
