@@ -393,7 +393,8 @@ static void test_nagios_status_line_and_perfdata(void **state)
 	assert_has_line(out, "CRITICAL: smtp://127.0.0.1:25 [expect] refused: connection refused");
 	assert_has_line(out,
 	                "CRITICAL: imaps://[::1]:993 [cert-expiry] certificate expired 3 days ago");
-	assert_has_line(out, "WARNING: pop3://mail.example.test:110 [time] 5010 ms > 500 ms");
+	assert_has_line(out, "WARNING: pop3://mail.example.test:110 via socks5://127.0.0.1:1080 "
+	                     "[time] 5010 ms > 500 ms");
 	free(first);
 	free(out);
 }
@@ -533,6 +534,9 @@ static void test_junit_structure(void **state)
 	                     "type=\"UNKNOWN\">TLS version unknown</error>");
 	assert_has_line(out, "      <failure message=\"5010 ms &gt; 500 ms\" "
 	                     "type=\"WARNING\">5010 ms &gt; 500 ms</failure>");
+	assert_has_line(out,
+	                "    <testcase classname=\"mailprobe.mail.example.test\" "
+	                "name=\"pop3://mail.example.test:110 via socks5://127.0.0.1:1080 time\">");
 	assert_has_line(out, "      <system-out>pop3  mail.example.test:110  plain  socks5 "
 	                     "127.0.0.1:1080  timeout  -  USER  5010 ms</system-out>");
 	assert_has_line(out, "  <testsuite name=\"run\" tests=\"1\" failures=\"1\" errors=\"0\" "
