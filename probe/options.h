@@ -57,8 +57,8 @@ struct policy {
 	bool require_tls;
 	int min_tls;                    /* MP_TLS_V1_x wire version, 0 = no rule */
 	bool require_verified;
-	int cert_warn_days;             /* WARNING at or below; default 14 */
-	int cert_crit_days;             /* CRITICAL at or below; default 3 */
+	int cert_warn_days;             /* WARNING below it (days left); default 14 */
+	int cert_crit_days;             /* CRITICAL below it; default 3 */
 	bool forbid_auth_before_tls;
 	char require_auth[MP_MAX_REQUIRE_AUTH][32]; /* mechanism names, upper case */
 	size_t nrequire_auth;
