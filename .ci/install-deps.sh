@@ -2,7 +2,7 @@
 # Installs everything mailprobe needs to build and test on Debian 12, without
 # starting any system daemons (the test suite starts its own private instances).
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libcmocka-dev
+PKGS=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
       openssl ca-certificates python3 python3-jsonschema postfix dovecot-core dovecot-imapd dovecot-pop3d
       dante-server microsocks tinyproxy stunnel4 clang libclang-rt-14-dev procps iproute2
       valgrind time bsdutils nagios4-core prometheus libxml2-utils)

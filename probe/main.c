@@ -1,9 +1,9 @@
-/* main.c - mailprobe: parse options, plan, probe, report. */
+/* main.c - mailprobe: the composition root. "mailprobe serve" is the
+ * exporter (serve.c); anything else is one run from the command line:
+ * parse options, open the report files, run (run.c), write the reports. */
 #include "cli.h"
-#include "engine.h"
-#include "plan.h"
-#include "../core/deadline.h"
-#include "../core/tls.h"
+#include "run.h"
+#include "serve.h"
 #include "../reports/report.h"
 #include "../reports/sink.h"
 
@@ -60,15 +60,6 @@ static void close_wake_pipe(void)
 	wake_pipe[0] = -1;
 }
 
-static void rfc3339_now(char *buf, size_t len)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int usage_error(const char *msg)
 {
 	fprintf(stderr, "mailprobe: %s (see mailprobe --help)\n", msg);
@@ -96,20 +87,19 @@ static size_t plan_sinks(const struct run_options *opt, struct report_sink *sink
 
 int main(int argc, char **argv)
 {
-	struct run_options *opt = calloc(1, sizeof(*opt));
-	struct endpoint *eps = NULL;
-	struct probe_result *results = NULL;
-	struct tls_ctx *tls = NULL;
-	struct run_report report;
+	struct run_options *opt = NULL;
+	struct run_outcome run;
 	struct mp_error err;
 	struct report_sink sinks[MP_MAX_OUTPUTS + 1];
-	size_t n = 0, nsinks = 0;
-	bool sinks_opened = false;
+	size_t nsinks = 0;
+	bool sinks_opened = false, ran = false;
 	int rc = MP_EXIT_USAGE;
-	int64_t t0;
 
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
 	mp_error_clear(&err);
-	memset(&report, 0, sizeof(report));
+	memset(&run, 0, sizeof(run));
+	opt = calloc(1, sizeof(*opt));
 	if (!opt)
 		return usage_error("out of memory");
 	switch (cli_parse(argc, argv, opt, &err)) {
@@ -122,65 +112,32 @@ int main(int argc, char **argv)
 	case CLI_RUN:
 		break;
 	}
-	if (plan_build(opt, &eps, &n, &err) != 0) {
-		rc = usage_error(err.msg);
-		goto out;
-	}
-	tls = tls_ctx_new(&opt->tls, &err);
-	if (!tls) {
-		rc = usage_error(err.msg);
-		goto out;
-	}
-	opt->probe.tls = tls;
 	nsinks = plan_sinks(opt, sinks);
 	if (sinks_open(sinks, nsinks, &err) != 0) {
 		rc = usage_error(err.msg);
 		goto out;
 	}
 	sinks_opened = true;
-	results = calloc(n, sizeof(*results));
-	if (!results) {
-		rc = usage_error("out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		result_init(&results[i], &eps[i]);
-
 	install_signals();
-	rfc3339_now(report.started_at, sizeof(report.started_at));
-	t0 = mono_ms();
-	engine_run(eps, results, n, &opt->probe, opt->concurrency,
-		   deadline_in(opt->overall_timeout_ms), opt->auto_mode, &interrupted,
-		   wake_pipe[0]);
-	report.duration_ms = mono_ms() - t0;
-	report.opt = opt;
-	report.results = results;
-	report.n = n;
-	report.interrupted = interrupted != 0;
-	report_recommend(&report);
-	if (report_evaluate(&report) != 0) {
-		rc = usage_error("out of memory evaluating the policy");
-		goto out;
-	}
-
-	if (opt->verbose)
-		for (size_t i = 0; i < n; i++)
-			report_write_transcript(stderr, &results[i]);
-	sinks_opened = false;
-	if (sinks_write(sinks, nsinks, &report, &err) != 0) {
+	if (run_probe(opt, 0, &interrupted, wake_pipe[0], NULL, NULL, &run, &err) != 0) {
 		rc = usage_error(err.msg);
 		goto out;
 	}
-	rc = report_exit_code(&report);
+	ran = true;
+	if (opt->verbose)
+		for (size_t i = 0; i < run.n; i++)
+			report_write_transcript(stderr, &run.results[i]);
+	sinks_opened = false;
+	if (sinks_write(sinks, nsinks, &run.report, &err) != 0) {
+		rc = usage_error(err.msg);
+		goto out;
+	}
+	rc = report_exit_code(&run.report);
 out:
 	if (sinks_opened)
 		sinks_abort(sinks, nsinks);
-	report_free(&report);
-	for (size_t i = 0; results && i < n; i++)
-		result_free(&results[i]);
-	free(results);
-	free(eps);
-	tls_ctx_free(tls);
+	if (ran)
+		run_outcome_free(&run);
 	if (opt) {
 		explicit_bzero(opt->proxies, sizeof(opt->proxies));
 		explicit_bzero(opt->password, sizeof(opt->password));

@@ -1,0 +1,78 @@
+/* run.c - one run, shared by the command line and the exporter. */
+#include "run.h"
+#include "engine.h"
+#include "plan.h"
+#include "../core/deadline.h"
+#include "../core/tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void rfc3339_now(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
+	      int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
+	      struct mp_error *err)
+{
+	struct probe_config cfg = opt->probe;
+	struct tls_ctx *tls = NULL;
+	int64_t budget = opt->overall_timeout_ms, t0;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (plan_build(opt, &out->eps, &out->n, err) != 0)
+		goto out;
+	tls = tls_ctx_new(&opt->tls, err);
+	if (!tls)
+		goto out;
+	cfg.tls = tls;
+	out->results = calloc(out->n ? out->n : 1, sizeof(*out->results));
+	if (!out->results) {
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		result_init(&out->results[i], &out->eps[i]);
+	if (max_ms > 0 && max_ms < budget)
+		budget = max_ms;
+	if (started)
+		started(arg);
+	rfc3339_now(out->report.started_at, sizeof(out->report.started_at));
+	t0 = mono_ms();
+	engine_run(out->eps, out->results, out->n, &cfg, opt->concurrency, deadline_in(budget),
+		   opt->auto_mode, stop, wake_fd);
+	out->report.duration_ms = mono_ms() - t0;
+	out->report.opt = opt;
+	out->report.results = out->results;
+	out->report.n = out->n;
+	out->report.interrupted = stop && *stop != 0;
+	report_recommend(&out->report);
+	if (report_evaluate(&out->report) != 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory evaluating the policy");
+		goto out;
+	}
+	rc = 0;
+out:
+	tls_ctx_free(tls);
+	if (rc != 0)
+		run_outcome_free(out);
+	return rc;
+}
+
+void run_outcome_free(struct run_outcome *out)
+{
+	for (size_t i = 0; out->results && i < out->n; i++)
+		result_free(&out->results[i]);
+	free(out->results);
+	free(out->eps);
+	report_free(&out->report);
+	memset(out, 0, sizeof(*out));
+}
