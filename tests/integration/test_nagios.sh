@@ -53,9 +53,9 @@ ARGS[ok]+=" smtps://$H:$MP_SMTPS_PORT imaps://$H:$MP_IMAPS_PORT"
 WANT_STATE[warning]=1
 ARGS[warning]="--format nagios --cafile $MP_CA --require-tls"
 ARGS[warning]+=" smtps://$H:$MP_SMTPS_PORT --optional smtps://$H:$closed"
-# TLS required, but the endpoint is probed in plain mode
+# TLS required, but smtp:// is plain SMTP
 WANT_STATE[critical]=2
-ARGS[critical]="--format nagios --cafile $MP_CA --require-tls --modes plain"
+ARGS[critical]="--format nagios --cafile $MP_CA --require-tls"
 ARGS[critical]+=" smtp://$H:$MP_SMTP_PORT"
 STATE_NAME=(OK WARNING CRITICAL UNKNOWN)
 
