@@ -49,10 +49,11 @@ declare -A WANT_STATE ARGS
 WANT_STATE[ok]=0
 ARGS[ok]="--format nagios --cafile $MP_CA --require-tls --require-verified --min-tls 1.2"
 ARGS[ok]+=" smtps://$H:$MP_SMTPS_PORT imaps://$H:$MP_IMAPS_PORT"
-# a refused endpoint that may fail: WARNING, not CRITICAL
+# a refused endpoint marked --optional (which marks, and does not add, a
+# target): WARNING, not CRITICAL
 WANT_STATE[warning]=1
-ARGS[warning]="--format nagios --cafile $MP_CA --require-tls"
-ARGS[warning]+=" smtps://$H:$MP_SMTPS_PORT --optional smtps://$H:$closed"
+ARGS[warning]="--format nagios --cafile $MP_CA --require-tls --optional smtps://$H:$closed"
+ARGS[warning]+=" smtps://$H:$MP_SMTPS_PORT smtps://$H:$closed"
 # TLS required, but smtp:// is plain SMTP
 WANT_STATE[critical]=2
 ARGS[critical]="--format nagios --cafile $MP_CA --require-tls"
