@@ -22,7 +22,9 @@ mp_setup
 
 NAGIOS=/usr/sbin/nagios4
 START_WAIT_S=10  # bound on the lock file showing the daemon's PID
-STATUS_WAIT_S=${MP_NAGIOS_WAIT_S:-60} # bound on status.dat showing every expected service state
+# bound on status.dat showing every expected service state (MP_NAGIOS_WAIT_S
+# shortens it, to see the failure output without waiting a minute)
+STATUS_WAIT_S=${MP_NAGIOS_WAIT_S:-60}
 STOP_WAIT_S=10   # bound on the daemon and its workers exiting after SIGTERM
 H=127.0.0.1
 
