@@ -177,7 +177,7 @@ static void put_summary(FILE *f, const struct run_report *r)
 	if (r->interrupted)
 		fputs(", interrupted", f);
 	if (r->state != PSTATE_OK && w) {
-		fputs("; ", f);
+		fputs(" - ", f); /* not ";": Nagios turns it into ":" */
 		put_endpoint(f, r, w->endpoint);
 		fputs(" [", f);
 		put_text(f, w->rule);

@@ -165,7 +165,7 @@ lines = lines[:-1]
 m = re.match(r"^MAILPROBE (OK|WARNING|CRITICAL|UNKNOWN) - ([^|]*) \| (.*)$", lines[0])
 check(m, "status line shape")
 check(m.group(1) == "CRITICAL", "state CRITICAL")
-check(m.group(2).startswith("8 endpoints: 7 ok, 1 failed; %s [expect] " % closed), "summary: %r" % m.group(2))
+check(m.group(2).startswith("8 endpoints: 7 ok, 1 failed - %s [expect] " % closed), "summary: %r" % m.group(2))
 perf = m.group(3).split(" ")
 PERF = re.compile(r"^'([^'=]+)'=(-?[0-9]+)(ms)?;([0-9]*:?);([0-9]*:?);([0-9]*);([0-9]*)$")
 labels = []

@@ -380,7 +380,7 @@ static void test_nagios_status_line_and_perfdata(void **state)
 	first = line_of(out, 0);
 	assert_string_equal(
 	    first,
-	    "MAILPROBE CRITICAL - 4 endpoints: 2 ok, 2 failed; smtp://127.0.0.1:25 [expect] "
+	    "MAILPROBE CRITICAL - 4 endpoints: 2 ok, 2 failed - smtp://127.0.0.1:25 [expect] "
 	    "refused: connection refused"
 	    " | 'smtp+starttls_127.0.0.1_587_time'=12ms;500;1000;0;"
 	    " 'smtp+starttls_127.0.0.1_587_cert_days'=42;14:;3:;;"
