@@ -19,8 +19,8 @@ static void rfc3339_now(char *buf, size_t len)
 }
 
 int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
-	      int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
-	      struct mp_error *err)
+              int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
+              struct mp_error *err)
 {
 	struct probe_config cfg = opt->probe;
 	struct tls_ctx *tls = NULL;
@@ -48,7 +48,7 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	rfc3339_now(out->report.started_at, sizeof(out->report.started_at));
 	t0 = mono_ms();
 	engine_run(out->eps, out->results, out->n, &cfg, opt->concurrency, deadline_in(budget),
-		   opt->auto_mode, stop, wake_fd);
+	           opt->auto_mode, stop, wake_fd);
 	out->report.duration_ms = mono_ms() - t0;
 	out->report.opt = opt;
 	out->report.results = out->results;

@@ -24,8 +24,8 @@ struct run_outcome {
  * valid, just before the probes start. Returns 0, or -1 with err (a bad plan,
  * an unreadable CA file, out of memory) and nothing probed. */
 int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
-	      int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
-	      struct mp_error *err);
+              int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
+              struct mp_error *err);
 /* Frees what run_probe allocated. */
 void run_outcome_free(struct run_outcome *out);
 

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SERVE_DEFAULT_PORT 9925
+#define SERVE_DEFAULT_PORT       9925
 #define SERVE_DEFAULT_MAX_PROBES 8
 /* Scrape deadline margin, as blackbox_exporter's default timeout offset. */
 #define SERVE_SCRAPE_MARGIN_MS 500
@@ -43,9 +43,9 @@
 /* Bytes MHD may use per connection: request line and headers must fit. */
 #define SERVE_CONN_MEMORY (64 * 1024)
 /* Seconds a client may stay silent mid-request. */
-#define SERVE_CONN_TIMEOUT_S 10
+#define SERVE_CONN_TIMEOUT_S  10
 #define SERVE_MAX_CONNECTIONS 1000
-#define SERVE_THREAD_STACK (1024 * 1024)
+#define SERVE_THREAD_STACK    (1024 * 1024)
 /* Request counters kept for /metrics (path x code). */
 #define SERVE_MAX_COUNTERS 64
 
@@ -58,7 +58,7 @@ struct cfg_holder {
 
 /* The last background probe of one configured target. */
 struct target_status {
-	char *html;                     /* rendered report body, NULL until probed */
+	char *html; /* rendered report body, NULL until probed */
 	time_t at;
 };
 
@@ -70,7 +70,7 @@ struct counter {
 
 struct server {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;            /* in_flight dropped, or stopping */
+	pthread_cond_t cond; /* in_flight dropped, or stopping */
 	struct cfg_holder *cfg;
 	const char *config_path;
 	int max_probes;
@@ -88,13 +88,13 @@ struct server {
 	/* status page: one slot per target of cfg, rebuilt on reload */
 	struct target_status *status;
 	size_t nstatus;
-	unsigned long generation;       /* bumped on reload */
+	unsigned long generation; /* bumped on reload */
 };
 
 /* One request's state (MHD's con_cls). */
 struct request {
-	bool bad_encoding;              /* invalid percent-encoding in the URI */
-	bool seen;                      /* POST: headers seen, body follows */
+	bool bad_encoding; /* invalid percent-encoding in the URI */
+	bool seen;         /* POST: headers seen, body follows */
 };
 
 static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -200,12 +200,12 @@ static void count(struct server *s, const char *path, unsigned code)
 }
 
 /* Queues a response that owns buf (malloc'd, len bytes). */
-static enum MHD_Result respond_buf(struct server *s, struct MHD_Connection *conn,
-				   const char *path, unsigned code, const char *type, char *buf,
-				   size_t len, const char *retry_after)
+static enum MHD_Result respond_buf(struct server *s, struct MHD_Connection *conn, const char *path,
+                                   unsigned code, const char *type, char *buf, size_t len,
+                                   const char *retry_after)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf,
-								     MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result rc;
 
 	if (!resp) {
@@ -224,13 +224,12 @@ static enum MHD_Result respond_buf(struct server *s, struct MHD_Connection *conn
 }
 
 /* A short plain-text answer (errors say what went wrong and what to do). */
-static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *conn,
-				    const char *path, unsigned code, const char *retry_after,
-				    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *conn, const char *path,
+                                    unsigned code, const char *retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *conn,
-				    const char *path, unsigned code, const char *retry_after,
-				    const char *fmt, ...)
+static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *conn, const char *path,
+                                    unsigned code, const char *retry_after, const char *fmt, ...)
 {
 	char *buf = NULL;
 	va_list ap;
@@ -242,7 +241,7 @@ static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *con
 	if (n < 0)
 		return MHD_NO;
 	return respond_buf(s, conn, path, code, "text/plain; charset=utf-8", buf, (size_t)n,
-			   retry_after);
+	                   retry_after);
 }
 
 /* Collected query parameters of /probe. */
@@ -251,12 +250,12 @@ struct probe_args {
 	size_t ntargets;
 	const char *module;
 	const char *format;
-	const char *bad;                /* first unknown or repeated parameter */
+	const char *bad; /* first unknown or repeated parameter */
 	bool too_many;
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
+                                   const char *value)
 {
 	struct probe_args *a = cls;
 
@@ -281,7 +280,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static int64_t scrape_budget_ms(struct MHD_Connection *conn)
 {
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						    "X-Prometheus-Scrape-Timeout-Seconds");
+	                                            "X-Prometheus-Scrape-Timeout-Seconds");
 	char *end = NULL;
 	double sec;
 	int64_t ms;
@@ -316,7 +315,7 @@ static char *render(const struct run_report *r, enum output_format fmt, size_t *
 }
 
 static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *conn,
-				    const struct request *req)
+                                    const struct request *req)
 {
 	struct probe_args a;
 	struct cfg_holder *h = NULL;
@@ -329,50 +328,50 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 	char *body = NULL;
 	size_t len = 0;
 	bool counted = false;
-	int64_t t0;
+	int64_t t0, budget;
 
 	memset(&a, 0, sizeof(a));
 	memset(&run, 0, sizeof(run));
 	if (req && req->bad_encoding)
 		return respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				    "invalid percent-encoding in the query string\n");
+		                    "invalid percent-encoding in the query string\n");
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
 	if (a.bad)
 		return respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				    "unknown or repeated parameter: use target (repeatable), "
-				    "module and format\n");
+		                    "unknown or repeated parameter: use target (repeatable), "
+		                    "module and format\n");
 	if (a.too_many)
 		return respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				    "at most %d targets in one request\n", MP_SERVE_MAX_TARGETS);
+		                    "at most %d targets in one request\n", MP_SERVE_MAX_TARGETS);
 	if (!a.ntargets)
 		return respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				    "missing target: /probe?target=HOST_OR_URL&module=NAME\n");
+		                    "missing target: /probe?target=HOST_OR_URL&module=NAME\n");
 	if (a.format && strcmp(a.format, "json") == 0)
 		fmt = FORMAT_JSON;
 	else if (a.format && strcmp(a.format, "prometheus") != 0)
 		return respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				    "format must be prometheus (the default) or json\n");
+		                    "format must be prometheus (the default) or json\n");
 	h = cfg_get(s);
 	m = serve_config_module(h->c, a.module && *a.module ? a.module : "default");
 	if (!m) {
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
-				  "unknown module: name one of the configuration's \"modules\"\n");
+		                  "unknown module: name one of the configuration's \"modules\"\n");
 		goto out;
 	}
 	for (size_t i = 0; i < a.ntargets; i++)
 		if (!serve_config_allows(h->c, a.targets[i])) {
 			rc = respond_text(s, conn, "/probe", MHD_HTTP_FORBIDDEN, NULL,
-					  "target %zu is not allowed: add its host, a pattern or a "
-					  "CIDR to \"allow\" in the configuration\n",
-					  i + 1);
+			                  "target %zu is not allowed: add its host, a pattern or a "
+			                  "CIDR to \"allow\" in the configuration\n",
+			                  i + 1);
 			goto out;
 		}
 	pthread_mutex_lock(&s->lock);
 	if (s->in_flight >= s->max_probes || s->stopping) {
 		pthread_mutex_unlock(&s->lock);
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_SERVICE_UNAVAILABLE, "1",
-				  "%s: try again shortly\n",
-				  s->stopping ? "shutting down" : "too many probes running");
+		                  "%s: try again shortly\n",
+		                  s->stopping ? "shutting down" : "too many probes running");
 		goto out;
 	}
 	s->in_flight++;
@@ -382,16 +381,19 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 	opt = calloc(1, sizeof(*opt));
 	if (!opt) {
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-				  "out of memory\n");
+		                  "out of memory\n");
 		goto out;
 	}
 	if (serve_config_options(m, a.targets, a.ntargets, opt, &err) != 0) {
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL, "%s\n", err.msg);
 		goto out;
 	}
+	budget = scrape_budget_ms(conn);
+	/* the scrape's deadline, shown as the run's in the report */
+	if (budget > 0 && budget < opt->overall_timeout_ms)
+		opt->overall_timeout_ms = (int)budget;
 	t0 = mono_ms();
-	if (run_probe(opt, scrape_budget_ms(conn), &s->stop_probes, -1, NULL, NULL, &run,
-		      &err) != 0) {
+	if (run_probe(opt, 0, &s->stop_probes, -1, NULL, NULL, &run, &err) != 0) {
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL, "%s\n", err.msg);
 		goto out;
 	}
@@ -402,13 +404,13 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 	body = render(&run.report, fmt, &len);
 	if (!body) {
 		rc = respond_text(s, conn, "/probe", MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-				  "could not write the report\n");
+		                  "could not write the report\n");
 		goto out;
 	}
 	rc = respond_buf(s, conn, "/probe", MHD_HTTP_OK,
-			 fmt == FORMAT_JSON ? "application/json"
-					    : "text/plain; version=0.0.4; charset=utf-8",
-			 body, len, NULL);
+	                 fmt == FORMAT_JSON ? "application/json"
+	                                    : "text/plain; version=0.0.4; charset=utf-8",
+	                 body, len, NULL);
 out:
 	run_outcome_free(&run);
 	if (opt)
@@ -434,45 +436,50 @@ static enum MHD_Result handle_metrics(struct server *s, struct MHD_Connection *c
 	if (!f)
 		return MHD_NO;
 	pthread_mutex_lock(&s->lock);
-	fprintf(f, "# HELP mailprobe_exporter_build_info The exporter's version.\n"
-		   "# TYPE mailprobe_exporter_build_info gauge\n"
-		   "mailprobe_exporter_build_info{version=\"%s\"} 1\n",
-		MP_VERSION);
+	fprintf(f,
+	        "# HELP mailprobe_exporter_build_info The exporter's version.\n"
+	        "# TYPE mailprobe_exporter_build_info gauge\n"
+	        "mailprobe_exporter_build_info{version=\"%s\"} 1\n",
+	        MP_VERSION);
 	fprintf(f, "# HELP mailprobe_exporter_requests_total HTTP requests answered, by path "
-		   "and status code.\n# TYPE mailprobe_exporter_requests_total counter\n");
+	           "and status code.\n# TYPE mailprobe_exporter_requests_total counter\n");
 	for (size_t i = 0; i < s->ncounters; i++)
 		fprintf(f, "mailprobe_exporter_requests_total{path=\"%s\",code=\"%u\"} %lu\n",
-			s->counters[i].path, s->counters[i].code, s->counters[i].n);
-	fprintf(f, "# HELP mailprobe_exporter_probes_in_flight Probe requests running now.\n"
-		   "# TYPE mailprobe_exporter_probes_in_flight gauge\n"
-		   "mailprobe_exporter_probes_in_flight %d\n",
-		s->in_flight);
-	fprintf(f, "# HELP mailprobe_exporter_probe_duration_seconds Time probe requests took.\n"
-		   "# TYPE mailprobe_exporter_probe_duration_seconds summary\n"
-		   "mailprobe_exporter_probe_duration_seconds_sum %.3f\n"
-		   "mailprobe_exporter_probe_duration_seconds_count %lu\n",
-		s->probe_seconds, s->probes);
-	fprintf(f, "# HELP mailprobe_exporter_config_reloads_total Configuration loads, by "
-		   "result.\n# TYPE mailprobe_exporter_config_reloads_total counter\n"
-		   "mailprobe_exporter_config_reloads_total{result=\"success\"} %lu\n"
-		   "mailprobe_exporter_config_reloads_total{result=\"failure\"} %lu\n",
-		s->reloads_ok, s->reloads_failed);
-	fprintf(f, "# HELP mailprobe_exporter_config_last_reload_successful Whether the last "
-		   "configuration load worked.\n"
-		   "# TYPE mailprobe_exporter_config_last_reload_successful gauge\n"
-		   "mailprobe_exporter_config_last_reload_successful %d\n"
-		   "# HELP mailprobe_exporter_config_last_reload_success_timestamp_seconds When "
-		   "the configuration was last loaded, as Unix time.\n"
-		   "# TYPE mailprobe_exporter_config_last_reload_success_timestamp_seconds gauge\n"
-		   "mailprobe_exporter_config_last_reload_success_timestamp_seconds %lld\n",
-		s->last_reload_ok ? 1 : 0, (long long)s->last_reload_at);
+		        s->counters[i].path, s->counters[i].code, s->counters[i].n);
+	fprintf(f,
+	        "# HELP mailprobe_exporter_probes_in_flight Probe requests running now.\n"
+	        "# TYPE mailprobe_exporter_probes_in_flight gauge\n"
+	        "mailprobe_exporter_probes_in_flight %d\n",
+	        s->in_flight);
+	fprintf(f,
+	        "# HELP mailprobe_exporter_probe_duration_seconds Time probe requests took.\n"
+	        "# TYPE mailprobe_exporter_probe_duration_seconds summary\n"
+	        "mailprobe_exporter_probe_duration_seconds_sum %.3f\n"
+	        "mailprobe_exporter_probe_duration_seconds_count %lu\n",
+	        s->probe_seconds, s->probes);
+	fprintf(f,
+	        "# HELP mailprobe_exporter_config_reloads_total Configuration loads, by "
+	        "result.\n# TYPE mailprobe_exporter_config_reloads_total counter\n"
+	        "mailprobe_exporter_config_reloads_total{result=\"success\"} %lu\n"
+	        "mailprobe_exporter_config_reloads_total{result=\"failure\"} %lu\n",
+	        s->reloads_ok, s->reloads_failed);
+	fprintf(f,
+	        "# HELP mailprobe_exporter_config_last_reload_successful Whether the last "
+	        "configuration load worked.\n"
+	        "# TYPE mailprobe_exporter_config_last_reload_successful gauge\n"
+	        "mailprobe_exporter_config_last_reload_successful %d\n"
+	        "# HELP mailprobe_exporter_config_last_reload_success_timestamp_seconds When "
+	        "the configuration was last loaded, as Unix time.\n"
+	        "# TYPE mailprobe_exporter_config_last_reload_success_timestamp_seconds gauge\n"
+	        "mailprobe_exporter_config_last_reload_success_timestamp_seconds %lld\n",
+	        s->last_reload_ok ? 1 : 0, (long long)s->last_reload_at);
 	pthread_mutex_unlock(&s->lock);
 	if (fclose(f) != 0) {
 		free(buf);
 		return MHD_NO;
 	}
 	return respond_buf(s, conn, "/metrics", MHD_HTTP_OK,
-			   "text/plain; version=0.0.4; charset=utf-8", buf, len, NULL);
+	                   "text/plain; version=0.0.4; charset=utf-8", buf, len, NULL);
 }
 
 /* Writes text escaped for HTML (for our own configuration's strings). */
@@ -518,9 +525,11 @@ static enum MHD_Result handle_status(struct server *s, struct MHD_Connection *co
 	pthread_mutex_lock(&s->lock);
 	if (!h->c->ntargets)
 		fputs("<p>No targets in the configuration: list them under \"targets\" to see them "
-		      "here.</p>\n", f);
+		      "here.</p>\n",
+		      f);
 	for (size_t i = 0; i < h->c->ntargets; i++) {
-		const struct target_status *st = s->cfg == h && i < s->nstatus ? &s->status[i] : NULL;
+		const struct target_status *st =
+		    s->cfg == h && i < s->nstatus ? &s->status[i] : NULL;
 
 		if (st && st->html) {
 			fputs(st->html, f);
@@ -529,8 +538,10 @@ static enum MHD_Result handle_status(struct server *s, struct MHD_Connection *co
 		fputs("<section><h2>", f);
 		html_text(f, h->c->targets[i].target);
 		fputs("</h2><p>", f);
-		fputs(h->c->interval_s ? "not probed yet" : "not probed: set \"interval\" in the "
-		      "configuration to probe the targets in the background", f);
+		fputs(h->c->interval_s ? "not probed yet"
+		                       : "not probed: set \"interval\" in the "
+		                         "configuration to probe the targets in the background",
+		      f);
 		fputs("</p></section>\n", f);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -545,14 +556,14 @@ static enum MHD_Result handle_status(struct server *s, struct MHD_Connection *co
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_data_size, void **con_cls)
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
 	struct server *s = cls;
 	struct request *req = *con_cls;
 	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool get =
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	struct mp_error err;
 
 	(void)version;
@@ -571,19 +582,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/-/reload") == 0) {
 		if (!post)
 			return respond_text(s, conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-					    "use POST /-/reload\n");
+			                    "use POST /-/reload\n");
 		if (reload(s, &err) != 0) {
 			logf_line("reload refused, keeping the old configuration: %s", err.msg);
 			return respond_text(s, conn, url, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-					    "reload refused, the old configuration stays: %s\n",
-					    err.msg);
+			                    "reload refused, the old configuration stays: %s\n",
+			                    err.msg);
 		}
 		logf_line("configuration reloaded from %s", s->config_path);
 		return respond_text(s, conn, url, MHD_HTTP_OK, NULL, "configuration reloaded\n");
 	}
 	if (!get)
-		return respond_text(s, conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, NULL,
-				    "use GET\n");
+		return respond_text(s, conn, url, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "use GET\n");
 	if (strcmp(url, "/probe") == 0)
 		return handle_probe(s, conn, req);
 	if (strcmp(url, "/metrics") == 0)
@@ -593,7 +603,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/") == 0)
 		return handle_status(s, conn);
 	return respond_text(s, conn, url, MHD_HTTP_NOT_FOUND, NULL,
-			    "not found: use /probe, /metrics, /-/healthy, /-/reload or /\n");
+	                    "not found: use /probe, /metrics, /-/healthy, /-/reload or /\n");
 }
 
 static int hexval(int c)
@@ -626,7 +636,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode code)
+                         enum MHD_RequestTerminationCode code)
 {
 	(void)cls;
 	(void)conn;
@@ -666,11 +676,11 @@ static void *prober(void *arg)
 			if (!opt)
 				break;
 			memset(&run, 0, sizeof(run));
-			if (serve_config_options(serve_config_module(h->c, t->module), targets, 1, opt,
-						 &err) == 0 &&
+			if (serve_config_options(serve_config_module(h->c, t->module), targets, 1,
+			                         opt, &err) == 0 &&
 			    run_probe(opt, 0, &s->stop_probes, -1, NULL, NULL, &run, &err) == 0) {
 				snprintf(heading, sizeof(heading), "%s (module %s)", t->target,
-					 t->module);
+				         t->module);
 				f = open_memstream(&html, &len);
 				if (f) {
 					report_write_html_body(f, &run.report, heading);
@@ -739,7 +749,7 @@ static void serve_usage(FILE *f)
 
 /* Parses ADDR:PORT ("127.0.0.1:9925", "[::1]:9925") into ss. */
 static int parse_listen(const char *arg, struct sockaddr_storage *ss, bool *v6,
-			struct mp_error *err)
+                        struct mp_error *err)
 {
 	char host[64];
 	const char *colon = NULL;
@@ -779,8 +789,10 @@ static int parse_listen(const char *arg, struct sockaddr_storage *ss, bool *v6,
 		return 0;
 	}
 bad:
-	mp_error_set(err, MP_ERR_INTERNAL, "--listen expects ADDRESS:PORT with an IP address, "
-		     "e.g. 127.0.0.1:9925 or [::1]:9925, not '%.60s'", arg);
+	mp_error_set(err, MP_ERR_INTERNAL,
+	             "--listen expects ADDRESS:PORT with an IP address, "
+	             "e.g. 127.0.0.1:9925 or [::1]:9925, not '%.60s'",
+	             arg);
 	return -1;
 }
 
@@ -823,8 +835,9 @@ int serve_main(int argc, char **argv)
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || v < 1 || v > 1024) {
-				fprintf(stderr, "mailprobe serve: --max-probes expects a whole number "
-						"from 1 to 1024 (see mailprobe serve --help)\n");
+				fprintf(stderr,
+				        "mailprobe serve: --max-probes expects a whole number "
+				        "from 1 to 1024 (see mailprobe serve --help)\n");
 				return 3;
 			}
 			s.max_probes = (int)v;
@@ -833,21 +846,24 @@ int serve_main(int argc, char **argv)
 			serve_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "mailprobe serve: %s option '%.40s' (see mailprobe serve "
-					"--help)\n",
-				c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
+			fprintf(stderr,
+			        "mailprobe serve: %s option '%.40s' (see mailprobe serve "
+			        "--help)\n",
+			        c == ':' ? "missing value for" : "unknown", argv[optind - 1]);
 			return 3;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "mailprobe serve: unexpected argument '%.60s': targets come with "
-				"each request (see mailprobe serve --help)\n",
-			argv[optind]);
+		fprintf(stderr,
+		        "mailprobe serve: unexpected argument '%.60s': targets come with "
+		        "each request (see mailprobe serve --help)\n",
+		        argv[optind]);
 		return 3;
 	}
 	if (!s.config_path) {
-		fprintf(stderr, "mailprobe serve: --config FILE is required: it lists the modules "
-				"and the targets that may be probed (see mailprobe serve --help)\n");
+		fprintf(stderr,
+		        "mailprobe serve: --config FILE is required: it lists the modules "
+		        "and the targets that may be probed (see mailprobe serve --help)\n");
 		return 3;
 	}
 	if (parse_listen(listen_arg, &ss, &v6, &err) != 0) {
@@ -874,31 +890,31 @@ int serve_main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				 MHD_USE_ITC | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
-			     0, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &ss,
-			     MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-			     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT_S,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
-			     MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVE_THREAD_STACK,
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+	        MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK,
+	    uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVE_THREAD_STACK, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "mailprobe serve: cannot listen on %s: %s: is the port in use?\n",
-			listen_arg, strerror(errno));
+		        listen_arg, strerror(errno));
 		goto out;
 	}
 	if (pthread_create(&bg, NULL, prober, &s) == 0)
 		bg_started = true;
 	logf_line("listening on %s, configuration %s, at most %d probes at once", listen_arg,
-		  s.config_path, s.max_probes);
+	          s.config_path, s.max_probes);
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
 			if (reload(&s, &err) != 0)
-				logf_line("reload refused, keeping the old configuration: %s", err.msg);
+				logf_line("reload refused, keeping the old configuration: %s",
+				          err.msg);
 			else
 				logf_line("configuration reloaded from %s", s.config_path);
 			continue;

@@ -22,8 +22,7 @@ static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Options a module may not set: they decide the exporter's own output, or
  * would put a secret into the configuration file. */
 static const char *const forbidden[] = {
-    "format", "output", "help", "version", "verbose", "color", "no-color", "compact",
-    "password",
+    "format", "output", "help", "version", "verbose", "color", "no-color", "compact", "password",
 };
 
 static char *dup_or_fail(const char *s, struct mp_error *err)
@@ -67,7 +66,7 @@ static char *read_all(const char *path, struct mp_error *err)
 
 	if (!buf || fd < 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "cannot read %.100s: %s", path,
-			     buf ? strerror(errno) : "out of memory");
+		             buf ? strerror(errno) : "out of memory");
 		goto fail;
 	}
 	for (;;) {
@@ -77,7 +76,7 @@ static char *read_all(const char *path, struct mp_error *err)
 			continue;
 		if (got < 0) {
 			mp_error_set(err, MP_ERR_INTERNAL, "cannot read %.100s: %s", path,
-				     strerror(errno));
+			             strerror(errno));
 			goto fail;
 		}
 		if (got == 0)
@@ -85,7 +84,7 @@ static char *read_all(const char *path, struct mp_error *err)
 		n += (size_t)got;
 		if (n > MP_SERVE_MAX_CONFIG) {
 			mp_error_set(err, MP_ERR_INTERNAL, "%.100s is larger than %d bytes", path,
-				     MP_SERVE_MAX_CONFIG);
+			             MP_SERVE_MAX_CONFIG);
 			goto fail;
 		}
 	}
@@ -121,25 +120,28 @@ static int push_arg(struct serve_module *m, const char *s, struct mp_error *err)
  * false -> nothing, a number or string -> "--key" VALUE, a list -> the
  * option repeated. */
 static int module_item(struct serve_module *m, const cJSON *item, const char *path,
-		       struct mp_error *err)
+                       struct mp_error *err)
 {
 	char opt[80], num[32];
 	const cJSON *e = NULL;
 
 	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
 		if (strcmp(item->string, forbidden[i]) == 0) {
-			mp_error_set(err, MP_ERR_INTERNAL, "%.100s: module '%.40s': \"%.40s\" is not "
-				     "allowed in a module%s", path, m->name, item->string,
-				     strcmp(item->string, "password") == 0
-					 ? ": put the password in a file and name it with "
-					   "\"password-file\""
-					 : "");
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "%.100s: module '%.40s': \"%.40s\" is not "
+			             "allowed in a module%s",
+			             path, m->name, item->string,
+			             strcmp(item->string, "password") == 0
+			                 ? ": put the password in a file and name it with "
+			                   "\"password-file\""
+			                 : "");
 			return -1;
 		}
 	if (strlen(item->string) > 60 || item->string[0] == '-' || !item->string[0]) {
-		mp_error_set(err, MP_ERR_INTERNAL, "%.100s: module '%.40s': '%.60s' is not an option "
-			     "name (the long option without dashes, e.g. \"greeting-timeout\")", path,
-			     m->name, item->string);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "%.100s: module '%.40s': '%.60s' is not an option "
+		             "name (the long option without dashes, e.g. \"greeting-timeout\")",
+		             path, m->name, item->string);
 		return -1;
 	}
 	snprintf(opt, sizeof(opt), "--%s", item->string);
@@ -157,10 +159,13 @@ static int module_item(struct serve_module *m, const cJSON *item, const char *pa
 	if (cJSON_IsString(item))
 		return push_arg(m, opt, err) || push_arg(m, item->valuestring, err) ? -1 : 0;
 	if (cJSON_IsArray(item)) {
-		cJSON_ArrayForEach(e, item) {
+		cJSON_ArrayForEach(e, item)
+		{
 			if (!cJSON_IsString(e)) {
-				mp_error_set(err, MP_ERR_INTERNAL, "%.100s: module '%.40s': \"%.40s\" "
-					     "expects strings", path, m->name, item->string);
+				mp_error_set(err, MP_ERR_INTERNAL,
+				             "%.100s: module '%.40s': \"%.40s\" "
+				             "expects strings",
+				             path, m->name, item->string);
 				return -1;
 			}
 			if (push_arg(m, opt, err) || push_arg(m, e->valuestring, err))
@@ -168,15 +173,16 @@ static int module_item(struct serve_module *m, const cJSON *item, const char *pa
 		}
 		return 0;
 	}
-	mp_error_set(err, MP_ERR_INTERNAL, "%.100s: module '%.40s': \"%.40s\" has a value of the "
-		     "wrong type", path, m->name, item->string);
+	mp_error_set(err, MP_ERR_INTERNAL,
+	             "%.100s: module '%.40s': \"%.40s\" has a value of the "
+	             "wrong type",
+	             path, m->name, item->string);
 	return -1;
 }
 
 /* One "allow" entry: a CIDR (address/prefix), a pattern with * or ?, or a
  * name or address. */
-static int allow_item(struct serve_allow *a, const char *s, const char *path,
-		      struct mp_error *err)
+static int allow_item(struct serve_allow *a, const char *s, const char *path, struct mp_error *err)
 {
 	char buf[128];
 	const char *slash = strchr(s, '/');
@@ -189,7 +195,8 @@ static int allow_item(struct serve_allow *a, const char *s, const char *path,
 	if (!slash) {
 		a->kind = strpbrk(s, "*?[") ? ALLOW_PATTERN : ALLOW_NAME;
 		if (!*s) {
-			mp_error_set(err, MP_ERR_INTERNAL, "%.100s: an empty \"allow\" entry", path);
+			mp_error_set(err, MP_ERR_INTERNAL, "%.100s: an empty \"allow\" entry",
+			             path);
 			return -1;
 		}
 		return 0;
@@ -212,14 +219,16 @@ static int allow_item(struct serve_allow *a, const char *s, const char *path,
 	a->prefix = (int)prefix;
 	return 0;
 bad:
-	mp_error_set(err, MP_ERR_INTERNAL, "%.100s: \"allow\" entry '%.60s' is not a valid "
-		     "CIDR (e.g. 10.0.0.0/8 or ::1/128)", path, s);
+	mp_error_set(err, MP_ERR_INTERNAL,
+	             "%.100s: \"allow\" entry '%.60s' is not a valid "
+	             "CIDR (e.g. 10.0.0.0/8 or ::1/128)",
+	             path, s);
 	return -1;
 }
 
 /* Checks a module by parsing it with a target, as a request would. */
 static int check_module(const struct serve_module *m, const char *target, const char *path,
-			struct mp_error *err)
+                        struct mp_error *err)
 {
 	struct run_options *opt = calloc(1, sizeof(*opt));
 	const char *t[1] = {target};
@@ -235,8 +244,8 @@ static int check_module(const struct serve_module *m, const char *target, const 
 
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		mp_error_set(err, MP_ERR_INTERNAL, "%.80s: module '%.40s'%s%.60s: %s", path,
-			     m->name, strcmp(target, "127.0.0.1") ? " with target " : "",
-			     strcmp(target, "127.0.0.1") ? target : "", msg);
+		             m->name, strcmp(target, "127.0.0.1") ? " with target " : "",
+		             strcmp(target, "127.0.0.1") ? target : "", msg);
 	}
 	explicit_bzero(opt, sizeof(*opt));
 	free(opt);
@@ -265,12 +274,15 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 
 		for (const char *p = text; end && p < end && *p; p++)
 			line += *p == '\n';
-		mp_error_set(err, MP_ERR_INTERNAL, "%.100s line %d: expected a JSON object "
-			     "{\"allow\": [...], \"modules\": {...}, \"targets\": [...], "
-			     "\"interval\": N}", path, line);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "%.100s line %d: expected a JSON object "
+		             "{\"allow\": [...], \"modules\": {...}, \"targets\": [...], "
+		             "\"interval\": N}",
+		             path, line);
 		goto fail;
 	}
-	cJSON_ArrayForEach(item, root) {
+	cJSON_ArrayForEach(item, root)
+	{
 		if (strcmp(item->string, "allow") == 0) {
 			if (!cJSON_IsArray(item))
 				goto type;
@@ -278,7 +290,8 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 			c->allow = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*c->allow));
 			if (!c->allow)
 				goto oom;
-			cJSON_ArrayForEach(e, item) {
+			cJSON_ArrayForEach(e, item)
+			{
 				if (!cJSON_IsString(e))
 					goto type;
 				if (allow_item(&c->allow[c->nallow++], e->valuestring, path, err))
@@ -287,10 +300,12 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 		} else if (strcmp(item->string, "modules") == 0) {
 			if (!cJSON_IsObject(item))
 				goto type;
-			c->modules = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*c->modules));
+			c->modules =
+			    calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*c->modules));
 			if (!c->modules)
 				goto oom;
-			cJSON_ArrayForEach(e, item) {
+			cJSON_ArrayForEach(e, item)
+			{
 				struct serve_module *m = &c->modules[c->nmodules++];
 				const cJSON *kv = NULL;
 
@@ -299,25 +314,30 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 					goto type;
 				if (push_arg(m, "mailprobe", err))
 					goto fail;
-				cJSON_ArrayForEach(kv, e) if (module_item(m, kv, path, err)) goto fail;
+				cJSON_ArrayForEach(kv,
+				                   e) if (module_item(m, kv, path, err)) goto fail;
 				if (check_module(m, "127.0.0.1", path, err))
 					goto fail;
 			}
 		} else if (strcmp(item->string, "targets") == 0) {
 			if (!cJSON_IsArray(item))
 				goto type;
-			c->targets = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*c->targets));
+			c->targets =
+			    calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*c->targets));
 			if (!c->targets)
 				goto oom;
-			cJSON_ArrayForEach(e, item) {
+			cJSON_ArrayForEach(e, item)
+			{
 				const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "target");
 				const cJSON *mo = cJSON_GetObjectItemCaseSensitive(e, "module");
 				struct serve_target *st = &c->targets[c->ntargets++];
 
 				if (!cJSON_IsString(t) || (mo && !cJSON_IsString(mo))) {
-					mp_error_set(err, MP_ERR_INTERNAL, "%.100s: each of \"targets\" is "
-						     "{\"target\": \"HOST or URL\", \"module\": \"NAME\"}",
-						     path);
+					mp_error_set(
+					    err, MP_ERR_INTERNAL,
+					    "%.100s: each of \"targets\" is "
+					    "{\"target\": \"HOST or URL\", \"module\": \"NAME\"}",
+					    path);
 					goto fail;
 				}
 				st->target = dup_or_fail(t->valuestring, err);
@@ -326,12 +346,15 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 					goto fail;
 			}
 		} else if (strcmp(item->string, "interval") == 0) {
-			if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 86400)
+			if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
+			    item->valuedouble > 86400)
 				goto type;
 			c->interval_s = (int)item->valuedouble;
 		} else {
-			mp_error_set(err, MP_ERR_INTERNAL, "%.100s: unknown key \"%.40s\": use allow, "
-				     "modules, targets, interval", path, item->string);
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "%.100s: unknown key \"%.40s\": use allow, "
+			             "modules, targets, interval",
+			             path, item->string);
 			goto fail;
 		}
 	}
@@ -353,9 +376,10 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 		const struct serve_module *m = serve_config_module(c, c->targets[i].module);
 
 		if (!m) {
-			mp_error_set(err, MP_ERR_INTERNAL, "%.100s: target '%.80s' names module "
-				     "'%.40s', which is not in \"modules\"", path, c->targets[i].target,
-				     c->targets[i].module);
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "%.100s: target '%.80s' names module "
+			             "'%.40s', which is not in \"modules\"",
+			             path, c->targets[i].target, c->targets[i].module);
 			goto fail;
 		}
 		if (check_module(m, c->targets[i].target, path, err))
@@ -365,10 +389,11 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err)
 	free(text);
 	return c;
 type:
-	mp_error_set(err, MP_ERR_INTERNAL, "%.100s: \"%.40s\" has a value of the wrong type: "
-		     "\"allow\" is a list of strings, \"modules\" an object of objects, "
-		     "\"targets\" a list, \"interval\" seconds", path,
-		     item && item->string ? item->string : "?");
+	mp_error_set(err, MP_ERR_INTERNAL,
+	             "%.100s: \"%.40s\" has a value of the wrong type: "
+	             "\"allow\" is a list of strings, \"modules\" an object of objects, "
+	             "\"targets\" a list, \"interval\" seconds",
+	             path, item && item->string ? item->string : "?");
 	goto fail;
 oom:
 	mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
@@ -456,7 +481,7 @@ bool serve_config_allows(const struct serve_config *c, const char *target)
 }
 
 int serve_config_options(const struct serve_module *m, const char *const *targets, size_t n,
-			 struct run_options *opt, struct mp_error *err)
+                         struct run_options *opt, struct mp_error *err)
 {
 	char **argv = calloc(m->nargs + n + 1, sizeof(*argv));
 	enum cli_result r;

@@ -19,22 +19,22 @@
 #include "options.h"
 
 /* Largest configuration file read, bytes; most targets in one request. */
-#define MP_SERVE_MAX_CONFIG (1024 * 1024)
+#define MP_SERVE_MAX_CONFIG  (1024 * 1024)
 #define MP_SERVE_MAX_TARGETS 64
 
 enum allow_kind { ALLOW_NAME, ALLOW_PATTERN, ALLOW_CIDR };
 
 struct serve_allow {
 	enum allow_kind kind;
-	char *text;                     /* the entry as written */
-	int family;                     /* ALLOW_CIDR: AF_INET or AF_INET6 */
+	char *text; /* the entry as written */
+	int family; /* ALLOW_CIDR: AF_INET or AF_INET6 */
 	unsigned char addr[16];
 	int prefix;
 };
 
 struct serve_module {
 	char *name;
-	char **args;                    /* "--key" [value] ..., owned */
+	char **args; /* "--key" [value] ..., owned */
 	size_t nargs;
 };
 
@@ -47,12 +47,12 @@ struct serve_config {
 	char *path;
 	struct serve_allow *allow;
 	size_t nallow;
-	bool allow_given;               /* false: only the targets' own hosts */
+	bool allow_given; /* false: only the targets' own hosts */
 	struct serve_module *modules;
 	size_t nmodules;
 	struct serve_target *targets;
 	size_t ntargets;
-	int interval_s;                 /* 0: no background probing */
+	int interval_s; /* 0: no background probing */
 };
 
 /* Reads and checks FILE (every module through the command line's parser,
@@ -70,6 +70,6 @@ bool serve_config_allows(const struct serve_config *c, const char *target);
  * targets (thread-safe: the parser's state is shared). Returns 0 or -1 with
  * err. The options point into m and targets: keep both alive. */
 int serve_config_options(const struct serve_module *m, const char *const *targets, size_t n,
-			 struct run_options *opt, struct mp_error *err);
+                         struct run_options *opt, struct mp_error *err);
 
 #endif

@@ -116,6 +116,13 @@ int report_write_junit(FILE *f, const struct run_report *r);
  * (reports/prometheus.c). */
 int report_write_prometheus(FILE *f, const struct run_report *r);
 
+/* A self-contained HTML page (reports/html.c): head, the body of one run
+ * under a heading, tail; report_write_html is the three for one run. The
+ * exporter's status page puts several bodies on one page. */
+int report_write_html_head(FILE *f, const char *title);
+int report_write_html_body(FILE *f, const struct run_report *r, const char *heading);
+int report_write_html_tail(FILE *f);
+
 /* Helpers shared by the machine formats: */
 /* The endpoint as a URL ("smtp+starttls://[::1]:587"). */
 void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len);
