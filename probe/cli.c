@@ -18,6 +18,8 @@ void cli_usage(FILE *f)
 {
 	fputs(
 "Usage: mailprobe [OPTIONS] TARGET...\n"
+"       mailprobe serve --config FILE [--listen ADDR:PORT]   (Prometheus exporter,\n"
+"                       JSON API and status page: mailprobe serve --help)\n"
 "Diagnose how mail servers can be reached: SMTP, IMAP and POP3 over plain,\n"
 "STARTTLS and implicit TLS, directly or through proxies.\n"
 "\n"
