@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 /* Room for our ClientHello: ~60 suites, extensions and a 255-byte SNI. */
@@ -132,6 +133,31 @@ const char *tlsprobe_version_name(int version)
 	default:
 		return NULL;
 	}
+}
+
+int tlsprobe_version_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int version;
+	} names[] = {
+	    {"1.0", MP_TLS_V1_0}, {"1.1", MP_TLS_V1_1}, {"1.2", MP_TLS_V1_2},
+	    {"1.3", MP_TLS_V1_3}, {"3", MP_SSL_V3},     {"3.0", MP_SSL_V3},
+	};
+	const char *v = s;
+
+	if (!s)
+		return -1;
+	if (strncasecmp(v, "tlsv", 4) == 0)
+		v += 4;
+	else if (strncasecmp(v, "tls", 3) == 0)
+		v += 3;
+	else if (strncasecmp(v, "sslv", 4) == 0)
+		v += 4;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i].name) == 0)
+			return names[i].version;
+	return -1;
 }
 
 const char *tlsprobe_alert_name(int desc)

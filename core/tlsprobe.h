@@ -53,6 +53,9 @@ struct tls_version_check {
 int tlsprobe_version_at(int i);
 /* "SSLv3", "TLSv1.0" ... "TLSv1.3" for a wire version, NULL when unknown. */
 const char *tlsprobe_version_name(int version);
+/* The wire version a user or a report names: "1.2", "tls1.2", "TLSv1.2",
+ * "3.0", "SSLv3" (case-insensitive); -1 when unknown. */
+int tlsprobe_version_parse(const char *s);
 /* RFC 8446 6.2 / RFC 5246 7.2 name of an alert description, e.g.
  * "protocol_version"; NULL when unknown. */
 const char *tlsprobe_alert_name(int desc);

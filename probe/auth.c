@@ -61,6 +61,13 @@ bool auth_method_sends_secret(enum auth_method m)
 	       m == AUTH_IMAP_LOGIN || m == AUTH_POP3_USER;
 }
 
+bool auth_name_sends_secret(const char *name)
+{
+	int m = auth_method_parse(name);
+
+	return m >= 0 && auth_method_sends_secret((enum auth_method)m);
+}
+
 const char *auth_status_name(enum auth_status st)
 {
 	return (unsigned)st < AUTH_ST_COUNT ? status_names[st] : "error";

@@ -64,6 +64,9 @@ int auth_method_parse(const char *name);
 /* True for methods that send the password or token itself (PLAIN, LOGIN,
  * XOAUTH2, OAUTHBEARER, IMAP LOGIN, USER/PASS). */
 bool auth_method_sends_secret(enum auth_method m);
+/* The same for a mechanism or command name as a server lists it ("PLAIN",
+ * "USER"); unknown names (GSSAPI, NTLM, DIGEST-MD5) are challenge-response. */
+bool auth_name_sends_secret(const char *name);
 /* True for the SASL mechanisms (AUTH_PLAIN .. AUTH_OAUTHBEARER). */
 bool auth_method_is_sasl(enum auth_method m);
 /* Stable JSON name of a status: "ok", "rejected", "not_offered", "skipped",

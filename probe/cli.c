@@ -1,6 +1,8 @@
 /* cli.c - the command line: options, defaults and usage text. */
 #include "cli.h"
+#include "policy_opts.h"
 #include "../core/limits.h"
+#include "../reports/report.h"
 #include "../core/tlsprobe.h"
 
 #include <errno.h>
@@ -45,7 +47,8 @@ void cli_usage(FILE *f)
 "  --cafile FILE           verify certificates against FILE instead of the system store\n"
 "  --capath DIR            verify certificates against the hashed CA directory DIR\n"
 "  --sni NAME              send NAME as SNI and check the certificate against it\n"
-"  --cert-warn-days N      flag certificates expiring within N days (default 14)\n"
+"  --cert-warn-days N      flag certificates expiring within N days (default 14);\n"
+"                          with a policy, such a certificate is a WARNING\n"
 "  --tls-versions LIST     TLS versions to offer, a range out of 1.1,1.2,1.3\n"
 "                          (default: all three, so that a legacy server is reported)\n"
 "  --enumerate-tls         on each TLS endpoint, try SSLv3, TLS 1.0, 1.1, 1.2 and 1.3\n"
@@ -72,10 +75,34 @@ void cli_usage(FILE *f)
 "  --allow-plaintext-auth  also send credentials over unencrypted connections\n"
 "  --insecure              also send credentials over TLS whose certificate did not\n"
 "                          verify (credentials otherwise need a verified certificate)\n"
+"Policy (any of these makes the exit code a verdict: 0 OK, 1 WARNING, 2 CRITICAL):\n"
+"  --policy FILE           rules from a JSON file, keyed like these options without\n"
+"                          dashes: {\"require-tls\": true, \"min-tls\": \"1.2\"}; options\n"
+"                          given here override it\n"
+"  --expect ok|answer      every endpoint must end ok (default), or at least greet\n"
+"  --optional URL          this endpoint's failure is only a WARNING (repeatable)\n"
+"  --require-tls           an endpoint that answered but never reached TLS is CRITICAL\n"
+"  --min-tls VERSION       a negotiated TLS version below 1.0|1.1|1.2|1.3 is CRITICAL;\n"
+"                          with --enumerate-tls an accepted older one is a WARNING\n"
+"  --require-verified      an unverified chain or a name mismatch is CRITICAL\n"
+"  --cert-crit-days N      CRITICAL when the certificate expires within N days\n"
+"                          (default 3; WARNING within --cert-warn-days)\n"
+"  --forbid-auth-before-tls\n"
+"                          a password-sending mechanism offered before TLS is\n"
+"                          CRITICAL, a challenge-response one a WARNING\n"
+"  --require-auth LIST     these mechanisms must be offered after TLS\n"
+"  --require-login         with --user: some mechanism must log in (CRITICAL), and\n"
+"                          a rejected attempt is a WARNING\n"
+"  --warn-ms N, --crit-ms N\n"
+"                          an endpoint's total time above N ms is a WARNING / CRITICAL\n"
 "Output:\n"
-"  -f, --format FMT        table (default) or json\n"
+"  -f, --format FMT        table (default), json, nagios (Monitoring Plugins), junit\n"
+"                          (JUnit XML) or prometheus (text exposition format)\n"
 "  --compact               JSON on one line\n"
 "  -o, --output FILE       write the report to FILE instead of standard output\n"
+"  -o, --output FMT:FILE   also write format FMT to FILE (repeatable), e.g.\n"
+"                          -o junit:report.xml -o prometheus:mailprobe.prom; each\n"
+"                          file appears whole (written aside, then renamed)\n"
 "  --transcript            include each conversation in the JSON report\n"
 "  -v, --verbose           print each conversation to standard error\n"
 "  --color WHEN            auto (default), always or never\n"
@@ -84,10 +111,13 @@ void cli_usage(FILE *f)
 "\n"
 "Exit codes: 0 the run completed and at least one endpoint answered;\n"
 "            2 no endpoint answered; 3 usage or internal error.\n"
+"  With a policy: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage or internal error).\n"
 "Examples:\n"
 "  mailprobe mail.example.com\n"
 "  mailprobe --format json --cafile ca.pem smtp+starttls://127.0.0.1:2525\n"
-"  mailprobe --auto imap mail.example.com\n",
+"  mailprobe --auto imap mail.example.com\n"
+"  mailprobe --require-tls --min-tls 1.2 --require-verified -o junit:mail.xml \\\n"
+"            mail.example.com\n",
 	      f);
 }
 
@@ -98,7 +128,7 @@ enum {
 	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR, OPT_PROXY_PASSWORD_FILE,
 	OPT_USER, OPT_PASSWORD_FILE, OPT_PASSWORD, OPT_OAUTH_TOKEN_FILE, OPT_ALLOWED_AUTH,
 	OPT_ALLOW_PLAINTEXT_AUTH, OPT_INSECURE,
-	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS,
+	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS, OPT_POLICY, OPT_RULE,
 };
 
 static const struct option long_options[] = {
@@ -139,6 +169,19 @@ static const struct option long_options[] = {
 	{"insecure", no_argument, NULL, OPT_INSECURE},
 	{"tls-versions", required_argument, NULL, OPT_TLS_VERSIONS},
 	{"enumerate-tls", no_argument, NULL, OPT_ENUMERATE_TLS},
+	{"policy", required_argument, NULL, OPT_POLICY},
+	/* policy rules: the option's name is the rule's key (policy_opts.c) */
+	{"expect", required_argument, NULL, OPT_RULE},
+	{"optional", required_argument, NULL, OPT_RULE},
+	{"require-tls", no_argument, NULL, OPT_RULE},
+	{"min-tls", required_argument, NULL, OPT_RULE},
+	{"require-verified", no_argument, NULL, OPT_RULE},
+	{"cert-crit-days", required_argument, NULL, OPT_RULE},
+	{"forbid-auth-before-tls", no_argument, NULL, OPT_RULE},
+	{"require-auth", required_argument, NULL, OPT_RULE},
+	{"require-login", no_argument, NULL, OPT_RULE},
+	{"warn-ms", required_argument, NULL, OPT_RULE},
+	{"crit-ms", required_argument, NULL, OPT_RULE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -231,37 +274,22 @@ static int add_mode(const char *item, void *arg, struct mp_error *err)
  * indexed by the wire version's minor number. */
 static int add_tls_version(const char *item, void *arg, struct mp_error *err)
 {
-	static const struct {
-		const char *name;
-		int version;
-	} names[] = {
-	    {"1.0", MP_TLS_V1_0}, {"1.1", MP_TLS_V1_1}, {"1.2", MP_TLS_V1_2},
-	    {"1.3", MP_TLS_V1_3}, {"3", MP_SSL_V3},   {"3.0", MP_SSL_V3},
-	};
-	const char *v = item;
+	int version = tlsprobe_version_parse(item);
 
-	if (strncasecmp(v, "tlsv", 4) == 0)
-		v += 4;
-	else if (strncasecmp(v, "tls", 3) == 0)
-		v += 3;
-	else if (strncasecmp(v, "sslv", 4) == 0)
-		v += 4;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(v, names[i].name) != 0)
-			continue;
-		if (names[i].version < MP_TLS_V1_1) {
-			mp_error_set(err, MP_ERR_INTERNAL,
-				     "--tls-versions: this build's TLS library has no %s client; "
-				     "use 1.1, 1.2 or 1.3 (--enumerate-tls still tells whether a "
-				     "server accepts it)", tlsprobe_version_name(names[i].version));
-			return -1;
-		}
-		*(unsigned *)arg |= 1u << (names[i].version & 0xff);
-		return 0;
+	if (version < 0) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--tls-versions: unknown version '%.40s': use "
+			     "1.1, 1.2 or 1.3", item);
+		return -1;
 	}
-	mp_error_set(err, MP_ERR_INTERNAL, "--tls-versions: unknown version '%.40s': use 1.1, "
-		     "1.2 or 1.3", item);
-	return -1;
+	if (version < MP_TLS_V1_1) {
+		mp_error_set(err, MP_ERR_INTERNAL,
+			     "--tls-versions: this build's TLS library has no %s client; "
+			     "use 1.1, 1.2 or 1.3 (--enumerate-tls still tells whether a "
+			     "server accepts it)", tlsprobe_version_name(version));
+		return -1;
+	}
+	*(unsigned *)arg |= 1u << (version & 0xff);
+	return 0;
 }
 
 /* --tls-versions: the set must be a range (the TLS library takes a minimum
@@ -569,31 +597,116 @@ out:
 	return rc;
 }
 
+/* Most policy options on one command line. */
+#define MP_MAX_RULE_ARGS 128
+
+/* A policy option as given: its rule key and value (NULL for a flag). */
+struct rule_arg {
+	const char *key;
+	const char *value;
+};
+
+/* -o FILE, or -o FORMAT:FILE (only when the text before the first colon is
+ * a format name, so "-o c:/x" or "-o my:file" stay file names). */
+static int add_output(struct run_options *opt, const char *arg, struct mp_error *err)
+{
+	const char *colon = strchr(arg, ':');
+	char name[16];
+	int fmt = -1;
+
+	if (colon && (size_t)(colon - arg) < sizeof(name)) {
+		memcpy(name, arg, (size_t)(colon - arg));
+		name[colon - arg] = '\0';
+		fmt = report_format_parse(name);
+	}
+	if (fmt < 0) {
+		if (!*arg) {
+			mp_error_set(err, MP_ERR_INTERNAL, "-o expects FILE or FORMAT:FILE");
+			return -1;
+		}
+		opt->output_file = arg;
+		return 0;
+	}
+	if (!colon[1]) {
+		mp_error_set(err, MP_ERR_INTERNAL, "-o %s: needs a file name after the colon, "
+			     "e.g. -o %s:report", name, name);
+		return -1;
+	}
+	if (opt->noutputs >= MP_MAX_OUTPUTS) {
+		mp_error_set(err, MP_ERR_INTERNAL, "at most %d -o FORMAT:FILE outputs",
+			     MP_MAX_OUTPUTS);
+		return -1;
+	}
+	for (size_t i = 0; i < opt->noutputs; i++)
+		if (strcmp(opt->outputs[i].path, colon + 1) == 0) {
+			mp_error_set(err, MP_ERR_INTERNAL, "-o names %.100s twice: give each "
+				     "format its own file", colon + 1);
+			return -1;
+		}
+	opt->outputs[opt->noutputs].format = (enum output_format)fmt;
+	opt->outputs[opt->noutputs++].path = colon + 1;
+	return 0;
+}
+
+/* The policy: defaults, then the --policy file, then the options (which
+ * override the file; the first --optional replaces the file's list). */
+static int finish_policy(struct run_options *opt, const char *file, const struct rule_arg *rules,
+			 size_t nrules, int cert_warn_days, struct mp_error *err)
+{
+	struct policy *p = &opt->policy;
+	bool cli_optional = false;
+	char where[64];
+
+	policy_defaults(p);
+	if (file && policy_load_file(file, p, err) != 0)
+		return -1;
+	for (size_t i = 0; i < nrules; i++) {
+		if (strcmp(rules[i].key, "optional") == 0 && !cli_optional) {
+			p->noptional = 0;
+			cli_optional = true;
+		}
+		snprintf(where, sizeof(where), "--%s", rules[i].key);
+		if (policy_set(p, rules[i].key, rules[i].value, where, err) != 0)
+			return -1;
+	}
+	/* --cert-warn-days is older than policies: alone it only sets when the
+	 * "certificate_expiring" finding appears, and does not make one. */
+	if (cert_warn_days >= 0)
+		p->cert_warn_days = cert_warn_days;
+	opt->probe.cert_warn_days = p->cert_warn_days;
+	return policy_check(p, opt->auth.user != NULL, err);
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct mp_error *err)
 {
 	struct auth_args auth = {0};
 	const char *proxy_pass_file = NULL;
-	int c;
+	const char *policy_file = NULL;
+	struct rule_arg rules[MP_MAX_RULE_ARGS];
+	size_t nrules = 0;
+	int cert_warn_days = -1;
+	int c, li = -1;
 	long v;
 
 	set_defaults(opt);
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":f:o:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:o:vhV", long_options, &li)) != -1) {
 		switch (c) {
-		case 'f':
-			if (strcmp(optarg, "table") == 0) {
-				opt->format = FORMAT_TABLE;
-			} else if (strcmp(optarg, "json") == 0) {
-				opt->format = FORMAT_JSON;
-			} else {
-				mp_error_set(err, MP_ERR_INTERNAL,
-					     "unknown format '%.40s': use table or json", optarg);
+		case 'f': {
+			int fmt = report_format_parse(optarg);
+
+			if (fmt < 0) {
+				mp_error_set(err, MP_ERR_INTERNAL, "unknown format '%.40s': use %s",
+					     optarg, report_format_list());
 				return CLI_USAGE_ERROR;
 			}
+			opt->format = (enum output_format)fmt;
 			break;
+		}
 		case 'o':
-			opt->output_file = optarg;
+			if (add_output(opt, optarg, err) != 0)
+				return CLI_USAGE_ERROR;
 			break;
 		case 'v':
 			opt->verbose++;
@@ -678,7 +791,19 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		case OPT_CERT_WARN_DAYS:
 			if (parse_num("cert-warn-days", optarg, 0, 3650, &v, err))
 				return CLI_USAGE_ERROR;
-			opt->probe.cert_warn_days = (int)v;
+			cert_warn_days = (int)v;
+			break;
+		case OPT_POLICY:
+			policy_file = optarg;
+			break;
+		case OPT_RULE:
+			if (nrules >= MP_MAX_RULE_ARGS) {
+				mp_error_set(err, MP_ERR_INTERNAL, "at most %d policy options",
+					     MP_MAX_RULE_ARGS);
+				return CLI_USAGE_ERROR;
+			}
+			rules[nrules].key = long_options[li].name;
+			rules[nrules++].value = long_options[li].has_arg ? optarg : NULL;
 			break;
 		case OPT_CAFILE:
 			opt->tls.cafile = optarg;
@@ -766,6 +891,8 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	if (finish_proxies(opt, proxy_pass_file, err) != 0)
 		return CLI_USAGE_ERROR;
 	if (finish_auth(opt, &auth, err) != 0)
+		return CLI_USAGE_ERROR;
+	if (finish_policy(opt, policy_file, rules, nrules, cert_warn_days, err) != 0)
 		return CLI_USAGE_ERROR;
 	opt->probe.transcript = opt->transcript || opt->verbose;
 	return CLI_RUN;

@@ -236,18 +236,6 @@ static void tls_findings(struct probe_result *res, int warn_days, const char *na
 	weak_key_finding(res);
 }
 
-/* Mechanisms that send the secret itself (RFC 4616 PLAIN, LOGIN, POP3 USER,
- * bearer tokens); the others are challenge-response. */
-static bool mech_sends_secret(const char *m)
-{
-	static const char *const clear[] = {"PLAIN", "LOGIN", "USER", "XOAUTH2", "OAUTHBEARER"};
-
-	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
-		if (strcasecmp(m, clear[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Flags authentication offered before TLS: worse when the mechanism sends
  * the password itself. */
 static void auth_findings(struct probe_result *res)
@@ -255,7 +243,7 @@ static void auth_findings(struct probe_result *res)
 	char clear[160] = "", other[160] = "";
 
 	for (size_t i = 0; i < res->auth_before.n; i++) {
-		char *buf = mech_sends_secret(res->auth_before.v[i]) ? clear : other;
+		char *buf = auth_name_sends_secret(res->auth_before.v[i]) ? clear : other;
 		size_t used = strlen(buf);
 
 		snprintf(buf + used, 160 - used, "%s%s", used ? " " : "", res->auth_before.v[i]);

@@ -5,6 +5,7 @@
 #include "../core/deadline.h"
 #include "../core/tls.h"
 #include "../reports/report.h"
+#include "../reports/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,25 @@ static int usage_error(const char *msg)
 	return MP_EXIT_USAGE;
 }
 
+/* The reports to write: the main one (--format, to -o FILE or standard
+ * output), then every -o FORMAT:FILE. */
+static size_t plan_sinks(const struct run_options *opt, struct report_sink *sinks)
+{
+	size_t n = 0;
+	bool to_tty = !opt->output_file && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+
+	memset(sinks, 0, sizeof(*sinks) * (MP_MAX_OUTPUTS + 1));
+	sinks[n].format = opt->format;
+	sinks[n].path = opt->output_file;
+	sinks[n++].color = opt->color == COLOR_ALWAYS || (opt->color == COLOR_AUTO && to_tty);
+	for (size_t i = 0; i < opt->noutputs && i < MP_MAX_OUTPUTS; i++) {
+		sinks[n].format = opt->outputs[i].format;
+		sinks[n].path = opt->outputs[i].path;
+		sinks[n++].color = opt->color == COLOR_ALWAYS;
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	struct run_options *opt = calloc(1, sizeof(*opt));
@@ -82,11 +102,11 @@ int main(int argc, char **argv)
 	struct tls_ctx *tls = NULL;
 	struct run_report report;
 	struct mp_error err;
-	size_t n = 0;
-	FILE *out = stdout;
+	struct report_sink sinks[MP_MAX_OUTPUTS + 1];
+	size_t n = 0, nsinks = 0;
+	bool sinks_opened = false;
 	int rc = MP_EXIT_USAGE;
 	int64_t t0;
-	bool color;
 
 	mp_error_clear(&err);
 	memset(&report, 0, sizeof(report));
@@ -112,18 +132,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	opt->probe.tls = tls;
-	if (opt->output_file) {
-		out = fopen(opt->output_file, "w");
-		if (!out) {
-			char msg[MP_MAX_ERROR + 64];
-
-			snprintf(msg, sizeof(msg), "cannot write %s: %s", opt->output_file,
-				 strerror(errno));
-			out = stdout;
-			rc = usage_error(msg);
-			goto out;
-		}
+	nsinks = plan_sinks(opt, sinks);
+	if (sinks_open(sinks, nsinks, &err) != 0) {
+		rc = usage_error(err.msg);
+		goto out;
 	}
+	sinks_opened = true;
 	results = calloc(n, sizeof(*results));
 	if (!results) {
 		rc = usage_error("out of memory");
@@ -144,25 +158,24 @@ int main(int argc, char **argv)
 	report.n = n;
 	report.interrupted = interrupted != 0;
 	report_recommend(&report);
+	if (report_evaluate(&report) != 0) {
+		rc = usage_error("out of memory evaluating the policy");
+		goto out;
+	}
 
 	if (opt->verbose)
 		for (size_t i = 0; i < n; i++)
 			report_write_transcript(stderr, &results[i]);
-	color = opt->color == COLOR_ALWAYS ||
-		(opt->color == COLOR_AUTO && !opt->output_file && isatty(fileno(out)) &&
-		 !getenv("NO_COLOR"));
-	if (opt->format == FORMAT_JSON)
-		rc = report_write_json(out, &report);
-	else
-		rc = report_write_table(out, &report, color);
-	if (fflush(out) != 0 || ferror(out) || rc != 0) {
-		rc = usage_error("could not write the report");
+	sinks_opened = false;
+	if (sinks_write(sinks, nsinks, &report, &err) != 0) {
+		rc = usage_error(err.msg);
 		goto out;
 	}
 	rc = report_exit_code(&report);
 out:
-	if (out && out != stdout)
-		fclose(out);
+	if (sinks_opened)
+		sinks_abort(sinks, nsinks);
+	report_free(&report);
 	for (size_t i = 0; results && i < n; i++)
 		result_free(&results[i]);
 	free(results);

@@ -449,6 +449,63 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 	return o;
 }
 
+/* "policy": the effective rules, or null when no policy was given. */
+static void add_policy(struct jb *b, cJSON *root, const struct run_options *opt)
+{
+	const struct policy *p = &opt->policy;
+	cJSON *o = NULL, *arr = NULL;
+
+	if (!p->active) {
+		add_null(b, root, "policy");
+		return;
+	}
+	o = add_obj(b, root, "policy");
+	add_str_nonempty(b, o, "file", p->file);
+	add_str(b, o, "expect", p->expect == EXPECT_ANSWER ? "answer" : "ok");
+	arr = add_arr(b, o, "optional");
+	for (size_t i = 0; arr && i < p->noptional && i < MP_MAX_OPTIONAL; i++)
+		jb_push(b, arr, text_item(p->optional[i], strlen(p->optional[i])));
+	add_bool(b, o, "require_tls", p->require_tls);
+	add_str(b, o, "min_tls", p->min_tls ? tlsprobe_version_name(p->min_tls) : NULL);
+	add_bool(b, o, "require_verified", p->require_verified);
+	add_int(b, o, "cert_warn_days", p->cert_warn_days);
+	add_int(b, o, "cert_crit_days", p->cert_crit_days);
+	add_bool(b, o, "forbid_auth_before_tls", p->forbid_auth_before_tls);
+	arr = add_arr(b, o, "require_auth");
+	for (size_t i = 0; arr && i < p->nrequire_auth && i < MP_MAX_REQUIRE_AUTH; i++)
+		jb_push(b, arr, text_item(p->require_auth[i], strlen(p->require_auth[i])));
+	add_bool(b, o, "require_login", p->require_login);
+	if (p->warn_ms)
+		add_int(b, o, "warn_ms", p->warn_ms);
+	else
+		add_null(b, o, "warn_ms");
+	if (p->crit_ms)
+		add_int(b, o, "crit_ms", p->crit_ms);
+	else
+		add_null(b, o, "crit_ms");
+}
+
+/* "verdicts": what each rule said of each endpoint (empty without policy). */
+static void add_verdicts(struct jb *b, cJSON *root, const struct run_report *r)
+{
+	cJSON *arr = add_arr(b, root, "verdicts");
+	cJSON *item = NULL;
+
+	for (size_t i = 0; arr && r->verdicts && i < r->nverdicts; i++) {
+		const struct verdict *v = &r->verdicts[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "rule", v->rule);
+		if (v->endpoint >= 0 && (size_t)v->endpoint < r->n)
+			add_int(b, item, "endpoint", v->endpoint);
+		else
+			add_null(b, item, "endpoint");
+		add_str(b, item, "state", pstate_name(v->state));
+		add_str(b, item, "message", v->message);
+		jb_push(b, arr, item);
+	}
+}
+
 /* The "summary" object: counts and the recommended endpoint per protocol. */
 static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 {
@@ -466,6 +523,7 @@ static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 	}
 	add_int(b, s, "total", (int64_t)r->n);
 	add_int(b, s, "answered", (int64_t)answered);
+	add_str(b, s, "state", pstate_name(r->state));
 	/* Only statuses that occurred. */
 	by = add_obj(b, s, "by_status");
 	for (int st = 0; st < MP_STATUS_COUNT; st++)
@@ -491,6 +549,8 @@ static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 			jb_put(b, e, "proxy", proxy_item(b, res->ep.proxy));
 		else
 			add_null(b, e, "proxy");
+		add_int(b, e, "endpoint", idx);
+		add_str(b, e, "reason", r->recommend_reason[p]);
 	}
 }
 
@@ -515,6 +575,8 @@ int report_write_json(FILE *f, const struct run_report *r)
 	arr = add_arr(&b, root, "results");
 	for (size_t i = 0; arr && i < r->n; i++)
 		jb_push(&b, arr, result_item(&b, &r->results[i], opt));
+	add_policy(&b, root, opt);
+	add_verdicts(&b, root, r);
 	add_summary(&b, root, r);
 	if (b.failed)
 		goto out;

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Rank of a security mode: implicit TLS first, then STARTTLS, then plain. */
 static int mode_rank(enum sec_mode m)
@@ -31,24 +32,68 @@ static int port_rank(enum protocol p, uint16_t port)
 	return 2;
 }
 
-/* Preference key of a result: lower is better (direct, mode, port). */
+/* TLS class: 0 for TLS 1.2 or newer, 1 for a legacy version, 2 for no
+ * TLS at all. */
+static int tls_rank(const struct probe_result *res)
+{
+	if (!res->tls_used || !res->tls.done)
+		return 2;
+	return tlsprobe_version_parse(res->tls.version) >= MP_TLS_V1_2 ? 0 : 1;
+}
+
+static bool verified(const struct probe_result *res)
+{
+	return res->tls_used && res->tls.done && res->tls.verified && res->tls.hostname_matched;
+}
+
+/* Preference key of a working result, lower is better: verified
+ * certificate with a matching name, then TLS 1.2+ before legacy, then mode
+ * (implicit TLS, STARTTLS, plain; submission ports before 25), then direct
+ * before proxied. Ties keep the user's order. */
 static int pref_key(const struct probe_result *res)
 {
-	return (res->ep.proxy ? 1 : 0) * 100 + mode_rank(res->ep.mode) * 10 +
-	       port_rank(res->ep.proto, res->ep.port);
+	return (verified(res) ? 0 : 1) * 10000 + tls_rank(res) * 1000 +
+	       mode_rank(res->ep.mode) * 100 + port_rank(res->ep.proto, res->ep.port) * 10 +
+	       (res->ep.proxy ? 1 : 0);
+}
+
+/* Why the best was chosen: its qualities, and how many it was chosen from. */
+static void describe_choice(const struct probe_result *res, size_t working, char *buf,
+			    size_t len)
+{
+	static const char *const mode_desc[MODE_COUNT] = {
+	    [MODE_PLAIN] = "plaintext", [MODE_STARTTLS] = "STARTTLS", [MODE_TLS] = "implicit TLS"};
+	bool tls = res->tls_used && res->tls.done;
+	size_t used;
+
+	snprintf(buf, len, "%s, %s%s, %s, %s",
+		 verified(res) ? "verified certificate"
+		 : tls         ? "certificate not verified"
+			       : "no certificate",
+		 tls ? res->tls.version : "no TLS", tls_rank(res) == 1 ? " (legacy)" : "",
+		 (unsigned)res->ep.mode < MODE_COUNT ? mode_desc[res->ep.mode] : "?",
+		 res->ep.proxy ? "through a proxy" : "direct");
+	used = strlen(buf);
+	if (working == 1)
+		snprintf(buf + used, len - used, "; the only one that works");
+	else
+		snprintf(buf + used, len - used, "; best of %zu that work", working);
 }
 
 void report_recommend(struct run_report *r)
 {
 	for (int p = 0; p < PROTO_COUNT; p++) {
 		int best = -1, best_key = 0;
+		size_t working = 0;
 
+		r->recommend_reason[p][0] = '\0';
 		for (size_t i = 0; i < r->n; i++) {
 			const struct probe_result *res = &r->results[i];
 			int key;
 
 			if (res->ep.proto != (enum protocol)p || res->status != MP_OK)
 				continue;
+			working++;
 			key = pref_key(res);
 			/* Strictly better only, so ties keep input order. */
 			if (best < 0 || key < best_key) {
@@ -57,16 +102,24 @@ void report_recommend(struct run_report *r)
 			}
 		}
 		r->recommended[p] = best;
+		if (best >= 0)
+			describe_choice(&r->results[best], working, r->recommend_reason[p],
+					sizeof(r->recommend_reason[p]));
 	}
 }
 
 bool report_answered(const struct probe_result *res)
 {
-	return res->greeting != NULL || res->status == MP_OK;
+	/* A greeting that carried NUL bytes fails to parse (protocol_error),
+	 * but the server did answer. */
+	return res->greeting != NULL || res->status == MP_OK ||
+	       result_has_finding(res, FINDING_NUL_IN_REPLY);
 }
 
 int report_exit_code(const struct run_report *r)
 {
+	if (r->opt && r->opt->policy.active)
+		return (int)r->state;
 	for (size_t i = 0; i < r->n; i++)
 		if (report_answered(&r->results[i]))
 			return MP_EXIT_OK;

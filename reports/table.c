@@ -390,8 +390,41 @@ static int write_recommended(FILE *f, const struct run_report *r)
 		if (!desc)
 			return -1;
 		fprintf(f, "  %s: %s\n", protocol_name(res->ep.proto), desc);
+		if (r->recommend_reason[p][0])
+			fprintf(f, "        (%s)\n", r->recommend_reason[p]);
 		free(desc);
 	}
+	return 0;
+}
+
+/* "Policy: STATE" and one line per verdict that is not OK (policy runs
+ * only); messages may quote a server, so they are escaped. */
+static int write_verdicts(FILE *f, const struct run_report *r, bool color)
+{
+	size_t shown = 0;
+
+	if (!r->opt || !r->opt->policy.active)
+		return 0;
+	fprintf(f, "\nPolicy: %s%s%s (%zu verdicts)\n",
+		color ? (r->state == PSTATE_OK ? ANSI_GREEN
+			 : r->state == PSTATE_WARNING ? ANSI_YELLOW : ANSI_RED) : "",
+		pstate_name(r->state), color ? ANSI_RESET : "", r->nverdicts);
+	for (size_t i = 0; r->verdicts && i < r->nverdicts; i++) {
+		const struct verdict *v = &r->verdicts[i];
+		char *desc = NULL;
+
+		if (v->state == PSTATE_OK)
+			continue;
+		if (v->endpoint >= 0 && (size_t)v->endpoint < r->n)
+			desc = endpoint_desc(&r->results[v->endpoint].ep, true);
+		fprintf(f, "  %-8s %s [%s] ", pstate_name(v->state), desc ? desc : "run", v->rule);
+		free(desc);
+		esc_term_write(f, v->message, strlen(v->message));
+		fputc('\n', f);
+		shown++;
+	}
+	if (!shown)
+		fputs("  every rule passed\n", f);
 	return 0;
 }
 
@@ -432,7 +465,7 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 	}
 	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
 	    write_logins(f, r, color) < 0 ||
-	    write_recommended(f, r) < 0)
+	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,
 	        r->n == 1 ? "" : "s", answered, r->duration_ms,

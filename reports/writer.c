@@ -34,12 +34,13 @@ static int write_prometheus(FILE *f, const struct run_report *r, const struct wr
 }
 
 static const struct report_writer writers[FORMAT_COUNT] = {
-	[FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
-	[FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
-	[FORMAT_NAGIOS] = {.format = FORMAT_NAGIOS, .name = "nagios", .write = write_nagios},
-	[FORMAT_JUNIT] = {.format = FORMAT_JUNIT, .name = "junit", .write = write_junit},
-	[FORMAT_PROMETHEUS] = {.format = FORMAT_PROMETHEUS, .name = "prometheus",
-	                       .write = write_prometheus},
+    [FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
+    [FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
+    [FORMAT_NAGIOS] = {.format = FORMAT_NAGIOS, .name = "nagios", .write = write_nagios},
+    [FORMAT_JUNIT] = {.format = FORMAT_JUNIT, .name = "junit", .write = write_junit},
+    [FORMAT_PROMETHEUS] = {.format = FORMAT_PROMETHEUS,
+                           .name = "prometheus",
+                           .write = write_prometheus},
 };
 
 const struct report_writer *report_writer_for(enum output_format fmt)

@@ -32,7 +32,8 @@
 # caps(res, "before"|"after") -> capability strings, upper-cased (None stays None),
 # cap_words(res, when) -> first word of each capability, upper-cased,
 # auth(res, when) -> auth mechanisms, upper-cased, codes(res) -> set of finding codes,
-# port_of(res), jload(path) -> parsed JSON file, epoch(time string) -> seconds since
+# port_of(res), V(rule, res) -> states of the policy verdicts of rule on res
+# (res None: run-level ones), jload(path) -> parsed JSON file, epoch(time string) -> seconds since
 # 1970 (RFC 3339 or OpenSSL form), re and json (the modules).
 # When an expression fails on a field that is missing or null (KeyError, or a
 # TypeError on None such as x["tls"]["verified"] of a result without TLS), the
@@ -228,6 +229,12 @@ def codes(res):
 
 def port_of(res):
     return res["port"]
+
+def V(rule, res=None):
+    """States of the policy verdicts of rule on result res (None: run-level)."""
+    idx = None if res is None else results.index(res)
+    return [v["state"] for v in r.get("verdicts", [])
+            if v["rule"] == rule and v["endpoint"] == idx]
 
 def jload(p):
     with open(p) as f:

@@ -814,7 +814,10 @@ static void test_table_rows_and_columns(void **state)
 
 	/* recommendations for every probed protocol */
 	assert_non_null(strstr(out, "\nRecommended:\n  smtp: 127.0.0.1:587 starttls\n"
-	                            "  imap: [::1]:993 tls\n  pop3: none works\n"));
+	                            "        (certificate not verified, TLSv1.3, STARTTLS, direct; "
+	                            "the only one that works)\n"
+	                            "  imap: [::1]:993 tls\n"));
+	assert_non_null(strstr(out, "\n  pop3: none works\n"));
 	assert_non_null(strstr(out, "5 endpoints probed, 4 answered, 5123 ms\n"));
 	assert_null(memmem(out, len, SECRET, strlen(SECRET)));
 	assert_terminal_safe(out, len);
@@ -979,19 +982,74 @@ static void test_recommend_order(void **state)
 	/* answered but not working: nothing to recommend */
 	assert_int_equal(rep.recommended[PROTO_POP3], -1);
 
-	/* without direct TLS: STARTTLS on 587 before plain on 25 */
+	/* without direct TLS: the mode counts before the path, so implicit TLS
+	 * through the proxy beats direct STARTTLS */
 	r[3].status = r[4].status = r[5].status = MP_ERR_TIMEOUT;
 	report_recommend(&rep);
+	assert_int_equal(rep.recommended[PROTO_SMTP], 2);
+	assert_non_null(strstr(rep.recommend_reason[PROTO_SMTP], "implicit TLS, through a proxy"));
+	/* STARTTLS on 587 before plain on 25 */
+	r[2].status = MP_ERR_REFUSED;
+	report_recommend(&rep);
 	assert_int_equal(rep.recommended[PROTO_SMTP], 1);
-	/* direct plain beats proxied TLS */
+	/* only the direct plain path works */
 	r[1].status = MP_ERR_STARTTLS_NOT_OFFERED;
 	report_recommend(&rep);
 	assert_int_equal(rep.recommended[PROTO_SMTP], 0);
-	/* only the proxied path works */
-	r[0].status = MP_ERR_REFUSED;
-	report_recommend(&rep);
-	assert_int_equal(rep.recommended[PROTO_SMTP], 2);
+	assert_string_equal(rep.recommend_reason[PROTO_SMTP],
+	                    "no certificate, no TLS, plaintext, direct; the only one that works");
 	free_all(r, 9);
+}
+
+/* Sets a completed handshake on r: version, verified or not. */
+static void set_tls(struct probe_result *r, const char *version, bool verified)
+{
+	r->tls_used = true;
+	r->tls.done = true;
+	snprintf(r->tls.version, sizeof(r->tls.version), "%s", version);
+	r->tls.verified = verified;
+	r->tls.hostname_matched = verified;
+}
+
+/* The best endpoint, not the first: a verified certificate first, then TLS
+ * 1.2+ before legacy, then the mode, then the path, then the user's order. */
+static void test_recommend_best(void **state)
+{
+	struct fixture *fx = *state;
+	struct probe_result r[6];
+	struct run_report rep = {.results = r, .n = 6};
+
+	mini(&r[0], PROTO_IMAP, MODE_TLS, 2994, NULL, MP_OK);      /* TLS 1.1 only */
+	set_tls(&r[0], "TLSv1.1", true);
+	mini(&r[1], PROTO_IMAP, MODE_TLS, 2993, NULL, MP_OK);      /* TLS 1.3, verified */
+	set_tls(&r[1], "TLSv1.3", true);
+	mini(&r[2], PROTO_IMAP, MODE_TLS, 993, NULL, MP_OK);       /* unverified */
+	set_tls(&r[2], "TLSv1.3", false);
+	mini(&r[3], PROTO_IMAP, MODE_STARTTLS, 143, NULL, MP_OK); /* verified STARTTLS */
+	set_tls(&r[3], "TLSv1.3", true);
+	mini(&r[4], PROTO_IMAP, MODE_TLS, 2993, &fx->proxy, MP_OK); /* proxied twin */
+	set_tls(&r[4], "TLSv1.3", true);
+	mini(&r[5], PROTO_IMAP, MODE_TLS, 2995, NULL, MP_OK);      /* later tie */
+	set_tls(&r[5], "TLSv1.3", true);
+	report_recommend(&rep);
+	assert_int_equal(rep.recommended[PROTO_IMAP], 1);
+	assert_string_equal(rep.recommend_reason[PROTO_IMAP],
+	                    "verified certificate, TLSv1.3, implicit TLS, direct; best of 6 that work");
+	/* without it: of two equal ones the direct beats the proxied, though
+	 * the proxied came first */
+	r[1].status = MP_ERR_TIMEOUT;
+	report_recommend(&rep);
+	assert_int_equal(rep.recommended[PROTO_IMAP], 5);
+	/* verified STARTTLS beats unverified implicit TLS */
+	r[5].status = r[4].status = MP_ERR_TIMEOUT;
+	report_recommend(&rep);
+	assert_int_equal(rep.recommended[PROTO_IMAP], 3);
+	/* a verified legacy TLS beats an unverified TLS 1.3 */
+	r[3].status = MP_ERR_TIMEOUT;
+	report_recommend(&rep);
+	assert_int_equal(rep.recommended[PROTO_IMAP], 0);
+	assert_non_null(strstr(rep.recommend_reason[PROTO_IMAP], "TLSv1.1 (legacy)"));
+	free_all(r, 6);
 }
 
 static void test_recommend_ports(void **state)
@@ -1063,6 +1121,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_table_color, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_empty_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transcript_escaped_with_times, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recommend_best, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recommend_order, setup, teardown),
 	    cmocka_unit_test(test_recommend_ports),
 	    cmocka_unit_test(test_exit_code),
