@@ -48,8 +48,11 @@ export CLOSED
 bash "$PXSH" start "$PXDIR" "$MP_SMTP_PORT" "$MP_SUBMISSION_PORT" "$MP_SMTPS_PORT" \
 	"$MP_IMAP_PORT" "$MP_IMAPS_PORT" "$MP_POP3_PORT" "$MP_POP3S_PORT" "$CLOSED" ||
 	mp_fail "proxies.sh start failed"
+# exported, so the Python helpers see them as env["MP_PX_..."]
+set -a
 # shellcheck disable=SC1091
 . "$PXDIR/proxies.env"
+set +a
 PXPASS=$(cat "$MP_PX_PASS_FILE")
 [ -n "$PXPASS" ] || mp_fail "empty proxy password in $MP_PX_PASS_FILE"
 export PXPASS MP_PX_USER
