@@ -10,7 +10,7 @@
 # Environment: MAILPROBE (the binary), MP_SRC (source dir, default: from this
 # file), MP_ITEST_DIR (optional: artifacts are kept in $MP_ITEST_DIR/<name>).
 # Everything listens on 127.0.0.1 and ::1 (the same port; tests/fake/loopback.py)
-# and talks to loopback only; fake_url names 127.0.0.1, fake_url6 [::1].
+# and talks to loopback only; fake_url names 127.0.0.1.
 
 FAKE_PY=/usr/bin/python3
 FAKE_READY_WAIT_TENTHS=100      # wait at most 10 s for the fake server
@@ -130,11 +130,6 @@ fake_port() {
 # The endpoint URL for scheme $1 and scenario $2.
 fake_url() {
 	echo "$1://127.0.0.1:$(fake_port "$2")"
-}
-
-# The same over IPv6 loopback ([::1]).
-fake_url6() {
-	echo "$1://[::1]:$(fake_port "$2")"
 }
 
 # Milliseconds on the monotonic-enough wall clock, for elapsed times.
