@@ -9,7 +9,8 @@
 #
 # Environment: MAILPROBE (the binary), MP_SRC (source dir, default: from this
 # file), MP_ITEST_DIR (optional: artifacts are kept in $MP_ITEST_DIR/<name>).
-# Everything listens on and talks to 127.0.0.1 only.
+# Everything listens on 127.0.0.1 and ::1 (the same port; tests/fake/loopback.py)
+# and talks to loopback only; fake_url names 127.0.0.1.
 
 FAKE_PY=/usr/bin/python3
 FAKE_READY_WAIT_TENTHS=100      # wait at most 10 s for the fake server
@@ -102,7 +103,7 @@ fake_start() {
 	FAKE_CA=$FAKE_WORK/ca/ca.pem
 	FAKE_READY=$FAKE_WORK/ready.json
 	"$FAKE_PY" "$FAKE_SERVER" --cert "$FAKE_WORK/ca/server.pem" --key "$FAKE_WORK/ca/server.key" \
-		--ready-file "$FAKE_READY" --log "$FAKE_WORK/server.log" --host 127.0.0.1 "$@" \
+		--ready-file "$FAKE_READY" --log "$FAKE_WORK/server.log" "$@" \
 		>"$FAKE_WORK/fakeserver.out" 2>&1 &
 	FAKE_PID=$!
 	for ((i = 0; i < FAKE_READY_WAIT_TENTHS; i++)); do

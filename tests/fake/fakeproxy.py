@@ -7,11 +7,12 @@ same segment as their own reply. Two relays also do what the installed real
 proxies cannot (SOCKS4a with a host name: dante 1.4 does not do 4a).
 
 Usage:
-    fakeproxy.py --ready-file F [--host 127.0.0.1] [--log FILE] [--only A,B]
+    fakeproxy.py --ready-file F [--host ADDR[,ADDR...]] [--log FILE] [--only A,B]
     fakeproxy.py --list
 
-Every scenario listens on its own ephemeral port (bind port 0). When all are
-listening, F is written atomically as JSON {"scenario-name": port, ...}.
+Every scenario listens on its own ephemeral port (bind port 0), the same port
+on each --host address (default: 127.0.0.1 and ::1, see loopback.py). When all
+are listening, F is written atomically as JSON {"scenario-name": port, ...}.
 Relays connect only to loopback addresses (127.0.0.0/8, ::1). Each connection
 lasts at most CONN_LIFETIME seconds; the process exits by itself after
 PROCESS_LIFETIME seconds, or on SIGTERM / SIGINT.
@@ -34,6 +35,8 @@ import socket
 import sys
 import threading
 import time
+
+import loopback
 
 CONN_LIFETIME = 30.0          # seconds one connection may last
 PROCESS_LIFETIME = 600.0      # seconds the whole process may run
@@ -391,13 +394,9 @@ class Server:
 
     def listen(self, names):
         for name in names:
-            family = socket.AF_INET6 if ":" in self.args.host else socket.AF_INET
-            s = socket.socket(family, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((self.args.host, 0))
-            s.listen(16)
-            self.socks[name] = s
-        ports = {name: s.getsockname()[1] for name, s in self.socks.items()}
+            # one port per scenario, listening on every --host address
+            self.socks[name] = loopback.listen_same_port(self.args.host, 16)
+        ports = {name: socks[0].getsockname()[1] for name, socks in self.socks.items()}
         tmp = self.args.ready_file + ".tmp"
         with open(tmp, "w") as f:
             json.dump(ports, f)
@@ -435,8 +434,9 @@ class Server:
 
     def run(self):
         sel = selectors.DefaultSelector()
-        for name, s in self.socks.items():
-            sel.register(s, selectors.EVENT_READ, name)
+        for name, socks in self.socks.items():
+            for s in socks:
+                sel.register(s, selectors.EVENT_READ, name)
         end = time.monotonic() + PROCESS_LIFETIME
         while time.monotonic() < end:
             for key, _ in sel.select(timeout=1.0):
@@ -457,11 +457,13 @@ def on_signal(signum, frame):
 def main():
     p = argparse.ArgumentParser(description="A scriptable misbehaving proxy.")
     p.add_argument("--ready-file", help="written as JSON when listening")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--host", help="comma-separated addresses to listen on, one port for "
+                   "all (default: 127.0.0.1 and ::1, or 127.0.0.1 alone without IPv6)")
     p.add_argument("--log", help="append one JSON line per finished connection")
     p.add_argument("--only", help="comma-separated scenario names (default: all)")
     p.add_argument("--list", action="store_true", help="print scenario names and exit")
     args = p.parse_args()
+    args.host = args.host.split(",") if args.host else loopback.hosts()
     if args.list:
         for name, fn in SCENARIOS.items():
             print("%-30s %s" % (name, (fn.__doc__ or "").strip().split("\n")[0]))

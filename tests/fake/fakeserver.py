@@ -6,7 +6,7 @@ endless replies, NUL bytes, injected plaintext after STARTTLS, TLS alerts,
 resets...), so that mailprobe's handling of each can be tested.
 
 Usage:
-    fakeserver.py --cert CERT --key KEY --ready-file F [--host 127.0.0.1]
+    fakeserver.py --cert CERT --key KEY --ready-file F [--host ADDR[,ADDR...]]
                   [--log FILE] [--only NAME[,NAME...]]
                   [--evil-cert CERT --evil-key KEY]   (for tls-evil-cert)
     fakeserver.py --list
@@ -15,8 +15,9 @@ The scenarios and what mailprobe must report for each are listed in
 hostile_check.py (CASES); tests/fake/fakelib.sh starts this server for the
 integration tests.
 
-Every scenario listens on its own ephemeral port (bind port 0). When all are
-listening, F is written (atomically) as JSON {"scenario-name": port, ...}.
+Every scenario listens on its own ephemeral port (bind port 0), the same port
+on each --host address (default: 127.0.0.1 and ::1, see loopback.py). When all
+are listening, F is written (atomically) as JSON {"scenario-name": port, ...}.
 Each connection is served in its own thread and lasts at most
 CONN_LIFETIME seconds; the whole process exits by itself after
 PROCESS_LIFETIME seconds, or on SIGTERM / SIGINT.
@@ -39,6 +40,8 @@ import struct
 import sys
 import threading
 import time
+
+import loopback
 
 CONN_LIFETIME = 30.0          # seconds one connection may last
 PROCESS_LIFETIME = 600.0      # seconds the whole server may run
@@ -805,19 +808,16 @@ class Server:
         self.listeners = {}
 
     def listen(self, names):
-        """Opens one listening socket on an ephemeral port per scenario."""
-        family = socket.AF_INET6 if ":" in self.args.host else socket.AF_INET
+        """Opens one ephemeral port per scenario, listening on every --host address."""
         for name in names:
-            s = socket.socket(family, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((self.args.host, 0))
-            s.listen(64)
-            s.setblocking(False)
-            self.listeners[name] = s
+            socks = loopback.listen_same_port(self.args.host, 64)
+            for s in socks:
+                s.setblocking(False)
+            self.listeners[name] = socks
 
     def write_ready(self):
         """Writes the ready file atomically: {"scenario": port, ...}."""
-        ports = {name: s.getsockname()[1] for name, s in self.listeners.items()}
+        ports = {name: socks[0].getsockname()[1] for name, socks in self.listeners.items()}
         tmp = self.args.ready_file + ".tmp"
         with open(tmp, "w") as f:
             json.dump(ports, f, indent=1, sort_keys=True)
@@ -862,8 +862,9 @@ class Server:
     def run(self):
         stop_at = time.monotonic() + PROCESS_LIFETIME
         sel = selectors.DefaultSelector()
-        for name, s in self.listeners.items():
-            sel.register(s, selectors.EVENT_READ, name)
+        for name, socks in self.listeners.items():
+            for s in socks:
+                sel.register(s, selectors.EVENT_READ, name)
         self.write_ready()
         while time.monotonic() < stop_at:
             for key, _ in sel.select(timeout=1.0):
@@ -892,11 +893,13 @@ def main():
     p.add_argument("--ready-file", help="written as JSON when listening (required)")
     p.add_argument("--evil-cert", help="PEM certificate for the tls-evil-cert scenario")
     p.add_argument("--evil-key", help="its private key")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--host", help="comma-separated addresses to listen on, one port for "
+                   "all (default: 127.0.0.1 and ::1, or 127.0.0.1 alone without IPv6)")
     p.add_argument("--log", help="append one JSON line per finished connection")
     p.add_argument("--only", help="comma-separated scenario names (default: all)")
     p.add_argument("--list", action="store_true", help="print scenario names and exit")
     args = p.parse_args()
+    args.host = args.host.split(",") if args.host else loopback.hosts()
     if args.list:
         print("\n".join(SCENARIOS))
         return 0

@@ -8,9 +8,10 @@ Usage:
     oauth_imap.py --cert CERT --key KEY --user USER --token-file FILE
                   --ready-file F [--host 127.0.0.1] [--log FILE]
 
-Listens on an ephemeral port; when ready, writes {"port": N} to F
-(atomically). Advertises SASL-IR, AUTH=XOAUTH2, AUTH=OAUTHBEARER and
-AUTH=PLAIN. A login succeeds only when the initial response is exactly
+Listens on an ephemeral port, the same one on 127.0.0.1 and ::1 (loopback.py;
+HOST below is --host, the name the client uses, whichever address it reached);
+when ready, writes {"port": N} to F (atomically). Advertises SASL-IR,
+AUTH=XOAUTH2, AUTH=OAUTHBEARER and AUTH=PLAIN. A login succeeds only when the initial response is exactly
 
     XOAUTH2:     "user=" USER ^A "auth=Bearer " TOKEN ^A ^A
     OAUTHBEARER: "n,a=" USER ",", ^A "host=" HOST ^A "port=" PORT ^A
@@ -30,12 +31,15 @@ import argparse
 import base64
 import json
 import os
+import selectors
 import signal
 import socket
 import ssl
 import sys
 import threading
 import time
+
+import loopback
 
 CONN_LIFETIME = 20.0
 PROCESS_LIFETIME = 300.0
@@ -93,11 +97,8 @@ class Server:
             self.token = f.readline().rstrip("\r\n")
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(args.cert, args.key)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((args.host, 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
+        self.listeners = loopback.listen_same_port(loopback.hosts(), 16)
+        self.port = self.listeners[0].getsockname()[1]
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.log_lock = threading.Lock()
 
@@ -185,17 +186,20 @@ class Server:
         with open(ready + ".tmp", "w") as f:
             json.dump({"port": self.port}, f)
         os.rename(ready + ".tmp", ready)
+        sel = selectors.DefaultSelector()
+        for s in self.listeners:
+            sel.register(s, selectors.EVENT_READ)
         end = time.monotonic() + PROCESS_LIFETIME
         while time.monotonic() < end:
-            self.listener.settimeout(max(0.1, min(1.0, end - time.monotonic())))
-            try:
-                raw, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            if not self.slots.acquire(blocking=False):
-                raw.close()
-                continue
-            threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
+            for key, _ in sel.select(timeout=max(0.1, min(1.0, end - time.monotonic()))):
+                try:
+                    raw, _ = key.fileobj.accept()
+                except OSError:
+                    continue
+                if not self.slots.acquire(blocking=False):
+                    raw.close()
+                    continue
+                threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
 
 
 def main():
@@ -205,7 +209,7 @@ def main():
     p.add_argument("--user", required=True)
     p.add_argument("--token-file", required=True)
     p.add_argument("--ready-file", required=True)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="the HOST expected in OAUTHBEARER")
     p.add_argument("--log")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(0))

@@ -35,6 +35,9 @@
 # port_of(res), V(rule, res) -> states of the policy verdicts of rule on res
 # (res None: run-level ones), jload(path) -> parsed JSON file, epoch(time string) -> seconds since
 # 1970 (RFC 3339 or OpenSSL form), re and json (the modules).
+# When an expression fails on a field that is missing or null (KeyError, or a
+# TypeError on None such as x["tls"]["verified"] of a result without TLS), the
+# failure names that field and shows the endpoint, status and error of its result.
 
 set -euo pipefail
 
@@ -140,14 +143,59 @@ import json, os, re, sys
 
 mode, path, expr, msg = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 want_expr = sys.argv[5] if len(sys.argv) > 5 else None
-with open(path) as f:
-    r = json.load(f)
-results = r.get("results", []) if isinstance(r, dict) else []
 env = os.environ
 shown = []
+gaps = {}       # "missing" / "null" -> (result or None, path) of the last such field read
 
 class Lookup(Exception):
     pass
+
+class Tracked(dict):
+    """A JSON object that notes in gaps each read of a missing or null field."""
+
+    def __getitem__(self, k):
+        try:
+            v = dict.__getitem__(self, k)
+        except KeyError:
+            gaps["missing"] = (self.res, self.path + (k,))
+            raise
+        if v is None:
+            gaps["null"] = (self.res, self.path + (k,))
+        return v
+
+def track(v, res=None, path=()):
+    """v with its objects as Tracked; res: the result (results[i]) they are in."""
+    if isinstance(v, list):
+        return [track(x, res, path + (i,)) for i, x in enumerate(v)]
+    if not isinstance(v, dict):
+        return v
+    t = Tracked()
+    if len(path) == 2 and path[0] == "results":
+        res, path = t, ()
+    t.res, t.path = res, path
+    for k, x in v.items():
+        dict.__setitem__(t, k, track(x, res, path + (k,)))
+    return t
+
+def gap_text(e):
+    """For a KeyError or a TypeError on None: which field, and its result."""
+    kind = "missing" if isinstance(e, KeyError) else "null" if "NoneType" in str(e) else None
+    if kind is None or kind not in gaps:
+        return ""
+    res, p = gaps[kind]
+    field = "".join("[%s]" % json.dumps(k) for k in p)
+    if res is None:
+        return "  report field %s is %s\n" % (field, kind)
+    px = res.get("proxy") or {}
+    return ("  field %s is %s in the result for %s://%s:%s (%s%s):\n"
+            "    status %s, error %s\n"
+            % (field, kind, res.get("protocol"), res.get("host"), res.get("port"),
+               res.get("mode"), " via %s proxy" % px.get("type") if px else "",
+               res.get("status"), json.dumps(res.get("error"))))
+
+with open(path) as f:
+    r = track(json.load(f))
+results = r.get("results", []) if isinstance(r, dict) else []
 
 def R(proto, port, mode=None, host=None):
     hits = [x for x in results
@@ -237,7 +285,8 @@ try:
 except Lookup as e:
     sys.stderr.write("FAIL: %s\n  %s\n  %s\n" % (msg, expr, e))
 except Exception as e:
-    sys.stderr.write("FAIL: %s\n  %s\n  raised %s: %s\n" % (msg, expr, type(e).__name__, e))
+    sys.stderr.write("FAIL: %s\n  %s\n  raised %s: %s\n%s"
+                     % (msg, expr, type(e).__name__, e, gap_text(e)))
 dump_shown()
 sys.stderr.write("  report: %s\n" % path)
 sys.exit(1)

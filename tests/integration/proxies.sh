@@ -1,5 +1,5 @@
 #!/bin/bash
-# proxies.sh - start and stop private proxies on 127.0.0.1 for test_proxies.sh.
+# proxies.sh - start and stop private proxies on loopback for test_proxies.sh.
 #
 #   proxies.sh start DIR [PORT...]   start the proxies below, wait until each
 #                                    accepts, write DIR/proxies.env; PORTs are
@@ -10,13 +10,16 @@
 #
 # The proxies (each on a free port chosen at start):
 #   dante      danted: SOCKS4 and SOCKS5, no authentication, targets in
-#              127.0.0.0/8 but 127.0.0.3 (blocked by rule); dante 1.4 does not
-#              do SOCKS4a host names; its username method needs system
+#              127.0.0.0/8 but 127.0.0.3 (blocked by rule) and ::1; dante 1.4
+#              does not do SOCKS4a host names; its username method needs system
 #              accounts, so user/password SOCKS5 is microsocks')
 #   ms         microsocks: SOCKS5, no authentication
 #   ms_auth    microsocks -u/-P: SOCKS5 with username/password (RFC 1929)
 #   tiny       tinyproxy: HTTP CONNECT, no authentication
 #   tiny_auth  tinyproxy with BasicAuth
+# dante and tinyproxy listen on 127.0.0.1 and ::1 (the same port), microsocks
+# on 127.0.0.1 only (it takes one listen address); each of them reaches
+# targets on either (::1 when the machine has IPv6 loopback: loopback.py ipv6).
 # DIR/proxies.env (shell-sourceable) holds MP_PX_<NAME>_PORT and
 # MP_PX_<NAME>_PID for each, MP_PX_USER and MP_PX_PASS_FILE (a fresh random
 # password, in a file only).
@@ -47,10 +50,22 @@ esac
 DIR=${DIR%/}
 shift 2
 PIDS_FILE=$DIR/proxies.pids     # "name pid" lines: the processes we started
+LOOPBACK_PY=$(cd "$(dirname "$0")/../fake" && pwd)/loopback.py
+IPV6=0
+/usr/bin/python3 "$LOOPBACK_PY" ipv6 && IPV6=1
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
+# True when something accepts TCP connections on $2 (default 127.0.0.1) port $1.
 port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	(exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
+}
+
+# True when proxy $1 accepts on port $2 at each address it listens on.
+proxy_open() {
+	port_open "$2" || return 1
+	case "$1" in
+	ms | ms_auth) return 0 ;;
+	esac
+	[ "$IPV6" = 0 ] || port_open "$2" ::1
 }
 
 # True when PID $1 is alive and not a zombie.
@@ -66,17 +81,9 @@ session_pids() {
 	ps -e -o pid=,sid=,stat= | awk -v s="$1" '$2 == s && substr($3, 1, 1) != "Z" { print $1 }'
 }
 
-# Prints $1 free TCP ports on 127.0.0.1 (bound and released at once).
+# Prints $1 TCP ports free on 127.0.0.1 and ::1 (bound and released at once).
 free_ports() {
-	/usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
+	/usr/bin/python3 "$LOOPBACK_PY" free-ports "$1"
 }
 
 recorded_pid() {
@@ -95,25 +102,43 @@ launch() {
 }
 
 write_dante_conf() {
+	local v6addr="" v6client=""
+	if [ "$IPV6" = 1 ]; then
+		# settings come before the rules in dante's file
+		v6addr="internal: ::1 port = $1
+external: ::1"
+		v6client="client pass {
+	from: ::1/128 to: 0/0
+}"
+	fi
 	cat >"$DIR/danted.conf" <<EOF
 # Private dante for mailprobe's integration tests (proxies.sh).
 logoutput: $DIR/danted.out
 internal: 127.0.0.1 port = $1
 external: 127.0.0.1
+$v6addr
 user.privileged: root
 user.unprivileged: nobody
 clientmethod: none
 socksmethod: none
 client pass {
-	from: 127.0.0.0/8 to: 0.0.0.0/0
+	from: 127.0.0.0/8 to: 0/0
 }
+$v6client
 # 127.0.0.3 is refused by ruleset (SOCKS5 reply 0x02) for test_proxies.sh.
 socks block {
-	from: 127.0.0.0/8 to: 127.0.0.3/32
+	from: 0/0 to: 127.0.0.3/32
+	log: connect error
+}
+# Loopback targets of either family, from a client of either.
+socks pass {
+	from: 0/0 to: 127.0.0.0/8
+	command: connect
+	protocol: tcp
 	log: connect error
 }
 socks pass {
-	from: 127.0.0.0/8 to: 127.0.0.0/8
+	from: 0/0 to: ::1/128
 	command: connect
 	protocol: tcp
 	log: connect error
@@ -129,9 +154,12 @@ write_tiny_conf() {
 		echo "Group nogroup"
 		echo "Port $2"
 		echo "Listen 127.0.0.1"
+		[ "$IPV6" = 0 ] || echo "Listen ::1"
 		echo "Timeout 30"
 		echo "MaxClients 32"
-		echo "Allow 127.0.0.1"
+		# No Allow lines: it listens on loopback only, and tinyproxy 1.11.1
+		# checks the first IPv6 client after an IPv4 one against a garbled
+		# address and answers 403 (upstream issue #495).
 		echo "LogLevel Info"
 		for p in "${CONNECT_PORTS[@]}"; do
 			echo "ConnectPort $p"
@@ -177,7 +205,7 @@ do_start() {
 				do_stop
 				die "$name (pid $pid) exited during start"
 			}
-			port_open "${PORT[$name]}" || missing="$missing $name"
+			proxy_open "$name" "${PORT[$name]}" || missing="$missing $name"
 		done
 		[ -z "$missing" ] && break
 		sleep 0.1
@@ -193,6 +221,7 @@ do_start() {
 			echo "MP_PX_${name^^}_PORT=${PORT[$name]}"
 			echo "MP_PX_${name^^}_PID=$(recorded_pid "$name")"
 		done
+		echo "MP_PX_IPV6=$IPV6"
 		echo "MP_PX_USER=$PX_USER"
 		echo "MP_PX_PASS_FILE=$DIR/proxy.pass"
 	} >"$DIR/proxies.env.tmp"

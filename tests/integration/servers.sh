@@ -1,6 +1,6 @@
 #!/bin/bash
 # servers.sh - start and stop private Postfix and Dovecot instances on 127.0.0.1
-# for the integration tests (ctest fixture "mailservers").
+# and ::1 for the integration tests (ctest fixture "mailservers").
 #
 #   servers.sh start DIR   make DIR/ca (test CA + leaf), configs under DIR, start
 #                          both servers, wait until every port accepts, write
@@ -14,6 +14,10 @@
 # suite), start moves to the next free base: 21000, 22000, ... 29000.
 # MP_ITEST_PORT_BASE=N forces base N (and fails when N's ports are taken).
 # Test scripts take the ports from DIR/servers.env, never hard-coded.
+# Both servers listen on 127.0.0.1 and on ::1, as real ones are dual-stack and
+# "localhost" resolves to ::1 first on a standard Debian; on a machine without
+# IPv6 loopback (a container with IPv6 off) on 127.0.0.1 alone, and
+# servers.env says MP_IPV6=0 so the IPv6 assertions are skipped.
 # Must run as root (Postfix and Dovecot masters drop privileges themselves).
 set -euo pipefail
 
@@ -58,11 +62,38 @@ PF_CONF=$DIR/postfix
 PF_DATA=$DIR/postfix/data
 DV_DIR=$DIR/dovecot
 PIDS_FILE=$DIR/pids            # "name pid" lines: the masters we started
+LOOPBACK_PY=$(cd "$(dirname "$0")/../fake" && pwd)/loopback.py
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
+# The loopback addresses the servers listen on: ::1 too when the machine has it.
+if /usr/bin/python3 "$LOOPBACK_PY" ipv6; then
+	IPV6=1
+	ADDRS="127.0.0.1 ::1"
+else
+	IPV6=0
+	ADDRS="127.0.0.1"
+fi
+
+# True when something accepts TCP connections on $2 (default 127.0.0.1) port $1.
 port_open() {
 	# bash's /dev/tcp; a subshell so the descriptor is closed at once
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	(exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
+}
+
+# True when port $1 accepts on every address of ADDRS.
+port_open_all() {
+	local a
+	for a in $ADDRS; do
+		port_open "$1" "$a" || return 1
+	done
+}
+
+# True when port $1 accepts on any address of ADDRS.
+port_open_any() {
+	local a
+	for a in $ADDRS; do
+		port_open "$1" "$a" && return 0
+	done
+	return 1
 }
 
 # True when PID $1 is alive and not a zombie.
@@ -116,7 +147,7 @@ make_ca() {
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = DNS:mail.test,DNS:localhost,IP:127.0.0.1
+subjectAltName = IP:::1,DNS:mail.test,DNS:localhost,IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
@@ -134,6 +165,12 @@ EOF
 }
 
 write_postfix_config() {
+	local PF_INTERFACES=127.0.0.1 PF_PROTOCOLS=ipv4 PF_MYNETWORKS=127.0.0.0/8
+	if [ "$IPV6" = 1 ]; then
+		PF_INTERFACES="127.0.0.1, [::1]"
+		PF_PROTOCOLS=all
+		PF_MYNETWORKS="127.0.0.0/8, [::1]/128"
+	fi
 	PF_QUEUE=$RT/postfix
 	mkdir -p "$PF_CONF" "$PF_QUEUE" "$PF_DATA"
 	chown root:root "$PF_CONF" "$PF_QUEUE"
@@ -154,9 +191,9 @@ mydomain = test
 myorigin = \$myhostname
 mydestination =
 relayhost =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
+inet_interfaces = $PF_INTERFACES
+inet_protocols = $PF_PROTOCOLS
+mynetworks = $PF_MYNETWORKS
 alias_maps =
 alias_database =
 local_recipient_maps =
@@ -232,7 +269,8 @@ write_dovecot_config() {
 		>"$DV_DIR/users")
 	chown root:dovecot "$DV_DIR/users"
 	chmod 640 "$DV_DIR/users"
-	local ssl_dh=""
+	local ssl_dh="" listen
+	listen=${ADDRS// /, }
 	[ -r /usr/share/dovecot/dh.pem ] && ssl_dh="ssl_dh = </usr/share/dovecot/dh.pem"
 	cat >"$DV_DIR/dovecot.conf" <<EOF
 # Private Dovecot instance for mailprobe's integration tests (servers.sh).
@@ -242,7 +280,7 @@ instance_name = mp-itest-$base
 log_path = $DIR/dovecot.log
 info_log_path = $DIR/dovecot.log
 protocols = imap pop3
-listen = 127.0.0.1
+listen = $listen
 ssl = yes
 ssl_cert = <$DIR/ca/server.pem
 ssl_key = <$DIR/ca/server.key
@@ -267,11 +305,11 @@ service imap-login {
   service_count = 0
   process_min_avail = 2
   inet_listener imap {
-    address = 127.0.0.1
+    address = $listen
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    address = $listen
     port = $IMAPS_PORT
     ssl = yes
   }
@@ -282,11 +320,11 @@ service pop3-login {
   service_count = 0
   process_min_avail = 2
   inet_listener pop3 {
-    address = 127.0.0.1
+    address = $listen
     port = $POP3_PORT
   }
   inet_listener pop3s {
-    address = 127.0.0.1
+    address = $listen
     port = $POP3S_PORT
     ssl = yes
   }
@@ -382,7 +420,7 @@ postfix_cmd() {
 ports_free() {
 	local p
 	for p in $ALL_PORTS; do
-		port_open "$p" && return 1
+		port_open_any "$p" && return 1
 	done
 	return 0
 }
@@ -455,7 +493,7 @@ do_start() {
 	for ((i = 0; i < START_WAIT_S * 10; i++)); do
 		missing=""
 		for p in $ALL_PORTS; do
-			port_open "$p" || missing="$missing $p"
+			port_open_all "$p" || missing="$missing $p"
 		done
 		[ -z "$missing" ] && break
 		sleep 0.1
@@ -463,13 +501,13 @@ do_start() {
 	if [ -n "$missing" ]; then
 		show_logs
 		do_stop
-		die "ports not accepting after ${START_WAIT_S}s:$missing"
+		die "ports not accepting on $ADDRS after ${START_WAIT_S}s:$missing"
 	fi
 	# Nothing of ours may listen beyond loopback.
 	if ss -Hltnp 2>/dev/null | grep -E "pid=($pf_pid|$dv_pid)," | awk '{ print $4 }' |
-		grep -vE '^127\.0\.0\.1:'; then
+		grep -vE '^(127\.0\.0\.1|\[::1\]):'; then
 		do_stop
-		die "a server listens beyond 127.0.0.1"
+		die "a server listens beyond 127.0.0.1 and ::1"
 	fi
 
 	cat >"$DIR/servers.env.tmp" <<EOF
@@ -480,6 +518,7 @@ MP_CA_KEY=$DIR/ca/ca.key
 MP_SERVER_CERT=$DIR/ca/server.pem
 MP_SERVER_KEY=$DIR/ca/server.key
 MP_HOST=127.0.0.1
+MP_IPV6=$IPV6
 MP_PORT_BASE=$base
 MP_SMTP_PORT=$SMTP_PORT
 MP_SUBMISSION_PORT=$SUBMISSION_PORT
@@ -496,8 +535,8 @@ MP_POSTFIX_LOG=$DIR/postfix.log
 MP_DOVECOT_LOG=$DIR/dovecot.log
 EOF
 	mv "$DIR/servers.env.tmp" "$DIR/servers.env"
-	echo "servers.sh: Postfix (pid $pf_pid) and Dovecot (pid $dv_pid) up on 127.0.0.1:" \
-		"$ALL_PORTS; env in $DIR/servers.env"
+	echo "servers.sh: Postfix (pid $pf_pid) and Dovecot (pid $dv_pid) up on" \
+		"${ADDRS// / and }, ports $ALL_PORTS; env in $DIR/servers.env"
 }
 
 do_status() {

@@ -46,7 +46,7 @@ done
 # --- usage errors: exit 3, one line on stderr, empty stdout, no network
 # A closed port as the otherwise valid target: if a bad option were ignored
 # and the probe ran, the exit code would be 2, not 3.
-closed=$("$MP_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed=$("$MP_PY" "$MP_SRC/tests/fake/loopback.py" free-ports 1)  # free on 127.0.0.1 and ::1
 T=smtp://127.0.0.1:$closed
 n=0
 failed=()

@@ -2,7 +2,9 @@
 # test_core.sh - mailprobe against the real Postfix and Dovecot of servers.sh:
 # what each of the 7 endpoints advertises before and after TLS, the TLS
 # session and certificate, the report's shape (schema), the matrix options,
-# auto mode, the table format, --transcript, --compact and -o.
+# auto mode, the table format, --transcript, --compact and -o, and the
+# servers over IPv6 loopback ([::1], and "localhost" whichever address it
+# resolves to first).
 . "$(dirname "$0")/lib.sh"
 mp_setup
 
@@ -104,7 +106,7 @@ pyassert "$J" "re.search(r'CN\s*=\s*mail\.test', ${C}['subject'])" "leaf subject
 pyassert "$J" "re.search(r'O\s*=\s*mailprobe tests', ${C}['subject'])" "leaf subject names O=mailprobe tests"
 pyassert "$J" "re.search(r'CN\s*=\s*mailprobe test CA', ${C}['issuer'])" "leaf issuer is the test CA"
 pyeq "$J" "sorted(re.sub(r'^(DNS|IP|IP Address|email|URI):\s*', '', s) for s in ${C}['san'])" \
-	'["127.0.0.1", "localhost", "mail.test"]' "leaf subjectAltName"
+	'["127.0.0.1", "::1", "localhost", "mail.test"]' "leaf subjectAltName"
 pyeq "$J" "re.sub(r'[^0-9a-f]', '', ${C}['serial'].lower()).lstrip('0')" \
 	"json.load(open(env['MP_WORK'] + '/cert.json'))['serial'].lower().lstrip('0')" "leaf serial"
 pyeq "$J" "(${C}['key_type'].upper(), ${C}['key_bits'])" '("RSA", 2048)' "leaf key"
@@ -352,6 +354,38 @@ mp_run "$MP_WORK/o2.stdout" --format json --output "$O" --cafile "$MP_CA" "smtps
 mp_expect_rc 0
 if [ ! -s "$O" ] || [ -s "$MP_WORK/o2.stdout" ]; then
 	mp_fail "--output FILE: not written to the file"
+fi
+
+# ---------------------------------------------------------------------------
+# 8. IPv6: the servers listen on ::1 too (servers.sh). An IP literal in
+#    brackets, verified by the leaf's IP:::1 SAN; "localhost", which a
+#    standard Debian /etc/hosts maps to ::1 first, then 127.0.0.1.
+if [ "${MP_IPV6:-0}" = 1 ]; then
+	J=$MP_WORK/ipv6.json
+	mp_json "$J" --cafile "$MP_CA" "smtps://[::1]:$MP_SMTPS_PORT" \
+		"imaps://[::1]:$MP_IMAPS_PORT" "pop3+starttls://[::1]:$MP_POP3_PORT" \
+		"smtp+starttls://localhost:$MP_SMTP_PORT" "imaps://localhost:$MP_IMAPS_PORT"
+	mp_expect_rc 0
+	mp_validate "$J"
+	pyeq "$J" 'sorted((x["host"], x["port"], x["status"], x["error"], x["address"]) for x in results
+		    if x["host"] == "::1")' \
+		'sorted(("::1", int(env[p]), "ok", None, "::1")
+		  for p in ("MP_SMTPS_PORT", "MP_IMAPS_PORT", "MP_POP3_PORT"))' \
+		"[::1]: smtps, imaps and pop3+starttls ok, connected to ::1"
+	pyeq "$J" '[(x["host"], x["tls"]["verified"], x["tls"]["verify_error"], x["tls"]["hostname_matched"],
+		     x["tls"]["version"]) for x in results]' \
+		'[(x["host"], True, None, True, "TLSv1.3") for x in results]' \
+		"[::1] and localhost: TLS 1.3, certificate verified for the IP and the name"
+	LOCALHOST_ADDRS=$("$MP_PY" -c 'import socket
+print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo("localhost", 25, type=socket.SOCK_STREAM)})))')
+	export LOCALHOST_ADDRS
+	pyeq "$J" 'sorted((x["port"], x["status"], x["address"] in env["LOCALHOST_ADDRS"].split())
+		    for x in results if x["host"] == "localhost")' \
+		'sorted([(int(env["MP_SMTP_PORT"]), "ok", True), (int(env["MP_IMAPS_PORT"]), "ok", True)])' \
+		"localhost: ok at one of its addresses ($LOCALHOST_ADDRS)"
+	mp_note "IPv6: [::1] and localhost verified"
+else
+	mp_note "no IPv6 loopback on this machine: IPv6 endpoints not tested"
 fi
 
 echo "PASS: $MP_TEST"

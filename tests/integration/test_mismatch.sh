@@ -67,7 +67,7 @@ for t in "smtps smtp $MP_SMTP_PORT" "imaps imap $MP_IMAP_PORT" "pop3s pop3 $MP_P
 done
 
 # --- a closed port: refused, fast, exit 2; with a working endpoint beside it, exit 0.
-closed=$("$MP_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed=$("$MP_PY" "$MP_SRC/tests/fake/loopback.py" free-ports 1)  # free on 127.0.0.1 and ::1
 J=$MP_WORK/closed.json
 mp_json "$J" --connect-timeout 3000 "smtp+starttls://$H:$closed"
 mp_expect_rc 2

@@ -19,8 +19,8 @@ set -a
 . "$TLSDIR/tls.env"
 set +a
 CA=(--cafile "$MP_CA")
-# a loopback port nobody listens on
-CLOSED=$("$MP_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# a loopback port nobody listens on (either family)
+CLOSED=$("$MP_PY" "$MP_SRC/tests/fake/loopback.py" free-ports 1)  # free on 127.0.0.1 and ::1
 
 # run NAME WANT_RC ARGS...: a JSON run whose exit code must be WANT_RC; sets J.
 run() {

@@ -10,6 +10,9 @@
 #    closed, target port closed behind the proxy, port not allowed.
 # 3. Misbehaving proxies (fakeproxy.py): each scenario's status, message and
 #    time bound.
+# Names and IPv6: "localhost" (::1 first on a standard Debian, then 127.0.0.1)
+# through every proxy type; with IPv6 loopback, targets at [::1], proxies
+# reached at [::1], and SOCKS4 given an IPv6-only target.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 mp_setup
@@ -37,17 +40,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on: bound and released, then checked.
-CLOSED=$("$MP_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+# A port nothing listens on, on 127.0.0.1 nor ::1: bound and released, then checked.
+CLOSED=$("$MP_PY" "$MP_SRC/tests/fake/loopback.py" free-ports 1)
 (exec 3<>"/dev/tcp/$H/$CLOSED") 2>/dev/null && mp_fail "port $CLOSED unexpectedly accepts"
 export CLOSED
 
 bash "$PXSH" start "$PXDIR" "$MP_SMTP_PORT" "$MP_SUBMISSION_PORT" "$MP_SMTPS_PORT" \
 	"$MP_IMAP_PORT" "$MP_IMAPS_PORT" "$MP_POP3_PORT" "$MP_POP3S_PORT" "$CLOSED" ||
 	mp_fail "proxies.sh start failed"
+# exported, so the Python helpers see them as env["MP_PX_..."]
+set -a
 # shellcheck disable=SC1091
 . "$PXDIR/proxies.env"
+set +a
 PXPASS=$(cat "$MP_PX_PASS_FILE")
 [ -n "$PXPASS" ] || mp_fail "empty proxy password in $MP_PX_PASS_FILE"
 export PXPASS MP_PX_USER
@@ -191,15 +196,77 @@ no_password_in "$out"
 pyeq "$out" 'R("smtp", env["MP_SMTPS_PORT"])["status"]' '"ok"' \
 	"password from --proxy-password-file"
 
-# The proxy resolves the name (socks5h, http): "localhost" goes to the proxy.
+# The proxy resolves the name (socks5h, http): "localhost" goes to the proxy,
+# which may pick ::1 or 127.0.0.1 (the servers listen on both).
 out=$MP_WORK/ok-remote-name.json
 mp_json "$out" --cafile "$MP_CA" --proxy "socks5h://$H:$MP_PX_MS_PORT" \
-	--proxy "http://$H:$MP_PX_TINY_PORT" "smtp+starttls://localhost:$MP_SMTP_PORT"
+	--proxy "socks5h://$H:$MP_PX_DANTE_PORT" --proxy "http://$H:$MP_PX_TINY_PORT" \
+	"smtp+starttls://localhost:$MP_SMTP_PORT"
+mp_expect_rc 0
+pyeq "$out" 'sorted((x["proxy"]["type"], x["proxy"]["port"], x["status"], x["tls"]["verified"],
+		     x["tls"]["hostname_matched"], x["address"]) for x in results)' \
+	'sorted([("http", int(env["MP_PX_TINY_PORT"]), "ok", True, True, None),
+		 ("socks5h", int(env["MP_PX_DANTE_PORT"]), "ok", True, True, None),
+		 ("socks5h", int(env["MP_PX_MS_PORT"]), "ok", True, True, None)])' \
+	"localhost resolved by socks5h and http proxies, certificate verified for it"
+
+# mailprobe resolves the name (socks4, socks5) and asks for an address: SOCKS4
+# carries IPv4 only, so it gets 127.0.0.1 even where localhost is ::1 first.
+LOCALHOST_ADDRS=$("$MP_PY" -c 'import socket
+print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo("localhost", 25, type=socket.SOCK_STREAM)})))')
+export LOCALHOST_ADDRS
+out=$MP_WORK/ok-local-name.json
+mp_json "$out" --cafile "$MP_CA" --proxy "socks4://$H:$MP_PX_DANTE_PORT" \
+	--proxy "socks5://$H:$MP_PX_DANTE_PORT" "smtp+starttls://localhost:$MP_SMTP_PORT"
 mp_expect_rc 0
 pyeq "$out" 'sorted((x["proxy"]["type"], x["status"], x["tls"]["verified"],
-		     x["tls"]["hostname_matched"]) for x in results)' \
-	'[("http", "ok", True, True), ("socks5h", "ok", True, True)]' \
-	"localhost resolved by socks5h and http proxies, certificate verified for it"
+		     x["address"] == "127.0.0.1" if x["proxy"]["type"] == "socks4"
+		     else x["address"] in env["LOCALHOST_ADDRS"].split()) for x in results)' \
+	'[("socks4", "ok", True, True), ("socks5", "ok", True, True)]' \
+	"localhost resolved by mailprobe: socks4 to 127.0.0.1, socks5 to its first address"
+
+# IPv6 loopback: targets at [::1] through each proxy type, and the proxies
+# themselves reached at [::1] (dante and tinyproxy listen there too).
+if [ "${MP_IPV6:-0}" = 1 ] && [ "${MP_PX_IPV6:-0}" = 1 ]; then
+	out=$MP_WORK/ok-ipv6-target.json
+	mp_json "$out" --cafile "$MP_CA" --proxy "socks5://$H:$MP_PX_DANTE_PORT" \
+		--proxy "socks5h://$H:$MP_PX_DANTE_PORT" --proxy "socks5://$H:$MP_PX_MS_PORT" \
+		--proxy "http://$H:$MP_PX_TINY_PORT" \
+		"smtps://[::1]:$MP_SMTPS_PORT" "imap+starttls://[::1]:$MP_IMAP_PORT"
+	mp_expect_rc 0
+	mp_validate "$out"
+	pyeq "$out" '[(x["proxy"]["type"], x["port"], x["status"], x["error"]) for x in results
+		    if x["status"] != "ok" or not x["tls"]["verified"] or not x["tls"]["hostname_matched"]]' \
+		'[]' "[::1] through dante (socks5, socks5h), microsocks and tinyproxy: ok, verified"
+	pyeq "$out" 'sorted(set((x["proxy"]["type"], x["address"]) for x in results))' \
+		'[("http", None), ("socks5", "::1"), ("socks5h", None)]' \
+		"[::1]: asked for as an IPv6 address (socks5) or passed on as given"
+	pyeq "$out" 'len(results)' '8' "[::1]: 2 endpoints x 4 proxies"
+
+	out=$MP_WORK/ok-ipv6-proxy.json
+	mp_json "$out" --cafile "$MP_CA" --proxy "socks5://[::1]:$MP_PX_DANTE_PORT" \
+		--proxy "http://[::1]:$MP_PX_TINY_PORT" \
+		--proxy "http://$U:$PXPASS@[::1]:$MP_PX_TINY_AUTH_PORT" \
+		"smtps://$H:$MP_SMTPS_PORT" "pop3s://[::1]:$MP_POP3S_PORT"
+	mp_expect_rc 0
+	no_password_in "$out"
+	pyeq "$out" 'sorted((x["proxy"]["type"], x["proxy"]["host"], x["proxy"]["port"], x["host"],
+		     x["status"], x["tls"]["verified"]) for x in results)' \
+		'sorted((t, "::1", int(env[p]), h, "ok", True)
+		        for t, p in (("socks5", "MP_PX_DANTE_PORT"), ("http", "MP_PX_TINY_PORT"),
+		                     ("http", "MP_PX_TINY_AUTH_PORT"))
+		        for h in ("127.0.0.1", "::1"))' \
+		"dante and tinyproxy (with and without auth) reached at [::1], to 127.0.0.1 and [::1]"
+	out=$MP_WORK/ok-ipv6-socks4-proxy.json
+	mp_json "$out" --cafile "$MP_CA" --proxy "socks4://[::1]:$MP_PX_DANTE_PORT" \
+		"smtps://$H:$MP_SMTPS_PORT"
+	mp_expect_rc 0
+	pyeq "$out" '[(x["status"], x["address"]) for x in results]' '[("ok", "127.0.0.1")]' \
+		"SOCKS4 proxy reached at [::1], to an IPv4 target"
+	mp_note "IPv6: [::1] targets and proxies at [::1]"
+else
+	mp_note "no IPv6 loopback on this machine: IPv6 proxy paths not tested"
+fi
 
 # Two paths in one run, with --direct.
 out=$MP_WORK/ok-paths.json
@@ -255,6 +322,13 @@ expect_fail tinyproxy-target-closed "http://$H:$MP_PX_TINY_PORT" "smtp://$H:$CLO
 # tinyproxy allows CONNECT only to its ConnectPort list.
 expect_fail tinyproxy-port-not-allowed "http://$H:$MP_PX_TINY_PORT" "smtp://$H:$MP_PX_DANTE_PORT" \
 	proxy_refused "403"
+# SOCKS4 carries an IPv4 address only: an IPv6-only target is refused before
+# anything is sent, with what to use instead.
+if [ "${MP_IPV6:-0}" = 1 ]; then
+	expect_fail socks4-ipv6-target "socks4://$H:$MP_PX_DANTE_PORT" "smtps://[::1]:$MP_SMTPS_PORT" \
+		proxy_target_unreachable \
+		"SOCKS4 cannot connect to the IPv6 address ::1: use socks4a://, socks5:// or socks5h://"
+fi
 # dante's rules block 127.0.0.3 (proxies.sh): refused by ruleset (0x02).
 expect_fail dante-ruleset "socks5://$H:$MP_PX_DANTE_PORT" "smtp://127.0.0.3:$MP_SMTP_PORT" \
 	proxy_refused "SOCKS5 reply 0x02: connection not allowed by ruleset"
@@ -262,7 +336,7 @@ expect_fail dante-ruleset "socks5://$H:$MP_PX_DANTE_PORT" "smtp://127.0.0.3:$MP_
 # ---------------------------------------------------------------------------
 # 3. Misbehaving proxies.
 READY=$MP_WORK/fakeproxy.json
-"$MP_PY" "$FAKE" --ready-file "$READY" --log "$MP_WORK/fakeproxy.log" --host "$H" \
+"$MP_PY" "$FAKE" --ready-file "$READY" --log "$MP_WORK/fakeproxy.log" \
 	</dev/null >"$MP_WORK/fakeproxy.out" 2>&1 &
 FAKE_PID=$!
 for ((i = 0; i < READY_WAIT_TENTHS; i++)); do

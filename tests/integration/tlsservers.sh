@@ -1,5 +1,5 @@
 #!/bin/bash
-# tlsservers.sh - TLS edge-case servers on 127.0.0.1 for test_tls.sh: one
+# tlsservers.sh - TLS edge-case servers on loopback for test_tls.sh: one
 # stunnel process with a service per case, each in front of a real plaintext
 # SMTP server (Postfix's port 25 of servers.sh), so that mailprobe sees a
 # whole SMTP conversation over the TLS the case is about.
@@ -23,7 +23,9 @@
 #   MP_TLS_WEAKKEY_PORT    RSA 1024 leaf for mail.test (securityLevel 0)
 #   MP_TLS_TLS10_PORT      TLS 1.0 only, securityLevel 0: wolfSSL cannot connect,
 #                          only the hand-built hello of --enumerate-tls gets an answer
-# Ports are free ephemeral ones at start time, never fixed. Only 127.0.0.1.
+# Ports are free ephemeral ones at start time, never fixed. Each service
+# listens on 127.0.0.1 and, when the machine has IPv6 loopback, on ::1 (the
+# same port: two accept lines); nothing beyond loopback.
 set -euo pipefail
 
 START_WAIT_S=15         # bound on waiting for the ports to accept
@@ -36,24 +38,21 @@ die() {
 
 CASES="LEGACY TLS12 TLS13 EXPIRED WRONGNAME INCOMPLETE FULLCHAIN SELFSIGNED WEAKKEY TLS10"
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
+LOOPBACK_PY=$(cd "$(dirname "$0")/../fake" && pwd)/loopback.py
+ADDRS=127.0.0.1
+/usr/bin/python3 "$LOOPBACK_PY" ipv6 && ADDRS="127.0.0.1 ::1"
+
+# True when something accepts TCP connections on port $1 at every address of ADDRS.
 port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	local a
+	for a in $ADDRS; do
+		(exec 3<>"/dev/tcp/$a/$1") 2>/dev/null || return 1
+	done
 }
 
-# Prints N free TCP ports on 127.0.0.1 (bound and released at once).
+# Prints N TCP ports free on 127.0.0.1 and ::1 (bound and released at once).
 free_ports() {
-	/usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
+	/usr/bin/python3 "$LOOPBACK_PY" free-ports "$1"
 }
 
 # Signs $1.csr into $1.pem with the CA $2/$3 and the extensions in $1.ext.
@@ -134,9 +133,12 @@ EOF
 
 # One stunnel service: name, port, certificate base name, extra lines.
 service() {
+	local a
+	echo "[$1]"
+	for a in $ADDRS; do
+		echo "accept = $a:$2"
+	done
 	cat <<EOF
-[$1]
-accept = 127.0.0.1:$2
 connect = 127.0.0.1:$BACKEND
 cert = $D/$3.pem
 key = $D/$3.key
