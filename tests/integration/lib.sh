@@ -32,7 +32,8 @@
 # caps(res, "before"|"after") -> capability strings, upper-cased (None stays None),
 # cap_words(res, when) -> first word of each capability, upper-cased,
 # auth(res, when) -> auth mechanisms, upper-cased, codes(res) -> set of finding codes,
-# port_of(res), V(rule, res) -> states of the policy verdicts of rule on res
+# port_of(res), rec(proto=None) -> summary.recommended without endpoint and
+# reason, V(rule, res) -> states of the policy verdicts of rule on res
 # (res None: run-level ones), jload(path) -> parsed JSON file, epoch(time string) -> seconds since
 # 1970 (RFC 3339 or OpenSSL form), re and json (the modules).
 # When an expression fails on a field that is missing or null (KeyError, or a
@@ -229,6 +230,14 @@ def codes(res):
 
 def port_of(res):
     return res["port"]
+
+def rec(proto=None):
+    """summary.recommended (or the entry of one protocol) without the fields that
+    explain the choice (endpoint, reason): host, port, mode and proxy."""
+    def cut(v):
+        return None if v is None else {k: v[k] for k in ("host", "port", "mode", "proxy")}
+    all_ = r["summary"]["recommended"]
+    return cut(all_[proto]) if proto else {k: cut(v) for k, v in all_.items()}
 
 def V(rule, res=None):
     """States of the policy verdicts of rule on result res (None: run-level)."""

@@ -41,7 +41,7 @@ mp_json "$J" --cafile "$MP_CA" --source 127.0.0.2 "${URLS[@]}"
 mp_expect_rc 0
 mp_validate "$J"
 
-pyeq "$J" 'r["schema_version"]' '"1.0"' "schema_version"
+pyeq "$J" 'r["schema_version"]' '"1.1"' "schema_version"
 pyeq "$J" 'r["tool"]' '{"name": "mailprobe", "version": env["VERSION"]}' "tool name and version"
 pyeq "$J" 'r["interrupted"]' 'False' "interrupted"
 pyassert "$J" 'isinstance(r["duration_ms"], int) and r["duration_ms"] >= max(x["timings_ms"]["total"] for x in results)' \
@@ -69,11 +69,13 @@ pyeq "$J" '[x["port"] for x in results if "transcript" in x]' '[]' \
 	"no transcript without --transcript"
 pyeq "$J" 'r["summary"]["total"], r["summary"]["answered"], r["summary"]["by_status"]' \
 	'7, 7, {"ok": 7}' "summary counts"
-pyeq "$J" 'r["summary"]["recommended"]' \
+pyeq "$J" 'rec()' \
 	'{"smtp": {"host": "127.0.0.1", "port": int(env["MP_SMTPS_PORT"]), "mode": "tls", "proxy": None},
 	  "imap": {"host": "127.0.0.1", "port": int(env["MP_IMAPS_PORT"]), "mode": "tls", "proxy": None},
 	  "pop3": {"host": "127.0.0.1", "port": int(env["MP_POP3S_PORT"]), "mode": "tls", "proxy": None}}' \
 	"recommended: implicit TLS first (RFC 8314 3)"
+pyassert "$J" 'r["summary"]["recommended"]["smtp"]["reason"].startswith("verified certificate, TLSv1.3, implicit TLS, direct")' \
+	"recommended: the reason says why"
 
 # Timings: every stage but the proxy ones reached, none longer than the total.
 pyeq "$J" '[(x["port"], k) for x in results for k in ("connect", "greeting", "tls", "total")
@@ -258,7 +260,7 @@ pyeq "$J" 'set(x["port"] for x in results) <= {int(env["MP_IMAP_PORT"]), int(env
 pyeq "$J" 'R("imap", env["MP_IMAPS_PORT"], "tls")["status"]' '"ok"' "auto: imaps probed and ok"
 pyeq "$J" '[(x["port"], x["mode"], x["status"]) for x in results if x["status"] == "ok"]' \
 	'[(int(env["MP_IMAPS_PORT"]), "tls", "ok")]' "auto: stops at the first that works"
-pyeq "$J" 'r["summary"]["recommended"]' \
+pyeq "$J" 'rec()' \
 	'{"smtp": None, "imap": {"host": "127.0.0.1", "port": int(env["MP_IMAPS_PORT"]), "mode": "tls", "proxy": None},
 	  "pop3": None}' "auto imap: recommends imaps"
 
@@ -268,7 +270,7 @@ mp_json "$J" --cafile "$MP_CA" --greeting-timeout 500 --auto smtp \
 	--ports "$MP_SMTP_PORT,$MP_SUBMISSION_PORT,$MP_SMTPS_PORT" "$H"
 mp_expect_rc 0
 mp_validate "$J"
-pyeq "$J" 'r["summary"]["recommended"]["smtp"]' \
+pyeq "$J" 'rec("smtp")' \
 	'{"host": "127.0.0.1", "port": int(env["MP_SMTPS_PORT"]), "mode": "tls", "proxy": None}' \
 	"auto smtp: implicit TLS first (RFC 8314 3.3)"
 pyeq "$J" '[(x["port"], x["mode"]) for x in results if x["status"] == "ok"]' \
@@ -280,7 +282,7 @@ mp_json "$J" --cafile "$MP_CA" --source 127.0.0.2 --greeting-timeout 500 --auto 
 	--ports "$MP_POP3_PORT" "$H"
 mp_expect_rc 0
 mp_validate "$J"
-pyeq "$J" 'r["summary"]["recommended"]["pop3"]' \
+pyeq "$J" 'rec("pop3")' \
 	'{"host": "127.0.0.1", "port": int(env["MP_POP3_PORT"]), "mode": "starttls", "proxy": None}' \
 	"auto pop3 on the plaintext port: STARTTLS, not plain"
 pyeq "$J" '[(x["port"], x["mode"]) for x in results if x["status"] == "ok"]' \
