@@ -668,7 +668,7 @@ static void *prober(void *arg)
 			struct run_options *opt = calloc(1, sizeof(*opt));
 			struct run_outcome run;
 			struct mp_error err;
-			char heading[600];
+			char heading[600], ids[32];
 			char *html = NULL;
 			size_t len = 0;
 			FILE *f = NULL;
@@ -681,9 +681,10 @@ static void *prober(void *arg)
 			    run_probe(opt, 0, &s->stop_probes, -1, NULL, NULL, &run, &err) == 0) {
 				snprintf(heading, sizeof(heading), "%s (module %s)", t->target,
 				         t->module);
+				snprintf(ids, sizeof(ids), "t%zu", i);
 				f = open_memstream(&html, &len);
 				if (f) {
-					report_write_html_body(f, &run.report, heading);
+					report_write_html_run(f, &run.report, heading, ids);
 					if (fclose(f) != 0) {
 						free(html);
 						html = NULL;

@@ -26,6 +26,12 @@
 
 /* The page's style: a grid that scrolls sideways when the window is
  * narrow, and two columns of capabilities that wrap into one. */
+/* Prefix of the endpoints' element ids ("ep" -> "ep-3"): a status page
+ * holding several runs gives each its own (report_write_html_run). Set for
+ * the length of one body, per thread, since the exporter renders runs in
+ * several threads at once. */
+static _Thread_local const char *id_prefix = "ep";
+
 static const char html_style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;padding:8px;max-width:1400px;"
     "color:#111;background:#fff}\n"
@@ -47,6 +53,8 @@ static const char html_style[] =
     "details{border:1px solid #888;margin:6px 0;padding:2px 6px}"
     "details[open]{padding-bottom:6px}\n"
     "summary{cursor:pointer;overflow-wrap:anywhere}details:target{outline:2px solid #36c}\n"
+    /* a grid cell links to #ep-N: the target opens (no script needed) */
+    "details:target::details-content{content-visibility:visible;display:block}\n"
     "dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:1px 10px;margin:2px 0}"
     "dl.kv dt{font-weight:bold}dl.kv dd{margin:0;overflow-wrap:anywhere}\n"
     "ul{margin:2px 0;padding-left:1.4em}\n"
@@ -192,7 +200,7 @@ static int put_endpoint_link(FILE *f, const struct run_report *r, size_t i)
 {
 	int rc;
 
-	fprintf(f, "<a href=\"#ep-%zu\">", i);
+	fprintf(f, "<a href=\"#%s-%zu\">", id_prefix, i);
 	rc = put_endpoint(f, r, i);
 	fputs("</a>", f);
 	return rc;
@@ -348,7 +356,7 @@ static int put_cell_entry(FILE *f, const struct run_report *r, size_t i)
 	enum pstate ps = endpoint_state(r, i);
 	int rc = 0;
 
-	fprintf(f, "<a href=\"#ep-%zu\"><span class=\"st\">%s</span>", i,
+	fprintf(f, "<a href=\"#%s-%zu\"><span class=\"st\">%s</span>", id_prefix, i,
 	        mp_status_name(res->status));
 	fputs("<span>", f);
 	if (tls_up(res) && res->tls.version[0])
@@ -812,7 +820,7 @@ static int put_details(FILE *f, const struct run_report *r, size_t i)
 	const struct probe_result *res = &r->results[i];
 	int rc = 0;
 
-	fprintf(f, "<details id=\"ep-%zu\"><summary><span class=\"st %s\">%s</span> ", i,
+	fprintf(f, "<details id=\"%s-%zu\"><summary><span class=\"st %s\">%s</span> ", id_prefix, i,
 	        status_class(res), mp_status_name(res->status));
 	rc |= put_endpoint(f, r, i);
 	fputs("</summary>\n<dl class=\"kv\"><dt>status</dt><dd>", f);
@@ -869,6 +877,18 @@ int report_write_html_tail(FILE *f)
 {
 	fputs("</body>\n</html>\n", f);
 	return ferror(f) ? -1 : 0;
+}
+
+int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
+			  const char *ids)
+{
+	const char *saved = id_prefix;
+	int rc;
+
+	id_prefix = ids && *ids ? ids : "ep";
+	rc = report_write_html_body(f, r, heading);
+	id_prefix = saved;
+	return rc;
 }
 
 int report_write_html_body(FILE *f, const struct run_report *r, const char *heading)

@@ -122,13 +122,10 @@ int report_write_html(FILE *f, const struct run_report *r);
 int report_write_html_head(FILE *f, const char *title);
 int report_write_html_body(FILE *f, const struct run_report *r, const char *heading);
 int report_write_html_tail(FILE *f);
-
-/* A self-contained HTML page (reports/html.c): head, the body of one run
- * under a heading, tail; report_write_html is the three for one run. The
- * exporter's status page puts several bodies on one page. */
-int report_write_html_head(FILE *f, const char *title);
-int report_write_html_body(FILE *f, const struct run_report *r, const char *heading);
-int report_write_html_tail(FILE *f);
+/* The body with element ids "IDS-N" instead of "ep-N" (IDS: letters,
+ * digits, '-'), so that several runs fit on one page. */
+int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
+			  const char *ids);
 
 /* Helpers shared by the machine formats: */
 /* The endpoint as a URL ("smtp+starttls://[::1]:587"). */
