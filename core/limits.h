@@ -90,4 +90,18 @@
  * section 4: a longer initial response waits for the first challenge). */
 #define MP_POP3_MAX_COMMAND 255
 
+/* Active checks (probe/checks.h). Bytes of one check's evidence (the
+ * exchange, escaped to printable ASCII, on one line; each transcript entry
+ * quoted in it is cut at MP_MAX_QUOTE bytes). */
+#define MP_MAX_CHECK_EVIDENCE 640
+/* Most check results per endpoint (the 5 smuggling variants included). */
+#define MP_MAX_CHECKS 12
+/* After the one reply a command should get, how long a check waits for a
+ * second one (POP3 STARTTLS injection): a server that answers twice does so
+ * at once. */
+#define MP_CHECK_SETTLE_MS 1000
+/* Longest --mail-from / --rcpt-to address and --relay-from / --relay-to
+ * domain (RFC 5321 4.5.3.1: path 256, domain 255). */
+#define MP_MAX_CHECK_ADDRESS 254
+
 #endif

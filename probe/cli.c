@@ -77,6 +77,20 @@ void cli_usage(FILE *f)
 "  --allow-plaintext-auth  also send credentials over unencrypted connections\n"
 "  --insecure              also send credentials over TLS whose certificate did not\n"
 "                          verify (credentials otherwise need a verified certificate)\n"
+"Active checks (each on a fresh connection after the probe; results in \"checks\"):\n"
+"  --checks LIST           starttls-injection (STARTTLS and NOOP in one write: is the\n"
+"                          NOOP answered inside TLS?), starttls-response-injection\n"
+"                          (plaintext after the go-ahead), auth-before-tls (AUTH PLAIN,\n"
+"                          IMAP LOGIN or POP3 USER before TLS where not offered, with\n"
+"                          an invalid credential), vrfy (VRFY and EXPN of a nonexistent\n"
+"                          user), or all: every one of these (none sends mail)\n"
+"  --enum-user NAME        vrfy: compare with this existing user (user enumeration)\n"
+"  --smuggling-test        SMTP smuggling (CVE-2023-51764 class): sends one message per\n"
+"                          end-of-data variant; needs --mail-from ADDRESS and\n"
+"                          --rcpt-to ADDRESS (an address you own)\n"
+"  --relay-test            open relay: MAIL FROM and RCPT TO in foreign domains\n"
+"                          (--relay-from DOMAIN, --relay-to DOMAIN; default names\n"
+"                          under .invalid), never DATA\n"
 "Policy (any of these makes the exit code a verdict: 0 OK, 1 WARNING, 2 CRITICAL):\n"
 "  --policy FILE           rules from a JSON file, keyed like these options without\n"
 "                          dashes: {\"require-tls\": true, \"min-tls\": \"1.2\"}; options\n"
@@ -92,6 +106,7 @@ void cli_usage(FILE *f)
 "  --forbid-auth-before-tls\n"
 "                          a password-sending mechanism offered before TLS is\n"
 "                          CRITICAL, a challenge-response one a WARNING\n"
+"  --forbid-check-failures an active check that failed is CRITICAL\n"
 "  --require-auth LIST     these mechanisms must be offered after TLS\n"
 "  --require-login         with --user: some mechanism must log in (CRITICAL), and\n"
 "                          a rejected attempt is a WARNING\n"
@@ -132,6 +147,8 @@ enum {
 	OPT_USER, OPT_PASSWORD_FILE, OPT_PASSWORD, OPT_OAUTH_TOKEN_FILE, OPT_ALLOWED_AUTH,
 	OPT_ALLOW_PLAINTEXT_AUTH, OPT_INSECURE,
 	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS, OPT_POLICY, OPT_RULE,
+	OPT_CHECKS, OPT_ENUM_USER, OPT_SMUGGLING_TEST, OPT_MAIL_FROM, OPT_RCPT_TO, OPT_RELAY_TEST,
+	OPT_RELAY_FROM, OPT_RELAY_TO,
 };
 
 static const struct option long_options[] = {
@@ -173,6 +190,14 @@ static const struct option long_options[] = {
 	{"tls-versions", required_argument, NULL, OPT_TLS_VERSIONS},
 	{"enumerate-tls", no_argument, NULL, OPT_ENUMERATE_TLS},
 	{"policy", required_argument, NULL, OPT_POLICY},
+	{"checks", required_argument, NULL, OPT_CHECKS},
+	{"enum-user", required_argument, NULL, OPT_ENUM_USER},
+	{"smuggling-test", no_argument, NULL, OPT_SMUGGLING_TEST},
+	{"mail-from", required_argument, NULL, OPT_MAIL_FROM},
+	{"rcpt-to", required_argument, NULL, OPT_RCPT_TO},
+	{"relay-test", no_argument, NULL, OPT_RELAY_TEST},
+	{"relay-from", required_argument, NULL, OPT_RELAY_FROM},
+	{"relay-to", required_argument, NULL, OPT_RELAY_TO},
 	/* policy rules: the option's name is the rule's key (policy_opts.c) */
 	{"expect", required_argument, NULL, OPT_RULE},
 	{"optional", required_argument, NULL, OPT_RULE},
@@ -181,6 +206,7 @@ static const struct option long_options[] = {
 	{"require-verified", no_argument, NULL, OPT_RULE},
 	{"cert-crit-days", required_argument, NULL, OPT_RULE},
 	{"forbid-auth-before-tls", no_argument, NULL, OPT_RULE},
+	{"forbid-check-failures", no_argument, NULL, OPT_RULE},
 	{"require-auth", required_argument, NULL, OPT_RULE},
 	{"require-login", no_argument, NULL, OPT_RULE},
 	{"warn-ms", required_argument, NULL, OPT_RULE},
@@ -600,6 +626,75 @@ out:
 	return rc;
 }
 
+/* True when v is a plain word for a command line: printable ASCII, no
+ * space, no angle bracket, 1 to MP_MAX_CHECK_ADDRESS bytes (what a check
+ * puts into VRFY, MAIL FROM:<...> and RCPT TO:<...>). */
+static bool check_word_ok(const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > MP_MAX_CHECK_ADDRESS)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '<' || v[i] == '>')
+			return false;
+	return true;
+}
+
+/* The check options together: the opt-in ones with what they need, and
+ * the values fit for a command line. */
+static int finish_checks(struct run_options *opt, bool smuggling, bool relay,
+			 struct mp_error *err)
+{
+	struct check_config *cc = &opt->checks;
+	const struct {
+		const char *opt, *value;
+	} words[] = {{"mail-from", cc->mail_from}, {"rcpt-to", cc->rcpt_to},
+		     {"relay-from", cc->relay_from}, {"relay-to", cc->relay_to},
+		     {"enum-user", cc->enum_user}};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (words[i].value && !check_word_ok(words[i].value)) {
+			mp_error_set(err, MP_ERR_INTERNAL, "--%s expects one word of printable "
+				     "characters (no space or <>), at most %d bytes",
+				     words[i].opt, MP_MAX_CHECK_ADDRESS);
+			return -1;
+		}
+	}
+	if (smuggling && (!cc->mail_from || !cc->rcpt_to)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--smuggling-test sends messages: add "
+			     "--mail-from ADDRESS and --rcpt-to ADDRESS (an address you own)");
+		return -1;
+	}
+	if (!smuggling && (cc->mail_from || cc->rcpt_to)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--mail-from and --rcpt-to are for "
+			     "--smuggling-test: add it, or leave them out");
+		return -1;
+	}
+	if (!relay && (cc->relay_from || cc->relay_to)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--relay-from and --relay-to are for "
+			     "--relay-test: add it, or leave them out");
+		return -1;
+	}
+	if (cc->enum_user && !(cc->selected & (1u << CHECK_VRFY))) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--enum-user is for the vrfy check: add "
+			     "--checks vrfy (or --checks all)");
+		return -1;
+	}
+	if (smuggling)
+		cc->selected |= 1u << CHECK_SMUGGLING;
+	if (relay) {
+		cc->selected |= 1u << CHECK_RELAY;
+		if (!cc->relay_from)
+			cc->relay_from = CHECK_RELAY_FROM_DEFAULT;
+		if (!cc->relay_to)
+			cc->relay_to = CHECK_RELAY_TO_DEFAULT;
+	}
+	if (cc->selected)
+		opt->probe.checks = cc;
+	return 0;
+}
+
 /* Most policy options on one command line. */
 #define MP_MAX_RULE_ARGS 128
 
@@ -688,6 +783,7 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	struct rule_arg rules[MP_MAX_RULE_ARGS];
 	size_t nrules = 0;
 	int cert_warn_days = -1;
+	bool smuggling = false, relay = false;
 	int c, li = -1;
 	long v;
 
@@ -799,6 +895,31 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		case OPT_POLICY:
 			policy_file = optarg;
 			break;
+		case OPT_CHECKS:
+			if (checks_parse_list(optarg, &opt->checks.selected, err) != 0)
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_ENUM_USER:
+			opt->checks.enum_user = optarg;
+			break;
+		case OPT_SMUGGLING_TEST:
+			smuggling = true;
+			break;
+		case OPT_MAIL_FROM:
+			opt->checks.mail_from = optarg;
+			break;
+		case OPT_RCPT_TO:
+			opt->checks.rcpt_to = optarg;
+			break;
+		case OPT_RELAY_TEST:
+			relay = true;
+			break;
+		case OPT_RELAY_FROM:
+			opt->checks.relay_from = optarg;
+			break;
+		case OPT_RELAY_TO:
+			opt->checks.relay_to = optarg;
+			break;
 		case OPT_RULE:
 			if (nrules >= MP_MAX_RULE_ARGS) {
 				mp_error_set(err, MP_ERR_INTERNAL, "at most %d policy options",
@@ -894,6 +1015,8 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	if (finish_proxies(opt, proxy_pass_file, err) != 0)
 		return CLI_USAGE_ERROR;
 	if (finish_auth(opt, &auth, err) != 0)
+		return CLI_USAGE_ERROR;
+	if (finish_checks(opt, smuggling, relay, err) != 0)
 		return CLI_USAGE_ERROR;
 	if (finish_policy(opt, policy_file, rules, nrules, cert_warn_days, err) != 0)
 		return CLI_USAGE_ERROR;

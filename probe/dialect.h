@@ -11,6 +11,7 @@
 
 struct auth_request;
 struct auth_outcome;
+struct dialect_reply;
 
 struct dialect {
 	enum protocol proto;
@@ -39,6 +40,14 @@ struct dialect {
 	 * MP_ERR_INTERNAL when the protocol has no such method. */
 	enum mp_status (*authenticate)(struct session *s, const struct auth_request *req,
 				       struct auth_outcome *out);
+	/* Active checks (checks.h): reads one reply to a command the check sent
+	 * itself with session_send, within timeout_ms (0: the command
+	 * timeout). SMTP: a whole reply (RFC 5321 4.2); IMAP: untagged lines,
+	 * then a tagged line of any tag (RFC 9051 7.1) or a continuation
+	 * request; POP3: one status line (RFC 1939 3). Fills r; errors as
+	 * dialect_read_line(), MP_ERR_PROTOCOL for a line that is no reply. */
+	enum mp_status (*read_reply)(struct session *s, const char *what, int timeout_ms,
+				     struct dialect_reply *r);
 };
 
 extern const struct dialect smtp_dialect;
@@ -62,6 +71,21 @@ struct reply_wait {
 
 /* Room for dialect_quote(): each byte may become "\xNN", plus "..." and NUL. */
 #define DIALECT_QUOTE_SIZE (MP_MAX_QUOTE * 4 + 4)
+
+/* What a reply said, for the active checks (read_reply above). */
+enum dialect_reply_kind {
+	DR_OK,          /* SMTP 2xx/3xx, IMAP OK, POP3 +OK */
+	DR_NO,          /* SMTP 4xx, IMAP NO, POP3 -ERR */
+	DR_BAD,         /* SMTP 5xx, IMAP BAD */
+	DR_CONT,        /* IMAP "+" continuation request (SMTP 334 stays DR_OK) */
+};
+
+struct dialect_reply {
+	enum dialect_reply_kind kind;
+	int code;                       /* SMTP: the reply code; 0 otherwise */
+	char tag[16];                   /* IMAP: the tag of the tagged line, "" if none */
+	char text[DIALECT_QUOTE_SIZE];  /* the (tagged / first) line, quoted */
+};
 
 /* Starts waiting for the greeting (cfg->greeting_timeout_ms). */
 void dialect_wait_greeting(struct session *s, struct reply_wait *w);

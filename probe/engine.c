@@ -3,6 +3,7 @@
  * attempts, auto mode, and interrupts. What one probe does is in probe.c. */
 #include "engine.h"
 #include "auth.h"
+#include "checks.h"
 #include "dialect.h"
 #include "probe.h"
 #include "../core/deadline.h"
@@ -36,6 +37,7 @@ struct pool {
 	size_t *group;          /* auto mode: first index of the endpoint's group */
 	struct login_set **logins; /* logins running per endpoint (NULL: none) */
 	struct tls_enum **tls_enums; /* --enumerate-tls attempts running per endpoint */
+	struct check_set **checks; /* active checks running per endpoint (checks.h) */
 	size_t spare;           /* threads that may still start: concurrency - workers */
 	pthread_mutex_t lock;
 	int done_pipe[2];
@@ -343,6 +345,24 @@ static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 				   legacy, strchr(legacy, ',') ? "are" : "is");
 }
 
+/* After endpoint i's probe: its active checks (checks.h), each on a fresh
+ * connection, with extra threads taken from the pool's spare ones. */
+static void run_checks(struct pool *p, size_t i)
+{
+	struct check_set *cs = checks_begin(&p->eps[i], p->cfg, p->deadline, &p->res[i]);
+	size_t got = take_spare(p, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
+
+	pthread_mutex_lock(&p->lock);
+	p->checks[i] = cs;
+	pthread_mutex_unlock(&p->lock);
+	checks_run(cs, got, p->stop);
+	pthread_mutex_lock(&p->lock);
+	p->checks[i] = NULL;
+	p->spare += got;
+	pthread_mutex_unlock(&p->lock);
+	checks_end(cs);
+}
+
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -380,6 +400,8 @@ static void *worker(void *arg)
 		if (p->cfg->auth && p->logins && p->res[i].status == MP_OK &&
 		    !(p->stop && *p->stop))
 			run_logins(p, i);
+		if (p->checks && !(p->stop && *p->stop))
+			run_checks(p, i);
 		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
 		 * entries of ~800 KiB (one per peer key seen): emptied after each
 		 * endpoint, a worker's memory stays bounded. */
@@ -407,6 +429,8 @@ static void interrupt_all(struct pool *p)
 			shutdown(fd, SHUT_RDWR);
 		interrupt_logins(p, i);
 		interrupt_tls_enum(p, i);
+		if (p->checks)
+			checks_interrupt(p->checks[i]);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -546,6 +570,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 		if (!p.tls_enums)
 			goto nomem;
 	}
+	if (cfg->checks) {
+		p.checks = calloc(n, sizeof(*p.checks));
+		if (!p.checks)
+			goto nomem;
+	}
 	p.state = calloc(n, sizeof(*p.state));
 	p.fds = calloc(n, sizeof(*p.fds));
 	threads = calloc(nthreads, sizeof(*threads));
@@ -640,6 +669,7 @@ out:
 	free(p.group);
 	free(p.logins);
 	free(p.tls_enums);
+	free(p.checks);
 	free((void *)p.fds);
 	free(was);
 }

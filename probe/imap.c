@@ -20,6 +20,7 @@ enum imap_cond { IMAP_OK, IMAP_NO, IMAP_BAD };
 struct imap_reply {
 	enum imap_cond cond;            /* of the tagged line */
 	char tagged[DIALECT_QUOTE_SIZE]; /* the tagged line, quoted for messages */
+	char tag[16];                   /* the tag of the tagged line (any-tag reads) */
 	bool caps_seen;                 /* an untagged CAPABILITY was read */
 	/* Logins (auth.h): with cont set, a continuation request ends the
 	 * read (continued) and its text goes to cont (contsz bytes); with
@@ -196,19 +197,21 @@ static enum mp_status imap_untagged(struct session *s, struct reply_wait *w, str
 }
 
 /* Reads a command's response up to the line tagged `tag` (RFC 9051 2.2.2,
- * 7.1). A continuation request is a protocol error here: no command we send
- * asks for one. */
+ * 7.1), or with tag NULL up to a tagged line of any tag (its tag goes to
+ * r->tag). A continuation request is a protocol error here: no command we
+ * send asks for one. */
 static enum mp_status imap_read_response(struct session *s, struct reply_wait *w, const char *tag,
 					 struct imap_reply *r)
 {
 	char line[MP_MAX_LINE + 1];
 	char q[DIALECT_QUOTE_SIZE];
-	size_t taglen = strlen(tag);
+	size_t taglen = tag ? strlen(tag) : 0;
 	size_t len = 0;
 	enum mp_status st;
 
 	for (;;) {
 		const char *rest = NULL;
+		const char *sp = NULL;
 
 		st = dialect_read_line(s, w, line, sizeof(line), &len);
 		if (st != MP_OK)
@@ -231,11 +234,24 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
 					    "server sent an unexpected continuation request in its "
 					    "reply to %s: \"%s\"", w->what, q);
-		if (len <= taglen || strncmp(line, tag, taglen) != 0 || line[taglen] != ' ')
+		if (!tag) {
+			/* RFC 9051 9: tag = 1*<any ASTRING-CHAR except "+"> */
+			sp = memchr(line, ' ', len);
+			taglen = sp ? (size_t)(sp - line) : 0;
+			if (taglen == 0 || taglen >= sizeof(r->tag))
+				return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+						    "server sent a line that is neither untagged "
+						    "nor tagged in its reply to %s: \"%s\"",
+						    w->what, q);
+			memcpy(r->tag, line, taglen);
+			r->tag[taglen] = '\0';
+		} else if (len <= taglen || strncmp(line, tag, taglen) != 0 ||
+			   line[taglen] != ' ') {
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
 					    "server sent a line that is neither untagged nor "
 					    "tagged %s in its reply to %s: \"%s\"",
 					    tag, w->what, q);
+		}
 		memcpy(r->tagged, q, sizeof(r->tagged));
 		if (r->auth_out)
 			auth_set_reply(r->auth_cfg, r->auth_out, line + taglen + 1,
@@ -544,6 +560,30 @@ out:
 	return st;
 }
 
+/* ---- Active checks (checks.h) ---- */
+
+/* Untagged lines, then the first tagged line of any tag: the reply to one
+ * of the commands a check sent (RFC 9051 7.1). */
+static enum mp_status imap_check_reply(struct session *s, const char *what, int timeout_ms,
+				       struct dialect_reply *out)
+{
+	struct imap_reply r = {0};
+	struct reply_wait w;
+	enum mp_status st;
+
+	memset(out, 0, sizeof(*out));
+	dialect_wait_command(s, &w, what);
+	if (timeout_ms > 0)
+		w.deadline = session_step_deadline(s, timeout_ms);
+	st = imap_read_response(s, &w, NULL, &r);
+	if (st != MP_OK)
+		return st;
+	out->kind = r.cond == IMAP_OK ? DR_OK : r.cond == IMAP_NO ? DR_NO : DR_BAD;
+	memcpy(out->tag, r.tag, sizeof(out->tag));
+	memcpy(out->text, r.tagged, sizeof(out->text));
+	return MP_OK;
+}
+
 static enum mp_status imap_authenticate(struct session *s, const struct auth_request *req,
 					struct auth_outcome *out)
 {
@@ -565,4 +605,5 @@ const struct dialect imap_dialect = {
 	.starttls = imap_starttls,
 	.quit = imap_quit,
 	.authenticate = imap_authenticate,
+	.read_reply = imap_check_reply,
 };

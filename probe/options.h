@@ -10,6 +10,7 @@
 #include "../core/proxy.h"
 #include "session.h"
 #include "auth.h"
+#include "checks.h"
 
 #define MP_MAX_PROXIES 16
 #define MP_MAX_PORTS 64
@@ -61,6 +62,7 @@ struct policy {
 	int cert_warn_days;             /* WARNING below it (days left); default 14 */
 	int cert_crit_days;             /* CRITICAL below it; default 3 */
 	bool forbid_auth_before_tls;
+	bool forbid_check_failures;     /* an active check that failed is CRITICAL */
 	char require_auth[MP_MAX_REQUIRE_AUTH][32]; /* mechanism names, upper case */
 	size_t nrequire_auth;
 	bool require_login;             /* needs --user */
@@ -108,6 +110,10 @@ struct run_options {
 	struct auth_config auth;
 	char password[MP_MAX_SASL_CRED + 1];
 	char token[MP_MAX_SASL_CRED + 1];
+
+	/* active checks (checks.h): probe.checks points here when any is
+	 * selected (--checks, --smuggling-test, --relay-test) */
+	struct check_config checks;
 };
 
 #endif

@@ -28,6 +28,7 @@ static const struct rule_key {
     {"cert-warn-days", K_NUM, 0, 3650},
     {"cert-crit-days", K_NUM, 0, 3650},
     {"forbid-auth-before-tls", K_FLAG, 0, 0},
+    {"forbid-check-failures", K_FLAG, 0, 0},
     {"require-auth", K_MECHS, 0, 0},
     {"require-login", K_FLAG, 0, 0},
     {"warn-ms", K_NUM, 1, 24L * 3600 * 1000},
@@ -36,7 +37,8 @@ static const struct rule_key {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define KNOWN_KEYS                                                                                 \
 	"expect, optional, require-tls, min-tls, require-verified, cert-warn-days, "               \
-	"cert-crit-days, forbid-auth-before-tls, require-auth, require-login, warn-ms, crit-ms"
+	"cert-crit-days, forbid-auth-before-tls, forbid-check-failures, require-auth, "            \
+	"require-login, warn-ms, crit-ms"
 
 void policy_defaults(struct policy *p)
 {
@@ -145,6 +147,8 @@ int policy_set(struct policy *p, const char *key, const char *value, const char 
 			return parse_flag(value, &p->require_verified, where, err);
 		if (strcmp(key, "forbid-auth-before-tls") == 0)
 			return parse_flag(value, &p->forbid_auth_before_tls, where, err);
+		if (strcmp(key, "forbid-check-failures") == 0)
+			return parse_flag(value, &p->forbid_check_failures, where, err);
 		return parse_flag(value, &p->require_login, where, err);
 	case K_NUM:
 		errno = 0;

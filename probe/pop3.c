@@ -275,6 +275,39 @@ static enum mp_status pop3_auth_next(struct session *s, const struct auth_config
 			    "server answered AUTH with neither \"+ \", +OK nor -ERR: \"%s\"", q);
 }
 
+/* ---- Active checks (checks.h) ---- */
+
+/* One status line answering a command a check sent (RFC 1939 section 3). */
+static enum mp_status pop3_check_reply(struct session *s, const char *what, int timeout_ms,
+				       struct dialect_reply *out)
+{
+	char line[MP_MAX_LINE + 1];
+	struct reply_wait w;
+	size_t len = 0;
+	enum mp_status st;
+
+	memset(out, 0, sizeof(*out));
+	dialect_wait_command(s, &w, what);
+	if (timeout_ms > 0)
+		w.deadline = session_step_deadline(s, timeout_ms);
+	st = dialect_read_line(s, &w, line, sizeof(line), &len);
+	if (st != MP_OK)
+		return st;
+	dialect_quote(out->text, sizeof(out->text), line, len);
+	switch (pop3_status_of(line, len)) {
+	case POP3_OK:
+		out->kind = DR_OK;
+		return MP_OK;
+	case POP3_ERR:
+		out->kind = DR_NO;
+		return MP_OK;
+	default:
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+				    "server answered %s with neither +OK nor -ERR: \"%s\"", what,
+				    out->text);
+	}
+}
+
 static const struct sasl_framing pop3_sasl = {
 	.start = pop3_auth_start,
 	.next = pop3_auth_next,
@@ -382,4 +415,5 @@ const struct dialect pop3_dialect = {
 	.starttls = pop3_starttls,
 	.quit = pop3_quit,
 	.authenticate = pop3_authenticate,
+	.read_reply = pop3_check_reply,
 };

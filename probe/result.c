@@ -69,6 +69,17 @@ void result_free(struct probe_result *r)
 	r->nauth = 0;
 	r->auth_planned = false;
 	strlist_clear(&r->auth_unsupported);
+	free(r->checks);
+	r->checks = NULL;
+	r->nchecks = 0;
+}
+
+const char *check_state_name(enum check_state st)
+{
+	static const char *const names[CHECK_STATE_COUNT] = {"pass", "fail", "inconclusive",
+							      "skipped"};
+
+	return (unsigned)st < CHECK_STATE_COUNT ? names[st] : "?";
 }
 
 bool result_has_finding(const struct probe_result *r, const char *code)

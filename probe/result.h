@@ -53,6 +53,13 @@ struct endpoint {
 #define FINDING_WEAK_KEY               "weak_certificate_key"
 #define FINDING_LEGACY_TLS_ACCEPTED    "legacy_tls_accepted"
 #define FINDING_STARTTLS_CERT_DIFFERS  "starttls_certificate_differs"
+/* Active checks (probe/checks.h) that ended "fail"; a failed
+ * starttls-response-injection check is FINDING_STARTTLS_INJECTION. */
+#define FINDING_STARTTLS_CMD_INJECTION "starttls_command_injection"
+#define FINDING_AUTH_ACCEPTED_BEFORE_TLS "auth_accepted_before_tls"
+#define FINDING_USER_ENUMERATION       "user_enumeration"
+#define FINDING_SMTP_SMUGGLING         "smtp_smuggling"
+#define FINDING_OPEN_RELAY             "open_relay"
 
 struct finding {
 	const char *code;               /* one of the FINDING_* strings (static) */
@@ -92,6 +99,28 @@ struct auth_result {
 	struct transcript transcript;   /* the attempt's own connection */
 };
 
+/* Active checks (probe/checks.h); JSON "checks[].state". */
+enum check_state {
+	CHECK_PASS,             /* "pass": the server behaved */
+	CHECK_FAIL,             /* "fail": the server showed the weakness */
+	CHECK_INCONCLUSIVE,     /* "inconclusive": ran, but the answers do not tell */
+	CHECK_SKIPPED,          /* "skipped": not run (evidence says why) */
+	CHECK_STATE_COUNT
+};
+
+/* "pass", "fail", "inconclusive", "skipped". */
+const char *check_state_name(enum check_state st);
+
+/* One check's outcome on one endpoint. evidence is the exchange (or why the
+ * check was skipped) on one line, already escaped to printable ASCII (other
+ * bytes as \xNN) and bounded; it never holds a credential. */
+struct check_result {
+	const char *name;               /* checks.h CHECK_NAME_* (static) */
+	enum check_state state;
+	char evidence[MP_MAX_CHECK_EVIDENCE];
+	const char *reference;          /* "CVE-2011-0411; RFC 3207 section 4.2" (static) */
+};
+
 struct probe_result {
 	struct endpoint ep;
 	char address[64];               /* the address we connected to, "" if none */
@@ -120,6 +149,10 @@ struct probe_result {
 	struct auth_result *auth_results;
 	size_t nauth;
 	struct strlist auth_unsupported; /* offered, not implemented by mailprobe */
+	/* active checks (checks.h): one entry per selected check and variant,
+	 * NULL / 0 when none was selected */
+	struct check_result *checks;
+	size_t nchecks;
 };
 
 /* Sets up an empty result for ep (timings -1, transcript started now). */

@@ -15,6 +15,7 @@
 #include "result.h"
 
 struct auth_config;
+struct check_config;
 
 /* The limits and settings one probe works with (a part of the run options). */
 struct probe_config {
@@ -30,6 +31,7 @@ struct probe_config {
 	int cert_warn_days;             /* certificate_expiring below this many days */
 	bool enumerate_tls;             /* --enumerate-tls: try each TLS version on its own */
 	const struct auth_config *auth; /* login attempts (auth.h), NULL for none */
+	const struct check_config *checks; /* active checks (checks.h), NULL for none */
 };
 
 struct session {

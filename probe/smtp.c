@@ -319,6 +319,30 @@ out:
 	return st;
 }
 
+/* ---- Active checks (checks.h) ---- */
+
+/* One reply to a command a check sent (RFC 5321 4.2). */
+static enum mp_status smtp_check_reply(struct session *s, const char *what, int timeout_ms,
+				       struct dialect_reply *out)
+{
+	struct smtp_reply r = {0};
+	struct reply_wait w;
+	enum mp_status st;
+
+	memset(out, 0, sizeof(*out));
+	dialect_wait_command(s, &w, what);
+	if (timeout_ms > 0)
+		w.deadline = session_step_deadline(s, timeout_ms);
+	st = smtp_read_reply(s, &w, &r);
+	if (st == MP_OK) {
+		out->code = r.code;
+		out->kind = r.code >= 500 ? DR_BAD : r.code >= 400 ? DR_NO : DR_OK;
+		smtp_quote_first(out->text, sizeof(out->text), &r);
+	}
+	smtp_reply_free(&r);
+	return st;
+}
+
 static const struct sasl_framing smtp_sasl = {
 	.start = smtp_auth_start,
 	.next = smtp_auth_next,
@@ -344,4 +368,5 @@ const struct dialect smtp_dialect = {
 	.starttls = smtp_starttls,
 	.quit = smtp_quit,
 	.authenticate = smtp_authenticate,
+	.read_reply = smtp_check_reply,
 };

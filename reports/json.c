@@ -442,6 +442,21 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		jb_push(b, arr, item);
 	}
 
+	/* active checks: always present, empty when none ran; evidence was
+	 * escaped to printable ASCII where it was recorded */
+	arr = add_arr(b, o, "checks");
+	for (size_t i = 0; arr && res->checks && i < res->nchecks && i < MP_MAX_CHECKS; i++) {
+		const struct check_result *c = &res->checks[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "name", c->name);
+		add_str(b, item, "state", check_state_name(c->state));
+		jb_put(b, item, "evidence", text_item(c->evidence, strnlen(c->evidence,
+									     sizeof(c->evidence))));
+		add_str(b, item, "reference", c->reference);
+		jb_push(b, arr, item);
+	}
+
 	if (opt->transcript)
 		add_transcript(b, o, &res->transcript);
 	if (opt->auth.user)
@@ -471,6 +486,7 @@ static void add_policy(struct jb *b, cJSON *root, const struct run_options *opt)
 	add_int(b, o, "cert_warn_days", p->cert_warn_days);
 	add_int(b, o, "cert_crit_days", p->cert_crit_days);
 	add_bool(b, o, "forbid_auth_before_tls", p->forbid_auth_before_tls);
+	add_bool(b, o, "forbid_check_failures", p->forbid_check_failures);
 	arr = add_arr(b, o, "require_auth");
 	for (size_t i = 0; arr && i < p->nrequire_auth && i < MP_MAX_REQUIRE_AUTH; i++)
 		jb_push(b, arr, text_item(p->require_auth[i], strlen(p->require_auth[i])));

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 /* Most verdicts one endpoint can get (one per rule). */
-#define RULES_PER_ENDPOINT 9
+#define RULES_PER_ENDPOINT 10
 
 struct eval {
 	struct run_report *r;
@@ -220,6 +220,30 @@ static void rule_auth_before_tls(struct eval *e, int i, bool opt)
 		        "no authentication offered before TLS");
 }
 
+/* An active check (checks.h) that failed is CRITICAL; endpoints without
+ * checks get no verdict. */
+static void rule_check_failures(struct eval *e, int i, bool opt)
+{
+	const struct probe_result *res = &e->r->results[i];
+	char failed[200] = "";
+	size_t ran = 0;
+
+	if (!e->p->forbid_check_failures || !res->checks)
+		return;
+	for (size_t k = 0; k < res->nchecks; k++) {
+		if (res->checks[k].state == CHECK_FAIL)
+			add_word(failed, sizeof(failed), res->checks[k].name);
+		if (res->checks[k].state != CHECK_SKIPPED)
+			ran++;
+	}
+	if (failed[0])
+		verdict(e, RULE_FORBID_CHECK_FAILURES, i, opt, PSTATE_CRITICAL, "checks failed: %s",
+		        failed);
+	else
+		verdict(e, RULE_FORBID_CHECK_FAILURES, i, opt, PSTATE_OK,
+		        "no check failed (%zu ran)", ran);
+}
+
 static void rule_require_auth(struct eval *e, int i, bool opt)
 {
 	const struct probe_result *res = &e->r->results[i];
@@ -338,6 +362,7 @@ int report_evaluate(struct run_report *r)
 		rule_require_verified(&e, (int)i, opt);
 		rule_cert_expiry(&e, (int)i, opt);
 		rule_auth_before_tls(&e, (int)i, opt);
+		rule_check_failures(&e, (int)i, opt);
 		rule_require_auth(&e, (int)i, opt);
 		rule_require_login(&e, (int)i, opt);
 		rule_time(&e, (int)i, opt);

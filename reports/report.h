@@ -9,8 +9,9 @@
 #include "../probe/options.h"
 
 /* Version of the JSON report format (reports/schema.json). 1.1 added
- * "policy", "verdicts", "summary.state" and "summary.recommended[].reason". */
-#define MP_SCHEMA_VERSION "1.1"
+ * "policy", "verdicts", "summary.state" and "summary.recommended[].reason";
+ * 1.2 added "results[].checks" (active checks) and their finding codes. */
+#define MP_SCHEMA_VERSION "1.2"
 
 /* Exit codes (documented in the README). Without a policy: */
 #define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */
@@ -32,6 +33,7 @@ const char *pstate_name(enum pstate s);
 #define RULE_REQUIRE_VERIFIED "require-verified"
 #define RULE_CERT_EXPIRY "cert-expiry"
 #define RULE_FORBID_AUTH_BEFORE_TLS "forbid-auth-before-tls"
+#define RULE_FORBID_CHECK_FAILURES "forbid-check-failures"
 #define RULE_REQUIRE_AUTH "require-auth"
 #define RULE_REQUIRE_LOGIN "require-login"
 #define RULE_TIME "time"
