@@ -737,20 +737,25 @@ static void check_smuggling(struct check_run *r)
 			extra++;
 		}
 	}
-	if (extra > 0)
+	if (extra > 0) {
+		char list[40] = "";
+
+		for (int k = 0; k < extra && k < 3; k++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+			         k ? " " : "", codes[k]);
 		verdict(r, CHECK_FAIL,
-		        "the server ended DATA at %s: it answered %d, then %d more "
-		        "repl%s (%d %d %d) to lines of the message it took as commands",
-		        v->shown, end.code, extra, extra == 1 ? "y" : "ies", codes[0], codes[1],
-		        codes[2]);
-	else if (end.kind == DR_OK)
+		        "the server ended DATA at %s: after its %d it answered %s to lines of "
+		        "the message it took as commands",
+		        v->shown, end.code, list);
+	} else if (end.kind == DR_OK) {
 		verdict(r, CHECK_PASS, "%s stayed data: one reply (%d) for the whole message",
 		        v->shown, end.code);
-	else
+	} else {
 		verdict(r, CHECK_PASS,
 		        "the server refused the message (%d \"%s\") and did not "
 		        "take %s as end of data",
 		        end.code, end.text, v->shown);
+	}
 	return;
 out:
 	r->d->quit(s);

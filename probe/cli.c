@@ -662,22 +662,22 @@ static int finish_checks(struct run_options *opt, bool smuggling, bool relay,
 		}
 	}
 	if (smuggling && (!cc->mail_from || !cc->rcpt_to)) {
-		mp_error_set(err, MP_ERR_INTERNAL, "--smuggling-test sends messages: add "
+		mp_error_set(err, MP_ERR_INTERNAL, "--smuggling-test sends messages: use "
 			     "--mail-from ADDRESS and --rcpt-to ADDRESS (an address you own)");
 		return -1;
 	}
 	if (!smuggling && (cc->mail_from || cc->rcpt_to)) {
 		mp_error_set(err, MP_ERR_INTERNAL, "--mail-from and --rcpt-to are for "
-			     "--smuggling-test: add it, or leave them out");
+			     "--smuggling-test: use it too, or leave them out");
 		return -1;
 	}
 	if (!relay && (cc->relay_from || cc->relay_to)) {
 		mp_error_set(err, MP_ERR_INTERNAL, "--relay-from and --relay-to are for "
-			     "--relay-test: add it, or leave them out");
+			     "--relay-test: use it too, or leave them out");
 		return -1;
 	}
 	if (cc->enum_user && !(cc->selected & (1u << CHECK_VRFY))) {
-		mp_error_set(err, MP_ERR_INTERNAL, "--enum-user is for the vrfy check: add "
+		mp_error_set(err, MP_ERR_INTERNAL, "--enum-user is for the vrfy check: use "
 			     "--checks vrfy (or --checks all)");
 		return -1;
 	}

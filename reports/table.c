@@ -362,6 +362,52 @@ static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
 	return 0;
 }
 
+/* Longest evidence shown on a table line (the JSON report has all of it). */
+#define TABLE_EVIDENCE_MAX 110
+
+/* With active checks: "Checks:", each endpoint that has them, and one line
+ * per check: name, state, the evidence cut to one short line. */
+static int write_checks(FILE *f, const struct run_report *r, bool color)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < r->n; i++)
+		any = any || r->results[i].nchecks > 0;
+	if (!any)
+		return 0;
+	fputs("\nChecks:\n", f);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct probe_result *res = &r->results[i];
+		char *desc = NULL;
+
+		if (!res->checks || res->nchecks == 0)
+			continue;
+		desc = endpoint_desc(&res->ep, true);
+		if (!desc)
+			return -1;
+		fprintf(f, "  %s:\n", desc);
+		free(desc);
+		for (size_t k = 0; k < res->nchecks && k < MP_MAX_CHECKS; k++) {
+			const struct check_result *c = &res->checks[k];
+			const char *st = check_state_name(c->state);
+			size_t len = strnlen(c->evidence, sizeof(c->evidence));
+			const char *sc = c->state == CHECK_FAIL   ? ANSI_RED
+					 : c->state == CHECK_PASS ? ANSI_GREEN
+								  : ANSI_YELLOW;
+
+			fprintf(f, "    %-28s ", c->name);
+			if (color && c->state != CHECK_SKIPPED)
+				fprintf(f, "%s%-12s%s ", sc, st, ANSI_RESET);
+			else
+				fprintf(f, "%-12s ", st);
+			/* evidence is printable ASCII already; escaped again all the same */
+			esc_term_write(f, c->evidence, len < TABLE_EVIDENCE_MAX ? len : TABLE_EVIDENCE_MAX);
+			fputs(len > TABLE_EVIDENCE_MAX ? "...\n" : "\n", f);
+		}
+	}
+	return 0;
+}
+
 /* "Recommended:" and one line per probed protocol. */
 static int write_recommended(FILE *f, const struct run_report *r)
 {
@@ -464,7 +510,7 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
 	}
 	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
-	    write_logins(f, r, color) < 0 ||
+	    write_logins(f, r, color) < 0 || write_checks(f, r, color) < 0 ||
 	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,

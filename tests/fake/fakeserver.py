@@ -161,9 +161,14 @@ class Conn:
                 raise ConnectionEnded("client_closed")
             self.buf = b""
 
-    def start_tls(self, ctx=None):
+    def start_tls(self, ctx=None, keep_plaintext=False):
         """Runs the server side of a TLS handshake on the connection (with
-        ctx, default the server's own certificate)."""
+        ctx, default the server's own certificate). keep_plaintext: the
+        CVE-2011-0411 bug on purpose: bytes the client sent in plaintext
+        before the handshake are kept and read as if they came inside TLS."""
+        kept = b""
+        if self.buf and keep_plaintext:
+            kept, self.buf = self.buf, b""
         if self.buf:
             raise ConnectionEnded("client sent plaintext before the TLS handshake")
         self.sock.settimeout(min(self.left(), 10.0))
@@ -172,6 +177,7 @@ class Conn:
         except (ssl.SSLError, OSError) as e:
             raise ConnectionEnded("tls handshake failed: %s" % e)
         self.tls = True
+        self.buf = kept
 
     def close_gracefully(self):
         """Sends close_notify (TLS) and FIN, then waits (bounded) for the
@@ -216,12 +222,14 @@ def smtp_ehlo_reply(conn, arg, starttls):
     return out.encode()
 
 
-def smtp_serve(conn, starttls=True, on_starttls=None, ehlo_refused=False, on_ehlo=None):
+def smtp_serve(conn, starttls=True, on_starttls=None, ehlo_refused=False, on_ehlo=None,
+               on_auth=None):
     """Answers SMTP commands after the greeting until QUIT or hang-up.
 
     starttls: advertise STARTTLS in EHLO. on_starttls(conn): replaces the
     normal "220 + TLS handshake" answer to STARTTLS. ehlo_refused: answer EHLO
     with 502 (HELO still works). on_ehlo(conn): replaces the EHLO answer.
+    on_auth(conn, arg): answers AUTH (default: 530 before TLS, 535 inside).
     """
     while True:
         line = conn.read_line()
@@ -248,6 +256,11 @@ def smtp_serve(conn, starttls=True, on_starttls=None, ehlo_refused=False, on_ehl
             return
         elif verb in ("NOOP", "RSET"):
             conn.send(b"250 2.0.0 OK\r\n")
+        elif verb == "AUTH" and on_auth:
+            on_auth(conn, arg)
+        elif verb == "AUTH":
+            conn.send(b"535 5.7.8 Authentication credentials invalid\r\n" if conn.tls
+                      else b"530 5.7.0 Must issue a STARTTLS command first\r\n")
         else:
             conn.send(b"502 5.5.2 Command not recognized\r\n")
 
@@ -503,8 +516,10 @@ def sc_smtp_escape_greeting(conn):
 IMAP_CAPS = b"IMAP4rev1 LITERAL+ ID"
 
 
-def imap_serve(conn, starttls=True, on_capability=None, on_starttls=None):
-    """Answers CAPABILITY, STARTTLS, NOOP and LOGOUT until LOGOUT or hang-up."""
+def imap_serve(conn, starttls=True, on_capability=None, on_starttls=None, on_login=None):
+    """Answers CAPABILITY, STARTTLS, NOOP, LOGIN and LOGOUT until LOGOUT or
+    hang-up. on_login(conn, tag): answers LOGIN (default: NO [PRIVACYREQUIRED]
+    before TLS, as LOGINDISABLED says; NO [AUTHENTICATIONFAILED] inside)."""
     while True:
         line = conn.read_line()
         tag, _, rest = line.partition(" ")
@@ -532,6 +547,11 @@ def imap_serve(conn, starttls=True, on_capability=None, on_starttls=None):
             return
         elif cmd == "NOOP":
             conn.send(t + b" OK NOOP completed\r\n")
+        elif cmd == "LOGIN" and on_login:
+            on_login(conn, t)
+        elif cmd == "LOGIN":
+            conn.send(t + (b" NO [AUTHENTICATIONFAILED] Authentication failed.\r\n" if conn.tls
+                           else b" NO [PRIVACYREQUIRED] Not without TLS.\r\n"))
         else:
             conn.send(t + b" BAD unknown command\r\n")
 
@@ -563,8 +583,9 @@ def sc_imap_starttls_inject(conn):
 # --- a minimal POP3 server (RFC 1939, CAPA RFC 2449, STLS RFC 2595) -------------
 
 
-def pop3_serve(conn, starttls=True, on_stls=None):
-    """Answers CAPA, STLS, NOOP and QUIT until QUIT or hang-up."""
+def pop3_serve(conn, starttls=True, on_stls=None, user_before_tls=False):
+    """Answers CAPA, STLS, NOOP, USER and QUIT until QUIT or hang-up.
+    user_before_tls: accept USER before STLS although CAPA does not list it."""
     while True:
         line = conn.read_line()
         cmd = line.split(" ", 1)[0].upper()
@@ -588,6 +609,10 @@ def pop3_serve(conn, starttls=True, on_stls=None):
             return
         elif cmd == "NOOP":
             conn.send(b"+OK\r\n")
+        elif cmd == "USER" and (conn.tls or user_before_tls):
+            conn.send(b"+OK send PASS\r\n")
+        elif cmd == "USER":
+            conn.send(b"-ERR [AUTH] Plaintext authentication disallowed\r\n")
         else:
             conn.send(b"-ERR unknown command\r\n")
 
@@ -607,6 +632,67 @@ def pop3_stls_inject(conn):
 def sc_pop3_stls_inject(conn):
     conn.send(b"+OK POP3 fakeserver ready\r\n")
     pop3_serve(conn, on_stls=pop3_stls_inject)
+
+
+# --- active checks: what no current real server does (issue 14) ----------------
+# A server that keeps the plaintext a client sent right after STARTTLS and
+# reads it as the first commands inside TLS (CVE-2011-0411), per protocol;
+# servers that let a login through before TLS although they do not offer it.
+
+
+def starttls_buffered(conn):
+    conn.send(b"220 2.0.0 Ready to start TLS\r\n")
+    conn.start_tls(keep_plaintext=True)
+
+
+def sc_smtp_starttls_buffered(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_starttls=starttls_buffered)
+
+
+def imap_starttls_buffered(conn, tag):
+    conn.send(tag + b" OK Begin TLS negotiation now\r\n")
+    conn.start_tls(keep_plaintext=True)
+
+
+def sc_imap_starttls_buffered(conn):
+    conn.send(b"* OK IMAP4rev1 fakeserver ready\r\n")
+    imap_serve(conn, on_starttls=imap_starttls_buffered)
+
+
+def pop3_stls_buffered(conn):
+    conn.send(b"+OK Begin TLS negotiation\r\n")
+    conn.start_tls(keep_plaintext=True)
+
+
+def sc_pop3_stls_buffered(conn):
+    conn.send(b"+OK POP3 fakeserver ready\r\n")
+    pop3_serve(conn, on_stls=pop3_stls_buffered)
+
+
+def auth_checks_credential(conn, arg):
+    """AUTH processed before TLS although EHLO did not offer it: the
+    credential is checked (and never right)."""
+    conn.send(b"535 5.7.8 Authentication credentials invalid\r\n")
+
+
+def sc_smtp_auth_unadvertised(conn):
+    conn.send(SMTP_GREETING)
+    smtp_serve(conn, on_auth=auth_checks_credential)
+
+
+def imap_login_checked(conn, tag):
+    conn.send(tag + b" NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+
+
+def sc_imap_login_despite_logindisabled(conn):
+    conn.send(b"* OK IMAP4rev1 fakeserver ready\r\n")
+    imap_serve(conn, on_login=imap_login_checked)
+
+
+def sc_pop3_user_unadvertised(conn):
+    conn.send(b"+OK POP3 fakeserver ready\r\n")
+    pop3_serve(conn, user_before_tls=True)
 
 
 # --- TLS handshake failures on implicit-TLS ports -------------------------------
@@ -785,6 +871,12 @@ SCENARIOS = {
     "imap-escape-greeting": sc_imap_escape_greeting,
     "pop3-escape-capa": sc_pop3_escape_capa,
     "tls-evil-cert": sc_tls_evil_cert,
+    "smtp-starttls-buffered": sc_smtp_starttls_buffered,
+    "imap-starttls-buffered": sc_imap_starttls_buffered,
+    "pop3-stls-buffered": sc_pop3_stls_buffered,
+    "smtp-auth-unadvertised": sc_smtp_auth_unadvertised,
+    "imap-login-despite-logindisabled": sc_imap_login_despite_logindisabled,
+    "pop3-user-unadvertised": sc_pop3_user_unadvertised,
 }
 
 

@@ -267,6 +267,15 @@ CASES = [
     ("imap-escape-greeting", "imap", {"ok"}, ["plaintext_only"], FAST, None),
     ("pop3-escape-capa", "pop3", {"ok"}, ["plaintext_only"], FAST, None),
     ("tls-evil-cert", "smtps", {"ok"}, [], 2000, None),
+    # Active checks (issue 14; test_checks.sh runs the checks): to the plain
+    # probe these are well-behaved servers.
+    ("smtp-starttls-buffered", "smtp+starttls", {"ok"}, [], FAST, None),
+    ("imap-starttls-buffered", "imap+starttls", {"ok"}, [], FAST, None),
+    ("pop3-stls-buffered", "pop3+starttls", {"ok"}, [], FAST, None),
+    ("smtp-auth-unadvertised", "smtp+starttls", {"ok"}, [], FAST, None),
+    ("imap-login-despite-logindisabled", "imap+starttls", {"ok"}, ["login_disabled_before_tls"],
+     FAST, None),
+    ("pop3-user-unadvertised", "pop3+starttls", {"ok"}, [], FAST, None),
 ]
 
 # What each scenario's server does, for the results table (markdown).
@@ -310,6 +319,12 @@ DESCRIBE = {
     "imap-escape-greeting": "IMAP greeting and CAPABILITY with control sequences",
     "pop3-escape-capa": "POP3 greeting and CAPA with control sequences",
     "tls-evil-cert": "implicit TLS; with --evil-cert, control sequences in the certificate",
+    "smtp-starttls-buffered": "keeps plaintext sent with STARTTLS and runs it inside TLS",
+    "imap-starttls-buffered": "IMAP: keeps plaintext sent with STARTTLS and runs it inside TLS",
+    "pop3-stls-buffered": "POP3: keeps plaintext sent with STLS and runs it inside TLS",
+    "smtp-auth-unadvertised": "checks an AUTH credential before TLS without offering AUTH",
+    "imap-login-despite-logindisabled": "checks a LOGIN credential despite LOGINDISABLED",
+    "pop3-user-unadvertised": "accepts USER before STLS without listing it in CAPA",
 }
 
 SCHEME_PROTO_MODE = {
