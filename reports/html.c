@@ -731,6 +731,32 @@ static int put_endpoint_findings(FILE *f, const struct probe_result *res)
 	return rc;
 }
 
+/* The active checks of one endpoint: name, state, evidence (escaped as all
+ * server text is). */
+static int put_endpoint_checks(FILE *f, const struct probe_result *res)
+{
+	int rc = 0;
+
+	if (!res->checks || !res->nchecks)
+		return 0;
+	fputs("<h4>Checks</h4>\n<ul>\n", f);
+	for (size_t k = 0; k < res->nchecks && k < MP_MAX_CHECKS; k++) {
+		const struct check_result *c = &res->checks[k];
+
+		fputs("<li>", f);
+		rc |= put_text(f, c->name);
+		fputs(": <strong>", f);
+		rc |= put_text(f, check_state_name(c->state));
+		fputs("</strong>: ", f);
+		rc |= put_text(f, c->evidence);
+		fputs(" (", f);
+		rc |= put_text(f, c->reference);
+		fputs(")</li>\n", f);
+	}
+	fputs("</ul>\n", f);
+	return rc;
+}
+
 /* The login results: mechanism, status, reply, detail, time (never a
  * password: the report holds none). */
 static int put_logins(FILE *f, const struct probe_result *res)
@@ -851,6 +877,7 @@ static int put_details(FILE *f, const struct run_report *r, size_t i)
 	rc |= put_tls_versions(f, res);
 	put_timings(f, &res->t);
 	rc |= put_endpoint_findings(f, res);
+	rc |= put_endpoint_checks(f, res);
 	rc |= put_logins(f, res);
 	rc |= put_transcripts(f, r, res);
 	fputs("</details>\n", f);

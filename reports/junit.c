@@ -8,6 +8,9 @@
  *         <system-out>row</system-out>
  *       <testcase classname="mailprobe.HOST" name="URL RULE">    each verdict
  *         <failure message type="WARNING|CRITICAL">
+ *       <testcase classname="mailprobe.HOST" name="URL check NAME">  each
+ *         active check: <failure type="fail"> / <skipped> / evidence in
+ *         <system-out> (inconclusive passes, its evidence says why)
  *     <testsuite name="run">           run-level verdicts
  *
  * The writer decides nothing. Every string is made valid UTF-8
@@ -133,6 +136,18 @@ static void count_verdict(struct junit_counts *c, const struct verdict *v)
 		c->errors++;
 }
 
+/* Adds the testcases of res's active checks to c. */
+static void count_checks(struct junit_counts *c, const struct probe_result *res)
+{
+	for (size_t k = 0; res->checks && k < res->nchecks; k++) {
+		c->tests++;
+		if (res->checks[k].state == CHECK_FAIL)
+			c->failures++;
+		else if (res->checks[k].state == CHECK_SKIPPED)
+			c->skipped++;
+	}
+}
+
 /* What the writer works from: the suite of each result (the index of the
  * first result with the same host) and the counts of each suite (index
  * n: the run-level suite). */
@@ -159,6 +174,8 @@ static int plan_suites(const struct run_report *r, struct junit_plan *p)
 		}
 		count_endpoint(&p->counts[p->suite[i]], &r->results[i]);
 		count_endpoint(&p->all, &r->results[i]);
+		count_checks(&p->counts[p->suite[i]], &r->results[i]);
+		count_checks(&p->all, &r->results[i]);
 	}
 	for (size_t k = 0; k < r->nverdicts; k++) {
 		const struct verdict *v = &r->verdicts[k];
@@ -316,6 +333,38 @@ static int put_verdict_case(FILE *f, const struct run_report *r, const struct ve
 	return rc ? -1 : 0;
 }
 
+/* The testcase of active check k of result i. */
+static int put_check_case(FILE *f, const struct probe_result *res, size_t k)
+{
+	const struct check_result *c = &res->checks[k];
+	char url[JUNIT_URL_MAX];
+	int rc = 0;
+
+	endpoint_name(&res->ep, url, sizeof(url));
+	fputs("    <testcase classname=\"mailprobe.", f);
+	rc |= put_xml(f, res->ep.host, XML_ATTR);
+	fputs("\" name=\"", f);
+	rc |= put_xml(f, url, XML_ATTR);
+	fputs(" check ", f);
+	rc |= put_xml(f, c->name, XML_ATTR);
+	fputs("\">\n", f);
+	if (c->state == CHECK_SKIPPED) {
+		fputs("      <skipped message=\"", f);
+		rc |= put_xml(f, c->evidence, XML_ATTR);
+		fputs("\"/>\n", f);
+	} else if (c->state == CHECK_FAIL) {
+		fputs("      <failure message=\"", f);
+		rc |= put_xml(f, c->evidence, XML_ATTR);
+		fputs("\" type=\"fail\">", f);
+		rc |= put_xml(f, c->reference, XML_TEXT);
+		fputs("</failure>\n", f);
+	}
+	fprintf(f, "      <system-out>%s: ", check_state_name(c->state));
+	rc |= put_xml(f, c->evidence, XML_LINE);
+	fputs("</system-out>\n    </testcase>\n", f);
+	return rc ? -1 : 0;
+}
+
 /* The testsuite of the host of result s (its first result). */
 static int put_host_suite(FILE *f, const struct run_report *r, const struct junit_plan *p, size_t s)
 {
@@ -332,6 +381,8 @@ static int put_host_suite(FILE *f, const struct run_report *r, const struct juni
 		if (p->suite[i] != s)
 			continue;
 		rc |= put_endpoint_case(f, r, i);
+		for (size_t k = 0; r->results[i].checks && k < r->results[i].nchecks; k++)
+			rc |= put_check_case(f, &r->results[i], k);
 		for (size_t k = 0; k < r->nverdicts; k++)
 			if (r->verdicts[k].endpoint == (int)i)
 				rc |= put_verdict_case(f, r, &r->verdicts[k], host);

@@ -189,6 +189,7 @@ enum ep_family {
 	F_STARTTLS,
 	F_AUTH,
 	F_FINDING,
+	F_CHECK,
 	F_COUNT
 };
 
@@ -212,6 +213,9 @@ static const struct {
                 "An authentication mechanism the server offered, before or after TLS."},
     [F_FINDING] = {"mailprobe_finding",
                    "A finding about the endpoint (code as in the JSON report)."},
+    [F_CHECK] = {"mailprobe_check_state",
+                 "State of an active check on the endpoint: 0 pass, 1 fail, 2 inconclusive, "
+                 "3 skipped."},
 };
 
 /* Writes the samples of family fam for one endpoint (labels escaped).
@@ -316,6 +320,14 @@ static int put_ep_samples(FILE *f, enum ep_family fam, const struct probe_result
 			fputc(',', f);
 			rc |= put_label(f, "code", res->findings[k].code);
 			fputs("} 1\n", f);
+		}
+		break;
+	case F_CHECK:
+		for (size_t k = 0; res->checks && k < res->nchecks; k++) {
+			put_start(f, name, labels);
+			fputc(',', f);
+			rc |= put_label(f, "check", res->checks[k].name);
+			fprintf(f, "} %d\n", (int)res->checks[k].state);
 		}
 		break;
 	case F_COUNT:
