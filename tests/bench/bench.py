@@ -15,7 +15,10 @@ does not collide with a running test suite), then measures:
      (target <= 1.5x);
   6. peak RSS of the full-matrix run;
   7. the full matrix with --enumerate-tls (5 versions per TLS endpoint, each on
-     a fresh connection, run in parallel) against the plain run (target <= 2x).
+     a fresh connection, run in parallel) against the plain run (target <= 2x);
+  8. the full matrix with --checks all (the active checks, each on a fresh
+     connection) against the plain run, interleaved (target <= 1.5x).
+    tests/bench/bench.py --checks-only   measures 8 alone.
 Only 127.0.0.1 is contacted.
 """
 import argparse
@@ -74,10 +77,27 @@ def silent_listener():
     return srv.getsockname()[1], done.set
 
 
+def measure_checks(binary, common, eps, runs):
+    """Medians (ms) of the full matrix with --checks all and without,
+    interleaved so that both see the same machine; 3x the runs."""
+    with_checks, plain = [], []
+    for _ in range(3 * runs):
+        w, rep, _ = run(binary, common + eps)
+        plain.append(w)
+        w, rep, _ = run(binary, common + ["--checks", "all"] + eps)
+        assert all(len(r["checks"]) == 4 for r in rep["results"]), rep["summary"]
+        assert not any(c["state"] in ("fail", "inconclusive") for r in rep["results"]
+                       for c in r["checks"]), [r["checks"] for r in rep["results"]]
+        with_checks.append(w)
+    return statistics.median(with_checks), statistics.median(plain)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--checks-only", action="store_true",
+                    help="measure --checks all against the plain run, nothing else")
     a = ap.parse_args()
     binary = os.path.join(a.build, "mailprobe")
     if not os.access(binary, os.X_OK):
@@ -97,6 +117,16 @@ def main():
         common = ["--cafile", ca]
         # warm-up (servers spawn their first processes)
         run(binary, common + eps)
+        checks_med, checks_plain_med = measure_checks(binary, common, eps, a.runs)
+        checks_line = (f"  --checks all, full matrix     {checks_med:7.1f} ms  = "
+                       f"{checks_med / checks_plain_med:.2f} x the plain run "
+                       f"{checks_plain_med:.1f} ms (target <= 1.50) "
+                       f"{'PASS' if checks_med <= 1.5 * checks_plain_med else 'MISS'}")
+        if a.checks_only:
+            print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, "
+                  f"{os.cpu_count() or 1} cores, median of {3 * a.runs} interleaved runs")
+            print(checks_line)
+            return
         alone = {}
         for ep in eps:
             times = []
@@ -188,6 +218,7 @@ def main():
         print(f"  all five formats + policy     {all_med:7.1f} ms  = {all_med / plain_med:.3f} x "
               f"json alone {plain_med:.1f} ms (target <= 1.05) "
               f"{'PASS' if all_med <= 1.05 * plain_med else 'MISS'}")
+        print(checks_line)
     finally:
         subprocess.run(["bash", servers, "stop", work], env=env, stdout=subprocess.DEVNULL)
 

@@ -25,15 +25,17 @@ PF_PID=
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
 	local i
+	set +e
 	if [ -n "$PF_PID" ]; then
 		postfix -c "$PF/conf" stop >/dev/null 2>&1 || kill -TERM "$PF_PID" 2>/dev/null
 		for ((i = 0; i < PF_STOP_WAIT_S * 10; i++)); do
 			kill -0 "$PF_PID" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$PF_PID" 2>/dev/null
+		kill -0 "$PF_PID" 2>/dev/null && kill -KILL "$PF_PID"
 	fi
 	fake_cleanup
+	return 0
 }
 trap cleanup EXIT
 
