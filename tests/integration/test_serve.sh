@@ -34,10 +34,9 @@ TERM_CURL_PID=
 cleanup() {
 	local pid
 	for pid in $TERM_CURL_PID $STALL_PID $SERVE_PID $SILENT_PID; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
-	return 0
 }
 trap cleanup EXIT
 
