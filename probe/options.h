@@ -27,6 +27,7 @@ enum output_format {
 	FORMAT_NAGIOS,     /* Monitoring Plugins status line, perfdata, long output */
 	FORMAT_JUNIT,      /* JUnit XML (Jenkins, GitLab) */
 	FORMAT_PROMETHEUS, /* Prometheus text exposition format */
+	FORMAT_HTML,       /* one self-contained HTML page */
 	FORMAT_COUNT
 };
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };

@@ -94,7 +94,7 @@ struct writer_ctx {
 
 struct report_writer {
 	enum output_format format;
-	const char *name;               /* "table", "json", "nagios", "junit", "prometheus" */
+	const char *name;               /* "table", "json", "nagios", "junit", "prometheus", "html" */
 	/* Writes the whole report to f. Returns 0 or -1. */
 	int (*write)(FILE *f, const struct run_report *r, const struct writer_ctx *ctx);
 };
@@ -115,6 +115,13 @@ int report_write_junit(FILE *f, const struct run_report *r);
 /* Prometheus text exposition format, names prefixed mailprobe_
  * (reports/prometheus.c). */
 int report_write_prometheus(FILE *f, const struct run_report *r);
+/* One self-contained HTML page (reports/html.c): head, body, tail. The
+ * parts let a status page hold several runs: a head, one body per run
+ * (heading: untrusted text, escaped), a tail. Each returns 0 or -1. */
+int report_write_html(FILE *f, const struct run_report *r);
+int report_write_html_head(FILE *f, const char *title);
+int report_write_html_body(FILE *f, const struct run_report *r, const char *heading);
+int report_write_html_tail(FILE *f);
 
 /* A self-contained HTML page (reports/html.c): head, the body of one run
  * under a heading, tail; report_write_html is the three for one run. The

@@ -33,6 +33,12 @@ static int write_prometheus(FILE *f, const struct run_report *r, const struct wr
 	return report_write_prometheus(f, r);
 }
 
+static int write_html(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_html(f, r);
+}
+
 static const struct report_writer writers[FORMAT_COUNT] = {
     [FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
     [FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
@@ -41,6 +47,7 @@ static const struct report_writer writers[FORMAT_COUNT] = {
     [FORMAT_PROMETHEUS] = {.format = FORMAT_PROMETHEUS,
                            .name = "prometheus",
                            .write = write_prometheus},
+    [FORMAT_HTML] = {.format = FORMAT_HTML, .name = "html", .write = write_html},
 };
 
 const struct report_writer *report_writer_for(enum output_format fmt)
@@ -60,7 +67,7 @@ int report_format_parse(const char *name)
 
 const char *report_format_list(void)
 {
-	return "table, json, nagios, junit or prometheus";
+	return "table, json, nagios, junit, prometheus or html";
 }
 
 void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len)
