@@ -95,6 +95,7 @@ struct server {
 struct request {
 	bool bad_encoding; /* invalid percent-encoding in the URI */
 	bool seen;         /* POST: headers seen, body follows */
+	bool holds_slot;   /* a probe's slot, given back once its answer is sent */
 };
 
 static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -315,7 +316,7 @@ static char *render(const struct run_report *r, enum output_format fmt, size_t *
 }
 
 static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *conn,
-                                    const struct request *req)
+                                    struct request *req)
 {
 	struct probe_args a;
 	struct cfg_holder *h = NULL;
@@ -416,6 +417,12 @@ out:
 	if (opt)
 		explicit_bzero(opt, sizeof(*opt));
 	free(opt);
+	/* MHD sends the answer after this returns, and MHD_stop_daemon cuts what
+	 * is unsent: keep the slot until request_done, so SIGTERM waits for it */
+	if (counted && req && rc == MHD_YES) {
+		req->holds_slot = true;
+		counted = false;
+	}
 	if (counted) {
 		pthread_mutex_lock(&s->lock);
 		s->in_flight--;
@@ -638,9 +645,17 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
+	struct server *s = cls;
+	struct request *req = *con_cls;
+
 	(void)conn;
 	(void)code;
+	if (req && req->holds_slot) {
+		pthread_mutex_lock(&s->lock);
+		s->in_flight--;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
 	free(*con_cls);
 	*con_cls = NULL;
 }
@@ -895,7 +910,7 @@ int serve_main(int argc, char **argv)
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 	        MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK,
-	    uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, &s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,

@@ -239,6 +239,14 @@ static int check_module(const struct serve_module *m, const char *target, const 
 		return -1;
 	}
 	rc = serve_config_options(m, t, 1, opt, err);
+	if (rc == 0) {
+		/* the plan too: a bad URL or port list fails here, not per request */
+		struct endpoint *eps = NULL;
+		size_t neps = 0;
+
+		rc = plan_build(opt, &eps, &neps, err);
+		free(eps);
+	}
 	if (rc != 0) {
 		char msg[MP_MAX_ERROR];
 
