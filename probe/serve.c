@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,11 @@
 #define SERVE_CONN_TIMEOUT_S  10
 #define SERVE_MAX_CONNECTIONS 1000
 #define SERVE_THREAD_STACK    (1024 * 1024)
+/* Most bytes of a request body (only POST /-/reload has one, unused). */
+#define SERVE_MAX_BODY (64 * 1024)
+/* malloc arenas: one per thread by default, each keeping freed memory; two
+ * keep an idle exporter small after a burst of scrapes. */
+#define SERVE_MALLOC_ARENAS 2
 /* Request counters kept for /metrics (path x code). */
 #define SERVE_MAX_COUNTERS 64
 
@@ -96,6 +102,7 @@ struct request {
 	bool bad_encoding; /* invalid percent-encoding in the URI */
 	bool seen;         /* POST: headers seen, body follows */
 	bool holds_slot;   /* a probe's slot, given back once its answer is sent */
+	size_t body;       /* POST: bytes of body dropped so far */
 };
 
 static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -245,6 +252,21 @@ static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *con
 	                   retry_after);
 }
 
+/* Gives a probe's slot back; the last one out returns the freed memory of
+ * the burst to the system, so an idle exporter stays small. */
+static void slot_release(struct server *s)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->lock);
+	s->in_flight--;
+	idle = s->in_flight == 0;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (idle)
+		malloc_trim(0);
+}
+
 /* Collected query parameters of /probe. */
 struct probe_args {
 	const char *targets[MP_SERVE_MAX_TARGETS];
@@ -360,6 +382,12 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 		goto out;
 	}
 	for (size_t i = 0; i < a.ntargets; i++)
+		if (serve_target_check(a.targets[i], &err) != 0) {
+			rc = respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
+			                  "target %zu: %s\n", i + 1, err.msg);
+			goto out;
+		}
+	for (size_t i = 0; i < a.ntargets; i++)
 		if (!serve_config_allows(h->c, a.targets[i])) {
 			rc = respond_text(s, conn, "/probe", MHD_HTTP_FORBIDDEN, NULL,
 			                  "target %zu is not allowed: add its host, a pattern or a "
@@ -423,12 +451,8 @@ out:
 		req->holds_slot = true;
 		counted = false;
 	}
-	if (counted) {
-		pthread_mutex_lock(&s->lock);
-		s->in_flight--;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (counted)
+		slot_release(s);
 	cfg_put(s, h);
 	return rc;
 }
@@ -578,6 +602,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (post) {
 		/* the body is never used: drop it, answer once it is read */
 		if (*upload_data_size) {
+			/* a body that goes on and on: close the connection */
+			if (req)
+				req->body += *upload_data_size;
+			if (!req || req->body > SERVE_MAX_BODY)
+				return MHD_NO;
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
@@ -650,12 +679,8 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)conn;
 	(void)code;
-	if (req && req->holds_slot) {
-		pthread_mutex_lock(&s->lock);
-		s->in_flight--;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (req && req->holds_slot)
+		slot_release(s);
 	free(*con_cls);
 	*con_cls = NULL;
 }
@@ -834,6 +859,7 @@ int serve_main(int argc, char **argv)
 	char *end = NULL;
 
 	memset(&s, 0, sizeof(s));
+	mallopt(M_ARENA_MAX, SERVE_MALLOC_ARENAS);
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.cond, NULL);
 	s.max_probes = SERVE_DEFAULT_MAX_PROBES;

@@ -268,6 +268,9 @@ get bad_pct "/probe?target=%zz&module=tls" 400 "invalid percent-encoding"
 body_has bad_pct 'percent-encoding' "invalid percent-encoding"
 get bad_pct2 "/probe?target=127.0.0.1%4" 400 "truncated percent-encoding"
 get bad_format "/probe?target=$SMTPS&module=tls&format=xml" 400 "unknown format"
+# a malformed target is a bad request, said before the allow list is asked
+get bad_target "/probe?target=gopher://127.0.0.1&module=tls" 400 "malformed target"
+body_has bad_target 'unknown scheme' "malformed target: what is wrong"
 many=$("$MP_PY" -c 'print("&".join(["target=127.0.0.1"] * 65))')
 get bad_many "/probe?$many&module=tls" 400 "65 targets"
 body_has bad_many 'at most 64 targets' "65 targets"

@@ -438,6 +438,20 @@ static void test_allow_names_and_patterns(void **state)
 	serve_config_free(c);
 }
 
+/* A pattern is for names: an address in any spelling never matches one. */
+static void test_pattern_not_for_addresses(void **state)
+{
+	struct fx *f = *state;
+	struct serve_config *c = with_allow(f, "[\"*\", \"*.test\"]");
+
+	ALLOWED(c, "mail.test");
+	NOT_ALLOWED(c, "127.1");
+	NOT_ALLOWED(c, "0x7f.1");
+	NOT_ALLOWED(c, "2130706433");
+	NOT_ALLOWED(c, "127.0.0.1");
+	serve_config_free(c);
+}
+
 static void test_allow_ipv4(void **state)
 {
 	struct fx *f = *state;
@@ -450,8 +464,10 @@ static void test_allow_ipv4(void **state)
 	ALLOWED(c, "127.0.2.0");
 	ALLOWED(c, "127.0.2.255");
 	NOT_ALLOWED(c, "127.0.3.0");
-	/* other spellings of an address are names, not addresses */
-	NOT_ALLOWED(c, "127.1");
+	/* the resolver's other spellings of an address are that address */
+	ALLOWED(c, "127.1");
+	ALLOWED(c, "2130706433");
+	NOT_ALLOWED(c, "127.3");
 	NOT_ALLOWED(c, "127.0.0.1.invalid");
 	NOT_ALLOWED(c, "::ffff:127.0.0.1");
 	NOT_ALLOWED(c, "::1");
@@ -563,6 +579,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_names_and_patterns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pattern_not_for_addresses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_ipv4, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_from_targets, setup, teardown),
