@@ -597,15 +597,35 @@ static const char *vrfy_word(int code)
 static void check_vrfy(struct check_run *r)
 {
 	const char *user = r->cc->enum_user;
+	struct session *s = r->s;
+	bool starttls = s->ep->mode == MODE_STARTTLS;
 	int vn, en, vu = 0, eu = 0;
-	enum mp_status st = probe_converse(r->s, r->d);
+	/* On a STARTTLS endpoint ask in plaintext first, as anyone can: it
+	 * saves a handshake; TLS only when the server wants it first. */
+	enum mp_status st = starttls ? open_before_tls(r) : probe_converse(s, r->d);
 
 	if (st != MP_OK) {
 		verdict_broke(r, "before VRFY", st);
 		return;
 	}
-	r->mark = r->s->res->transcript.n;
+	r->mark = s->res->transcript.n;
 	vn = vrfy_ask(r, "VRFY", NONEXISTENT_USER);
+	if (starttls && vn == 530) {
+		/* RFC 3207 4: "530 Must issue a STARTTLS command first" */
+		st = r->d->starttls(s);
+		if (st == MP_OK)
+			st = session_start_tls(s, s->cfg->tls_timeout_ms, true);
+		if (st == MP_OK)
+			st = r->d->capabilities(s);
+		if (st != MP_OK) {
+			verdict_broke(r, "STARTTLS after VRFY's 530", st);
+			return;
+		}
+		r->mark = s->res->transcript.n;
+		transcript_note(&s->res->transcript,
+		                "VRFY before TLS: 530 (STARTTLS first); asked again inside TLS");
+		vn = vrfy_ask(r, "VRFY", NONEXISTENT_USER);
+	}
 	en = vrfy_ask(r, "EXPN", NONEXISTENT_USER);
 	if (user) {
 		vu = vrfy_ask(r, "VRFY", user);
