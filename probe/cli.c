@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -62,6 +63,8 @@ void cli_usage(FILE *f)
 "                          --proxy-password-file FILE or MAILPROBE_PROXY_PASSWORD\n"
 "  --direct                with --proxy, probe the direct path too\n"
 "  --source ADDR           connect from local address ADDR (e.g. 127.0.0.2)\n"
+"  --ipv4, --ipv6          probe only the IPv4 (A) or IPv6 (AAAA) addresses of a name;\n"
+"                          by default every address is probed as its own endpoint\n"
 "  --ehlo NAME             name sent in SMTP EHLO/HELO (default mailprobe.invalid)\n"
 "Login (each advertised mechanism is tried on a fresh connection):\n"
 "  --user NAME             log in as NAME on every endpoint that answered\n"
@@ -131,7 +134,7 @@ enum {
 	OPT_PROXY, OPT_DIRECT, OPT_CERT_WARN_DAYS, OPT_NO_COLOR, OPT_PROXY_PASSWORD_FILE,
 	OPT_USER, OPT_PASSWORD_FILE, OPT_PASSWORD, OPT_OAUTH_TOKEN_FILE, OPT_ALLOWED_AUTH,
 	OPT_ALLOW_PLAINTEXT_AUTH, OPT_INSECURE,
-	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS, OPT_POLICY, OPT_RULE,
+	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS, OPT_POLICY, OPT_RULE, OPT_IPV4, OPT_IPV6,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +163,8 @@ static const struct option long_options[] = {
 	{"cert-warn-days", required_argument, NULL, OPT_CERT_WARN_DAYS},
 	{"ehlo", required_argument, NULL, OPT_EHLO},
 	{"source", required_argument, NULL, OPT_SOURCE},
+	{"ipv4", no_argument, NULL, OPT_IPV4},
+	{"ipv6", no_argument, NULL, OPT_IPV6},
 	{"proxy", required_argument, NULL, OPT_PROXY},
 	{"direct", no_argument, NULL, OPT_DIRECT},
 	{"proxy-password-file", required_argument, NULL, OPT_PROXY_PASSWORD_FILE},
@@ -829,6 +834,15 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 			break;
 		case OPT_SOURCE:
 			opt->probe.source_addr = optarg;
+			break;
+		case OPT_IPV4:
+		case OPT_IPV6:
+			if (opt->probe.family != AF_UNSPEC) {
+				mp_error_set(err, MP_ERR_INTERNAL, "give --ipv4 or --ipv6, not both "
+					     "(without either, every address is probed)");
+				return CLI_USAGE_ERROR;
+			}
+			opt->probe.family = c == OPT_IPV4 ? AF_INET : AF_INET6;
 			break;
 		case OPT_PROXY:
 			if (add_proxy(opt, optarg, err) != 0)

@@ -1,5 +1,6 @@
 /* run.c - one run, shared by the command line and the exporter. */
 #include "run.h"
+#include "addrs.h"
 #include "engine.h"
 #include "plan.h"
 #include "../core/deadline.h"
@@ -30,6 +31,10 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	memset(out, 0, sizeof(*out));
 	if (plan_build(opt, &out->eps, &out->n, err) != 0)
 		goto out;
+	/* Every address of every name is its own endpoint (addrs.h). */
+	if (addrs_expand(&out->eps, &out->n, cfg.resolver, cfg.family,
+	                 deadline_in(cfg.connect_timeout_ms), err) != 0)
+		goto out;
 	tls = tls_ctx_new(&opt->tls, err);
 	if (!tls)
 		goto out;
@@ -49,6 +54,7 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	t0 = mono_ms();
 	engine_run(out->eps, out->results, out->n, &cfg, opt->concurrency, deadline_in(budget),
 	           opt->auto_mode, stop, wake_fd);
+	addrs_findings(out->results, out->n);
 	out->report.duration_ms = mono_ms() - t0;
 	out->report.opt = opt;
 	out->report.results = out->results;

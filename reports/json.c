@@ -6,6 +6,7 @@
  */
 #include "report.h"
 #include "escape.h"
+#include "../probe/addrs.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -397,6 +398,7 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 	add_str(b, o, "protocol", protocol_name(res->ep.proto));
 	add_str(b, o, "host", res->ep.host);
 	add_str_nonempty(b, o, "address", res->address);
+	add_str(b, o, "family", addrs_family_name(res->address));
 	add_int(b, o, "port", res->ep.port);
 	add_str(b, o, "mode", mode_name(res->ep.mode));
 	if (res->ep.proxy)
