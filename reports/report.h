@@ -46,8 +46,11 @@ struct verdict {
 
 #define MP_MAX_REASON 160
 
+struct discovery;
+
 struct run_report {
 	const struct run_options *opt;
+	const struct discovery *discovery; /* --discover (probe/discover.h), else NULL */
 	struct probe_result *results;
 	size_t n;
 	char started_at[40];            /* RFC 3339 UTC */
