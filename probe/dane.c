@@ -10,5 +10,5 @@ void dane_findings(struct discovery *d, struct probe_result *res, size_t n)
 	(void)n;
 	for (size_t i = 0; i < d->ndane; i++)
 		if (!d->dane[i].detail[0])
-			snprintf(d->dane[i].detail, sizeof(d->dane[i].detail), "not checked");
+			snprintf(d->dane[i].detail, sizeof(d->dane[i].detail), "TLSA matching against the chain is not implemented yet: not checked");
 }
