@@ -879,7 +879,7 @@ int discover_run(const struct run_options *opt, struct dns_client *dns, struct t
 
 		if (autoconfig_endpoint(s, &p, &m) != 0 || !probeable_name(s->hostname))
 			continue;
-		snprintf(rec, sizeof(rec), "%s %s %s:%u %s",
+		snprintf(rec, sizeof(rec), "%s %s %.100s:%u %s",
 		         s->incoming ? "incomingServer" : "outgoingServer", s->type, s->hostname,
 		         (unsigned)s->port, s->socket_type);
 		if (add_endpoint(&l, p, m, s->hostname, s->port, "autoconfig", rec) != 0)
