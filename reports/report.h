@@ -9,8 +9,9 @@
 #include "../probe/options.h"
 
 /* Version of the JSON report format (reports/schema.json). 1.1 added
- * "policy", "verdicts", "summary.state" and "summary.recommended[].reason". */
-#define MP_SCHEMA_VERSION "1.1"
+ * "policy", "verdicts", "summary.state" and "summary.recommended[].reason";
+ * 1.2 "discovery", "results[].family" and "results[].discovered_by". */
+#define MP_SCHEMA_VERSION "1.2"
 
 /* Exit codes (documented in the README). Without a policy: */
 #define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */
@@ -46,8 +47,11 @@ struct verdict {
 
 #define MP_MAX_REASON 160
 
+struct discovery;
+
 struct run_report {
 	const struct run_options *opt;
+	const struct discovery *discovery; /* --discover (probe/discover.h), else NULL */
 	struct probe_result *results;
 	size_t n;
 	char started_at[40];            /* RFC 3339 UTC */
