@@ -829,9 +829,9 @@ int discover_run(const struct run_options *opt, struct dns_client *dns, struct t
 				const struct dns_rr *rr = &q[i].rr[k];
 
 				/* RFC 7672 3.1.3: usages 2 (DANE-TA) and 3 (DANE-EE) */
-				if ((rr->u.tlsa.usage == 2 || rr->u.tlsa.usage == 3) &&
-				    rr->u.tlsa.selector <= 1 && rr->u.tlsa.mtype <= 2 &&
-				    !rr->u.tlsa.truncated)
+				if (!rr->u.tlsa.truncated &&
+				    dane_add_record(ds, rr->u.tlsa.usage, rr->u.tlsa.selector,
+				                    rr->u.tlsa.mtype, rr->u.tlsa.data, rr->u.tlsa.len))
 					ds->records++;
 				else
 					ds->unusable++;

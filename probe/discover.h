@@ -47,8 +47,23 @@ struct disc_finding {
 	char message[MP_MAX_ERROR];
 };
 
+/* Most TLSA records of one MX kept for matching. */
+#define MP_DANE_MAX_RECORDS 8
+
+/* One usable TLSA record (RFC 6698 2.1): digest is the record's data for
+ * matching types 1 (SHA-256, 32 bytes) and 2 (SHA-512, 64 bytes), and the
+ * SHA-512 of the data for type 0 (exact match), compared with the SHA-512
+ * of the certificate or key. */
+struct dane_record {
+	uint8_t usage, selector, mtype;
+	uint8_t digest[64];
+	size_t len;
+};
+
 /* DANE per MX host (RFC 7672): TLSA at _25._tcp.<mx>. */
 struct dane_state {
+	struct dane_record rec[MP_DANE_MAX_RECORDS];
+	size_t nrec;
 	char mx[MP_DNS_MAX_NAME];
 	size_t records; /* usable TLSA records (usage 2/3, selector 0/1, type 0/1/2) */
 	size_t unusable;
@@ -110,6 +125,13 @@ void discovery_free(struct discovery *d);
 /* DANE (dane.c, RFC 7672): matches each MX result's chain against the
  * validated TLSA records of its MX, fills d->dane[] and adds findings. */
 void dane_findings(struct discovery *d, struct probe_result *res, size_t n);
+/* Keeps a usable TLSA record (usage 2/3, selector 0/1, type 0/1/2) in ds
+ * for matching; false when it is not usable. */
+bool dane_add_record(struct dane_state *ds, uint8_t usage, uint8_t selector, uint8_t mtype,
+                     const uint8_t *data, size_t len);
+/* True when the certificate matches the record (selector and matching type;
+ * the usage decides which certificates are tried). */
+bool dane_cert_matches(const struct dane_record *rec, const struct cert_info *c);
 
 /* Splits "user@domain" or "domain" into d->domain / d->email; checks the
  * domain is a host name. Returns 0 or -1 with err. */

@@ -109,6 +109,13 @@ ZONE
 	grep -q 'evil.test' zones/bogus.test.zone.signed || exit 1
 	cp "$ksk.ds" bogus.ds
 ) || mp_fail "could not make the bogus zone"
+# DANE-EE records of the test server's certificate, computed here (RFC 6698
+# 2.1: selector 1 = SubjectPublicKeyInfo, matching type 1 = SHA-256;
+# selector 0 = the whole certificate, type 2 = SHA-512)
+SPKI256=$(openssl x509 -in "$MP_SERVER_CERT" -noout -pubkey | openssl pkey -pubin -outform DER |
+	openssl dgst -sha256 -hex | awk '{print $NF}')
+DER512=$(openssl x509 -in "$MP_SERVER_CERT" -outform DER | openssl dgst -sha512 -hex | awk '{print $NF}')
+[ ${#SPKI256} -eq 64 ] && [ ${#DER512} -eq 128 ] || mp_fail "could not compute the TLSA data"
 {
 	cat <<ZONE
 \$TTL 300
@@ -129,6 +136,12 @@ autoconfig.good A 127.0.0.1
 _imaps._tcp.good SRV 0 1 $MP_IMAPS_PORT mail.test.
 _submission._tcp.good SRV 0 1 $MP_SUBMISSION_PORT mail.test.
 _25._tcp.mail TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
+daneok MX 10 mx3.test.
+mx3 A 127.0.0.1
+_25._tcp.mx3 TLSA 3 1 1 $SPKI256
+daneder MX 10 mx4.test.
+mx4 A 127.0.0.1
+_25._tcp.mx4 TLSA 3 0 2 $DER512
 nullmx MX 0 .
 refusing MX 10 dead.test.
 srvdot MX 10 mail.test.
@@ -197,6 +210,19 @@ pyassert "$MP_WORK/good.json" '"emailaddress=alice%40good.test" in r["discovery"
 pyassert "$MP_WORK/good.json" 'not any(c.startswith("mta_sts") for x in results for c in codes(x))' "MX meets MTA-STS"
 pyeq "$MP_WORK/good.json" '[(d["mx"], d["records"], d["validated"]) for d in r["discovery"]["dane"]]' \
 	'[("mail.test", 1, True)]' "TLSA found and validated"
+pyeq "$MP_WORK/good.json" '[(d["checked"], d["matched"]) for d in r["discovery"]["dane"]]' \
+	'[(True, False)]' "a TLSA record that does not match the chain"
+pyassert "$MP_WORK/good.json" 'any("dane_mismatch" in codes(x) for x in results if x["port"] == int(env["MP_SMTP_PORT"]))' \
+	"the mismatch is a finding on the MX's result"
+
+# ---- DANE that matches: DANE-EE by key (3 1 1) and by certificate (3 0 2) ----
+for dom in daneok daneder; do
+	mp_json "$MP_WORK/$dom.json" "${D[@]}" --discover "$dom.test"
+	mp_validate "$MP_WORK/$dom.json"
+	pyeq "$MP_WORK/$dom.json" '[(d["records"], d["validated"], d["checked"], d["matched"]) for d in r["discovery"]["dane"]]' \
+		'[(1, True, True, True)]' "$dom: the validated TLSA record matches the chain"
+	pyassert "$MP_WORK/$dom.json" 'not any("dane_mismatch" in codes(x) for x in results)' "$dom: no mismatch"
+done
 
 # ---- broken domains ----
 mp_json "$MP_WORK/nullmx.json" "${D[@]}" --discover nullmx.test
