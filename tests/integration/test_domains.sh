@@ -224,6 +224,37 @@ for dom in daneok daneder; do
 	pyassert "$MP_WORK/$dom.json" 'not any("dane_mismatch" in codes(x) for x in results)' "$dom: no mismatch"
 done
 
+# ---- benchmark (tests/bench/bench_discover.sh sets MP_BENCH_RUNS): the good
+# domain's whole run against the DNS round trips plus its matrix probed alone
+if [ -n "${MP_BENCH_RUNS:-}" ]; then
+	"$MP_PY" - "$MAILPROBE" "$MP_BENCH_RUNS" "$MP_WORK/good.json" "${D[@]}" <<'PY'
+import json, statistics, subprocess, sys, time
+binary, runs, good, common = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+r = json.load(open(good))
+urls = sorted(set("%s%s://%s:%d" % (x["protocol"], {"plain": "", "starttls": "+starttls",
+              "tls": "s"}[x["mode"]], x["host"], x["port"]) for x in r["results"]))
+def run(args):
+    t = time.monotonic()
+    p = subprocess.run([binary, "--format", "json"] + common + args, capture_output=True)
+    return (time.monotonic() - t) * 1000, json.loads(p.stdout)
+disc, dns, http, matrix = [], [], [], []
+for _ in range(runs):
+    w, rep = run(["--discover", "alice@good.test"])
+    disc.append(w); dns.append(rep["discovery"]["dns_ms"]); http.append(rep["discovery"]["http_ms"])
+    w, rep = run(urls)
+    matrix.append(w)
+d, q, h, m = (statistics.median(v) for v in (disc, dns, http, matrix))
+print("discovery benchmark: good.test (%d endpoints from MX, SRV, autoconfig; every address), "
+      "median of %d runs" % (len(r["results"]), runs))
+print("  whole --discover run          %7.1f ms" % d)
+print("  of which DNS round trips      %7.1f ms, HTTPS fetches %.1f ms" % (q, h))
+print("  the endpoints found, as URLs  %7.1f ms (names resolved through the same server)" % m)
+print("  whole run <= DNS + 1.3 x matrix: %.1f <= %.1f ms %s (HTTPS fetches included)"
+      % (d, q + 1.3 * m, "PASS" if d <= q + 1.3 * m else "MISS"))
+PY
+	exit 0
+fi
+
 # ---- broken domains ----
 mp_json "$MP_WORK/nullmx.json" "${D[@]}" --discover nullmx.test
 pyassert "$MP_WORK/nullmx.json" '"null_mx" in '"$dcodes"' and r["discovery"]["null_mx"]' "null MX"
