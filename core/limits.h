@@ -104,4 +104,23 @@
  * domain (RFC 5321 4.5.3.1: path 256, domain 255). */
 #define MP_MAX_CHECK_ADDRESS 254
 
+/* DNS (core/dns.h). Records kept per answer (a longer answer is cut and
+ * says so); bytes kept of one TXT record's strings joined (RFC 1035 3.3.14:
+ * an RDATA is at most 65535 bytes); longest name in presentation form
+ * (RFC 1035 2.3.4: 255 octets on the wire); queries in one batch; the
+ * default time a batch may take. */
+#define MP_DNS_MAX_RRS 64
+#define MP_DNS_MAX_TXT 4096
+#define MP_DNS_MAX_NAME 256
+#define MP_DNS_MAX_QUERIES 256
+#define MP_DNS_MAX_TLSA_DATA 128
+#define MP_DNS_TIMEOUT_MS 5000
+
+/* HTTP GET (core/http.h): the status line and header fields together, and
+ * the body. RFC 8461 3.3 suggests a policy limit of 64 KiB; an autoconfig
+ * file is a few KiB. */
+#define MP_HTTP_MAX_HEADER (16 * 1024)
+#define MP_HTTP_MAX_BODY (64 * 1024)
+#define MP_HTTP_TIMEOUT_MS 10000
+
 #endif

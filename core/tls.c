@@ -746,20 +746,88 @@ static void fill_key(WOLFSSL_X509 *x, struct cert_info *ci)
 	}
 }
 
+/* Reads one DER tag and length at *p (before end): *body and *body_len are
+ * the contents, *p moves past them. Returns 0, or -1 when malformed
+ * (X.690 8.1: short and long definite lengths only). */
+static int der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
+		    const unsigned char **body, size_t *body_len)
+{
+	const unsigned char *q = *p;
+	size_t len = 0;
+
+	if (end - q < 2)
+		return -1;
+	*tag = *q++;
+	if (*q < 0x80) {
+		len = *q++;
+	} else {
+		int n = *q++ & 0x7f;
+
+		if (n < 1 || n > 3 || end - q < n)
+			return -1;
+		while (n--)
+			len = len << 8 | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return -1;
+	*body = q;
+	*body_len = len;
+	*p = q + len;
+	return 0;
+}
+
+/* The SubjectPublicKeyInfo (tag, length and contents) inside a DER
+ * certificate (RFC 5280 4.1: Certificate -> tbsCertificate -> [0] version,
+ * serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo). */
+static int der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
+		    size_t *spki_len)
+{
+	const unsigned char *p = der, *end = der + len, *body = NULL, *start = NULL;
+	unsigned char tag;
+	size_t blen;
+
+	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
+		return -1;
+	p = body;
+	end = body + blen;
+	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
+		return -1;
+	p = body;
+	end = body + blen;
+	if (p < end && *p == 0xa0 && der_next(&p, end, &tag, &body, &blen) != 0)
+		return -1;
+	for (int field = 0; field < 5; field++) /* serial .. subject */
+		if (der_next(&p, end, &tag, &body, &blen) != 0)
+			return -1;
+	start = p;
+	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
+		return -1;
+	*spki = start;
+	*spki_len = (size_t)(p - start);
+	return 0;
+}
+
 /* Hex SHA-256 of the certificate's DER encoding, as `openssl x509
- * -fingerprint -sha256` shows it (without the colons, lower case). */
+ * -fingerprint -sha256` shows it (without the colons, lower case), and the
+ * digests DANE matches against. */
 static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
 {
-	unsigned char hash[WC_SHA256_DIGEST_SIZE];
-	const unsigned char *der = NULL;
+	const unsigned char *der = NULL, *spki = NULL;
+	size_t spki_len = 0;
 	int len = 0;
 
 	ci->fingerprint_sha256[0] = '\0';
 	der = wolfSSL_X509_get_der(x, &len);
-	if (!der || len <= 0 || wc_Sha256Hash(der, (word32)len, hash) != 0)
+	if (!der || len <= 0 || wc_Sha256Hash(der, (word32)len, ci->der_sha256) != 0 ||
+	    wc_Sha512Hash(der, (word32)len, ci->der_sha512) != 0)
 		return;
-	for (size_t i = 0; i < sizeof(hash); i++)
-		snprintf(ci->fingerprint_sha256 + 2 * i, 3, "%02x", hash[i]);
+	ci->digests_ok = true;
+	for (size_t i = 0; i < sizeof(ci->der_sha256); i++)
+		snprintf(ci->fingerprint_sha256 + 2 * i, 3, "%02x", ci->der_sha256[i]);
+	if (der_spki(der, (size_t)len, &spki, &spki_len) == 0 &&
+	    wc_Sha256Hash(spki, (word32)spki_len, ci->spki_sha256) == 0 &&
+	    wc_Sha512Hash(spki, (word32)spki_len, ci->spki_sha512) == 0)
+		ci->spki_ok = true;
 }
 
 /* True if x names itself as its issuer and its own key verifies its

@@ -40,6 +40,12 @@ struct cert_info {
 	int key_bits;
 	char *sig_alg;
 	char fingerprint_sha256[65]; /* hex SHA-256 of the DER certificate, "" if unknown */
+	/* For DANE (RFC 6698 2.1.2-2.1.3): SHA-256 and SHA-512 of the whole DER
+	 * certificate (selector 0) and of its SubjectPublicKeyInfo (selector
+	 * 1); digests_ok / spki_ok say whether they were computed. */
+	bool digests_ok, spki_ok;
+	unsigned char der_sha256[32], der_sha512[64];
+	unsigned char spki_sha256[32], spki_sha512[64];
 	bool self_signed;       /* issuer = subject and its own key verifies its signature */
 };
 

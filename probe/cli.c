@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ void cli_usage(FILE *f)
 "  --auto PROTO            try PROTO's combinations in preference order (implicit TLS,\n"
 "                          STARTTLS, plain; submission before 25) and recommend the first\n"
 "                          that works\n"
+"Domains:\n"
+"  --discover DOMAIN       find DOMAIN's mail hosts (MX on 25, SRV records of RFC 6186\n"
+"                          and 8314, autoconfig) and probe each endpoint found; check\n"
+"                          MTA-STS, TLS-RPT and DANE. user@DOMAIN also works\n"
+"  --guess                 with --discover: try mail., imap., smtp., pop., pop3. when\n"
+"                          the domain publishes nothing\n"
+"  --resolver ADDR[@PORT]  ask this DNS server (default: the system's resolvers)\n"
+"  --trust-anchor FILE     DNSSEC trust anchor (DS or DNSKEY records; default: the root's)\n"
+"  --mx-port N             probe MX hosts on port N instead of 25\n"
+"  --https-port N          fetch MTA-STS and autoconfig on port N instead of 443\n"
 "Timeouts (milliseconds):\n"
 "  --connect-timeout MS    TCP connect, per endpoint (default 5000)\n"
 "  --greeting-timeout MS   wait for the server's greeting (default 1500); a port\n"
@@ -62,6 +73,8 @@ void cli_usage(FILE *f)
 "                          --proxy-password-file FILE or MAILPROBE_PROXY_PASSWORD\n"
 "  --direct                with --proxy, probe the direct path too\n"
 "  --source ADDR           connect from local address ADDR (e.g. 127.0.0.2)\n"
+"  --ipv4, --ipv6          probe only the IPv4 (A) or IPv6 (AAAA) addresses of a name;\n"
+"                          by default every address is probed as its own endpoint\n"
 "  --ehlo NAME             name sent in SMTP EHLO/HELO (default mailprobe.invalid)\n"
 "Login (each advertised mechanism is tried on a fresh connection):\n"
 "  --user NAME             log in as NAME on every endpoint that answered\n"
@@ -149,6 +162,8 @@ enum {
 	OPT_TLS_VERSIONS, OPT_ENUMERATE_TLS, OPT_POLICY, OPT_RULE,
 	OPT_CHECKS, OPT_ENUM_USER, OPT_SMUGGLING_TEST, OPT_MAIL_FROM, OPT_RCPT_TO, OPT_RELAY_TEST,
 	OPT_RELAY_FROM, OPT_RELAY_TO,
+	OPT_IPV4, OPT_IPV6,
+	OPT_DISCOVER, OPT_GUESS, OPT_RESOLVER, OPT_TRUST_ANCHOR, OPT_MX_PORT, OPT_HTTPS_PORT,
 };
 
 static const struct option long_options[] = {
@@ -177,6 +192,14 @@ static const struct option long_options[] = {
 	{"cert-warn-days", required_argument, NULL, OPT_CERT_WARN_DAYS},
 	{"ehlo", required_argument, NULL, OPT_EHLO},
 	{"source", required_argument, NULL, OPT_SOURCE},
+	{"discover", required_argument, NULL, OPT_DISCOVER},
+	{"guess", no_argument, NULL, OPT_GUESS},
+	{"resolver", required_argument, NULL, OPT_RESOLVER},
+	{"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR},
+	{"mx-port", required_argument, NULL, OPT_MX_PORT},
+	{"https-port", required_argument, NULL, OPT_HTTPS_PORT},
+	{"ipv4", no_argument, NULL, OPT_IPV4},
+	{"ipv6", no_argument, NULL, OPT_IPV6},
 	{"proxy", required_argument, NULL, OPT_PROXY},
 	{"direct", no_argument, NULL, OPT_DIRECT},
 	{"proxy-password-file", required_argument, NULL, OPT_PROXY_PASSWORD_FILE},
@@ -582,6 +605,8 @@ static void set_defaults(struct run_options *opt)
 	opt->probe.tls_timeout_ms = MP_DEFAULT_TLS_TIMEOUT_MS;
 	opt->probe.ehlo_name = "mailprobe.invalid";
 	opt->probe.cert_warn_days = 14;
+	opt->mx_port = 25;
+	opt->https_port = 443;
 }
 
 /* Gives every proxy that has a user but no password in its URL the password
@@ -951,6 +976,37 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		case OPT_SOURCE:
 			opt->probe.source_addr = optarg;
 			break;
+		case OPT_DISCOVER:
+			opt->discover = optarg;
+			break;
+		case OPT_GUESS:
+			opt->guess = true;
+			break;
+		case OPT_RESOLVER:
+			opt->resolver = optarg;
+			break;
+		case OPT_TRUST_ANCHOR:
+			opt->trust_anchor = optarg;
+			break;
+		case OPT_MX_PORT:
+		case OPT_HTTPS_PORT:
+			if (parse_num(c == OPT_MX_PORT ? "mx-port" : "https-port", optarg, 1, 65535,
+				      &v, err))
+				return CLI_USAGE_ERROR;
+			if (c == OPT_MX_PORT)
+				opt->mx_port = (uint16_t)v;
+			else
+				opt->https_port = (uint16_t)v;
+			break;
+		case OPT_IPV4:
+		case OPT_IPV6:
+			if (opt->probe.family != AF_UNSPEC) {
+				mp_error_set(err, MP_ERR_INTERNAL, "give --ipv4 or --ipv6, not both "
+					     "(without either, every address is probed)");
+				return CLI_USAGE_ERROR;
+			}
+			opt->probe.family = c == OPT_IPV4 ? AF_INET : AF_INET6;
+			break;
 		case OPT_PROXY:
 			if (add_proxy(opt, optarg, err) != 0)
 				return CLI_USAGE_ERROR;
@@ -1005,7 +1061,11 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		}
 		opt->targets[opt->ntargets++] = argv[i];
 	}
-	if (opt->ntargets == 0) {
+	if (opt->guess && !opt->discover) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--guess needs --discover DOMAIN");
+		return CLI_USAGE_ERROR;
+	}
+	if (opt->ntargets == 0 && !opt->discover) {
 		mp_error_set(err, MP_ERR_INTERNAL, "no target given: name a host or an endpoint "
 			     "URL such as smtps://mail.example.com");
 		return CLI_USAGE_ERROR;

@@ -439,7 +439,8 @@ static void interrupt_all(struct pool *p)
  * the order is the order of preference. */
 static bool same_group(const struct endpoint *a, const struct endpoint *b)
 {
-	return a->proto == b->proto && a->proxy == b->proxy && strcmp(a->host, b->host) == 0;
+	return a->proto == b->proto && a->proxy == b->proxy && strcmp(a->host, b->host) == 0 &&
+	       strcmp(a->address, b->address) == 0;
 }
 
 /* Auto mode: once a group's most preferred endpoint that works is known
@@ -494,7 +495,8 @@ static void starttls_cert_findings(struct probe_result *res, size_t n)
 
 			if (res[j].ep.mode != MODE_TLS || res[j].ep.proto != res[i].ep.proto ||
 			    res[j].ep.proxy != res[i].ep.proxy ||
-			    strcmp(res[j].ep.host, res[i].ep.host) != 0 || !b->done ||
+			    strcmp(res[j].ep.host, res[i].ep.host) != 0 ||
+			    strcmp(res[j].ep.address, res[i].ep.address) != 0 || !b->done ||
 			    b->chain_len < 1 || !b->chain[0].fingerprint_sha256[0])
 				continue;
 			same = strcmp(a->chain[0].fingerprint_sha256,

@@ -99,6 +99,14 @@ struct run_options {
 	const char *targets[MP_MAX_TARGETS];
 	size_t ntargets;
 
+	/* domains (discover.h): --discover DOMAIN or user@DOMAIN */
+	const char *discover;
+	bool guess;                     /* --guess: mail., imap., smtp.... when nothing is published */
+	const char *resolver;           /* --resolver ADDR[@PORT], NULL: the system's */
+	const char *trust_anchor;       /* --trust-anchor FILE, NULL: the root's */
+	uint16_t mx_port;               /* --mx-port: where MX hosts are probed (25) */
+	uint16_t https_port;            /* --https-port: MTA-STS and autoconfig (443) */
+
 	/* proxies (each adds a path); direct = also probe directly */
 	struct proxy_spec proxies[MP_MAX_PROXIES];
 	size_t nproxies;

@@ -3,6 +3,7 @@
  * implicit TLS, capabilities again), the findings, and a login on a fresh
  * connection. The scheduler (engine.c) runs these for many endpoints. */
 #include "probe.h"
+#include "addrs.h"
 #include "auth.h"
 #include "engine.h"
 #include "../core/deadline.h"
@@ -31,26 +32,76 @@ static void fail(struct probe_result *res, enum mp_status st, const struct mp_er
 	result_fail(res, st, err && err->msg[0] ? err->msg : NULL);
 }
 
-/* Tries each address in turn until one connects, within the connect timeout.
- * Returns MP_OK with *fd set, or the last failure. */
+/* Tries each address in turn until one connects. Each attempt gets an equal
+ * share of what is left of the connect budget (deadline), so that a
+ * black-holed first address (a connect timeout) leaves time for the next one
+ * instead of ending the probe; the last address gets all that is left.
+ * Returns MP_OK with *fd set, or the first failure that is not "refused"
+ * (a timeout says more than a refusal behind it), else the last one. */
 static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
 				  const struct net_addr *src, int64_t deadline, int *fd,
 				  char *used, size_t usedsz, struct mp_error *err)
 {
-	enum mp_status st = MP_ERR_UNREACHABLE;
+	enum mp_status st = MP_ERR_UNREACHABLE, first = MP_OK;
+	struct mp_error first_err;
+	size_t left = 0;
 
+	mp_error_clear(&first_err);
+	for (size_t i = 0; i < n; i++)
+		if (!src || src->ss.ss_family == addrs[i].ss.ss_family)
+			left++;
 	for (size_t i = 0; i < n; i++) {
+		int64_t share;
+
 		if (src && src->ss.ss_family != addrs[i].ss.ss_family)
 			continue;
+		if (deadline_expired(deadline))
+			break;
+		share = left > 1 ? deadline_min(deadline, deadline_in(deadline_left_ms(deadline) /
+								      (int)left))
+				 : deadline;
+		left--;
 		snprintf(used, usedsz, "%s", addrs[i].text);
-		st = net_connect(&addrs[i], src, deadline, fd, err);
-		if (st == MP_OK || st == MP_ERR_CONNECT_TIMEOUT)
+		st = net_connect(&addrs[i], src, share, fd, err);
+		if (st == MP_OK)
 			return st;
+		if (first == MP_OK || (first == MP_ERR_REFUSED && st != MP_ERR_REFUSED)) {
+			first = st;
+			first_err = *err;
+		}
 	}
 	if (n > 0 && src && used[0] == '\0')
-		st = mp_error_set(err, MP_ERR_UNREACHABLE,
-				  "no address of the target matches the family of --source %s",
-				  src->text);
+		return mp_error_set(err, MP_ERR_UNREACHABLE,
+				    "no address of the target matches the family of --source %s",
+				    src->text);
+	if (first != MP_OK) {
+		*err = first_err;
+		return first;
+	}
+	return st;
+}
+
+/* Resolves the endpoint's host (with the run's resolver, addrs.h) into
+ * up to MAX_ADDRS addresses with the endpoint's port. */
+static enum mp_status resolve_target(const struct endpoint *ep, const struct probe_config *cfg,
+				     int64_t deadline, struct net_addr *out, size_t *n,
+				     struct mp_error *err)
+{
+	char text[MAX_ADDRS][MP_ADDR_TEXT];
+	size_t got = 0;
+	enum mp_status st;
+
+	*n = 0;
+	if (!cfg->resolver)
+		return net_resolve(ep->host, ep->port, cfg->family, deadline, out, MAX_ADDRS, n,
+				   err);
+	st = addrs_resolve(cfg->resolver, ep->host, cfg->family, deadline, text, MAX_ADDRS, &got,
+			   err);
+	for (size_t i = 0; st == MP_OK && i < got; i++)
+		if (net_parse_numeric(text[i], ep->port, &out[*n]) == 0)
+			(*n)++;
+	if (st == MP_OK && *n == 0)
+		st = mp_error_set(err, MP_ERR_DNS, "cannot resolve %s: no addresses", ep->host);
 	return st;
 }
 
@@ -85,10 +136,15 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 					    cfg->source_addr);
 		srcp = &src;
 	}
-	if (!remote_dns) {
+	if (!remote_dns && ep->address[0]) {
+		/* One address of the name (addrs.h): that one only. */
+		if (net_parse_numeric(ep->address, ep->port, &target[0]) != 0)
+			return mp_error_set(err, MP_ERR_INTERNAL, "bad address %s", ep->address);
+		ntarget = 1;
+		res->t.resolve = 0;
+	} else if (!remote_dns) {
 		t0 = mono_ms();
-		st = net_resolve(ep->host, ep->port, AF_UNSPEC, conn_deadline, target, MAX_ADDRS,
-				 &ntarget, err);
+		st = resolve_target(ep, cfg, conn_deadline, target, &ntarget, err);
 		res->t.resolve = since(t0);
 		if (st != MP_OK)
 			return st;

@@ -29,6 +29,14 @@ struct endpoint {
 	char host[256];                 /* as the user gave it, IPv6 without brackets */
 	uint16_t port;
 	const struct proxy_spec *proxy; /* NULL when direct */
+	/* One address of host to probe (numeric, no brackets), "" to resolve
+	 * host and take the first address that connects (addrs.h). */
+	char address[64];
+	/* How discovery found the endpoint (discover.h): "mx", "srv",
+	 * "autoconfig", "guess", "" for a target given by the user; and the
+	 * record that named it ("10 mx1.example.test."). */
+	const char *discovered_by;
+	char discovered_record[160];
 };
 
 /* Stable finding codes (JSON "findings[].code"). */
@@ -60,6 +68,8 @@ struct endpoint {
 #define FINDING_USER_ENUMERATION       "user_enumeration"
 #define FINDING_SMTP_SMUGGLING         "smtp_smuggling"
 #define FINDING_OPEN_RELAY             "open_relay"
+#define FINDING_ADDRESS_UNREACHABLE    "address_unreachable"
+#define FINDING_ADDRESSES_DIFFER       "addresses_differ"
 
 struct finding {
 	const char *code;               /* one of the FINDING_* strings (static) */

@@ -16,6 +16,7 @@ struct run_outcome {
 	struct probe_result *results;
 	size_t n;
 	struct run_report report;
+	struct discovery *discovery;    /* --discover: what was found (discover.h), else NULL */
 };
 
 /* Plans and probes opt's matrix until done, *stop, or max_ms (0: the

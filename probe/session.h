@@ -18,6 +18,8 @@ struct auth_config;
 struct check_config;
 
 /* The limits and settings one probe works with (a part of the run options). */
+struct addr_resolver;
+
 struct probe_config {
 	int connect_timeout_ms;
 	int greeting_timeout_ms;
@@ -27,6 +29,8 @@ struct probe_config {
 	struct tls_ctx *tls;            /* shared TLS context */
 	const char *sni;                /* override for SNI / name check, or NULL */
 	const char *source_addr;        /* bind to this local address, or NULL */
+	int family;                     /* --ipv4/--ipv6: AF_INET, AF_INET6, else AF_UNSPEC */
+	const struct addr_resolver *resolver; /* names of targets (addrs.h); NULL: system */
 	bool transcript;                /* record the transcript */
 	int cert_warn_days;             /* certificate_expiring below this many days */
 	bool enumerate_tls;             /* --enumerate-tls: try each TLS version on its own */

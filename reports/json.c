@@ -6,6 +6,8 @@
  */
 #include "report.h"
 #include "escape.h"
+#include "../probe/addrs.h"
+#include "../probe/discover.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -397,6 +399,15 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 	add_str(b, o, "protocol", protocol_name(res->ep.proto));
 	add_str(b, o, "host", res->ep.host);
 	add_str_nonempty(b, o, "address", res->address);
+	add_str(b, o, "family", addrs_family_name(res->address));
+	if (res->ep.discovered_by) {
+		cJSON *by = add_obj(b, o, "discovered_by");
+
+		add_str(b, by, "source", res->ep.discovered_by);
+		add_str(b, by, "record", res->ep.discovered_record);
+	} else {
+		add_null(b, o, "discovered_by");
+	}
 	add_int(b, o, "port", res->ep.port);
 	add_str(b, o, "mode", mode_name(res->ep.mode));
 	if (res->ep.proxy)
@@ -570,6 +581,121 @@ static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 	}
 }
 
+/* "discovery": every DNS question with its answers, what the domain
+ * publishes (MX, MTA-STS, TLS-RPT, autoconfig, DANE) and its findings. */
+static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
+{
+	cJSON *o = add_obj(b, root, "discovery"), *arr, *item, *sub, *list;
+	const struct mtasts_state *m = &d->mtasts;
+	const struct autoconfig_state *a = &d->autoconfig;
+	char text[MP_DNS_MAX_TXT * 4 + 16];
+
+	add_str(b, o, "domain", d->domain);
+	add_str_nonempty(b, o, "email", d->email);
+	add_int(b, o, "dns_ms", d->dns_ms);
+	add_int(b, o, "http_ms", d->http_ms);
+	arr = add_arr(b, o, "queries");
+	for (size_t i = 0; arr && i < d->nqueries; i++) {
+		const struct dns_query *q = &d->queries[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "name", q->name);
+		add_str(b, item, "type", dns_type_name(q->type));
+		add_int(b, item, "rcode", q->rcode);
+		add_bool(b, item, "validated", q->security == DNS_SEC_SECURE);
+		add_str(b, item, "security", dns_security_name(q->security));
+		add_str_nonempty(b, item, "why_bogus", q->why_bogus);
+		add_str_nonempty(b, item, "canonical_name", q->canonname);
+		add_str_nonempty(b, item, "error", q->error);
+		add_int(b, item, "time_ms", q->time_ms < 0 ? 0 : q->time_ms);
+		add_int(b, item, "answers_total", (int64_t)q->n_total);
+		list = add_arr(b, item, "answers");
+		for (size_t k = 0; list && k < q->n; k++) {
+			cJSON *rr = jb_check(b, cJSON_CreateObject());
+
+			dns_rr_text(&q->rr[k], text, sizeof(text));
+			add_int(b, rr, "ttl", q->rr[k].ttl);
+			add_str(b, rr, "data", text);
+			jb_push(b, list, rr);
+		}
+		jb_push(b, arr, item);
+	}
+	arr = add_arr(b, o, "mx");
+	for (size_t i = 0; arr && i < d->nmx; i++)
+		jb_push(b, arr, text_item(d->mx[i], strlen(d->mx[i])));
+	add_bool(b, o, "null_mx", d->null_mx);
+
+	sub = add_obj(b, o, "mta_sts");
+	add_bool(b, sub, "record_present", m->txt_present);
+	add_bool(b, sub, "record_valid", m->txt_valid);
+	add_str_nonempty(b, sub, "id", m->txt_id);
+	add_str_nonempty(b, sub, "record_error", m->txt_error);
+	add_str_nonempty(b, sub, "url", m->url);
+	add_int(b, sub, "http_status", m->http_status);
+	add_bool(b, sub, "policy_valid", m->policy_valid);
+	add_str_nonempty(b, sub, "policy_error", m->policy_error);
+	add_str(b, sub, "mode", m->policy_valid ? mtasts_mode_name(m->mode) : NULL);
+	list = add_arr(b, sub, "mx");
+	for (size_t i = 0; list && i < m->nmx; i++)
+		jb_push(b, list, text_item(m->mx[i], strlen(m->mx[i])));
+	if (m->policy_valid)
+		add_int(b, sub, "max_age", m->max_age);
+	else
+		add_null(b, sub, "max_age");
+
+	sub = add_obj(b, o, "tls_rpt");
+	add_bool(b, sub, "present", d->tlsrpt.present);
+	add_bool(b, sub, "valid", d->tlsrpt.valid);
+	add_str_nonempty(b, sub, "error", d->tlsrpt.error);
+	list = add_arr(b, sub, "rua");
+	for (size_t i = 0; list && i < d->tlsrpt.nrua; i++)
+		jb_push(b, list, text_item(d->tlsrpt.rua[i], strlen(d->tlsrpt.rua[i])));
+
+	sub = add_obj(b, o, "autoconfig");
+	add_bool(b, sub, "fetched", a->fetched);
+	add_str_nonempty(b, sub, "url", a->url);
+	add_bool(b, sub, "over_plain_http", a->over_plain_http);
+	add_int(b, sub, "http_status", a->http_status);
+	add_bool(b, sub, "valid", a->valid);
+	add_str_nonempty(b, sub, "error", a->error);
+	list = add_arr(b, sub, "servers");
+	for (size_t i = 0; list && i < a->n; i++) {
+		const struct autoconfig_server *sv = &a->servers[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "direction", sv->incoming ? "incoming" : "outgoing");
+		add_str(b, item, "type", sv->type);
+		add_str(b, item, "hostname", sv->hostname);
+		add_int(b, item, "port", sv->port);
+		add_str(b, item, "socket_type", sv->socket_type);
+		add_str(b, item, "authentication", sv->authentication);
+		jb_push(b, list, item);
+	}
+
+	arr = add_arr(b, o, "dane");
+	for (size_t i = 0; arr && i < d->ndane; i++) {
+		const struct dane_state *ds = &d->dane[i];
+
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "mx", ds->mx);
+		add_int(b, item, "records", (int64_t)ds->records);
+		add_int(b, item, "unusable_records", (int64_t)ds->unusable);
+		add_str(b, item, "security", dns_security_name(ds->security));
+		add_bool(b, item, "validated", ds->validated);
+		add_bool(b, item, "checked", ds->checked);
+		add_bool(b, item, "matched", ds->matched);
+		add_str(b, item, "detail", ds->detail);
+		jb_push(b, arr, item);
+	}
+	arr = add_arr(b, o, "findings");
+	for (size_t i = 0; arr && i < d->nfindings; i++) {
+		item = jb_check(b, cJSON_CreateObject());
+		add_str(b, item, "code", d->findings[i].code);
+		add_str(b, item, "message", d->findings[i].message);
+		jb_push(b, arr, item);
+	}
+}
+
 int report_write_json(FILE *f, const struct run_report *r)
 {
 	static const struct run_options no_options;
@@ -591,6 +717,8 @@ int report_write_json(FILE *f, const struct run_report *r)
 	arr = add_arr(&b, root, "results");
 	for (size_t i = 0; arr && i < r->n; i++)
 		jb_push(&b, arr, result_item(&b, &r->results[i], opt));
+	if (r->discovery)
+		add_discovery(&b, root, r->discovery);
 	add_policy(&b, root, opt);
 	add_verdicts(&b, root, r);
 	add_summary(&b, root, r);

@@ -10,8 +10,9 @@
 
 /* Version of the JSON report format (reports/schema.json). 1.1 added
  * "policy", "verdicts", "summary.state" and "summary.recommended[].reason";
- * 1.2 added "results[].checks" (active checks) and their finding codes. */
-#define MP_SCHEMA_VERSION "1.2"
+ * 1.2 "discovery", "results[].family" and "results[].discovered_by";
+ * 1.3 added "results[].checks" (active checks) and their finding codes. */
+#define MP_SCHEMA_VERSION "1.3"
 
 /* Exit codes (documented in the README). Without a policy: */
 #define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */
@@ -48,8 +49,11 @@ struct verdict {
 
 #define MP_MAX_REASON 160
 
+struct discovery;
+
 struct run_report {
 	const struct run_options *opt;
+	const struct discovery *discovery; /* --discover (probe/discover.h), else NULL */
 	struct probe_result *results;
 	size_t n;
 	char started_at[40];            /* RFC 3339 UTC */

@@ -70,6 +70,18 @@ static char *endpoint_desc(const struct endpoint *ep, bool with_proto)
 	hp = host_port(ep->host, ep->port);
 	if (!hp)
 		goto out;
+	if (ep->address[0] && strcmp(ep->address, ep->host) != 0) {
+		char *addr = esc_term_dup(ep->address, strlen(ep->address));
+		char *both = NULL;
+
+		if (!addr || asprintf(&both, "%s (%s)", hp, addr) < 0)
+			both = NULL;
+		free(addr);
+		free(hp);
+		hp = both;
+		if (!hp)
+			goto out;
+	}
 	if (ep->proxy) {
 		php = host_port(ep->proxy->host, ep->proxy->port);
 		if (!php)
@@ -129,12 +141,42 @@ static bool status_is_failure(enum mp_status st)
 }
 
 /* Fills the cells of one table row; returns 0, or -1 when out of memory. */
-static int row_cells(const struct probe_result *res, char **cell)
+/* The HOST:PORT cell. The addresses of one name (addrs.h) are grouped: the
+ * first row says "name:port address", the next rows of the same endpoint
+ * only "  `- address", so that the name is read once. prev is the row above
+ * (NULL for the first). */
+static char *endpoint_cell(const struct probe_result *res, const struct probe_result *prev)
+{
+	const struct endpoint *ep = &res->ep;
+	char *hp = NULL, *addr = NULL, *out = NULL;
+
+	if (!ep->address[0] || strcmp(ep->address, ep->host) == 0)
+		return host_port(ep->host, ep->port);
+	addr = esc_term_dup(ep->address, strlen(ep->address));
+	if (!addr)
+		return NULL;
+	if (prev && prev->ep.address[0] && prev->ep.proto == ep->proto &&
+	    prev->ep.port == ep->port && prev->ep.mode == ep->mode &&
+	    prev->ep.proxy == ep->proxy && strcmp(prev->ep.host, ep->host) == 0) {
+		if (asprintf(&out, "  `- %s", addr) < 0)
+			out = NULL;
+		free(addr);
+		return out;
+	}
+	hp = host_port(ep->host, ep->port);
+	if (hp && asprintf(&out, "%s %s", hp, addr) < 0)
+		out = NULL;
+	free(hp);
+	free(addr);
+	return out;
+}
+
+static int row_cells(const struct probe_result *res, const struct probe_result *prev, char **cell)
 {
 	bool tls_up = res->tls_used && res->tls.done;
 
 	cell[COL_PROTO] = dup_str(protocol_name(res->ep.proto));
-	cell[COL_ENDPOINT] = host_port(res->ep.host, res->ep.port);
+	cell[COL_ENDPOINT] = endpoint_cell(res, prev);
 	cell[COL_MODE] = dup_str(mode_name(res->ep.mode));
 	cell[COL_VIA] = dup_str(res->ep.proxy ? proxy_type_name(res->ep.proxy->type) : "direct");
 	cell[COL_STATUS] = dup_str(mp_status_name(res->status));
@@ -488,7 +530,7 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 	for (size_t i = 0; i < r->n; i++) {
 		char **row = cells + i * COL_COUNT;
 
-		if (row_cells(&r->results[i], row) < 0)
+		if (row_cells(&r->results[i], i ? &r->results[i - 1] : NULL, row) < 0)
 			goto out;
 		for (int c = 0; c < COL_COUNT; c++) {
 			size_t w = esc_utf8_width(row[c]);

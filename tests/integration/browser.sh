@@ -9,7 +9,7 @@
 #                           (console output, script errors, CSP refusals)
 
 CHROMIUM=$(command -v chromium || true)
-[ -n "$CHROMIUM" ] || mp_skip "chromium is not installed (.ci/install-deps.sh installs it)"
+[ -n "$CHROMIUM" ] || mp_fail "chromium is not installed (.ci/install-deps.sh installs it): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 BROWSER_TIMEOUT_S=${BROWSER_TIMEOUT_S:-40}
 BROWSER_RUNS=0
 

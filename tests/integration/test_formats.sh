@@ -11,8 +11,8 @@ mp_setup
 H=127.0.0.1
 PROMTOOL=$(command -v promtool || true)
 XMLLINT=$(command -v xmllint || true)
-[ -n "$PROMTOOL" ] || mp_skip "promtool is missing (Debian package prometheus)"
-[ -n "$XMLLINT" ] || mp_skip "xmllint is missing (Debian package libxml2-utils)"
+[ -n "$PROMTOOL" ] || mp_fail "promtool is missing (Debian package prometheus): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
+[ -n "$XMLLINT" ] || mp_fail "xmllint is missing (Debian package libxml2-utils): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 XSD=$MP_SRC/tests/data/junit.xsd
 
 URLS=(

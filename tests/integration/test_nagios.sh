@@ -31,7 +31,7 @@ H=127.0.0.1
 if [ ! -x "$NAGIOS" ]; then
 	mp_note "$NAGIOS is missing: running .ci/install-deps.sh"
 	bash "$MP_SRC/.ci/install-deps.sh" >"$MP_WORK/install-deps.log" 2>&1 || true
-	[ -x "$NAGIOS" ] || mp_skip "nagios4 cannot be installed (see $MP_WORK/install-deps.log)"
+	[ -x "$NAGIOS" ] || mp_fail "nagios4 cannot be installed (see $MP_WORK/install-deps.log): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 fi
 
 ND=$MP_WORK/nagios

@@ -19,8 +19,8 @@ READY_TENTHS=200                    # Prometheus and the exporter start within 2
 if [ ! -x "$PROMETHEUS" ]; then
 	mp_note "$PROMETHEUS is missing: running .ci/install-deps.sh"
 	bash "$MP_SRC/.ci/install-deps.sh" >"$MP_WORK/install-deps.log" 2>&1 ||
-		mp_skip "prometheus is missing and .ci/install-deps.sh failed (see $MP_WORK/install-deps.log)"
-	[ -x "$PROMETHEUS" ] || mp_skip "prometheus is missing (Debian package prometheus)"
+		mp_fail "prometheus is missing and .ci/install-deps.sh failed (see $MP_WORK/install-deps.log): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
+	[ -x "$PROMETHEUS" ] || mp_fail "prometheus is missing (Debian package prometheus): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 fi
 
 SERVE_PID=

@@ -12,8 +12,8 @@ mp_setup
 H=127.0.0.1
 CLIENTS=$MP_SRC/tests/integration/serve_clients.py
 PROMTOOL=$(command -v promtool || true)
-[ -n "$PROMTOOL" ] || mp_skip "promtool is missing (Debian package prometheus)"
-command -v curl >/dev/null || mp_skip "curl is missing"
+[ -n "$PROMTOOL" ] || mp_fail "promtool is missing (Debian package prometheus): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
+command -v curl >/dev/null || mp_fail "curl is missing: the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 HEALTHY_WAIT_TENTHS=100  # the exporter answers /-/healthy within 10 s
 STALL_CLIENTS=20         # connections that send half a request and stall
 STALL_WAIT_S=25          # they must be closed by then (the server's timeout is 10 s)

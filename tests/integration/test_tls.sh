@@ -16,7 +16,7 @@ mp_setup
 H=127.0.0.1
 TLSDIR=$MP_WORK/tls
 TLSSH=$MP_SRC/tests/integration/tlsservers.sh
-command -v stunnel >/dev/null || mp_skip "stunnel is not installed (apt-get install stunnel4)"
+command -v stunnel >/dev/null || mp_fail "stunnel is not installed (apt-get install stunnel4): the suite needs it (tests/run-all.sh installs it with .ci/install-deps.sh)"
 trap 'bash "$TLSSH" stop "$TLSDIR" || true' EXIT
 bash "$TLSSH" start "$TLSDIR" "$MP_SMTP_PORT" "$MP_CA" "$MP_CA_KEY" ||
 	mp_fail "tlsservers.sh could not start the TLS edge-case servers"
