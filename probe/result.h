@@ -29,6 +29,8 @@ struct endpoint {
 	char host[256];                 /* as the user gave it, IPv6 without brackets */
 	uint16_t port;
 	const struct proxy_spec *proxy; /* NULL when direct */
+	unsigned line;                  /* the line of -i FILE it came from; 0: command line */
+	bool invalid;                   /* an invalid target (host: its text, made printable) */
 };
 
 /* Stable finding codes (JSON "findings[].code"). */
@@ -120,6 +122,12 @@ struct probe_result {
 	struct auth_result *auth_results;
 	size_t nauth;
 	struct strlist auth_unsupported; /* offered, not implemented by mailprobe */
+	/* --retry (engine.c): connections tried for this endpoint (1 without
+	 * retries); busy: the server refused service for load (SMTP 4xx
+	 * greeting, IMAP * BYE greeting, POP3 -ERR [IN-USE] or [SYS/TEMP]),
+	 * so a later attempt may get through. */
+	int attempts;
+	bool busy;
 };
 
 /* Sets up an empty result for ep (timings -1, transcript started now). */
