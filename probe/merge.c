@@ -85,8 +85,7 @@ static void add_run(struct merged *m, const cJSON *o)
 	if (cJSON_IsString(s) && strlen(s->valuestring) < sizeof(m->started_at) &&
 	    (!m->started_at[0] || strcmp(s->valuestring, m->started_at) < 0))
 		snprintf(m->started_at, sizeof(m->started_at), "%s", s->valuestring);
-	if (cJSON_IsNumber(d) && d->valuedouble > (double)m->duration_ms &&
-	    d->valuedouble < 1e15)
+	if (cJSON_IsNumber(d) && d->valuedouble > (double)m->duration_ms && d->valuedouble < 1e15)
 		m->duration_ms = (int64_t)d->valuedouble;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "interrupted")))
 		m->interrupted = true;
@@ -110,7 +109,7 @@ static int read_report(FILE *f, const char *path, struct merged *m, struct mp_er
 
 			if (ncap > MP_MAX_MERGE_REPORT + 1) {
 				mp_error_set(err, MP_ERR_INTERNAL, "%.200s: larger than %d bytes",
-					     path, MP_MAX_MERGE_REPORT);
+				             path, MP_MAX_MERGE_REPORT);
 				goto out;
 			}
 			nt = realloc(text, ncap);
@@ -130,19 +129,22 @@ static int read_report(FILE *f, const char *path, struct merged *m, struct mp_er
 	root = cJSON_ParseWithLength(text, len);
 	if (!cJSON_IsObject(root) ||
 	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "results"))) {
-		mp_error_set(err, MP_ERR_INTERNAL, "%.200s: neither NDJSON nor a JSON report of "
-			     "mailprobe", path);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "%.200s: neither NDJSON nor a JSON report of "
+		             "mailprobe",
+		             path);
 		goto out;
 	}
 	add_run(m, root);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "results"))
-		if (add_result(m, it, err) != 0) {
-			char msg[MP_MAX_ERROR];
+	cJSON_ArrayForEach(
+	    it, cJSON_GetObjectItemCaseSensitive(root, "results")) if (add_result(m, it, err) != 0)
+	{
+		char msg[MP_MAX_ERROR];
 
-			snprintf(msg, sizeof(msg), "%s", err->msg);
-			mp_error_set(err, MP_ERR_INTERNAL, "%.200s: %s", path, msg);
-			goto out;
-		}
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		mp_error_set(err, MP_ERR_INTERNAL, "%.200s: %s", path, msg);
+		goto out;
+	}
 	rc = 0;
 out:
 	cJSON_Delete(root);
@@ -173,11 +175,11 @@ static int read_file(const char *path, struct merged *m, struct mp_error *err)
 			break;
 		if (len == -2) {
 			mp_error_set(err, MP_ERR_INTERNAL, "%.200s line %lu: longer than %d bytes",
-				     path, lineno, MP_MAX_NDJSON_LINE);
+			             path, lineno, MP_MAX_NDJSON_LINE);
 			goto out;
 		}
-		while (skip < (size_t)len && (line[skip] == ' ' || line[skip] == '\t' ||
-					      line[skip] == '\r'))
+		while (skip < (size_t)len &&
+		       (line[skip] == ' ' || line[skip] == '\t' || line[skip] == '\r'))
 			skip++;
 		if (skip == (size_t)len)
 			continue;
@@ -189,7 +191,7 @@ static int read_file(const char *path, struct merged *m, struct mp_error *err)
 				goto out;
 			}
 			mp_error_set(err, MP_ERR_INTERNAL, "%.200s line %lu: not a JSON object",
-				     path, lineno);
+			             path, lineno);
 			goto out;
 		}
 		type = cJSON_GetObjectItemCaseSensitive(o, "type");
@@ -199,7 +201,8 @@ static int read_file(const char *path, struct merged *m, struct mp_error *err)
 			char msg[MP_MAX_ERROR];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);
-			mp_error_set(err, MP_ERR_INTERNAL, "%.200s line %lu: %s", path, lineno, msg);
+			mp_error_set(err, MP_ERR_INTERNAL, "%.200s line %lu: %s", path, lineno,
+			             msg);
 			cJSON_Delete(o);
 			goto out;
 		}
@@ -233,8 +236,10 @@ int merge_main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	case CLI_USAGE_ERROR:
-		fprintf(stderr, "mailprobe merge: %s (usage: mailprobe merge [--format FMT] "
-			"[-o ...] [policy options] FILE...)\n", err.msg);
+		fprintf(stderr,
+		        "mailprobe merge: %s (usage: mailprobe merge [--format FMT] "
+		        "[-o ...] [policy options] FILE...)\n",
+		        err.msg);
 		goto out;
 	case CLI_RUN:
 		break;
@@ -247,9 +252,9 @@ int merge_main(int argc, char **argv)
 	opt->ntargets = 0;
 	sinks[0].format = opt->format;
 	sinks[0].path = opt->output_file;
-	sinks[0].color = opt->color == COLOR_ALWAYS ||
-			 (opt->color == COLOR_AUTO && !opt->output_file &&
-			  isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	sinks[0].color =
+	    opt->color == COLOR_ALWAYS || (opt->color == COLOR_AUTO && !opt->output_file &&
+	                                   isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 	nsinks = 1;
 	for (size_t i = 0; i < opt->noutputs; i++, nsinks++) {
 		sinks[nsinks].format = opt->outputs[i].format;
@@ -260,7 +265,7 @@ int merge_main(int argc, char **argv)
 	r.results = m.v;
 	r.n = m.n;
 	snprintf(r.started_at, sizeof(r.started_at), "%s",
-		 m.started_at[0] ? m.started_at : "1970-01-01T00:00:00Z");
+	         m.started_at[0] ? m.started_at : "1970-01-01T00:00:00Z");
 	r.duration_ms = m.duration_ms;
 	r.interrupted = m.interrupted;
 	report_recommend(&r);

@@ -52,17 +52,17 @@ int target_parse_shard(const char *s, unsigned *index, unsigned *count, struct m
 		goto bad;
 	s = end + 1;
 	n = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || n < 1 ||
-	    n > MP_MAX_SHARDS || i >= n)
+	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || n < 1 || n > MP_MAX_SHARDS ||
+	    i >= n)
 		goto bad;
 	*index = (unsigned)i;
 	*count = (unsigned)n;
 	return 0;
 bad:
 	mp_error_set(err, MP_ERR_INTERNAL,
-		     "--shard expects I/N with 0 <= I < N <= %d (e.g. 0/4 for the first "
-		     "of four shards)",
-		     MP_MAX_SHARDS);
+	             "--shard expects I/N with 0 <= I < N <= %d (e.g. 0/4 for the first "
+	             "of four shards)",
+	             MP_MAX_SHARDS);
 	return -1;
 }
 
@@ -78,13 +78,14 @@ int targets_open(struct target_reader *r, const char *path, struct mp_error *err
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "-i: cannot read %.200s: %s", path,
-			     strerror(errno));
+		             strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		mp_error_set(err, MP_ERR_INTERNAL,
-			     "-i: %.200s is a directory: give a file with one target per line", path);
+		             "-i: %.200s is a directory: give a file with one target per line",
+		             path);
 		return -1;
 	}
 	targets_open_fd(r, fd);
@@ -122,7 +123,7 @@ static int refill(struct target_reader *r, struct mp_error *err)
 	while (got < 0 && errno == EINTR);
 	if (got < 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "-i: read error at line %lu: %s", r->line + 1,
-			     strerror(errno));
+		             strerror(errno));
 		return -1;
 	}
 	r->pos = 0;

@@ -9,13 +9,13 @@
 
 /* The finding codes (static strings, as result.h defines them). */
 static const char *const finding_codes[] = {
-    FINDING_AUTH_BEFORE_TLS,     FINDING_STARTTLS_INJECTION,   FINDING_EXPECTS_IMPLICIT_TLS,
-    FINDING_SPEAKS_PLAINTEXT,    FINDING_EHLO_REFUSED,         FINDING_NO_STARTTLS,
-    FINDING_PLAINTEXT_ONLY,      FINDING_CERT_UNVERIFIED,      FINDING_CERT_NAME_MISMATCH,
-    FINDING_CERT_EXPIRED,        FINDING_CERT_EXPIRING,        FINDING_LOGINDISABLED,
-    FINDING_LIMIT_HIT,           FINDING_NUL_IN_REPLY,         FINDING_BARE_LF,
-    FINDING_LEGACY_TLS,          FINDING_GREETING_REJECTED,    FINDING_CERT_SELF_SIGNED,
-    FINDING_WEAK_KEY,            FINDING_LEGACY_TLS_ACCEPTED,  FINDING_STARTTLS_CERT_DIFFERS,
+    FINDING_AUTH_BEFORE_TLS,  FINDING_STARTTLS_INJECTION,  FINDING_EXPECTS_IMPLICIT_TLS,
+    FINDING_SPEAKS_PLAINTEXT, FINDING_EHLO_REFUSED,        FINDING_NO_STARTTLS,
+    FINDING_PLAINTEXT_ONLY,   FINDING_CERT_UNVERIFIED,     FINDING_CERT_NAME_MISMATCH,
+    FINDING_CERT_EXPIRED,     FINDING_CERT_EXPIRING,       FINDING_LOGINDISABLED,
+    FINDING_LIMIT_HIT,        FINDING_NUL_IN_REPLY,        FINDING_BARE_LF,
+    FINDING_LEGACY_TLS,       FINDING_GREETING_REJECTED,   FINDING_CERT_SELF_SIGNED,
+    FINDING_WEAK_KEY,         FINDING_LEGACY_TLS_ACCEPTED, FINDING_STARTTLS_CERT_DIFFERS,
 };
 
 static const cJSON *get(const cJSON *o, const char *key)
@@ -60,9 +60,7 @@ static void read_list(const cJSON *o, const char *key, struct strlist *l)
 {
 	const cJSON *arr = get(o, key), *it = NULL;
 
-	cJSON_ArrayForEach(it, arr)
-		if (cJSON_IsString(it))
-			strlist_add_str(l, it->valuestring);
+	cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it)) strlist_add_str(l, it->valuestring);
 }
 
 static int enum_of(const char *s, const char *(*name)(int), int count)
@@ -148,7 +146,7 @@ static void read_cert(const cJSON *o, struct cert_info *c)
 	c->key_bits = (int)num(o, "key_bits", 0, 1000000, 0);
 	c->sig_alg = dup_str(str(o, "signature_algorithm"));
 	copy_str(c->fingerprint_sha256, sizeof(c->fingerprint_sha256),
-		 str(o, "fingerprint_sha256"));
+	         str(o, "fingerprint_sha256"));
 	c->self_signed = flag(o, "self_signed");
 }
 
@@ -166,16 +164,17 @@ static void read_tls(const cJSON *o, struct probe_result *res)
 	t->verified = flag(o, "verified");
 	copy_str(t->verify_error, sizeof(t->verify_error), str(o, "verify_error"));
 	t->hostname_matched = flag(o, "hostname_matched");
-	cJSON_ArrayForEach(it, get(o, "verify_reasons"))
-		for (int i = 0; cJSON_IsString(it) && i < TLS_VR_COUNT; i++) {
-			const char *name = tls_verify_reason_name(1u << i);
+	cJSON_ArrayForEach(it, get(o, "verify_reasons")) for (int i = 0; cJSON_IsString(it) &&
+	                                                                 i < TLS_VR_COUNT;
+	                                                      i++)
+	{
+		const char *name = tls_verify_reason_name(1u << i);
 
-			if (name && strcmp(name, it->valuestring) == 0)
-				t->verify_reasons |= 1u << i;
-		}
-	cJSON_ArrayForEach(it, arr)
-		if (cJSON_IsObject(it) && t->chain_len < MP_MAX_CHAIN)
-			read_cert(it, &t->chain[t->chain_len++]);
+		if (name && strcmp(name, it->valuestring) == 0)
+			t->verify_reasons |= 1u << i;
+	}
+	cJSON_ArrayForEach(it, arr) if (cJSON_IsObject(it) && t->chain_len < MP_MAX_CHAIN)
+	    read_cert(it, &t->chain[t->chain_len++]);
 }
 
 static void read_tls_versions(const cJSON *arr, struct probe_result *res)
@@ -196,7 +195,7 @@ static void read_tls_versions(const cJSON *arr, struct probe_result *res)
 		res->tls_versions[k].accepted = flag(it, "accepted");
 		res->tls_versions[k].conclusive = true;
 		copy_str(res->tls_versions[k].detail, sizeof(res->tls_versions[k].detail),
-			 str(it, "detail"));
+		         str(it, "detail"));
 		k++;
 	}
 }
@@ -227,7 +226,7 @@ static int read_logins(const cJSON *o, struct probe_result *res)
 		a->mechanism = auth_method_name((enum auth_method)m);
 		a->status = (enum auth_status)st;
 		a->attempt = a->status == AUTH_ST_OK || a->status == AUTH_ST_REJECTED ||
-			     a->status == AUTH_ST_ERROR;
+		             a->status == AUTH_ST_ERROR;
 		copy_str(a->reply, sizeof(a->reply), str(it, "reply"));
 		copy_str(a->detail, sizeof(a->detail), str(it, "detail"));
 		a->time_ms = num(it, "time_ms", 0, INT32_MAX, -1);
@@ -238,7 +237,7 @@ static int read_logins(const cJSON *o, struct probe_result *res)
 }
 
 int report_read_result(const cJSON *o, struct probe_result *res, struct json_read_proxies *px,
-		       struct mp_error *err)
+                       struct mp_error *err)
 {
 	struct endpoint ep;
 	const cJSON *t = NULL, *it = NULL, *caps = NULL, *auth = NULL;
@@ -249,8 +248,9 @@ int report_read_result(const cJSON *o, struct probe_result *res, struct json_rea
 
 	if (!cJSON_IsObject(o) || proto < 0 || mode < 0 || status < 0 || port < 0 ||
 	    !str(o, "host")) {
-		mp_error_set(err, MP_ERR_INTERNAL, "not a result: protocol, host, port, mode or "
-			     "status missing or unknown");
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "not a result: protocol, host, port, mode or "
+		             "status missing or unknown");
 		return -1;
 	}
 	memset(&ep, 0, sizeof(ep));
@@ -293,10 +293,11 @@ int report_read_result(const cJSON *o, struct probe_result *res, struct json_rea
 	{
 		const char *code = str(it, "code");
 
-		for (size_t i = 0; code && i < sizeof(finding_codes) / sizeof(finding_codes[0]); i++)
+		for (size_t i = 0; code && i < sizeof(finding_codes) / sizeof(finding_codes[0]);
+		     i++)
 			if (strcmp(code, finding_codes[i]) == 0)
 				result_add_finding(res, finding_codes[i], "%s",
-						   str(it, "message") ? str(it, "message") : "");
+				                   str(it, "message") ? str(it, "message") : "");
 	}
 	res->attempts = (int)num(o, "attempts", 1, 1000, 1);
 	if (read_logins(o, res) != 0) {

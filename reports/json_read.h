@@ -19,7 +19,7 @@ struct json_read_proxies {
 /* Fills res (result_init'd here) from obj. Returns 0, or -1 with err (the
  * result is then freed). */
 int report_read_result(const struct cJSON *obj, struct probe_result *res,
-		       struct json_read_proxies *px, struct mp_error *err);
+                       struct json_read_proxies *px, struct mp_error *err);
 void json_read_proxies_free(struct json_read_proxies *px);
 
 #endif
