@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,11 @@
 #define SERVE_CONN_TIMEOUT_S  10
 #define SERVE_MAX_CONNECTIONS 1000
 #define SERVE_THREAD_STACK    (1024 * 1024)
+/* Most bytes of a request body (only POST /-/reload has one, unused). */
+#define SERVE_MAX_BODY (64 * 1024)
+/* malloc arenas: one per thread by default, each keeping freed memory; two
+ * keep an idle exporter small after a burst of scrapes. */
+#define SERVE_MALLOC_ARENAS 2
 /* Request counters kept for /metrics (path x code). */
 #define SERVE_MAX_COUNTERS 64
 
@@ -95,6 +101,8 @@ struct server {
 struct request {
 	bool bad_encoding; /* invalid percent-encoding in the URI */
 	bool seen;         /* POST: headers seen, body follows */
+	bool holds_slot;   /* a probe's slot, given back once its answer is sent */
+	size_t body;       /* POST: bytes of body dropped so far */
 };
 
 static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -244,6 +252,21 @@ static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *con
 	                   retry_after);
 }
 
+/* Gives a probe's slot back; the last one out returns the freed memory of
+ * the burst to the system, so an idle exporter stays small. */
+static void slot_release(struct server *s)
+{
+	bool idle;
+
+	pthread_mutex_lock(&s->lock);
+	s->in_flight--;
+	idle = s->in_flight == 0;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (idle)
+		malloc_trim(0);
+}
+
 /* Collected query parameters of /probe. */
 struct probe_args {
 	const char *targets[MP_SERVE_MAX_TARGETS];
@@ -315,7 +338,7 @@ static char *render(const struct run_report *r, enum output_format fmt, size_t *
 }
 
 static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *conn,
-                                    const struct request *req)
+                                    struct request *req)
 {
 	struct probe_args a;
 	struct cfg_holder *h = NULL;
@@ -358,6 +381,12 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 		                  "unknown module: name one of the configuration's \"modules\"\n");
 		goto out;
 	}
+	for (size_t i = 0; i < a.ntargets; i++)
+		if (serve_target_check(a.targets[i], &err) != 0) {
+			rc = respond_text(s, conn, "/probe", MHD_HTTP_BAD_REQUEST, NULL,
+			                  "target %zu: %s\n", i + 1, err.msg);
+			goto out;
+		}
 	for (size_t i = 0; i < a.ntargets; i++)
 		if (!serve_config_allows(h->c, a.targets[i])) {
 			rc = respond_text(s, conn, "/probe", MHD_HTTP_FORBIDDEN, NULL,
@@ -416,12 +445,14 @@ out:
 	if (opt)
 		explicit_bzero(opt, sizeof(*opt));
 	free(opt);
-	if (counted) {
-		pthread_mutex_lock(&s->lock);
-		s->in_flight--;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
+	/* MHD sends the answer after this returns, and MHD_stop_daemon cuts what
+	 * is unsent: keep the slot until request_done, so SIGTERM waits for it */
+	if (counted && req && rc == MHD_YES) {
+		req->holds_slot = true;
+		counted = false;
 	}
+	if (counted)
+		slot_release(s);
 	cfg_put(s, h);
 	return rc;
 }
@@ -571,6 +602,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (post) {
 		/* the body is never used: drop it, answer once it is read */
 		if (*upload_data_size) {
+			/* a body that goes on and on: close the connection */
+			if (req)
+				req->body += *upload_data_size;
+			if (!req || req->body > SERVE_MAX_BODY)
+				return MHD_NO;
 			*upload_data_size = 0;
 			return MHD_YES;
 		}
@@ -638,9 +674,13 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
+	struct server *s = cls;
+	struct request *req = *con_cls;
+
 	(void)conn;
 	(void)code;
+	if (req && req->holds_slot)
+		slot_release(s);
 	free(*con_cls);
 	*con_cls = NULL;
 }
@@ -819,6 +859,7 @@ int serve_main(int argc, char **argv)
 	char *end = NULL;
 
 	memset(&s, 0, sizeof(s));
+	mallopt(M_ARENA_MAX, SERVE_MALLOC_ARENAS);
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.cond, NULL);
 	s.max_probes = SERVE_DEFAULT_MAX_PROBES;
@@ -895,7 +936,7 @@ int serve_main(int argc, char **argv)
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 	        MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_URI_LOG_CALLBACK,
-	    uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    uri_seen, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done, &s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,

@@ -239,6 +239,14 @@ static int check_module(const struct serve_module *m, const char *target, const 
 		return -1;
 	}
 	rc = serve_config_options(m, t, 1, opt, err);
+	if (rc == 0) {
+		/* the plan too: a bad URL or port list fails here, not per request */
+		struct endpoint *eps = NULL;
+		size_t neps = 0;
+
+		rc = plan_build(opt, &eps, &neps, err);
+		free(eps);
+	}
 	if (rc != 0) {
 		char msg[MP_MAX_ERROR];
 
@@ -440,18 +448,40 @@ static int target_host(const char *target, char *host, size_t len)
 	return plan_parse_host(target, host, len, &err);
 }
 
+int serve_target_check(const char *target, struct mp_error *err)
+{
+	struct endpoint ep;
+	char host[256];
+	int rc = plan_parse_url(target, &ep, err);
+
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return -1;
+	return plan_parse_host(target, host, sizeof(host), err);
+}
+
 bool serve_config_allows(const struct serve_config *c, const char *target)
 {
 	char host[256], other[256];
 	unsigned char addr[16];
+	struct in_addr in;
 	int family = 0;
 
 	if (target_host(target, host, sizeof(host)) != 0)
 		return false;
-	if (inet_pton(AF_INET, host, addr) == 1)
+	if (inet_pton(AF_INET, host, addr) == 1) {
 		family = AF_INET;
-	else if (inet_pton(AF_INET6, host, addr) == 1)
+	} else if (inet_pton(AF_INET6, host, addr) == 1) {
 		family = AF_INET6;
+	} else if (inet_aton(host, &in) == 1) {
+		/* "127.1", "0x7f.1", "2130706433": the resolver takes these as
+		 * addresses, so they are judged as addresses (CIDRs), never as
+		 * names a pattern could match */
+		family = AF_INET;
+		memcpy(addr, &in, 4);
+		snprintf(host, sizeof(host), "%s", inet_ntoa(in));
+	}
 	if (!c->allow_given) {
 		for (size_t i = 0; i < c->ntargets; i++)
 			if (target_host(c->targets[i].target, other, sizeof(other)) == 0 &&

@@ -62,6 +62,9 @@ struct serve_config *serve_config_load(const char *path, struct mp_error *err);
 void serve_config_free(struct serve_config *c);
 /* The module named name, or NULL. */
 const struct serve_module *serve_config_module(const struct serve_config *c, const char *name);
+/* 0 when target is a host or an endpoint URL the command line takes, else
+ * -1 with err saying what is wrong with it. */
+int serve_target_check(const char *target, struct mp_error *err);
 /* True when the target (a host or an endpoint URL) may be probed: its host
  * matches an allow entry (a name, a *.pattern, or an address in a CIDR), or,
  * without "allow", is the host of a configured target. */

@@ -22,9 +22,7 @@ mp_setup
 # trap) must not stop at its first failing wait.
 set +e
 
-CHROMIUM=$(command -v chromium)
-[ -n "$CHROMIUM" ] || mp_skip "chromium is not installed (.ci/install-deps.sh installs it)"
-BROWSER_TIMEOUT_S=40
+. "$MP_SRC/tests/integration/browser.sh"
 
 H=127.0.0.1
 fake_init html
@@ -82,31 +80,6 @@ for bad in ("<img", "<script", "<b>"):
     assert bad not in text, bad
 assert "\x1b" not in text and "\u202e" not in text and "\x9b" not in text
 EOF
-
-# chromium ARGS...: one bounded headless run, stderr kept in $MP_WORK/chromium.N.err.
-BROWSER_RUNS=0
-chromium_run() {
-	local profile rc
-	BROWSER_RUNS=$((BROWSER_RUNS + 1))
-	profile=$(mktemp -d "$MP_WORK/profile.XXXXXX")
-	timeout -k 5 "$BROWSER_TIMEOUT_S" "$CHROMIUM" --headless --no-sandbox --disable-gpu \
-		--disable-quic --no-first-run --disable-background-networking \
-		--disable-component-update --disable-sync --disable-extensions \
-		--user-data-dir="$profile" --enable-logging=stderr --v=0 "$@" \
-		2>"$MP_WORK/chromium.$BROWSER_RUNS.err"
-	rc=$?
-	rm -rf "$profile"
-	[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] &&
-		mp_fail "chromium did not finish within ${BROWSER_TIMEOUT_S}s"
-	return "$rc"
-}
-
-# The page's own messages in a browser log: console output, script errors,
-# CSP refusals (Chromium's own start-up noise is not about the page).
-page_messages() {
-	grep -E 'CONSOLE|Uncaught|Refused to|Content Security Policy|file://' "$1" |
-		grep -v 'ALSA\|dbus\|Fontconfig' || true
-}
 
 DOM=$MP_WORK/dom.html
 chromium_run --dump-dom "file://$PAGE" >"$DOM" ||
