@@ -187,7 +187,14 @@ mp_run "$W/dir.out" -i "$W" --format ndjson
 [ "$(wc -l <"$W/dir.out.err")" = 1 ] && grep -q 'is a directory' "$W/dir.out.err" ||
 	mp_fail "-i DIRECTORY: not one clear line: $(cat "$W/dir.out.err")"
 [ -s "$W/dir.out" ] && mp_fail "-i DIRECTORY: wrote a report"
-head -c 200000 /dev/urandom >"$W/garbage.bin"
+# binary garbage (seeded, and a NUL on every line so that no line is by
+# chance a valid name that would be looked up)
+"$MP_PY" -c '
+import random, sys
+rnd = random.Random(12)
+data = bytes(rnd.getrandbits(8) for _ in range(200000))
+sys.stdout.buffer.write(b"\n".join(b"\0" + l for l in data.split(b"\n")))
+' >"$W/garbage.bin"
 mp_run "$W/garbage.ndjson" -i "$W/garbage.bin" --format ndjson --connect-timeout 500 --deadline 20000
 [ "$MP_RC" = 2 ] || mp_fail "binary garbage: exit $MP_RC"
 "$MP_PY" - "$W/garbage.ndjson" <<'EOF' || mp_fail "binary garbage"
