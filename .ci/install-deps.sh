@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
       openssl ca-certificates python3 python3-jsonschema postfix dovecot-core dovecot-imapd dovecot-pop3d
-      dante-server microsocks tinyproxy stunnel4 clang libclang-rt-14-dev procps iproute2
+      dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev procps iproute2
       valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
       libunbound-dev libevent-dev knot ldnsutils)
 missing=()

@@ -29,11 +29,41 @@
 #define MP_MAX_ERROR 256
 /* Certificates of the peer chain we record. */
 #define MP_MAX_CHAIN 10
-/* Endpoints in one run. */
+/* Endpoints of one target (its matrix times its paths); a run has no cap
+ * (-i FILE streams). */
 #define MP_MAX_ENDPOINTS 4096
 /* Concurrent probes (worker threads). */
-#define MP_MAX_CONCURRENCY 256
+#define MP_MAX_CONCURRENCY 4096
 #define MP_DEFAULT_CONCURRENCY 32
+/* Descriptors kept besides one per probe in flight (reports, pipes, CA files). */
+#define MP_FD_RESERVE 64
+/* Stack of a worker thread: the deepest path (a wolfSSL handshake with RSA
+ * 4096 verification, SCRAM's PBKDF2) uses well under 64 KiB; sanitizer
+ * builds need several times more (see engine.c). */
+#define MP_WORKER_STACK (256 * 1024)
+#define MP_WORKER_STACK_SANITIZER (2 * 1024 * 1024)
+/* Politeness (engine.c): default connections at once per address, most
+ * --retry, and the back-off before retry k: base << (k - 1), at most max,
+ * plus up to half of it again as jitter. */
+#define MP_DEFAULT_PER_HOST 4
+#define MP_MAX_RETRY 10
+#define MP_RETRY_BASE_MS 200
+#define MP_RETRY_MAX_MS 10000
+/* Longest wait of a blocked worker before it looks at the stop flag again. */
+#define MP_ENGINE_WAIT_SLICE_MS 50
+
+/* Targets files (-i FILE, probe/targets.c): the longest line kept (longer
+ * ones are invalid_target results, read through without being held), the
+ * bytes of a bad line quoted in its result, and the read buffer. */
+#define MP_MAX_TARGET_LINE 4096
+#define MP_TARGET_QUOTE 64
+#define MP_TARGET_READ_CHUNK 65536
+/* --shard I/N: most shards. */
+#define MP_MAX_SHARDS 65536
+/* mailprobe merge: the longest NDJSON line (one result, transcript included)
+ * and the largest JSON report file read whole. */
+#define MP_MAX_NDJSON_LINE (8 * 1024 * 1024)
+#define MP_MAX_MERGE_REPORT (512 * 1024 * 1024)
 /* Bytes of a TLS peer's first reply kept to recognise plaintext. */
 #define MP_TLS_SNIFF_BYTES 16
 /* Longest certificate text field kept (subject, issuer), bytes. */

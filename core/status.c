@@ -16,6 +16,7 @@ static const struct status_entry status_table[MP_STATUS_COUNT] = {
 	[MP_ERR_INTERRUPTED] = {"interrupted", "interrupted before the probe finished"},
 	[MP_ERR_DEADLINE] = {"deadline_exceeded", "the run's overall deadline passed"},
 	[MP_ERR_SKIPPED] = {"skipped", "not probed"},
+	[MP_ERR_INVALID_TARGET] = {"invalid_target", "not a target: a host, address or endpoint URL"},
 	[MP_ERR_DNS] = {"dns_failed", "host name could not be resolved"},
 	[MP_ERR_REFUSED] = {"refused", "connection refused"},
 	[MP_ERR_UNREACHABLE] = {"unreachable", "network or host unreachable"},

@@ -15,6 +15,7 @@ enum mp_status {
 	MP_ERR_INTERRUPTED,       /* "interrupted" */
 	MP_ERR_DEADLINE,          /* "deadline_exceeded": overall run deadline */
 	MP_ERR_SKIPPED,           /* "skipped": not probed (auto mode found earlier) */
+	MP_ERR_INVALID_TARGET,    /* "invalid_target": a line of -i FILE that is no target */
 	/* network */
 	MP_ERR_DNS,               /* "dns_failed" */
 	MP_ERR_REFUSED,           /* "refused" */

@@ -1192,6 +1192,14 @@ static enum mp_status set_extensions(WOLFSSL *ssl, const char *sni, struct tls_i
 			return mp_error_set(err, MP_ERR_INTERNAL,
 			                    "cannot offer TLS key-exchange group %u",
 			                    (unsigned)groups[i]);
+	/* TLS 1.3's key share (RFC 8446 4.2.8) in X25519, not wolfSSL's
+	 * default P-256: a P-256 key share and an ECDSA signature both use the
+	 * P-256 base point, which makes Debian's wolfSSL (FP_ECC) build an
+	 * ~800 KiB table for it in every handshake: memory per probe in flight
+	 * and CPU. A server without X25519 asks again (HelloRetryRequest). */
+	if (wolfSSL_UseKeyShare(ssl, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS) {
+		/* not fatal: the default key share stays */
+	}
 	return MP_OK;
 }
 

@@ -56,7 +56,7 @@ struct name_addrs {
 
 static bool expands(const struct endpoint *ep)
 {
-	return !ep->proxy && !ep->address[0] && !addrs_family_name(ep->host);
+	return !ep->invalid && !ep->proxy && !ep->address[0] && !addrs_family_name(ep->host);
 }
 
 /* Removes repeated addresses (getaddrinfo may list one twice). */

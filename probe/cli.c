@@ -4,6 +4,7 @@
 #include "../core/limits.h"
 #include "../reports/report.h"
 #include "../core/tlsprobe.h"
+#include "targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,9 @@ void cli_usage(FILE *f)
 {
 	fputs(
 "Usage: mailprobe [OPTIONS] TARGET...\n"
+"       mailprobe -i FILE [OPTIONS] [TARGET...]\n"
+"       mailprobe merge [--format FMT] [-o ...] [policy options] FILE...\n"
+"                       (one report from NDJSON or JSON reports, e.g. shards)\n"
 "       mailprobe serve --config FILE [--listen ADDR:PORT]   (Prometheus exporter,\n"
 "                       JSON API and status page: mailprobe serve --help)\n"
 "Diagnose how mail servers can be reached: SMTP, IMAP and POP3 over plain,\n"
@@ -54,8 +58,25 @@ void cli_usage(FILE *f)
 "                          what a wrong guess costs\n"
 "  --timeout MS            each command's reply (default 5000)\n"
 "  --tls-timeout MS        each TLS handshake (default 5000)\n"
-"  --deadline MS           the whole run (default 30000)\n"
-"  --concurrency N         endpoints probed at once (default 32, max 256)\n"
+"  --deadline MS           the whole run (default 30000; 0: none, with ndjson only)\n"
+"  --concurrency N         endpoints probed at once (default 32, max 4096; capped\n"
+"                          by the descriptors the process may open)\n"
+"Many targets:\n"
+"  -i, --input FILE        more targets from FILE, one per line (- : standard input);\n"
+"                          blank lines and lines starting with # are skipped; a bad\n"
+"                          line is an invalid_target result naming its line number\n"
+"  --shard I/N             only the targets whose stable hash (of the text) is I\n"
+"                          modulo N (0 <= I < N): N shards together make the whole run\n"
+"  --allow-duplicates      probe an endpoint as often as it is given (by default one\n"
+"                          that appears twice, same protocol, host, port, mode and\n"
+"                          path, is probed once)\n"
+"  --per-host N            at most N endpoints of one host probed at once (default 4;\n"
+"                          0: no limit)\n"
+"  --rate N                at most N new connections per second for the whole run\n"
+"  --retry N               retry an endpoint that refused service for load (SMTP 421,\n"
+"                          IMAP * BYE, POP3 -ERR [IN-USE]/[SYS/TEMP]) or reset the\n"
+"                          connection, up to N times with exponential back-off and\n"
+"                          jitter within the deadline (default 0)\n"
 "TLS:\n"
 "  --cafile FILE           verify certificates against FILE instead of the system store\n"
 "  --capath DIR            verify certificates against the hashed CA directory DIR\n"
@@ -126,9 +147,11 @@ void cli_usage(FILE *f)
 "  --warn-ms N, --crit-ms N\n"
 "                          an endpoint's total time above N ms is a WARNING / CRITICAL\n"
 "Output:\n"
-"  -f, --format FMT        table (default), json, nagios (Monitoring Plugins), junit\n"
-"                          (JUnit XML), prometheus (text exposition format) or html\n"
-"                          (one self-contained page)\n"
+"  -f, --format FMT        table (default), json, ndjson (one result per line as\n"
+"                          each endpoint finishes, then a summary line; memory does\n"
+"                          not grow with the targets), nagios (Monitoring Plugins),\n"
+"                          junit (JUnit XML), prometheus (text exposition format) or\n"
+"                          html (one self-contained page)\n"
 "  --compact               JSON on one line\n"
 "  -o, --output FILE       write the report to FILE instead of standard output\n"
 "  -o, --output FMT:FILE   also write format FMT to FILE (repeatable), e.g.\n"
@@ -164,10 +187,17 @@ enum {
 	OPT_RELAY_FROM, OPT_RELAY_TO,
 	OPT_IPV4, OPT_IPV6,
 	OPT_DISCOVER, OPT_GUESS, OPT_RESOLVER, OPT_TRUST_ANCHOR, OPT_MX_PORT, OPT_HTTPS_PORT,
+	OPT_SHARD, OPT_PER_HOST, OPT_RATE, OPT_RETRY, OPT_ALLOW_DUPLICATES,
 };
 
 static const struct option long_options[] = {
 	{"format", required_argument, NULL, 'f'},
+	{"input", required_argument, NULL, 'i'},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"allow-duplicates", no_argument, NULL, OPT_ALLOW_DUPLICATES},
+	{"per-host", required_argument, NULL, OPT_PER_HOST},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"retry", required_argument, NULL, OPT_RETRY},
 	{"output", required_argument, NULL, 'o'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -598,6 +628,7 @@ static void set_defaults(struct run_options *opt)
 	opt->format = FORMAT_TABLE;
 	opt->color = COLOR_AUTO;
 	opt->concurrency = MP_DEFAULT_CONCURRENCY;
+	opt->per_host = MP_DEFAULT_PER_HOST;
 	opt->overall_timeout_ms = MP_DEFAULT_OVERALL_TIMEOUT_MS;
 	opt->probe.connect_timeout_ms = MP_DEFAULT_CONNECT_TIMEOUT_MS;
 	opt->probe.greeting_timeout_ms = MP_DEFAULT_GREETING_TIMEOUT_MS;
@@ -800,6 +831,40 @@ static int finish_policy(struct run_options *opt, const char *file, const struct
 	return policy_check(p, opt->auth.user != NULL, err);
 }
 
+/* What needs the whole run cannot stream: --deadline 0 needs ndjson (a run
+ * without deadline must be written as it goes); ndjson takes neither auto
+ * mode, nor a policy, nor other outputs (mailprobe merge gives those). */
+static int check_streaming(const struct run_options *opt, bool policy, struct mp_error *err)
+{
+	bool ndjson = opt->format == FORMAT_NDJSON;
+
+	for (size_t i = 0; i < opt->noutputs; i++)
+		if (opt->outputs[i].format == FORMAT_NDJSON) {
+			mp_error_set(err, MP_ERR_INTERNAL, "ndjson streams: give it as --format "
+				     "ndjson (with -o FILE), not as -o ndjson:FILE");
+			return -1;
+		}
+	if (opt->overall_timeout_ms == 0 && !ndjson) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--deadline 0 (no deadline) needs --format "
+			     "ndjson, which writes each result as it finishes");
+		return -1;
+	}
+	if (!ndjson)
+		return 0;
+	if (opt->auto_mode || policy || opt->noutputs > 0 || opt->discover || opt->resolver) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--format ndjson streams one result at a "
+			     "time: %s needs the whole run; write ndjson, then run "
+			     "mailprobe merge FILE with it",
+			     opt->auto_mode ? "--auto"
+			     : policy       ? "a policy"
+			     : opt->discover ? "--discover"
+			     : opt->resolver ? "--resolver"
+					     : "-o FORMAT:FILE");
+		return -1;
+	}
+	return 0;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct mp_error *err)
 {
 	struct auth_args auth = {0};
@@ -815,7 +880,7 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 	set_defaults(opt);
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":f:o:vhV", long_options, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:o:i:vhV", long_options, &li)) != -1) {
 		switch (c) {
 		case 'f': {
 			int fmt = report_format_parse(optarg);
@@ -831,6 +896,35 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		case 'o':
 			if (add_output(opt, optarg, err) != 0)
 				return CLI_USAGE_ERROR;
+			break;
+		case 'i':
+			if (opt->targets_file) {
+				mp_error_set(err, MP_ERR_INTERNAL, "-i is given once");
+				return CLI_USAGE_ERROR;
+			}
+			opt->targets_file = optarg;
+			break;
+		case OPT_SHARD:
+			if (target_parse_shard(optarg, &opt->shard_index, &opt->shard_count, err))
+				return CLI_USAGE_ERROR;
+			break;
+		case OPT_ALLOW_DUPLICATES:
+			opt->allow_duplicates = true;
+			break;
+		case OPT_PER_HOST:
+			if (parse_num("per-host", optarg, 0, MP_MAX_CONCURRENCY, &v, err))
+				return CLI_USAGE_ERROR;
+			opt->per_host = (int)v;
+			break;
+		case OPT_RATE:
+			if (parse_num("rate", optarg, 1, 1000000, &v, err))
+				return CLI_USAGE_ERROR;
+			opt->rate = (int)v;
+			break;
+		case OPT_RETRY:
+			if (parse_num("retry", optarg, 0, MP_MAX_RETRY, &v, err))
+				return CLI_USAGE_ERROR;
+			opt->retry = (int)v;
 			break;
 		case 'v':
 			opt->verbose++;
@@ -904,7 +998,9 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 				return CLI_USAGE_ERROR;
 			break;
 		case OPT_DEADLINE:
-			if (parse_ms("deadline", optarg, &opt->overall_timeout_ms, err))
+			if (strcmp(optarg, "0") == 0)
+				opt->overall_timeout_ms = 0;
+			else if (parse_ms("deadline", optarg, &opt->overall_timeout_ms, err))
 				return CLI_USAGE_ERROR;
 			break;
 		case OPT_CONCURRENCY:
@@ -1065,11 +1161,13 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 		mp_error_set(err, MP_ERR_INTERNAL, "--guess needs --discover DOMAIN");
 		return CLI_USAGE_ERROR;
 	}
-	if (opt->ntargets == 0 && !opt->discover) {
+	if (opt->ntargets == 0 && !opt->discover && !opt->targets_file) {
 		mp_error_set(err, MP_ERR_INTERNAL, "no target given: name a host or an endpoint "
-			     "URL such as smtps://mail.example.com");
+			     "URL such as smtps://mail.example.com, or give -i FILE");
 		return CLI_USAGE_ERROR;
 	}
+	if (check_streaming(opt, policy_file != NULL || nrules > 0, err) != 0)
+		return CLI_USAGE_ERROR;
 	if (opt->direct && opt->nproxies == 0)
 		opt->direct = false;
 	if (finish_proxies(opt, proxy_pass_file, err) != 0)

@@ -8,7 +8,9 @@
 #include "probe.h"
 #include "../core/deadline.h"
 #include "../core/tls.h"
+#include "targets.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,8 +30,12 @@ enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
 struct pool {
 	const struct endpoint *eps;
 	struct probe_result *res;
+	/* array runs: n endpoints, next the first not taken; streamed runs: n
+	 * slots, one per worker thread, each holding its endpoint in flight */
 	size_t n, next;
+	bool streamed;
 	const struct probe_config *cfg;
+	const struct engine_params *prm;
 	int64_t deadline;
 	volatile sig_atomic_t *stop;
 	enum job_state *state;
@@ -40,7 +47,31 @@ struct pool {
 	struct check_set **checks; /* active checks running per endpoint (checks.h) */
 	size_t spare;           /* threads that may still start: concurrency - workers */
 	pthread_mutex_t lock;
+	pthread_cond_t host_free; /* a per-host slot came free */
 	int done_pipe[2];
+	/* --per-host: the hosts with endpoints in flight (at most one entry per
+	 * worker), guarded by lock */
+	struct host_use *hosts;
+	size_t nhosts;
+	/* --rate: when the next connection may start (microseconds, monotonic) */
+	int64_t next_conn_us;
+	uint64_t jitter;        /* xorshift state for the back-off's jitter */
+	/* streamed runs */
+	struct endpoint *slot_eps;
+	const struct engine_source *src;
+	pthread_mutex_t src_lock;
+	bool src_done;
+	int src_rc;
+	struct mp_error src_err;
+	void (*done)(void *arg, struct probe_result *res);
+	void *done_arg;
+	pthread_mutex_t done_lock;
+};
+
+/* A host with endpoints in flight, and how many. */
+struct host_use {
+	uint64_t key;
+	int count;
 };
 
 /* The login attempts of one endpoint (auth.h), run by its worker and by up
@@ -363,6 +394,184 @@ static void run_checks(struct pool *p, size_t i)
 	checks_end(cs);
 }
 
+/* Waits until when_ms (monotonic) or the run stops, in bounded slices. */
+static void pause_until(struct pool *p, int64_t when_ms)
+{
+	for (;;) {
+		int64_t left = when_ms - mono_ms();
+
+		if (left <= 0 || (p->stop && *p->stop))
+			return;
+		poll(NULL, 0, (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
+	}
+}
+
+/* The per-host key of an endpoint: its host, case-folded. */
+static uint64_t host_key(const struct endpoint *ep)
+{
+	char buf[sizeof(ep->host)];
+	size_t len = 0;
+
+	for (; ep->host[len] && len < sizeof(buf); len++)
+		buf[len] = (char)tolower((unsigned char)ep->host[len]);
+	return target_hash(buf, len);
+}
+
+/* --per-host: waits for a slot of ep's host. Returns false when the run
+ * stopped or its deadline passed first. */
+static bool host_acquire(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+	bool ok = false;
+
+	if (p->prm->per_host <= 0)
+		return true;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct host_use *h = NULL;
+		struct timespec ts;
+
+		for (size_t i = 0; i < p->nhosts && !h; i++)
+			if (p->hosts[i].key == key)
+				h = &p->hosts[i];
+		if (!h || h->count < p->prm->per_host) {
+			if (!h) {
+				h = &p->hosts[p->nhosts++];
+				h->key = key;
+				h->count = 0;
+			}
+			h->count++;
+			ok = true;
+			break;
+		}
+		if ((p->stop && *p->stop) || deadline_expired(p->deadline))
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += MP_ENGINE_WAIT_SLICE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->host_free, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+static void host_release(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+
+	if (p->prm->per_host <= 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->nhosts; i++) {
+		if (p->hosts[i].key != key)
+			continue;
+		if (--p->hosts[i].count <= 0)
+			p->hosts[i] = p->hosts[--p->nhosts];
+		break;
+	}
+	pthread_cond_broadcast(&p->host_free);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* --rate: waits for this connection's turn. */
+static void rate_wait(struct pool *p)
+{
+	int64_t now = mono_ms() * 1000, at;
+
+	if (p->prm->rate <= 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	at = p->next_conn_us > now ? p->next_conn_us : now;
+	p->next_conn_us = at + 1000000 / p->prm->rate;
+	pthread_mutex_unlock(&p->lock);
+	pause_until(p, at / 1000);
+}
+
+/* Worth another attempt: the server refused service for load, or the
+ * connection was reset (or closed) before any greeting. */
+static bool retryable(const struct probe_result *res)
+{
+	if (res->status == MP_ERR_REJECTED)
+		return res->busy;
+	return (res->status == MP_ERR_NETWORK || res->status == MP_ERR_CLOSED) && !res->greeting;
+}
+
+/* The back-off before retry k (1, 2, ...): exponential, capped, plus up to
+ * half of it again as jitter so that many clients do not come back at once. */
+static int64_t backoff_ms(struct pool *p, int k)
+{
+	int64_t base = MP_RETRY_BASE_MS, jitter;
+	uint64_t x;
+
+	for (int i = 1; i < k && base < MP_RETRY_MAX_MS; i++)
+		base *= 2;
+	if (base > MP_RETRY_MAX_MS)
+		base = MP_RETRY_MAX_MS;
+	pthread_mutex_lock(&p->lock);
+	x = p->jitter;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	p->jitter = x;
+	pthread_mutex_unlock(&p->lock);
+	jitter = (int64_t)(x % (uint64_t)(base / 2 + 1));
+	return base + jitter;
+}
+
+/* Probes endpoint i (its --enumerate-tls attempts alongside), with --retry
+ * attempts of a busy endpoint within the deadline, then its logins. */
+static void run_job(struct pool *p, size_t i)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct probe_result *res = &p->res[i];
+	int attempt = 1;
+
+	if (!host_acquire(p, ep)) {
+		if (!(p->stop && *p->stop))
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		return;
+	}
+	for (;;) {
+		struct tls_enum *te = NULL;
+		int64_t wait;
+
+		rate_wait(p);
+		if (deadline_expired(p->deadline)) {
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+			break;
+		}
+		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
+		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i]);
+		tls_enum_end(p, i, te);
+		res->attempts = attempt;
+		if (attempt > p->prm->retry || !retryable(res) || (p->stop && *p->stop))
+			break;
+		wait = backoff_ms(p, attempt);
+		if (p->deadline != DEADLINE_NONE && deadline_left_ms(p->deadline) <= wait)
+			break;
+		transcript_note(&res->transcript, "attempt %d: %s; trying again in %lld ms",
+				attempt, mp_status_name(res->status), (long long)wait);
+		pause_until(p, mono_ms() + wait);
+		if (p->stop && *p->stop)
+			break;
+		/* A fresh result for the next attempt. */
+		result_free(res);
+		result_init(res, ep);
+		attempt++;
+	}
+	host_release(p, ep);
+	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
+		run_logins(p, i);
+	if (p->checks && !(p->stop && *p->stop))
+		run_checks(p, i);
+}
+
+/* An array run's worker: takes the next endpoint until none is left. */
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -378,7 +587,7 @@ static void *worker(void *arg)
 		}
 		i = p->next++;
 		p->state[i] = JOB_RUNNING;
-		if (p->skip && p->skip[i]) {
+		if ((p->skip && p->skip[i]) || p->eps[i].invalid) {
 			p->state[i] = JOB_DONE;
 			pthread_mutex_unlock(&p->lock);
 			if (write(p->done_pipe[1], &one, 1) < 0) {
@@ -391,17 +600,8 @@ static void *worker(void *arg)
 		if (deadline_expired(p->deadline))
 			result_fail(&p->res[i], MP_ERR_DEADLINE,
 				    "the run's deadline passed before this endpoint was probed");
-		else {
-			struct tls_enum *te = tls_enum_begin(p, i);
-
-			probe_endpoint(&p->eps[i], p->cfg, p->deadline, &p->res[i], &p->fds[i]);
-			tls_enum_end(p, i, te);
-		}
-		if (p->cfg->auth && p->logins && p->res[i].status == MP_OK &&
-		    !(p->stop && *p->stop))
-			run_logins(p, i);
-		if (p->checks && !(p->stop && *p->stop))
-			run_checks(p, i);
+		else
+			run_job(p, i);
 		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
 		 * entries of ~800 KiB (one per peer key seen): emptied after each
 		 * endpoint, a worker's memory stays bounded. */
@@ -415,6 +615,72 @@ static void *worker(void *arg)
 		}
 	}
 	tls_thread_cleanup();
+	return NULL;
+}
+
+/* A streamed run's worker: slot k holds its endpoint in flight. */
+struct stream_worker {
+	struct pool *p;
+	size_t k;
+};
+
+static void *stream_worker(void *arg)
+{
+	struct stream_worker *w = arg;
+	struct pool *p = w->p;
+	size_t k = w->k;
+	char why[MP_MAX_ERROR];
+	char one = 1;
+
+	for (;;) {
+		struct probe_result *res = &p->res[k];
+		int rc;
+
+		pthread_mutex_lock(&p->src_lock);
+		rc = p->src_done || (p->stop && *p->stop)
+			     ? 0
+			     : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why),
+					    &p->src_err);
+		if (rc <= 0) {
+			if (rc < 0)
+				p->src_rc = -1;
+			p->src_done = true;
+		}
+		pthread_mutex_unlock(&p->src_lock);
+		if (rc <= 0)
+			break;
+		result_init(res, &p->slot_eps[k]);
+		pthread_mutex_lock(&p->lock);
+		p->state[k] = JOB_RUNNING;
+		p->skip[k] = false; /* streamed runs: "cut by an interrupt" */
+		pthread_mutex_unlock(&p->lock);
+		if (p->slot_eps[k].invalid)
+			result_fail(res, MP_ERR_INVALID_TARGET, why);
+		else if (deadline_expired(p->deadline))
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		else
+			run_job(p, k);
+		tls_thread_cleanup();
+		pthread_mutex_lock(&p->lock);
+		p->state[k] = JOB_DONE;
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&p->lock);
+		rc = p->skip[k];
+		pthread_mutex_unlock(&p->lock);
+		if (rc && res->status != MP_ERR_INVALID_TARGET) {
+			res->status = MP_OK;
+			result_fail(res, MP_ERR_INTERRUPTED, "interrupted while probing this endpoint");
+		}
+		pthread_mutex_lock(&p->done_lock);
+		p->done(p->done_arg, res);
+		pthread_mutex_unlock(&p->done_lock);
+		result_free(res);
+	}
+	tls_thread_cleanup();
+	if (write(p->done_pipe[1], &one, 1) < 0) {
+		/* the main thread also wakes up on its own */
+	}
 	return NULL;
 }
 
@@ -537,48 +803,146 @@ static void report_skipped(struct pool *p)
 	}
 }
 
+/* The stack size of the threads we start: small, so that thousands of
+ * probes in flight cost little memory; sanitizers need more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MP_STACK MP_WORKER_STACK_SANITIZER
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MP_STACK MP_WORKER_STACK_SANITIZER
+#endif
+#endif
+#ifndef MP_STACK
+#define MP_STACK MP_WORKER_STACK
+#endif
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (pthread_attr_init(&attr) != 0)
+		return pthread_create(t, NULL, fn, arg);
+	pthread_attr_setstacksize(&attr, MP_STACK);
+	rc = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+/* Sets up what both kinds of run share; n is endpoints or slots. */
+static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
+		     const struct engine_params *prm, size_t nthreads)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	p->cfg = cfg;
+	p->prm = prm;
+	p->deadline = prm->deadline;
+	p->stop = prm->stop;
+	p->done_pipe[0] = p->done_pipe[1] = -1;
+	p->jitter = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ULL | 1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->src_lock, NULL);
+	pthread_mutex_init(&p->done_lock, NULL);
+	pthread_cond_init(&p->host_free, NULL);
+	p->spare = (size_t)(prm->concurrency < 1 ? 1 : prm->concurrency) - nthreads;
+	if (n == 0)
+		return 0;
+	if (cfg->auth) {
+		p->logins = calloc(n, sizeof(*p->logins));
+		if (!p->logins)
+			return -1;
+	}
+	if (cfg->enumerate_tls) {
+		p->tls_enums = calloc(n, sizeof(*p->tls_enums));
+		if (!p->tls_enums)
+			return -1;
+	}
+	if (cfg->checks) {
+		p->checks = calloc(n, sizeof(*p->checks));
+		if (!p->checks)
+			return -1;
+	}
+	p->state = calloc(n, sizeof(*p->state));
+	p->fds = calloc(n, sizeof(*p->fds));
+	p->hosts = calloc(nthreads, sizeof(*p->hosts));
+	if (!p->state || !p->fds || !p->hosts || pipe2(p->done_pipe, O_CLOEXEC) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		p->fds[i] = -1;
+	return 0;
+}
+
+static void pool_free(struct pool *p)
+{
+	if (p->done_pipe[0] >= 0)
+		close(p->done_pipe[0]);
+	if (p->done_pipe[1] >= 0)
+		close(p->done_pipe[1]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->src_lock);
+	pthread_mutex_destroy(&p->done_lock);
+	pthread_cond_destroy(&p->host_free);
+	free(p->state);
+	free(p->skip);
+	free(p->group);
+	free(p->logins);
+	free(p->tls_enums);
+	free(p->checks);
+	free(p->hosts);
+	free((void *)p->fds);
+}
+
+/* Waits until `want` bytes came through the done pipe (finished endpoints
+ * or workers), or an interrupt. Calls settle (may be NULL) after each. */
+static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(struct pool *))
+{
+	size_t finished = 0;
+
+	while (finished < want) {
+		struct pollfd pfd[2] = {{.fd = p->done_pipe[0], .events = POLLIN},
+					{.fd = wake_fd, .events = POLLIN}};
+		char buf[64];
+		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, -1);
+
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (p->stop && *p->stop)
+			return true;
+		if (rc > 0 && (pfd[0].revents & POLLIN)) {
+			ssize_t got = read(p->done_pipe[0], buf, sizeof(buf));
+
+			if (got > 0)
+				finished += (size_t)got;
+			if (got > 0 && settle) {
+				pthread_mutex_lock(&p->lock);
+				settle(p);
+				pthread_mutex_unlock(&p->lock);
+			}
+		}
+	}
+	return false;
+}
+
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
-		const struct probe_config *cfg, int concurrency, int64_t deadline,
-		bool first_ok_wins, volatile sig_atomic_t *stop, int wake_fd)
+		const struct probe_config *cfg, const struct engine_params *prm)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
-	size_t nthreads, started = 0, finished = 0;
+	size_t nthreads, started = 0;
 	bool interrupted = false;
+	bool first_ok_wins = prm->first_ok_wins;
 	enum job_state *was = NULL;
 
-	memset(&p, 0, sizeof(p));
+	nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
+	if (nthreads > n)
+		nthreads = n ? n : 1;
+	if (pool_init(&p, n, cfg, prm, nthreads) != 0)
+		goto nomem;
 	p.eps = eps;
 	p.res = res;
-	p.n = n;
-	p.cfg = cfg;
-	p.deadline = deadline;
-	p.stop = stop;
-	p.done_pipe[0] = p.done_pipe[1] = -1;
-	pthread_mutex_init(&p.lock, NULL);
 	if (n == 0)
 		goto out;
-	nthreads = concurrency < 1 ? 1 : (size_t)concurrency;
-	if (nthreads > n)
-		nthreads = n;
-	p.spare = (size_t)(concurrency < 1 ? 1 : concurrency) - nthreads;
-	if (cfg->auth) {
-		p.logins = calloc(n, sizeof(*p.logins));
-		if (!p.logins)
-			goto nomem;
-	}
-	if (cfg->enumerate_tls) {
-		p.tls_enums = calloc(n, sizeof(*p.tls_enums));
-		if (!p.tls_enums)
-			goto nomem;
-	}
-	if (cfg->checks) {
-		p.checks = calloc(n, sizeof(*p.checks));
-		if (!p.checks)
-			goto nomem;
-	}
-	p.state = calloc(n, sizeof(*p.state));
-	p.fds = calloc(n, sizeof(*p.fds));
 	threads = calloc(nthreads, sizeof(*threads));
 	was = calloc(n, sizeof(*was));
 	if (first_ok_wins) {
@@ -596,45 +960,23 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 			}
 		}
 	}
-	if (!p.state || !p.fds || !threads || !was || pipe2(p.done_pipe, O_CLOEXEC) != 0) {
+	if (!threads || !was) {
 nomem:
 		for (size_t i = 0; i < n; i++)
-			result_fail(&res[i], MP_ERR_INTERNAL, "out of memory or file descriptors");
+			if (!eps[i].invalid)
+				result_fail(&res[i], MP_ERR_INTERNAL,
+					    "out of memory or file descriptors");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		p.fds[i] = -1;
 	for (; started < nthreads; started++)
-		if (pthread_create(&threads[started], NULL, worker, &p) != 0)
+		if (start_thread(&threads[started], worker, &p) != 0)
 			break;
 	if (started == 0) {
 		/* No thread could be made: probe in this thread. */
 		worker(&p);
-	}
-	/* Wait for every endpoint, or for an interrupt. */
-	while (finished < n && started > 0) {
-		struct pollfd pfd[2] = {{.fd = p.done_pipe[0], .events = POLLIN},
-					{.fd = wake_fd, .events = POLLIN}};
-		char buf[64];
-		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, -1);
-
-		if (rc < 0 && errno != EINTR)
-			break;
-		if (stop && *stop) {
-			interrupted = true;
-			break;
-		}
-		if (rc > 0 && (pfd[0].revents & POLLIN)) {
-			ssize_t got = read(p.done_pipe[0], buf, sizeof(buf));
-
-			if (got > 0)
-				finished += (size_t)got;
-			if (got > 0 && first_ok_wins) {
-				pthread_mutex_lock(&p.lock);
-				settle_auto(&p);
-				pthread_mutex_unlock(&p.lock);
-			}
-		}
+	} else {
+		/* Wait for every endpoint, or for an interrupt. */
+		interrupted = wait_done(&p, n, prm->wake_fd, first_ok_wins ? settle_auto : NULL);
 	}
 	if (interrupted) {
 		pthread_mutex_lock(&p.lock);
@@ -651,7 +993,7 @@ nomem:
 	starttls_cert_findings(res, n);
 	if (interrupted) {
 		for (size_t i = 0; i < n; i++) {
-			if (was[i] == JOB_DONE)
+			if (was[i] == JOB_DONE || eps[i].invalid)
 				continue;
 			res[i].status = MP_OK;
 			result_fail(&res[i], MP_ERR_INTERRUPTED,
@@ -660,18 +1002,68 @@ nomem:
 		}
 	}
 out:
-	if (p.done_pipe[0] >= 0)
-		close(p.done_pipe[0]);
-	if (p.done_pipe[1] >= 0)
-		close(p.done_pipe[1]);
-	pthread_mutex_destroy(&p.lock);
+	pool_free(&p);
 	free(threads);
-	free(p.state);
-	free(p.skip);
-	free(p.group);
-	free(p.logins);
-	free(p.tls_enums);
-	free(p.checks);
-	free((void *)p.fds);
 	free(was);
+}
+
+int engine_stream(const struct engine_source *src, const struct probe_config *cfg,
+		  const struct engine_params *prm,
+		  void (*done)(void *arg, struct probe_result *res), void *done_arg,
+		  struct mp_error *err)
+{
+	struct pool p;
+	pthread_t *threads = NULL;
+	struct stream_worker *ws = NULL;
+	size_t nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
+	size_t started = 0;
+	int rc = -1;
+
+	if (pool_init(&p, nthreads, cfg, prm, nthreads) != 0)
+		goto nomem;
+	p.streamed = true;
+	p.src = src;
+	p.done = done;
+	p.done_arg = done_arg;
+	mp_error_clear(&p.src_err);
+	p.slot_eps = calloc(nthreads, sizeof(*p.slot_eps));
+	p.res = calloc(nthreads, sizeof(*p.res));
+	p.skip = calloc(nthreads, sizeof(*p.skip));
+	threads = calloc(nthreads, sizeof(*threads));
+	ws = calloc(nthreads, sizeof(*ws));
+	if (!p.slot_eps || !p.res || !p.skip || !threads || !ws) {
+nomem:
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory or file descriptors");
+		goto out;
+	}
+	p.eps = p.slot_eps;
+	for (size_t k = 0; k < nthreads; k++) {
+		ws[k].p = &p;
+		ws[k].k = k;
+	}
+	for (; started < nthreads; started++)
+		if (start_thread(&threads[started], stream_worker, &ws[started]) != 0)
+			break;
+	if (started == 0) {
+		stream_worker(&ws[0]);
+	} else if (wait_done(&p, started, prm->wake_fd, NULL)) {
+		/* Interrupted: cut what is in flight; the workers hand it over. */
+		pthread_mutex_lock(&p.lock);
+		for (size_t k = 0; k < nthreads; k++)
+			p.skip[k] = p.state[k] == JOB_RUNNING;
+		pthread_mutex_unlock(&p.lock);
+		interrupt_all(&p);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	rc = p.src_rc;
+	if (rc != 0)
+		*err = p.src_err;
+out:
+	pool_free(&p);
+	free(p.slot_eps);
+	free(p.res);
+	free(threads);
+	free(ws);
+	return rc;
 }

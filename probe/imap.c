@@ -311,8 +311,12 @@ static enum mp_status imap_greeting(struct session *s)
 	if (len < 2 || line[0] != '*' || line[1] != ' ')
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
 				    "server sent an IMAP greeting that is not untagged: \"%s\"", q);
-	if (imap_word(line + 2, len - 2, "BYE", &rest))
+	/* RFC 3501 7.1.5: a BYE greeting means the server is not willing to
+	 * accept a connection now (busy or shutting down). */
+	if (imap_word(line + 2, len - 2, "BYE", &rest)) {
+		s->res->busy = true;
 		return mp_error_set(&s->err, MP_ERR_REJECTED, "server refused service: \"%s\"", q);
+	}
 	if (imap_word(line + 2, len - 2, "PREAUTH", &rest)) {
 		transcript_note(&s->res->transcript,
 				"server pre-authenticated the connection (PREAUTH)");

@@ -1,9 +1,10 @@
 /* main.c - mailprobe: the composition root. "mailprobe serve" is the
- * exporter (serve.c); anything else is one run from the command line:
+ * exporter (serve.c), "mailprobe merge" joins reports (merge.c); anything else is one run from the command line:
  * parse options, open the report files, run (run.c), write the reports. */
 #include "cli.h"
 #include "run.h"
 #include "serve.h"
+#include "merge.h"
 #include "../reports/report.h"
 #include "../reports/sink.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +87,62 @@ static size_t plan_sinks(const struct run_options *opt, struct report_sink *sink
 	return n;
 }
 
+/* Raises the soft limit on descriptors to the hard one, and caps
+ * --concurrency to what it allows (a probe holds one socket, and logins or
+ * --enumerate-tls a few more), saying so. */
+static void fit_concurrency(struct run_options *opt)
+{
+	struct rlimit rl;
+	rlim_t room;
+	long most;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)MP_MAX_CONCURRENCY * 8)
+		return;
+	room = rl.rlim_cur > MP_FD_RESERVE ? rl.rlim_cur - MP_FD_RESERVE : 1;
+	most = (long)room / (opt->probe.auth || opt->probe.enumerate_tls ? 4 : 1);
+	if (most < 1)
+		most = 1;
+	if (opt->concurrency > most) {
+		fprintf(stderr, "mailprobe: --concurrency %d capped to %ld: the process may open "
+			"only %lu descriptors (raise ulimit -n)\n", opt->concurrency, most,
+			(unsigned long)rl.rlim_cur);
+		opt->concurrency = (int)most;
+	}
+}
+
+/* A streamed run (ndjson): results are written as they finish. */
+static int main_stream(struct run_options *opt, struct report_sink *sinks, size_t nsinks)
+{
+	struct run_report report;
+	struct run_tally tally;
+	struct mp_error err;
+	int rc;
+
+	mp_error_clear(&err);
+	if (run_stream(opt, &interrupted, wake_pipe[0], report_writer_for(opt->format), sinks[0].f,
+		       &report, &tally, &err) != 0) {
+		/* Nothing probed (a bad plan): no report at all. */
+		if (tally.total == 0 && !report.started_at[0]) {
+			sinks_abort(sinks, nsinks);
+			return usage_error(err.msg);
+		}
+		fprintf(stderr, "mailprobe: %s\n", err.msg);
+		sinks_commit(sinks, nsinks, &err);
+		return MP_EXIT_USAGE;
+	}
+	rc = report_exit_code(&report);
+	if (sinks_commit(sinks, nsinks, &err) != 0)
+		return usage_error(err.msg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct run_options *opt = NULL;
@@ -97,6 +155,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return merge_main(argc - 1, argv + 1);
 	mp_error_clear(&err);
 	memset(&run, 0, sizeof(run));
 	opt = calloc(1, sizeof(*opt));
@@ -112,6 +172,7 @@ int main(int argc, char **argv)
 	case CLI_RUN:
 		break;
 	}
+	fit_concurrency(opt);
 	nsinks = plan_sinks(opt, sinks);
 	if (sinks_open(sinks, nsinks, &err) != 0) {
 		rc = usage_error(err.msg);
@@ -119,6 +180,11 @@ int main(int argc, char **argv)
 	}
 	sinks_opened = true;
 	install_signals();
+	if (opt->format == FORMAT_NDJSON) {
+		sinks_opened = false;
+		rc = main_stream(opt, sinks, nsinks);
+		goto out;
+	}
 	if (run_probe(opt, 0, &interrupted, wake_pipe[0], NULL, NULL, &run, &err) != 0) {
 		rc = usage_error(err.msg);
 		goto out;

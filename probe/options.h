@@ -29,6 +29,7 @@ enum output_format {
 	FORMAT_JUNIT,      /* JUnit XML (Jenkins, GitLab) */
 	FORMAT_PROMETHEUS, /* Prometheus text exposition format */
 	FORMAT_HTML,       /* one self-contained HTML page */
+	FORMAT_NDJSON,     /* one JSON result per line as each finishes, then a summary line */
 	FORMAT_COUNT
 };
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
@@ -83,7 +84,12 @@ struct run_options {
 	struct policy policy;
 
 	int concurrency;
-	int overall_timeout_ms;
+	int overall_timeout_ms;         /* 0: no deadline (only with ndjson) */
+	/* politeness (engine.c): connections at once per address, new
+	 * connections per second (0: no limit), retries of a busy endpoint */
+	int per_host;
+	int rate;
+	int retry;
 	struct probe_config probe;
 	struct tls_config tls;
 
@@ -98,6 +104,13 @@ struct run_options {
 	/* targets: host names, addresses or endpoint URLs, as given */
 	const char *targets[MP_MAX_TARGETS];
 	size_t ntargets;
+	/* -i FILE ("-": standard input): more targets, one per line */
+	const char *targets_file;
+	/* --shard I/N: only targets whose hash is I modulo N (count 0: all) */
+	unsigned shard_index, shard_count;
+	/* --allow-duplicates: probe an endpoint as often as it is given
+	 * (soak tests, benchmarks); by default it is probed once */
+	bool allow_duplicates;
 
 	/* domains (discover.h): --discover DOMAIN or user@DOMAIN */
 	const char *discover;

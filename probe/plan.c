@@ -1,6 +1,7 @@
 /* plan.c - from targets and matrix options to the list of endpoints. */
 #include "plan.h"
 #include "dialect.h"
+#include "targets.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -231,8 +232,8 @@ static int add_paths(struct eplist *l, const struct run_options *opt, const stru
 	size_t paths = (opt->nproxies == 0 || opt->direct ? 1 : 0) + opt->nproxies;
 
 	if (l->n + paths > MP_MAX_ENDPOINTS) {
-		mp_error_set(err, MP_ERR_INTERNAL, "more than %d endpoints; narrow the matrix",
-			     MP_MAX_ENDPOINTS);
+		mp_error_set(err, MP_ERR_INTERNAL, "more than %d endpoints for one target; narrow "
+			     "the matrix", MP_MAX_ENDPOINTS);
 		return -1;
 	}
 	if (l->n + paths > l->cap) {
@@ -362,40 +363,247 @@ static int plan_host(struct eplist *l, const struct run_options *opt, const char
 	return 0;
 }
 
-int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
-	       struct mp_error *err)
-{
-	struct eplist l = {NULL, 0, 0};
+/* ---- the de-duplication set: 64-bit hashes of endpoint keys ---- */
 
-	*eps = NULL;
-	*n = 0;
+/* The key of an endpoint: protocol, mode, port, host (case-folded) and path. */
+static uint64_t endpoint_key(const struct endpoint *ep, const struct run_options *opt)
+{
+	char buf[300];
+	int len, proxy = -1;
+
+	for (size_t i = 0; ep->proxy && i < opt->nproxies; i++)
+		if (ep->proxy == &opt->proxies[i])
+			proxy = (int)i;
+	len = snprintf(buf, sizeof(buf), "%d/%d/%u/%d/", (int)ep->proto, (int)ep->mode,
+		       (unsigned)ep->port, proxy);
+	if (len < 0)
+		len = 0;
+	for (size_t i = 0; ep->host[i] && (size_t)len < sizeof(buf) - 1; i++)
+		buf[len++] = (char)tolower((unsigned char)ep->host[i]);
+	return target_hash(buf, (size_t)len) | 1; /* 0 marks a free slot */
+}
+
+bool epset_seen(struct epset *s, const struct endpoint *ep, const struct run_options *opt)
+{
+	uint64_t k = endpoint_key(ep, opt);
+	size_t i;
+
+	if (s->n * 2 >= s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *nv = calloc(ncap, sizeof(*nv));
+
+		if (!nv)
+			return false;
+		for (size_t j = 0; j < s->cap; j++) {
+			if (!s->v[j])
+				continue;
+			for (i = s->v[j] & (ncap - 1); nv[i]; i = (i + 1) & (ncap - 1))
+				;
+			nv[i] = s->v[j];
+		}
+		free(s->v);
+		s->v = nv;
+		s->cap = ncap;
+	}
+	for (i = k & (s->cap - 1); s->v[i]; i = (i + 1) & (s->cap - 1))
+		if (s->v[i] == k)
+			return true;
+	s->v[i] = k;
+	s->n++;
+	return false;
+}
+
+void epset_free(struct epset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- the plan as a stream ---- */
+
+struct plan_iter {
+	const struct run_options *opt;
+	size_t cli_next;                /* next command-line target */
+	struct target_reader *reader;   /* -i FILE, NULL when none */
+	struct eplist cur;              /* the current target's endpoints */
+	size_t icur;
+	struct epset seen;
+	size_t given;
+};
+
+struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *err)
+{
+	struct plan_iter *it = NULL;
+
 	if (opt->nports > 0 && opt->protocols == 0 && !opt->auto_mode) {
 		for (size_t i = 0; i < opt->nports; i++) {
 			if (protocol_of_port(opt->ports[i]) < 0) {
 				mp_error_set(err, MP_ERR_INTERNAL,
 					     "cannot tell which protocol port %u speaks; add "
 					     "--protocols smtp|imap|pop3", (unsigned)opt->ports[i]);
-				return -1;
+				return NULL;
 			}
 		}
 	}
-	for (size_t t = 0; t < opt->ntargets; t++) {
-		struct endpoint ep;
-		char host[256];
-		int rc = plan_parse_url(opt->targets[t], &ep, err);
-
-		if (rc < 0)
+	it = calloc(1, sizeof(*it));
+	if (!it) {
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	it->opt = opt;
+	if (opt->targets_file) {
+		it->reader = malloc(sizeof(*it->reader));
+		if (!it->reader) {
+			mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 			goto fail;
-		if (rc == 1) {
-			if (add_paths(&l, opt, &ep, err) != 0)
-				goto fail;
+		}
+		if (targets_open(it->reader, opt->targets_file, err) != 0) {
+			free(it->reader);
+			it->reader = NULL;
+			goto fail;
+		}
+	}
+	return it;
+fail:
+	plan_iter_free(it);
+	return NULL;
+}
+
+void plan_iter_free(struct plan_iter *it)
+{
+	if (!it)
+		return;
+	if (it->reader) {
+		targets_close(it->reader);
+		free(it->reader);
+	}
+	free(it->cur.v);
+	epset_free(&it->seen);
+	free(it);
+}
+
+size_t plan_count(const struct plan_iter *it)
+{
+	return it->given;
+}
+
+/* Expands one target's text into it->cur. Returns 0 or -1 with err. */
+static int expand(struct plan_iter *it, const char *text, struct mp_error *err)
+{
+	struct endpoint ep;
+	char host[256];
+	int rc;
+
+	it->cur.n = 0;
+	it->icur = 0;
+	rc = plan_parse_url(text, &ep, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return add_paths(&it->cur, it->opt, &ep, err);
+	if (plan_parse_host(text, host, sizeof(host), err) != 0)
+		return -1;
+	return plan_host(&it->cur, it->opt, host, err);
+}
+
+/* An invalid line of -i FILE as an endpoint. */
+static void invalid_line(struct endpoint *ep, const char *text, unsigned long line)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->invalid = true;
+	ep->line = (unsigned)line;
+	snprintf(ep->host, sizeof(ep->host), "%.*s", MP_TARGET_QUOTE + 3, text);
+	for (char *c = ep->host; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+}
+
+int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz,
+	      struct mp_error *err)
+{
+	const struct run_options *opt = it->opt;
+
+	for (;;) {
+		struct target_item ti;
+		struct mp_error perr;
+		int rc;
+
+		while (it->icur < it->cur.n) {
+			*ep = it->cur.v[it->icur++];
+			if (!opt->allow_duplicates && epset_seen(&it->seen, ep, opt))
+				continue;
+			it->given++;
+			return 1;
+		}
+		if (it->cli_next < opt->ntargets) {
+			const char *t = opt->targets[it->cli_next++];
+
+			if (!target_in_shard(target_hash(t, strlen(t)), opt->shard_index,
+					     opt->shard_count))
+				continue;
+			if (expand(it, t, err) != 0)
+				return -1;
 			continue;
 		}
-		if (plan_parse_host(opt->targets[t], host, sizeof(host), err) != 0 ||
-		    plan_host(&l, opt, host, err) != 0)
-			goto fail;
+		if (!it->reader)
+			return 0;
+		rc = targets_next(it->reader, &ti, err);
+		if (rc <= 0)
+			return rc;
+		if (!target_in_shard(ti.hash, opt->shard_index, opt->shard_count))
+			continue;
+		mp_error_clear(&perr);
+		if (ti.kind == TARGET_TOO_LONG)
+			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
+				     "line longer than %d bytes", MP_MAX_TARGET_LINE);
+		else if (ti.kind == TARGET_BINARY)
+			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
+				     "line holds control bytes (binary data?)");
+		else if (expand(it, ti.text, &perr) == 0)
+			continue;
+		invalid_line(ep, ti.text, ti.line);
+		snprintf(why, whysz, "line %lu: %s", ti.line, perr.msg);
+		it->given++;
+		return 1;
 	}
-	if (l.n == 0) {
+}
+
+int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
+	       struct mp_error *err)
+{
+	struct eplist l = {NULL, 0, 0};
+	struct plan_iter *it = plan_iter_new(opt, err);
+	char why[MP_MAX_ERROR];
+	int rc;
+
+	*eps = NULL;
+	*n = 0;
+	if (!it)
+		return -1;
+	for (;;) {
+		struct endpoint ep;
+
+		rc = plan_next(it, &ep, why, sizeof(why), err);
+		if (rc <= 0)
+			break;
+		if (l.n >= l.cap) {
+			size_t ncap = l.cap ? l.cap * 2 : 32;
+			struct endpoint *nv = realloc(l.v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+				rc = -1;
+				break;
+			}
+			l.v = nv;
+			l.cap = ncap;
+		}
+		l.v[l.n++] = ep;
+	}
+	plan_iter_free(it);
+	if (rc < 0)
+		goto fail;
+	if (l.n == 0 && !opt->targets_file && opt->shard_count <= 1) {
 		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
 			     "(check --protocols, --ports and --modes)");
 		goto fail;

@@ -2,7 +2,9 @@
 #ifndef MP_PLAN_H
 #define MP_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "options.h"
 #include "result.h"
 
@@ -16,8 +18,38 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err);
 int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error *err);
 
 /* Builds every endpoint of the run (targets x matrix x paths) into a new
- * array. Returns 0 or -1 with err (e.g. a port whose protocol is unknown). */
+ * array, duplicates left out. Returns 0 or -1 with err (e.g. a port whose
+ * protocol is unknown, a bad target on the command line). With -i FILE, a
+ * bad line is an endpoint with invalid set (plan_next tells why; here the
+ * reason is lost: use the iterator). */
 int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
 	       struct mp_error *err);
+
+/* The plan as a stream: the command line's targets, then -i FILE's lines,
+ * each (in --shard) expanded into its matrix and paths, endpoints seen
+ * before left out. Memory: one target's endpoints, plus the set of
+ * endpoints seen (16 bytes per distinct endpoint, see README). */
+struct plan_iter;
+
+/* Starts the plan (opens -i FILE). Returns NULL with err. */
+struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *err);
+/* The next endpoint. Returns 1 with *ep; when ep->invalid the target (a
+ * line of -i FILE) is not one, ep->host holds its text made printable and
+ * why[] (whysz bytes) says why. Returns 0 at the end, -1 with err on a bad
+ * target given on the command line or a read error. */
+int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz,
+	      struct mp_error *err);
+/* Endpoints given so far, and duplicates left out. */
+size_t plan_count(const struct plan_iter *it);
+void plan_iter_free(struct plan_iter *it);
+
+/* The endpoint set of the de-duplication (exposed for tests): returns true
+ * when ep was already in it (else adds it; false also when out of memory). */
+struct epset {
+	uint64_t *v;
+	size_t n, cap;
+};
+bool epset_seen(struct epset *s, const struct endpoint *ep, const struct run_options *opt);
+void epset_free(struct epset *s);
 
 #endif

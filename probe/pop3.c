@@ -99,6 +99,9 @@ static enum mp_status pop3_greeting(struct session *s)
 		pop3_apop_timestamp(s, line, len);
 		return MP_OK;
 	case POP3_ERR:
+		/* RFC 2449 8.1.2 [IN-USE], RFC 3206 4 [SYS/TEMP]: transient. */
+		s->res->busy = memmem(line, len, "[IN-USE]", 8) != NULL ||
+			       memmem(line, len, "[SYS/TEMP]", 10) != NULL;
 		return mp_error_set(&s->err, MP_ERR_REJECTED, "server refused service: \"%s\"", q);
 	default:
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,

@@ -37,6 +37,8 @@ struct endpoint {
 	 * record that named it ("10 mx1.example.test."). */
 	const char *discovered_by;
 	char discovered_record[160];
+	unsigned line;                  /* the line of -i FILE it came from; 0: command line */
+	bool invalid;                   /* an invalid target (host: its text, made printable) */
 };
 
 /* Stable finding codes (JSON "findings[].code"). */
@@ -163,6 +165,12 @@ struct probe_result {
 	 * NULL / 0 when none was selected */
 	struct check_result *checks;
 	size_t nchecks;
+	/* --retry (engine.c): connections tried for this endpoint (1 without
+	 * retries); busy: the server refused service for load (SMTP 4xx
+	 * greeting, IMAP * BYE greeting, POP3 -ERR [IN-USE] or [SYS/TEMP]),
+	 * so a later attempt may get through. */
+	int attempts;
+	bool busy;
 };
 
 /* Sets up an empty result for ep (timings -1, transcript started now). */

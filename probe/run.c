@@ -21,21 +21,103 @@ static void rfc3339_now(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The engine's settings for opt's run within budget ms (DEADLINE_NONE: none). */
+static void engine_params_of(const struct run_options *opt, int64_t budget,
+			     volatile sig_atomic_t *stop, int wake_fd, struct engine_params *prm)
+{
+	memset(prm, 0, sizeof(*prm));
+	prm->concurrency = opt->concurrency;
+	prm->deadline = budget == DEADLINE_NONE ? DEADLINE_NONE : deadline_in(budget);
+	prm->first_ok_wins = opt->auto_mode;
+	prm->per_host = opt->per_host;
+	prm->rate = opt->rate;
+	prm->retry = opt->retry;
+	prm->stop = stop;
+	prm->wake_fd = wake_fd;
+}
+
+/* An invalid target's reason, kept until its result is made. */
+struct why_note {
+	size_t idx;
+	char *why;
+};
+
+/* The whole plan into out->eps; the reasons of invalid targets into *notes. */
+static int drain_plan(const struct run_options *opt, struct run_outcome *out,
+		      struct why_note **notes, size_t *nnotes, struct mp_error *err)
+{
+	struct plan_iter *it = plan_iter_new(opt, err);
+	size_t cap = 0, ncap = 0;
+	char why[MP_MAX_ERROR];
+	int rc;
+
+	if (!it)
+		return -1;
+	for (;;) {
+		struct endpoint ep;
+
+		rc = plan_next(it, &ep, why, sizeof(why), err);
+		if (rc <= 0)
+			break;
+		if (out->n >= cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct endpoint *v = realloc(out->eps, c * sizeof(*v));
+
+			if (!v)
+				goto nomem;
+			out->eps = v;
+			cap = c;
+		}
+		if (ep.invalid) {
+			if (*nnotes >= ncap) {
+				size_t c = ncap ? ncap * 2 : 16;
+				struct why_note *v = realloc(*notes, c * sizeof(*v));
+
+				if (!v)
+					goto nomem;
+				*notes = v;
+				ncap = c;
+			}
+			(*notes)[*nnotes].idx = out->n;
+			(*notes)[*nnotes].why = strdup(why);
+			if (!(*notes)[(*nnotes)++].why)
+				goto nomem;
+		}
+		out->eps[out->n++] = ep;
+	}
+	plan_iter_free(it);
+	if (rc == 0 && out->n == 0 && !opt->targets_file && opt->shard_count <= 1) {
+		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
+			     "(check --protocols, --ports and --modes)");
+		return -1;
+	}
+	return rc;
+nomem:
+	plan_iter_free(it);
+	mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+	return -1;
+}
+
 int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
               int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
               struct mp_error *err)
 {
 	struct probe_config cfg = opt->probe;
 	struct tls_ctx *tls = NULL;
-	int64_t budget = opt->overall_timeout_ms, t0;
+	struct engine_params prm;
+	struct why_note *notes = NULL;
+	size_t nnotes = 0;
+	int64_t budget = opt->overall_timeout_ms > 0 ? opt->overall_timeout_ms : DEADLINE_NONE, t0;
 	struct dns_client *dns = NULL;
 	struct disc_resolver dr;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (max_ms > 0 && max_ms < budget)
+	if (max_ms > 0 && (budget == DEADLINE_NONE || max_ms < budget))
 		budget = max_ms;
-	if (opt->ntargets > 0 && plan_build(opt, &out->eps, &out->n, err) != 0)
+	/* with --discover alone, the endpoints all come from discovery */
+	if ((opt->ntargets > 0 || opt->targets_file) &&
+	    drain_plan(opt, out, &notes, &nnotes, err) != 0)
 		goto out;
 	tls = tls_ctx_new(&opt->tls, err);
 	if (!tls)
@@ -54,7 +136,9 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 			mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 			goto out;
 		}
-		if (discover_run(opt, dns, tls, deadline_in(budget), out->discovery, &out->eps,
+		if (discover_run(opt, dns, tls,
+		                 budget == DEADLINE_NONE ? DEADLINE_NONE : deadline_in(budget),
+		                 out->discovery, &out->eps,
 		                 &out->n, err) != 0)
 			goto out;
 	}
@@ -77,12 +161,17 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	}
 	for (size_t i = 0; i < out->n; i++)
 		result_init(&out->results[i], &out->eps[i]);
+	/* invalid targets are never expanded and keep their order: the k-th
+	 * invalid endpoint is the k-th note */
+	for (size_t i = 0, k = 0; i < out->n && k < nnotes; i++)
+		if (out->eps[i].invalid)
+			result_fail(&out->results[i], MP_ERR_INVALID_TARGET, notes[k++].why);
 	if (started)
 		started(arg);
 	rfc3339_now(out->report.started_at, sizeof(out->report.started_at));
 	t0 = mono_ms();
-	engine_run(out->eps, out->results, out->n, &cfg, opt->concurrency, deadline_in(budget),
-	           opt->auto_mode, stop, wake_fd);
+	engine_params_of(opt, budget, stop, wake_fd, &prm);
+	engine_run(out->eps, out->results, out->n, &cfg, &prm);
 	addrs_findings(out->results, out->n);
 	if (out->discovery)
 		discover_findings(out->discovery, out->results, out->n);
@@ -100,9 +189,97 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	rc = 0;
 out:
 	dns_free(dns);
+	for (size_t k = 0; k < nnotes; k++)
+		free(notes[k].why);
+	free(notes);
 	tls_ctx_free(tls);
 	if (rc != 0)
 		run_outcome_free(out);
+	return rc;
+}
+
+/* What the engine's completion callback needs. */
+struct stream_ctx {
+	const struct run_options *opt;
+	const struct report_writer *w;
+	FILE *f;
+	struct run_tally *tally;
+	bool write_failed;
+};
+
+/* One finished endpoint: written (and flushed) at once, then counted. */
+static void stream_done(void *arg, struct probe_result *res)
+{
+	struct stream_ctx *c = arg;
+	struct run_report one;
+
+	memset(&one, 0, sizeof(one));
+	one.opt = c->opt;
+	one.results = res;
+	one.n = 1;
+	if (!c->write_failed && c->w->write_result(c->f, &one, 0) != 0)
+		c->write_failed = true;
+	report_tally_add(c->tally, res);
+}
+
+/* engine_source.next over the plan. */
+static int next_of_plan(void *arg, struct endpoint *ep, char *why, size_t whysz,
+			struct mp_error *err)
+{
+	return plan_next(arg, ep, why, whysz, err);
+}
+
+int run_stream(const struct run_options *opt, volatile sig_atomic_t *stop, int wake_fd,
+	       const struct report_writer *w, FILE *f, struct run_report *report,
+	       struct run_tally *tally, struct mp_error *err)
+{
+	struct probe_config cfg = opt->probe;
+	struct engine_source src;
+	struct engine_params prm;
+	struct stream_ctx ctx;
+	struct plan_iter *it = NULL;
+	struct tls_ctx *tls = NULL;
+	int64_t budget = opt->overall_timeout_ms > 0 ? opt->overall_timeout_ms : DEADLINE_NONE, t0;
+	int rc = -1;
+
+	memset(report, 0, sizeof(*report));
+	report_tally_init(tally);
+	report->opt = opt;
+	report->tally = tally;
+	if (!w->write_result || !w->write_summary) {
+		mp_error_set(err, MP_ERR_INTERNAL, "the %s format cannot stream", w->name);
+		return -1;
+	}
+	it = plan_iter_new(opt, err);
+	if (!it)
+		return -1;
+	tls = tls_ctx_new(&opt->tls, err);
+	if (!tls)
+		goto out;
+	cfg.tls = tls;
+	src.next = next_of_plan;
+	src.arg = it;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.opt = opt;
+	ctx.w = w;
+	ctx.f = f;
+	ctx.tally = tally;
+	rfc3339_now(report->started_at, sizeof(report->started_at));
+	t0 = mono_ms();
+	engine_params_of(opt, budget, stop, wake_fd, &prm);
+	prm.first_ok_wins = false;
+	rc = engine_stream(&src, &cfg, &prm, stream_done, &ctx, err);
+	report->duration_ms = mono_ms() - t0;
+	report->interrupted = stop && *stop != 0;
+	report_tally_finish(report);
+	if (w->write_summary(f, report) != 0 || ctx.write_failed) {
+		if (rc == 0)
+			mp_error_set(err, MP_ERR_INTERNAL, "could not write the %s report", w->name);
+		rc = -1;
+	}
+out:
+	tls_ctx_free(tls);
+	plan_iter_free(it);
 	return rc;
 }
 

@@ -27,6 +27,16 @@ struct run_outcome {
 int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
               int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
               struct mp_error *err);
+/* A streamed run (the ndjson format, w->write_result): endpoints are pulled
+ * from the plan as threads come free and each result is written to f and
+ * flushed as it finishes, then freed, so memory does not grow with the
+ * targets; then the summary line. report (summary only: results is NULL)
+ * and tally tell the exit code. Auto mode and policies need the whole run
+ * (cli.c refuses them with ndjson). Returns 0, or -1 with err (a bad plan,
+ * a read error of -i FILE, a write error: what was written stays valid). */
+int run_stream(const struct run_options *opt, volatile sig_atomic_t *stop, int wake_fd,
+	       const struct report_writer *w, FILE *f, struct run_report *report,
+	       struct run_tally *tally, struct mp_error *err);
 /* Frees what run_probe allocated. */
 void run_outcome_free(struct run_outcome *out);
 

@@ -174,9 +174,12 @@ static enum mp_status smtp_greeting(struct session *s)
 		goto out;
 	dialect_greeting_append(s, r.text, r.len);
 	smtp_quote_first(q, sizeof(q), &r);
+	/* RFC 5321 3.8, 4.2.2: 421 (any 4yz) is transient, "try again later". */
+	s->res->busy = r.code >= 400 && r.code < 500;
 	if (r.code >= 400)
 		st = mp_error_set(&s->err, MP_ERR_REJECTED,
-				  "server refused service with %d: \"%s\"", r.code, q);
+				  "server refused service with %d%s: \"%s\"", r.code,
+				  s->res->busy ? " (busy, try again later)" : "", q);
 	else if (r.code != 220)
 		st = mp_error_set(&s->err, MP_ERR_PROTOCOL,
 				  "server greeted with %d instead of 220: \"%s\"", r.code, q);

@@ -468,10 +468,24 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		jb_push(b, arr, item);
 	}
 
+	add_int(b, o, "attempts", res->attempts > 0 ? res->attempts : 1);
 	if (opt->transcript)
 		add_transcript(b, o, &res->transcript);
 	if (opt->auth.user)
 		add_logins(b, o, res, opt);
+	return o;
+}
+
+cJSON *report_json_result(const struct probe_result *res, const struct run_options *opt)
+{
+	static const struct run_options no_options;
+	struct jb b = {.failed = false};
+	cJSON *o = result_item(&b, res, opt ? opt : &no_options);
+
+	if (b.failed) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -533,14 +547,53 @@ static void add_verdicts(struct jb *b, cJSON *root, const struct run_report *r)
 	}
 }
 
-/* The "summary" object: counts and the recommended endpoint per protocol. */
-static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
+/* "recommended" of the summary: per protocol the endpoint, or null. */
+static void add_recommended(struct jb *b, cJSON *s, const struct run_report *r)
 {
-	cJSON *s = add_obj(b, root, "summary");
-	cJSON *by = NULL, *rec = NULL, *e = NULL;
-	size_t counts[MP_STATUS_COUNT] = {0}, answered = 0;
+	cJSON *rec = add_obj(b, s, "recommended");
+	cJSON *e = NULL;
 
-	for (size_t i = 0; i < r->n; i++) {
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const char *name = protocol_name((enum protocol)p);
+		const struct endpoint *ep = NULL;
+		int idx = r->recommended[p];
+
+		if (r->tally && r->tally->best[p] >= 0) {
+			ep = &r->tally->best_ep[p];
+			idx = (int)r->tally->best[p];
+		} else if (!r->tally && idx >= 0 && (size_t)idx < r->n) {
+			ep = &r->results[idx].ep;
+		}
+		if (!ep) {
+			add_null(b, rec, name);
+			continue;
+		}
+		e = add_obj(b, rec, name);
+		add_str(b, e, "host", ep->host);
+		add_int(b, e, "port", ep->port);
+		add_str(b, e, "mode", mode_name(ep->mode));
+		if (ep->proxy)
+			jb_put(b, e, "proxy", proxy_item(b, ep->proxy));
+		else
+			add_null(b, e, "proxy");
+		add_int(b, e, "endpoint", idx);
+		add_str(b, e, "reason", r->recommend_reason[p]);
+	}
+}
+
+/* The "summary" object: counts and the recommended endpoint per protocol
+ * (from r->tally in a streamed run). */
+static void add_summary_to(struct jb *b, cJSON *s, const struct run_report *r)
+{
+	cJSON *by = NULL;
+	size_t counts[MP_STATUS_COUNT] = {0}, answered = 0, total = r->n;
+
+	if (r->tally) {
+		memcpy(counts, r->tally->by_status, sizeof(counts));
+		answered = r->tally->answered;
+		total = r->tally->total;
+	}
+	for (size_t i = 0; !r->tally && i < r->n; i++) {
 		if ((unsigned)r->results[i].status < MP_STATUS_COUNT)
 			counts[r->results[i].status]++;
 		else
@@ -548,7 +601,7 @@ static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 		if (report_answered(&r->results[i]))
 			answered++;
 	}
-	add_int(b, s, "total", (int64_t)r->n);
+	add_int(b, s, "total", (int64_t)total);
 	add_int(b, s, "answered", (int64_t)answered);
 	add_str(b, s, "state", pstate_name(r->state));
 	/* Only statuses that occurred. */
@@ -556,29 +609,34 @@ static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
 	for (int st = 0; st < MP_STATUS_COUNT; st++)
 		if (counts[st])
 			add_int(b, by, mp_status_name((enum mp_status)st), (int64_t)counts[st]);
+	add_recommended(b, s, r);
+}
 
-	rec = add_obj(b, s, "recommended");
-	for (int p = 0; p < PROTO_COUNT; p++) {
-		const char *name = protocol_name((enum protocol)p);
-		int idx = r->recommended[p];
-		const struct probe_result *res = NULL;
+static void add_summary(struct jb *b, cJSON *root, const struct run_report *r)
+{
+	add_summary_to(b, add_obj(b, root, "summary"), r);
+}
 
-		if (idx < 0 || (size_t)idx >= r->n) {
-			add_null(b, rec, name);
-			continue;
-		}
-		res = &r->results[idx];
-		e = add_obj(b, rec, name);
-		add_str(b, e, "host", res->ep.host);
-		add_int(b, e, "port", res->ep.port);
-		add_str(b, e, "mode", mode_name(res->ep.mode));
-		if (res->ep.proxy)
-			jb_put(b, e, "proxy", proxy_item(b, res->ep.proxy));
-		else
-			add_null(b, e, "proxy");
-		add_int(b, e, "endpoint", idx);
-		add_str(b, e, "reason", r->recommend_reason[p]);
+cJSON *report_json_summary_line(const struct run_report *r)
+{
+	struct jb b = {.failed = false};
+	cJSON *o = jb_check(&b, cJSON_CreateObject());
+	cJSON *tool = NULL;
+
+	add_str(&b, o, "type", "summary");
+	add_str(&b, o, "schema_version", MP_SCHEMA_VERSION);
+	tool = add_obj(&b, o, "tool");
+	add_str(&b, tool, "name", "mailprobe");
+	add_str(&b, tool, "version", MP_VERSION);
+	add_str(&b, o, "started_at", r->started_at);
+	add_int(&b, o, "duration_ms", r->duration_ms < 0 ? 0 : r->duration_ms);
+	add_bool(&b, o, "interrupted", r->interrupted);
+	add_summary_to(&b, o, r);
+	if (b.failed) {
+		cJSON_Delete(o);
+		return NULL;
 	}
+	return o;
 }
 
 /* "discovery": every DNS question with its answers, what the domain

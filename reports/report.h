@@ -51,6 +51,20 @@ struct verdict {
 
 struct discovery;
 
+/* The running totals of a streamed run (ndjson: results are written and
+ * freed as they finish): what its summary line says. */
+struct run_tally {
+	size_t total, answered;
+	size_t by_status[MP_STATUS_COUNT];
+	/* per protocol: the best working endpoint so far (index in the order
+	 * results were written, -1: none), its preference key and copy */
+	long best[PROTO_COUNT];
+	int best_key[PROTO_COUNT];
+	size_t working[PROTO_COUNT];
+	struct endpoint best_ep[PROTO_COUNT];
+	char best_desc[PROTO_COUNT][MP_MAX_REASON];
+};
+
 struct run_report {
 	const struct run_options *opt;
 	const struct discovery *discovery; /* --discover (probe/discover.h), else NULL */
@@ -67,7 +81,17 @@ struct run_report {
 	struct verdict *verdicts;
 	size_t nverdicts;
 	enum pstate state;
+	/* a streamed run: results[] holds only the result being written; the
+	 * summary comes from the tally */
+	const struct run_tally *tally;
 };
+
+/* Starts a tally. */
+void report_tally_init(struct run_tally *t);
+/* Counts one finished result (its index: t->total before the call). */
+void report_tally_add(struct run_tally *t, const struct probe_result *res);
+/* Fills r's recommendation reasons and state from r->tally (no policy). */
+void report_tally_finish(struct run_report *r);
 
 /* Picks the recommended endpoint per protocol, the best that works: verified
  * certificate and matching name, then TLS 1.2+ before legacy, then implicit
@@ -100,9 +124,14 @@ struct writer_ctx {
 
 struct report_writer {
 	enum output_format format;
-	const char *name;               /* "table", "json", "nagios", "junit", "prometheus", "html" */
+	const char *name;               /* "table", "json", "nagios", "junit", "prometheus",
+					   "html", "ndjson" */
 	/* Writes the whole report to f. Returns 0 or -1. */
 	int (*write)(FILE *f, const struct run_report *r, const struct writer_ctx *ctx);
+	/* Streaming formats only (NULL otherwise): one result, r->results[i],
+	 * as it finishes; then the summary once the run is over. */
+	int (*write_result)(FILE *f, const struct run_report *r, size_t i);
+	int (*write_summary)(FILE *f, const struct run_report *r);
 };
 
 /* The writer of a format. */
@@ -132,6 +161,19 @@ int report_write_html_tail(FILE *f);
  * digits, '-'), so that several runs fit on one page. */
 int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
 			  const char *ids);
+
+/* NDJSON (reports/ndjson.c): one result object per line (as in the JSON
+ * report's results[]), then {"type": "summary", ...}; each line flushed. */
+int report_write_ndjson(FILE *f, const struct run_report *r);
+int report_write_ndjson_result(FILE *f, const struct run_report *r, size_t i);
+int report_write_ndjson_summary(FILE *f, const struct run_report *r);
+
+/* The JSON builders (reports/json.c), shared by the NDJSON writer: one
+ * element of "results", and the NDJSON summary line. cJSON objects the
+ * caller frees; NULL when out of memory. */
+struct cJSON;
+struct cJSON *report_json_result(const struct probe_result *res, const struct run_options *opt);
+struct cJSON *report_json_summary_line(const struct run_report *r);
 
 /* Helpers shared by the machine formats: */
 /* The endpoint as a URL ("smtp+starttls://[::1]:587"). */

@@ -78,6 +78,25 @@ int sinks_open(struct report_sink *s, size_t n, struct mp_error *err)
 	return 0;
 }
 
+/* Flushes sink s and, for a file, renames it into place. */
+static bool commit_one(struct report_sink *s, bool ok)
+{
+	if (fflush(s->f) != 0 || ferror(s->f))
+		ok = false;
+	if (s->path) {
+		if (fclose(s->f) != 0)
+			ok = false;
+		s->f = NULL;
+		if (ok && rename(s->tmp, s->path) != 0)
+			ok = false;
+		if (ok)
+			s->tmp[0] = '\0';
+		else
+			drop(s);
+	}
+	return ok;
+}
+
 int sinks_write(struct report_sink *s, size_t n, const struct run_report *r, struct mp_error *err)
 {
 	int rc = 0;
@@ -88,23 +107,26 @@ int sinks_write(struct report_sink *s, size_t n, const struct run_report *r, str
 		bool ok = w && s[i].f && w->write(s[i].f, r, &ctx) == 0;
 		const char *name = s[i].path ? s[i].path : "standard output";
 
-		if (fflush(s[i].f) != 0 || ferror(s[i].f))
-			ok = false;
-		if (s[i].path) {
-			if (fclose(s[i].f) != 0)
-				ok = false;
-			s[i].f = NULL;
-			if (ok && rename(s[i].tmp, s[i].path) != 0)
-				ok = false;
-			if (ok)
-				s[i].tmp[0] = '\0';
-			else
-				drop(&s[i]);
-		}
+		ok = s[i].f && commit_one(&s[i], ok);
 		if (!ok && rc == 0) {
 			mp_error_set(err, MP_ERR_INTERNAL,
 			             "could not write the %s report to %.100s", w ? w->name : "?",
 			             name);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+int sinks_commit(struct report_sink *s, size_t n, struct mp_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!s[i].f || !commit_one(&s[i], true)) {
+			if (rc == 0)
+				mp_error_set(err, MP_ERR_INTERNAL, "could not write the report to %.100s",
+				             s[i].path ? s[i].path : "standard output");
 			rc = -1;
 		}
 	}

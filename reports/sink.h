@@ -25,6 +25,9 @@ int sinks_open(struct report_sink *s, size_t n, struct mp_error *err);
  * Returns 0, or -1 with err (files that failed are removed, never left
  * half-written). */
 int sinks_write(struct report_sink *s, size_t n, const struct run_report *r, struct mp_error *err);
+/* For reports already written to s[i].f as they went (ndjson): flushes,
+ * then renames each file into place. Returns 0 or -1 with err. */
+int sinks_commit(struct report_sink *s, size_t n, struct mp_error *err);
 /* Removes every temporary file still open (early exit). */
 void sinks_abort(struct report_sink *s, size_t n);
 

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Rank of a security mode: implicit TLS first, then STARTTLS, then plain. */
@@ -57,14 +58,12 @@ static int pref_key(const struct probe_result *res)
 	       (res->ep.proxy ? 1 : 0);
 }
 
-/* Why the best was chosen: its qualities, and how many it was chosen from. */
-static void describe_choice(const struct probe_result *res, size_t working, char *buf,
-			    size_t len)
+/* Why the best was chosen: its qualities. */
+static void describe_best(const struct probe_result *res, char *buf, size_t len)
 {
 	static const char *const mode_desc[MODE_COUNT] = {
 	    [MODE_PLAIN] = "plaintext", [MODE_STARTTLS] = "STARTTLS", [MODE_TLS] = "implicit TLS"};
 	bool tls = res->tls_used && res->tls.done;
-	size_t used;
 
 	snprintf(buf, len, "%s, %s%s, %s, %s",
 		 verified(res) ? "verified certificate"
@@ -73,11 +72,69 @@ static void describe_choice(const struct probe_result *res, size_t working, char
 		 tls ? res->tls.version : "no TLS", tls_rank(res) == 1 ? " (legacy)" : "",
 		 (unsigned)res->ep.mode < MODE_COUNT ? mode_desc[res->ep.mode] : "?",
 		 res->ep.proxy ? "through a proxy" : "direct");
-	used = strlen(buf);
+}
+
+/* ...and how many it was chosen from. */
+static void describe_count(size_t working, char *buf, size_t len)
+{
+	size_t used = strlen(buf);
+
 	if (working == 1)
 		snprintf(buf + used, len - used, "; the only one that works");
 	else
 		snprintf(buf + used, len - used, "; best of %zu that work", working);
+}
+
+static void describe_choice(const struct probe_result *res, size_t working, char *buf,
+			    size_t len)
+{
+	describe_best(res, buf, len);
+	describe_count(working, buf, len);
+}
+
+void report_tally_init(struct run_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int p = 0; p < PROTO_COUNT; p++)
+		t->best[p] = -1;
+}
+
+void report_tally_add(struct run_tally *t, const struct probe_result *res)
+{
+	size_t i = t->total++;
+	int p = (int)res->ep.proto, key;
+
+	t->by_status[(unsigned)res->status < MP_STATUS_COUNT ? res->status : MP_ERR_INTERNAL]++;
+	if (report_answered(res))
+		t->answered++;
+	if (res->status != MP_OK || p < 0 || p >= PROTO_COUNT)
+		return;
+	t->working[p]++;
+	key = pref_key(res);
+	/* Strictly better only, so ties keep the first. */
+	if (t->best[p] < 0 || key < t->best_key[p]) {
+		t->best[p] = (long)i;
+		t->best_key[p] = key;
+		t->best_ep[p] = res->ep;
+		describe_best(res, t->best_desc[p], sizeof(t->best_desc[p]));
+	}
+}
+
+void report_tally_finish(struct run_report *r)
+{
+	const struct run_tally *t = r->tally;
+
+	r->state = t->answered > 0 ? PSTATE_OK : PSTATE_CRITICAL;
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		r->recommended[p] = -1;
+		r->recommend_reason[p][0] = '\0';
+		if (t->best[p] < 0)
+			continue;
+		snprintf(r->recommend_reason[p], sizeof(r->recommend_reason[p]), "%s",
+			 t->best_desc[p]);
+		describe_count(t->working[p], r->recommend_reason[p],
+			       sizeof(r->recommend_reason[p]));
+	}
 }
 
 void report_recommend(struct run_report *r)
@@ -120,6 +177,8 @@ int report_exit_code(const struct run_report *r)
 {
 	if (r->opt && r->opt->policy.active)
 		return (int)r->state;
+	if (r->tally)
+		return r->tally->answered > 0 ? MP_EXIT_OK : MP_EXIT_NONE_ANSWERED;
 	for (size_t i = 0; i < r->n; i++)
 		if (report_answered(&r->results[i]))
 			return MP_EXIT_OK;

@@ -39,6 +39,12 @@ static int write_html(FILE *f, const struct run_report *r, const struct writer_c
 	return report_write_html(f, r);
 }
 
+static int write_ndjson(FILE *f, const struct run_report *r, const struct writer_ctx *ctx)
+{
+	(void)ctx;
+	return report_write_ndjson(f, r);
+}
+
 static const struct report_writer writers[FORMAT_COUNT] = {
     [FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
     [FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
@@ -48,6 +54,11 @@ static const struct report_writer writers[FORMAT_COUNT] = {
                            .name = "prometheus",
                            .write = write_prometheus},
     [FORMAT_HTML] = {.format = FORMAT_HTML, .name = "html", .write = write_html},
+    [FORMAT_NDJSON] = {.format = FORMAT_NDJSON,
+                       .name = "ndjson",
+                       .write = write_ndjson,
+                       .write_result = report_write_ndjson_result,
+                       .write_summary = report_write_ndjson_summary},
 };
 
 const struct report_writer *report_writer_for(enum output_format fmt)
@@ -67,7 +78,7 @@ int report_format_parse(const char *name)
 
 const char *report_format_list(void)
 {
-	return "table, json, nagios, junit, prometheus or html";
+	return "table, json, ndjson, nagios, junit, prometheus or html";
 }
 
 void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len)

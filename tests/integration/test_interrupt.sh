@@ -128,7 +128,7 @@ EOF
 }
 
 # 1. SIGINT, JSON on stdout: 2 silent + 1 stuck TLS handshake, 4 finished.
-run_signalled sigint_json INT --format json "${LONG[@]}" \
+run_signalled sigint_json INT --format json --allow-duplicates "${LONG[@]}" \
 	"$SILENT" "$NOHS" "${FAST[@]}" "$SILENT"
 check_json sigint_json 3
 
@@ -141,7 +141,7 @@ check_json sigterm_file 1
 
 # 3. One worker, three silent endpoints: the first is interrupted while being
 #    probed, the other two before they were started.
-run_signalled pending INT --format json --concurrency 1 "${LONG[@]}" "$SILENT" "$SILENT" "$SILENT"
+run_signalled pending INT --format json --concurrency 1 --allow-duplicates "${LONG[@]}" "$SILENT" "$SILENT" "$SILENT"
 check_json pending 3
 "$FAKE_PY" - "$WORK/pending.out" <<'EOF' || status=1
 import json, sys

@@ -87,10 +87,10 @@ measured_run() {
 	t0=$(fake_now_ms)
 	if [ "$HAVE_TIME" = 1 ]; then
 		/usr/bin/time -f '%M' -o "$WORK/$name.time" \
-			timeout -k 5 120 "$MAILPROBE" --format json --compact "${LIMITS[@]}" \
+			timeout -k 5 120 "$MAILPROBE" --format json --compact --allow-duplicates --per-host 0 "${LIMITS[@]}" \
 			--concurrency "$conc" --cafile "$FAKE_CA" "$@" >"$out" 2>"$err" &
 	else
-		timeout -k 5 120 "$MAILPROBE" --format json --compact "${LIMITS[@]}" \
+		timeout -k 5 120 "$MAILPROBE" --format json --compact --allow-duplicates --per-host 0 "${LIMITS[@]}" \
 			--concurrency "$conc" --cafile "$FAKE_CA" "$@" >"$out" 2>"$err" &
 	fi
 	wrapper=$!
