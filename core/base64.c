@@ -82,3 +82,14 @@ int b64_decode(const char *text, size_t len, unsigned char **out, size_t *outlen
 	*outlen = n;
 	return 0;
 }
+
+int hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

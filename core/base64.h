@@ -25,4 +25,8 @@ bool b64_valid(const char *text, size_t len);
  * or memory runs out; then *out is NULL. */
 int b64_decode(const char *text, size_t len, unsigned char **out, size_t *outlen);
 
+/* The value of one hexadecimal digit (base16, RFC 4648 section 8, either
+ * case), or -1 when c is not one. */
+int hex_digit_value(int c);
+
 #endif

@@ -5,6 +5,7 @@
  * of the URL that could contain it.
  */
 #include "proxy.h"
+#include "base64.h"
 #include "limits.h"
 
 #include <arpa/inet.h>
@@ -48,17 +49,6 @@ bool proxy_resolves_remotely(enum proxy_type t)
 	return t == PROXY_SOCKS4A || t == PROXY_SOCKS5H || t == PROXY_HTTP;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes src[0..len) (RFC 3986 section 2.1) into out, at most max
  * bytes plus a NUL. what names the field ("user name", "password"); the input
  * itself is never quoted. Returns 0, or -1 with err set. */
@@ -71,8 +61,8 @@ static int pct_decode(const char *src, size_t len, char *out, size_t max, const 
 		char c = src[i];
 
 		if (c == '%') {
-			int hi = len - i >= 3 ? hex_value(src[i + 1]) : -1;
-			int lo = len - i >= 3 ? hex_value(src[i + 2]) : -1;
+			int hi = len - i >= 3 ? hex_digit_value(src[i + 1]) : -1;
+			int lo = len - i >= 3 ? hex_digit_value(src[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				mp_error_set(err, MP_ERR_INTERNAL,

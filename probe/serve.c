@@ -16,6 +16,7 @@
 #include "serve.h"
 #include "run.h"
 #include "serve_config.h"
+#include "../core/base64.h"
 #include "../core/deadline.h"
 #include "../core/tls.h"
 #include "../reports/report.h"
@@ -642,17 +643,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	                    "not found: use /probe, /metrics, /-/healthy, /-/reload or /\n");
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Called with the raw URI before parsing: makes the request's state and
  * checks the percent-encoding (MHD itself would pass bad escapes on). */
 static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -664,7 +654,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!req)
 		return NULL;
 	for (const char *p = uri; p && *p; p++)
-		if (*p == '%' && (hexval(p[1]) < 0 || hexval(p[2]) < 0)) {
+		if (*p == '%' && (hex_digit_value(p[1]) < 0 || hex_digit_value(p[2]) < 0)) {
 			req->bad_encoding = true;
 			break;
 		}

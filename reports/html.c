@@ -169,29 +169,12 @@ static const char *pstate_class(enum pstate s)
 	return s == PSTATE_OK ? "ok" : s == PSTATE_WARNING ? "warn" : "fail";
 }
 
-/* The endpoint as a URL, plus " via TYPE://HOST:PORT" when it is reached
- * through a proxy. Raw: escape it when writing. */
-static void endpoint_name(const struct endpoint *ep, char *buf, size_t len)
-{
-	size_t used;
-
-	report_endpoint_url(ep, buf, len);
-	used = strlen(buf);
-	if (ep->proxy && used < len) {
-		bool v6 = strchr(ep->proxy->host, ':') != NULL;
-
-		snprintf(buf + used, len - used, " via %s://%s%s%s:%u",
-		         proxy_type_name(ep->proxy->type), v6 ? "[" : "", ep->proxy->host,
-		         v6 ? "]" : "", (unsigned)ep->proxy->port);
-	}
-}
-
 /* Writes the endpoint name of result i, escaped. */
 static int put_endpoint(FILE *f, const struct run_report *r, size_t i)
 {
 	char name[HTML_URL_MAX];
 
-	endpoint_name(&r->results[i].ep, name, sizeof(name));
+	report_endpoint_name(&r->results[i].ep, name, sizeof(name));
 	return put_text(f, name);
 }
 

@@ -247,23 +247,6 @@ static char *row_text(const struct probe_result *res)
 	return out;
 }
 
-/* The endpoint as a URL, plus " via TYPE://HOST:PORT" when it is reached
- * through a proxy (the same endpoint may be probed on several paths). */
-static void endpoint_name(const struct endpoint *ep, char *buf, size_t len)
-{
-	size_t used;
-
-	report_endpoint_url(ep, buf, len);
-	used = strlen(buf);
-	if (ep->proxy && used < len) {
-		bool v6 = strchr(ep->proxy->host, ':') != NULL;
-
-		snprintf(buf + used, len - used, " via %s://%s%s%s:%u",
-		         proxy_type_name(ep->proxy->type), v6 ? "[" : "", ep->proxy->host,
-		         v6 ? "]" : "", (unsigned)ep->proxy->port);
-	}
-}
-
 /* The testcase of result i. Returns 0 or -1. */
 static int put_endpoint_case(FILE *f, const struct run_report *r, size_t i)
 {
@@ -272,7 +255,7 @@ static int put_endpoint_case(FILE *f, const struct run_report *r, size_t i)
 	char *row = NULL;
 	int rc = 0;
 
-	endpoint_name(&res->ep, url, sizeof(url));
+	report_endpoint_name(&res->ep, url, sizeof(url));
 	fputs("    <testcase classname=\"mailprobe.", f);
 	rc |= put_xml(f, res->ep.host, XML_ATTR);
 	fputs("\" name=\"", f);
@@ -315,7 +298,7 @@ static int put_verdict_case(FILE *f, const struct run_report *r, const struct ve
 	rc |= put_xml(f, host ? host : JUNIT_RUN_SUITE, XML_ATTR);
 	fputs("\" name=\"", f);
 	if (host) {
-		endpoint_name(&r->results[v->endpoint].ep, url, sizeof(url));
+		report_endpoint_name(&r->results[v->endpoint].ep, url, sizeof(url));
 		rc |= put_xml(f, url, XML_ATTR);
 		fputc(' ', f);
 	}
@@ -340,7 +323,7 @@ static int put_check_case(FILE *f, const struct probe_result *res, size_t k)
 	char url[JUNIT_URL_MAX];
 	int rc = 0;
 
-	endpoint_name(&res->ep, url, sizeof(url));
+	report_endpoint_name(&res->ep, url, sizeof(url));
 	fputs("    <testcase classname=\"mailprobe.", f);
 	rc |= put_xml(f, res->ep.host, XML_ATTR);
 	fputs("\" name=\"", f);

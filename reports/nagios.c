@@ -112,23 +112,6 @@ static void put_text(FILE *f, const char *s)
 	}
 }
 
-/* The endpoint as a URL, plus " via TYPE://HOST:PORT" when it is reached
- * through a proxy (the same endpoint may be probed on several paths). */
-static void endpoint_name(const struct endpoint *ep, char *buf, size_t len)
-{
-	size_t used;
-
-	report_endpoint_url(ep, buf, len);
-	used = strlen(buf);
-	if (ep->proxy && used < len) {
-		bool v6 = strchr(ep->proxy->host, ':') != NULL;
-
-		snprintf(buf + used, len - used, " via %s://%s%s%s:%u",
-		         proxy_type_name(ep->proxy->type), v6 ? "[" : "", ep->proxy->host,
-		         v6 ? "]" : "", (unsigned)ep->proxy->port);
-	}
-}
-
 /* Writes the endpoint URL of result i, or "run" for a run-level verdict. */
 static void put_endpoint(FILE *f, const struct run_report *r, int i)
 {
@@ -138,7 +121,7 @@ static void put_endpoint(FILE *f, const struct run_report *r, int i)
 		fputs("run", f);
 		return;
 	}
-	endpoint_name(&r->results[i].ep, url, sizeof(url));
+	report_endpoint_name(&r->results[i].ep, url, sizeof(url));
 	put_text(f, url);
 }
 

@@ -178,5 +178,9 @@ struct cJSON *report_json_summary_line(const struct run_report *r);
 /* Helpers shared by the machine formats: */
 /* The endpoint as a URL ("smtp+starttls://[::1]:587"). */
 void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len);
+/* The URL, plus " via TYPE://HOST:PORT" when reached through a proxy (the
+ * same endpoint may be probed on several paths). Raw: escape it for the
+ * format it goes into. */
+void report_endpoint_name(const struct endpoint *ep, char *buf, size_t len);
 
 #endif

@@ -91,3 +91,18 @@ void report_endpoint_url(const struct endpoint *ep, char *buf, size_t len)
 	         (unsigned)ep->mode < MODE_COUNT ? suffix[ep->mode] : "", v6 ? "[" : "", ep->host,
 	         v6 ? "]" : "", (unsigned)ep->port);
 }
+
+void report_endpoint_name(const struct endpoint *ep, char *buf, size_t len)
+{
+	size_t used;
+
+	report_endpoint_url(ep, buf, len);
+	used = strlen(buf);
+	if (ep->proxy && used < len) {
+		bool v6 = strchr(ep->proxy->host, ':') != NULL;
+
+		snprintf(buf + used, len - used, " via %s://%s%s%s:%u",
+		         proxy_type_name(ep->proxy->type), v6 ? "[" : "", ep->proxy->host,
+		         v6 ? "]" : "", (unsigned)ep->proxy->port);
+	}
+}
