@@ -43,8 +43,11 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def serve_smtp(conn):
-    """Greets, then answers EHLO/HELO and QUIT until the client leaves."""
+def serve_smtp(conn, leaving):
+    """Greets, then answers EHLO/HELO and QUIT until the client leaves;
+    leaving() is called on QUIT before the 221 goes out, so that the client,
+    which waits for the 221, can only open its next connection after this
+    one stopped counting (else a thread scheduled late would see one more)."""
     conn.sendall(b"220 scale.test ESMTP\r\n")
     buf = b""
     while True:
@@ -58,6 +61,7 @@ def serve_smtp(conn):
             if word in (b"EHLO", b"HELO"):
                 conn.sendall(b"250-scale.test\r\n250 8BITMIME\r\n")
             elif word == b"QUIT":
+                leaving()
                 conn.sendall(b"221 bye\r\n")
                 return
             else:
@@ -68,7 +72,15 @@ def serve_smtp(conn):
 
 def handle(conn, kind, args):
     addr = conn.getsockname()[0]
+    counted = [True]
     conn.settimeout(CONN_LIFETIME)
+
+    def leaving():
+        with lock:
+            if counted[0]:
+                current[addr] -= 1
+                counted[0] = False
+
     with lock:
         current[addr] = current.get(addr, 0) + 1
         if current[addr] > peak.get(addr, 0):
@@ -84,12 +96,11 @@ def handle(conn, kind, args):
                 return
         else:
             time.sleep(args.hold)
-        serve_smtp(conn)
+        serve_smtp(conn, leaving)
     except OSError:
         pass
     finally:
-        with lock:
-            current[addr] -= 1
+        leaving()
         conn.close()
 
 
