@@ -1445,6 +1445,12 @@ out:
 	return st;
 }
 
+/* Each handshake gets a context of its own, CA store loaded anew: wolfSSL
+ * (5.5.4) adds the intermediates a peer sends to its context's trusted
+ * store, so with one shared context a chain seen earlier would complete an
+ * incomplete one later (test_tls.sh checks this). It costs a parse of the CA
+ * store per handshake: CPU, and a few hundred KiB per probe in flight with
+ * the system store (the memory target of issue 12). */
 enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
                          const char *verify_host, int64_t deadline, struct stream **out,
                          struct tls_info *info, struct mp_error *err)

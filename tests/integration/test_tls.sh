@@ -177,6 +177,16 @@ pyeq "$J" "(lambda t: (t['verified'], t['verify_reasons'], len(t['chain'])))($(p
 	'(True, [], 2)' "complete chain: verified, two certificates sent"
 pyassert "$J" '"certificate_not_verified" in codes(R("smtp", env["MP_TLS_INCOMPLETE_PORT"]))' \
 	"incomplete chain: finding"
+# An intermediate one server sent must not help another's chain: wolfSSL adds
+# the intermediates a peer sends to its context's trusted store, so each
+# handshake needs a context of its own (core/tls.c tls_start). One at a time,
+# the complete chain first, in one process:
+J2=$MP_WORK/chain-order.json
+mp_json "$J2" --concurrency 1 --cafile "$MP_CA" --sni mail.test \
+	"smtps://$H:$MP_TLS_FULLCHAIN_PORT" "smtps://$H:$MP_TLS_INCOMPLETE_PORT"
+pyeq "$J2" '[(x["port"], x["tls"]["verified"]) for x in results]' \
+	'[(int(env["MP_TLS_FULLCHAIN_PORT"]), True), (int(env["MP_TLS_INCOMPLETE_PORT"]), False)]' \
+	"an intermediate seen in an earlier handshake does not complete a later chain"
 pyeq "$J" "(lambda t: (t['verified'], t['verify_reasons'], t['certificate']['self_signed']))($(printf "$T" SELFSIGNED))" \
 	'(False, ["self_signed"], True)' "self-signed leaf"
 pyassert "$J" '{"certificate_self_signed", "certificate_not_verified"} <= codes(R("smtp", env["MP_TLS_SELFSIGNED_PORT"]))' \
