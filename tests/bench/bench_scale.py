@@ -138,6 +138,10 @@ def mailprobe(binary, port, n, conc, deadline_ms=600000):
             "--allow-duplicates", "--per-host", "0", "--concurrency", str(conc),
             "--deadline", str(deadline_ms), "--greeting-timeout", "10000",
             "--tls-timeout", "20000", "--connect-timeout", "20000", "--timeout", "20000"]
+    # BENCH_CAFILE=FILE: verify against FILE instead of the system store
+    # (each handshake loads its CA store: see tls_start in core/tls.c)
+    if os.environ.get("BENCH_CAFILE"):
+        args += ["--cafile", os.environ["BENCH_CAFILE"]]
     t0 = time.monotonic()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = p.stdout.readline()
@@ -164,6 +168,8 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     d = tempfile.mkdtemp()
     crt, key = make_cert(d)
+    if os.environ.get("BENCH_CAFILE") == "self":
+        os.environ["BENCH_CAFILE"] = crt
     n, conc = a.probes, a.concurrency
 
     port, procs = start_server(crt, key, 0.0, cores)
