@@ -10,6 +10,7 @@
 #include "../probe/discover.h"
 
 #include <cjson/cJSON.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,49 @@ static void add_auth_options(struct jb *b, cJSON *o, const struct run_options *o
 	add_bool(b, t, "insecure", a->insecure);
 }
 
+/* The settings of many-target runs, domains and active checks (options
+ * "scheduling", "domain" and "checks"). */
+static void add_run_options(struct jb *b, cJSON *o, const struct run_options *opt)
+{
+	cJSON *t = add_obj(b, o, "scheduling");
+	cJSON *arr = NULL;
+	char shard[32];
+
+	add_int(b, t, "per_host", opt->per_host);
+	add_int(b, t, "rate", opt->rate);
+	add_int(b, t, "retry", opt->retry);
+	if (opt->shard_count > 1) {
+		snprintf(shard, sizeof(shard), "%u/%u", opt->shard_index, opt->shard_count);
+		add_str(b, t, "shard", shard);
+	} else {
+		add_null(b, t, "shard");
+	}
+	add_str(b, t, "targets_file", opt->targets_file);
+	add_str(b, t, "family",
+	        opt->probe.family == AF_INET    ? "ipv4"
+	        : opt->probe.family == AF_INET6 ? "ipv6"
+	                                        : NULL);
+	if (!opt->discover) {
+		add_null(b, o, "domain");
+	} else {
+		t = add_obj(b, o, "domain");
+		add_str(b, t, "discover", opt->discover);
+		add_bool(b, t, "guess", opt->guess);
+		add_str(b, t, "resolver", opt->resolver);
+		add_str(b, t, "trust_anchor", opt->trust_anchor);
+		add_int(b, t, "mx_port", opt->mx_port);
+		add_int(b, t, "https_port", opt->https_port);
+	}
+	if (!opt->checks.selected) {
+		add_null(b, o, "checks");
+		return;
+	}
+	arr = add_arr(b, o, "checks");
+	for (int c = 0; arr && c < CHECK_ID_COUNT; c++)
+		if (opt->checks.selected & (1u << c))
+			jb_push(b, arr, cJSON_CreateString(check_name((enum check_id)c)));
+}
+
 /* The "options" object: the effective settings of the run. */
 static void add_options(struct jb *b, cJSON *root, const struct run_options *opt)
 {
@@ -235,6 +279,7 @@ static void add_options(struct jb *b, cJSON *root, const struct run_options *opt
 	add_str(b, o, "source", opt->probe.source_addr);
 	add_bool(b, o, "transcript", opt->transcript);
 	add_auth_options(b, o, opt);
+	add_run_options(b, o, opt);
 }
 
 /* One certificate of the peer chain. */
@@ -299,10 +344,9 @@ static void add_tls_versions(struct jb *b, cJSON *o, const struct probe_result *
 		item = jb_check(b, cJSON_CreateObject());
 		add_str(b, item, "version", name);
 		add_bool(b, item, "accepted", c->accepted);
-		add_str_nonempty(b, item, "detail",
-		                 strnlen(c->detail, sizeof(c->detail)) < sizeof(c->detail)
-		                     ? c->detail
-		                     : NULL);
+		add_str_nonempty(
+		    b, item, "detail",
+		    strnlen(c->detail, sizeof(c->detail)) < sizeof(c->detail) ? c->detail : NULL);
 		jb_push(b, arr, item);
 	}
 }
@@ -462,8 +506,8 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		item = jb_check(b, cJSON_CreateObject());
 		add_str(b, item, "name", c->name);
 		add_str(b, item, "state", check_state_name(c->state));
-		jb_put(b, item, "evidence", text_item(c->evidence, strnlen(c->evidence,
-									     sizeof(c->evidence))));
+		jb_put(b, item, "evidence",
+		       text_item(c->evidence, strnlen(c->evidence, sizeof(c->evidence))));
 		add_str(b, item, "reference", c->reference);
 		jb_push(b, arr, item);
 	}
