@@ -568,16 +568,45 @@ int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz
 	}
 }
 
-int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
-	       struct mp_error *err)
+void plan_whys_free(char **whys, size_t n)
+{
+	for (size_t i = 0; whys && i < n; i++)
+		free(whys[i]);
+	free(whys);
+}
+
+/* Appends a copy of why to the list (*whys, *n, capacity *cap). */
+static int push_why(char ***whys, size_t *n, size_t *cap, const char *why)
+{
+	if (*n >= *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		char **nv = realloc(*whys, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		*whys = nv;
+		*cap = ncap;
+	}
+	(*whys)[*n] = strdup(why);
+	return (*whys)[(*n)++] ? 0 : -1;
+}
+
+int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n,
+		   char ***whys, size_t *nwhys, struct mp_error *err)
 {
 	struct eplist l = {NULL, 0, 0};
 	struct plan_iter *it = plan_iter_new(opt, err);
 	char why[MP_MAX_ERROR];
+	size_t wcap = 0;
+	bool oom = false;
 	int rc;
 
 	*eps = NULL;
 	*n = 0;
+	if (whys) {
+		*whys = NULL;
+		*nwhys = 0;
+	}
 	if (!it)
 		return -1;
 	for (;;) {
@@ -591,17 +620,22 @@ int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
 			struct endpoint *nv = realloc(l.v, ncap * sizeof(*nv));
 
 			if (!nv) {
-				mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
-				rc = -1;
+				oom = true;
 				break;
 			}
 			l.v = nv;
 			l.cap = ncap;
 		}
+		if (ep.invalid && whys && push_why(whys, nwhys, &wcap, why) != 0) {
+			oom = true;
+			break;
+		}
 		l.v[l.n++] = ep;
 	}
 	plan_iter_free(it);
-	if (rc < 0)
+	if (oom)
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+	if (oom || rc < 0)
 		goto fail;
 	if (l.n == 0 && !opt->targets_file && opt->shard_count <= 1) {
 		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
@@ -613,5 +647,16 @@ int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
 	return 0;
 fail:
 	free(l.v);
+	if (whys) {
+		plan_whys_free(*whys, *nwhys);
+		*whys = NULL;
+		*nwhys = 0;
+	}
 	return -1;
+}
+
+int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
+	       struct mp_error *err)
+{
+	return plan_build_why(opt, eps, n, NULL, NULL, err);
 }

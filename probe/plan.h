@@ -20,10 +20,15 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 /* Builds every endpoint of the run (targets x matrix x paths) into a new
  * array, duplicates left out. Returns 0 or -1 with err (e.g. a port whose
  * protocol is unknown, a bad target on the command line). With -i FILE, a
- * bad line is an endpoint with invalid set (plan_next tells why; here the
- * reason is lost: use the iterator). */
+ * bad line is an endpoint with invalid set (its reason: plan_build_why). */
 int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
 	       struct mp_error *err);
+/* plan_build, and the reasons of the invalid endpoints in their order: the
+ * k-th endpoint with invalid set has (*whys)[k] (malloc'd strings, freed by
+ * plan_whys_free). */
+int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n,
+		   char ***whys, size_t *nwhys, struct mp_error *err);
+void plan_whys_free(char **whys, size_t n);
 
 /* The plan as a stream: the command line's targets, then -i FILE's lines,
  * each (in --shard) expanded into its matrix and paths, endpoints seen

@@ -36,68 +36,6 @@ static void engine_params_of(const struct run_options *opt, int64_t budget,
 	prm->wake_fd = wake_fd;
 }
 
-/* An invalid target's reason, kept until its result is made. */
-struct why_note {
-	size_t idx;
-	char *why;
-};
-
-/* The whole plan into out->eps; the reasons of invalid targets into *notes. */
-static int drain_plan(const struct run_options *opt, struct run_outcome *out,
-		      struct why_note **notes, size_t *nnotes, struct mp_error *err)
-{
-	struct plan_iter *it = plan_iter_new(opt, err);
-	size_t cap = 0, ncap = 0;
-	char why[MP_MAX_ERROR];
-	int rc;
-
-	if (!it)
-		return -1;
-	for (;;) {
-		struct endpoint ep;
-
-		rc = plan_next(it, &ep, why, sizeof(why), err);
-		if (rc <= 0)
-			break;
-		if (out->n >= cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct endpoint *v = realloc(out->eps, c * sizeof(*v));
-
-			if (!v)
-				goto nomem;
-			out->eps = v;
-			cap = c;
-		}
-		if (ep.invalid) {
-			if (*nnotes >= ncap) {
-				size_t c = ncap ? ncap * 2 : 16;
-				struct why_note *v = realloc(*notes, c * sizeof(*v));
-
-				if (!v)
-					goto nomem;
-				*notes = v;
-				ncap = c;
-			}
-			(*notes)[*nnotes].idx = out->n;
-			(*notes)[*nnotes].why = strdup(why);
-			if (!(*notes)[(*nnotes)++].why)
-				goto nomem;
-		}
-		out->eps[out->n++] = ep;
-	}
-	plan_iter_free(it);
-	if (rc == 0 && out->n == 0 && !opt->targets_file && opt->shard_count <= 1) {
-		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
-			     "(check --protocols, --ports and --modes)");
-		return -1;
-	}
-	return rc;
-nomem:
-	plan_iter_free(it);
-	mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
-	return -1;
-}
-
 int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic_t *stop,
               int wake_fd, void (*started)(void *arg), void *arg, struct run_outcome *out,
               struct mp_error *err)
@@ -105,8 +43,8 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	struct probe_config cfg = opt->probe;
 	struct tls_ctx *tls = NULL;
 	struct engine_params prm;
-	struct why_note *notes = NULL;
-	size_t nnotes = 0;
+	char **whys = NULL;
+	size_t nwhys = 0;
 	int64_t budget = opt->overall_timeout_ms > 0 ? opt->overall_timeout_ms : DEADLINE_NONE, t0;
 	struct dns_client *dns = NULL;
 	struct disc_resolver dr;
@@ -117,7 +55,7 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 		budget = max_ms;
 	/* with --discover alone, the endpoints all come from discovery */
 	if ((opt->ntargets > 0 || opt->targets_file) &&
-	    drain_plan(opt, out, &notes, &nnotes, err) != 0)
+	    plan_build_why(opt, &out->eps, &out->n, &whys, &nwhys, err) != 0)
 		goto out;
 	tls = tls_ctx_new(&opt->tls, err);
 	if (!tls)
@@ -162,10 +100,10 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	for (size_t i = 0; i < out->n; i++)
 		result_init(&out->results[i], &out->eps[i]);
 	/* invalid targets are never expanded and keep their order: the k-th
-	 * invalid endpoint is the k-th note */
-	for (size_t i = 0, k = 0; i < out->n && k < nnotes; i++)
+	 * invalid endpoint has the k-th reason */
+	for (size_t i = 0, k = 0; i < out->n && k < nwhys; i++)
 		if (out->eps[i].invalid)
-			result_fail(&out->results[i], MP_ERR_INVALID_TARGET, notes[k++].why);
+			result_fail(&out->results[i], MP_ERR_INVALID_TARGET, whys[k++]);
 	if (started)
 		started(arg);
 	rfc3339_now(out->report.started_at, sizeof(out->report.started_at));
@@ -189,9 +127,7 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 	rc = 0;
 out:
 	dns_free(dns);
-	for (size_t k = 0; k < nnotes; k++)
-		free(notes[k].why);
-	free(notes);
+	plan_whys_free(whys, nwhys);
 	tls_ctx_free(tls);
 	if (rc != 0)
 		run_outcome_free(out);
