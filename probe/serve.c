@@ -514,32 +514,6 @@ static enum MHD_Result handle_metrics(struct server *s, struct MHD_Connection *c
 	                   "text/plain; version=0.0.4; charset=utf-8", buf, len, NULL);
 }
 
-/* Writes text escaped for HTML (for our own configuration's strings). */
-static void html_text(FILE *f, const char *t)
-{
-	for (; *t; t++) {
-		switch (*t) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&#39;", f);
-			break;
-		default:
-			fputc((unsigned char)*t < 0x20 ? '?' : *t, f);
-		}
-	}
-}
-
 /* The status page: the last background probe of every configured target. */
 static enum MHD_Result handle_status(struct server *s, struct MHD_Connection *conn)
 {
@@ -568,7 +542,7 @@ static enum MHD_Result handle_status(struct server *s, struct MHD_Connection *co
 			continue;
 		}
 		fputs("<section><h2>", f);
-		html_text(f, h->c->targets[i].target);
+		report_html_text(f, h->c->targets[i].target);
 		fputs("</h2><p>", f);
 		fputs(h->c->interval_s ? "not probed yet"
 		                       : "not probed: set \"interval\" in the "

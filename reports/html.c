@@ -134,6 +134,11 @@ static int put_text(FILE *f, const char *s)
 	return put_textn(f, s, s ? strlen(s) : 0);
 }
 
+int report_html_text(FILE *f, const char *s)
+{
+	return put_text(f, s);
+}
+
 /* Writes s (lines joined by '\n') as escaped lines, for a <pre>. */
 static int put_lines(FILE *f, const char *s)
 {

@@ -157,6 +157,9 @@ int report_write_html(FILE *f, const struct run_report *r);
 int report_write_html_head(FILE *f, const char *title);
 int report_write_html_body(FILE *f, const struct run_report *r, const char *heading);
 int report_write_html_tail(FILE *f);
+/* Writes untrusted text s as HTML text, escaped as the page escapes every
+ * server string (also safe in a quoted attribute). Returns 0 or -1. */
+int report_html_text(FILE *f, const char *s);
 /* The body with element ids "IDS-N" instead of "ep-N" (IDS: letters,
  * digits, '-'), so that several runs fit on one page. */
 int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
