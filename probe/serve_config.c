@@ -432,33 +432,31 @@ static bool prefix_match(const unsigned char *a, const unsigned char *b, int bit
 	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest))) == 0;
 }
 
-/* The host of a target: an endpoint URL's host, or the target itself. */
-static int target_host(const char *target, char *host, size_t len)
+/* The host of a target: an endpoint URL's host, or the target itself as a
+ * host. Returns 0, or -1 with err (may be NULL) saying what is wrong. */
+static int target_host(const char *target, char *host, size_t len, struct mp_error *err)
 {
 	struct endpoint ep;
-	struct mp_error err;
-	int rc = plan_parse_url(target, &ep, &err);
+	struct mp_error scratch;
+	int rc;
 
+	if (!err)
+		err = &scratch;
+	rc = plan_parse_url(target, &ep, err);
 	if (rc == 1) {
 		snprintf(host, len, "%s", ep.host);
 		return 0;
 	}
 	if (rc < 0)
 		return -1;
-	return plan_parse_host(target, host, len, &err);
+	return plan_parse_host(target, host, len, err);
 }
 
 int serve_target_check(const char *target, struct mp_error *err)
 {
-	struct endpoint ep;
 	char host[256];
-	int rc = plan_parse_url(target, &ep, err);
 
-	if (rc == 1)
-		return 0;
-	if (rc < 0)
-		return -1;
-	return plan_parse_host(target, host, sizeof(host), err);
+	return target_host(target, host, sizeof(host), err);
 }
 
 bool serve_config_allows(const struct serve_config *c, const char *target)
@@ -468,7 +466,7 @@ bool serve_config_allows(const struct serve_config *c, const char *target)
 	struct in_addr in;
 	int family = 0;
 
-	if (target_host(target, host, sizeof(host)) != 0)
+	if (target_host(target, host, sizeof(host), NULL) != 0)
 		return false;
 	if (inet_pton(AF_INET, host, addr) == 1) {
 		family = AF_INET;
@@ -484,7 +482,7 @@ bool serve_config_allows(const struct serve_config *c, const char *target)
 	}
 	if (!c->allow_given) {
 		for (size_t i = 0; i < c->ntargets; i++)
-			if (target_host(c->targets[i].target, other, sizeof(other)) == 0 &&
+			if (target_host(c->targets[i].target, other, sizeof(other), NULL) == 0 &&
 			    strcasecmp(other, host) == 0)
 				return true;
 		return false;
