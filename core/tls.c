@@ -4,12 +4,15 @@
  * stream below, so TLS runs the same over a socket, a proxy tunnel or after
  * STARTTLS. A callback can only return a WOLFSSL_CBIO_ERR_* code, so the real
  * error (timeout, reset, EOF) is kept beside it in struct tls_io.
- * Certificate verification never fails the handshake: the verify callback
- * records the verdict and returns 1.
+ * The handshake itself verifies nothing: a callback copies the chain the
+ * peer sent, and it is verified afterwards against the trust store
+ * (trust.h), so certificate problems never fail the handshake.
  */
 #include "tls.h"
 #include "deadline.h"
+#include "der.h"
 #include "tlsprobe.h"
+#include "trust.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -30,24 +33,21 @@
 #include <time.h>
 #include <unistd.h>
 
-/* System CA bundle (Debian's ca-certificates). */
-#define TLS_SYSTEM_CAFILE "/etc/ssl/certs/ca-certificates.crt"
-#define TLS_SYSTEM_CAPATH "/etc/ssl/certs"
 /* Serial numbers are at most 20 octets (RFC 5280 4.1.2.2); allow some slack. */
 #define TLS_MAX_SERIAL 32
 /* Rounds of wolfSSL_connect(); each normally makes all the progress it can. */
 #define TLS_MAX_CONNECT_ROUNDS 64
 
-/* wolfSSL adds the CA certificates a peer sends to the trust store of the
- * WOLFSSL_CTX it verified them with, when they verify and also when our
- * callback waives an error (wolfSSL PR #11110). A context shared by all
- * probes would let one server's intermediate (or untrusted root) vouch for
- * another server's chain, so each verifying handshake gets a context of its
- * own and loads the CA store afresh (about 4 ms for Debian's bundle). The
- * cheaper wolfSSL_CTX_memrestore_cert_cache() loses the CAs' path length
- * (an intermediate then fails "path length constraint exceeded"). */
+/* The client context. One WOLFSSL_CTX serves every verifying handshake: it
+ * has no CAs and verifies nothing, so nothing a peer sends can stay in it
+ * (wolfSSL adds the CA certificates a peer sends to the trust store of the
+ * context that verified them, wolfSSL PR #11110). The CA store is parsed
+ * once into `trust`, read-only, and each chain is verified against it after
+ * the handshake (trust_verify). */
 struct tls_ctx {
 	struct tls_config cfg; /* versions, and copies of cafile / capath */
+	struct trust_store *trust;
+	WOLFSSL_CTX *shared;
 	/* For tls_try_version: one context per version (TLS 1.1, 1.2, 1.3),
 	 * made on first use under lock; they verify nothing. */
 	pthread_mutex_t lock;
@@ -63,11 +63,12 @@ struct tls_io {
 	struct mp_error err;   /* code MP_OK when no lower-level error happened */
 	bool eof;              /* the lower stream reached EOF */
 	struct tls_info *info; /* the caller's, during tls_start only */
-	/* Verification verdict, filled by verify_cb during the handshake. */
-	bool verify_called;
-	bool verify_failed;
-	char verify_error[MP_MAX_ERROR];
-	unsigned verify_reasons; /* TLS_VR_* bits */
+	/* The certificates the peer sent, leaf first, copied by capture_cb
+	 * during a describing handshake; freed once verified. */
+	unsigned char *peer[MP_MAX_CHAIN];
+	size_t peer_len[MP_MAX_CHAIN];
+	int peer_n;
+	bool peer_truncated; /* it sent more than MP_MAX_CHAIN */
 	/* The caller's copy of the first bytes received (tls_try_version). */
 	unsigned char *capture;
 	size_t capture_size;
@@ -192,83 +193,6 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	return sz;
 }
 
-/* Text of an X509_V_ERR_* code as OpenSSL words it. wolfSSL 5.5.4 reports an
- * expired certificate as X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD (and a not
- * yet valid one as ..._NOT_BEFORE_FIELD), and a malformed date fails parsing
- * long before, so those two codes mean "expired" / "not yet valid" here. */
-static const char *verify_error_text(int code)
-{
-	static const struct {
-		int code;
-		const char *text;
-	} texts[] = {
-	    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "unable to get issuer certificate"},
-	    {X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, "unable to decode issuer public key"},
-	    {X509_V_ERR_CERT_SIGNATURE_FAILURE, "certificate signature failure"},
-	    {X509_V_ERR_CERT_NOT_YET_VALID, "certificate is not yet valid"},
-	    {X509_V_ERR_CERT_HAS_EXPIRED, "certificate has expired"},
-	    {X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, "certificate is not yet valid"},
-	    {X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD, "certificate has expired"},
-	    {X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self-signed certificate"},
-	    {X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "self-signed certificate in certificate chain"},
-	    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-	     "unable to get local issuer certificate"},
-	    {X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, "unable to verify the first certificate"},
-	    {X509_V_ERR_CERT_CHAIN_TOO_LONG, "certificate chain too long"},
-	    {X509_V_ERR_CERT_REVOKED, "certificate revoked"},
-	    {X509_V_ERR_INVALID_CA, "invalid CA certificate"},
-	    {X509_V_ERR_PATH_LENGTH_EXCEEDED, "path length constraint exceeded"},
-	    {X509_V_ERR_INVALID_PURPOSE, "unsupported certificate purpose"},
-	    {X509_V_ERR_CERT_UNTRUSTED, "certificate not trusted"},
-	    {X509_V_ERR_CERT_REJECTED, "certificate rejected"},
-	    {X509_V_ERR_KEYUSAGE_NO_CERTSIGN, "key usage does not include certificate signing"},
-	};
-	const char *t = NULL;
-
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		if (texts[i].code == code)
-			return texts[i].text;
-	t = wolfSSL_X509_verify_cert_error_string(code);
-	if (t && *t && !strstr(t, "unknown"))
-		return t;
-	if (code < 0) {
-		t = wolfSSL_ERR_reason_error_string((unsigned long)code);
-		if (t && *t)
-			return t;
-	}
-	return NULL;
-}
-
-/* The TLS_VR_* reason behind an X509_V_ERR_* (or wolfSSL ASN) code. */
-static unsigned verify_reason_of(int code)
-{
-	switch (code) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
-	case ASN_AFTER_DATE_E:
-		return TLS_VR_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-	case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
-	case ASN_BEFORE_DATE_E:
-		return TLS_VR_NOT_YET_VALID;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case ASN_SELF_SIGNED_E:
-		return TLS_VR_SELF_SIGNED;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_CERT_UNTRUSTED:
-	case ASN_NO_SIGNER_E:
-		return TLS_VR_UNKNOWN_ISSUER;
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-	case ASN_SIG_CONFIRM_E:
-		return TLS_VR_BAD_SIGNATURE;
-	default:
-		return TLS_VR_OTHER;
-	}
-}
-
 const char *tls_verify_reason_name(unsigned bit)
 {
 	switch (bit) {
@@ -293,73 +217,46 @@ const char *tls_verify_reason_name(unsigned bit)
 	}
 }
 
-/* Records the chain verification verdict and lets the handshake go on.
- * With WOLFSSL_VERIFY_CB_ALL_CERTS it is called once per certificate. */
-static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+/* Copies the certificates the peer sent, as sent, the first time it is
+ * called in a handshake; wolfSSL calls it for every certificate, even
+ * without verification (WOLFSSL_ALWAYS_VERIFY_CB, WOLFSSL_VERIFY_CB_ALL_CERTS
+ * in Debian's build). wolfSSL's own copy in the session skips certificates
+ * larger than 2 KiB, so it would not do. Returns 1: nothing fails here. */
+static int capture_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
 	WOLFSSL *ssl = NULL;
 	struct tls_io *io = NULL;
-	int code;
 
+	(void)preverify;
 	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
 	if (ssl)
 		io = wolfSSL_get_ex_data(ssl, tls_ex_idx);
-	if (!io)
+	if (!io || io->peer_n || !store->certs)
 		return 1;
-	io->verify_called = true;
-	if (preverify)
-		return 1;
-	code = wolfSSL_X509_STORE_CTX_get_error(store);
-	io->verify_reasons |= verify_reason_of(code);
-	if (!io->verify_failed) {
-		const char *why = verify_error_text(code);
-		int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+	for (int i = 0; i < store->totalCerts; i++) {
+		const WOLFSSL_BUFFER_INFO *b = &store->certs[i];
 
-		if (why)
-			snprintf(io->verify_error, sizeof(io->verify_error), "%s (depth %d)", why,
-			         depth);
-		else
-			snprintf(io->verify_error, sizeof(io->verify_error),
-			         "certificate verification failed, error %d (depth %d)", code,
-			         depth);
+		if (io->peer_n >= MP_MAX_CHAIN) {
+			io->peer_truncated = true;
+			break;
+		}
+		if (!b->buffer || !b->length || !(io->peer[io->peer_n] = malloc(b->length)))
+			break;
+		memcpy(io->peer[io->peer_n], b->buffer, b->length);
+		io->peer_len[io->peer_n++] = b->length;
 	}
-	io->verify_failed = true;
 	return 1;
 }
 
-/* ---- context ---- */
-
-/* Loads the CA store: cfg's file/dir if given (errors name them), else the
- * system store (missing is not fatal: everything is then "not verified"). */
-static enum mp_status load_cas(WOLFSSL_CTX *c, const struct tls_config *cfg, struct mp_error *err)
+/* Frees the copies capture_cb made. */
+static void free_peer_certs(struct tls_io *io)
 {
-	const char *file = cfg ? cfg->cafile : NULL;
-	const char *path = cfg ? cfg->capath : NULL;
-
-	if (file || path) {
-		if (file && access(file, R_OK) != 0)
-			return mp_error_set(err, MP_ERR_INTERNAL, "cannot read CA file %s: %s",
-			                    file, strerror(errno));
-		if (path && access(path, R_OK | X_OK) != 0)
-			return mp_error_set(err, MP_ERR_INTERNAL, "cannot read CA directory %s: %s",
-			                    path, strerror(errno));
-		if (file && wolfSSL_CTX_load_verify_locations(c, file, NULL) != WOLFSSL_SUCCESS)
-			return mp_error_set(err, MP_ERR_INTERNAL,
-			                    "CA file %s holds no usable certificate", file);
-		if (path && wolfSSL_CTX_load_verify_locations_ex(
-		                c, NULL, path, WOLFSSL_LOAD_FLAG_IGNORE_ERR) != WOLFSSL_SUCCESS)
-			return mp_error_set(err, MP_ERR_INTERNAL,
-			                    "CA directory %s holds no usable certificate", path);
-		return MP_OK;
-	}
-	if (access(TLS_SYSTEM_CAFILE, R_OK) == 0 &&
-	    wolfSSL_CTX_load_verify_locations(c, TLS_SYSTEM_CAFILE, NULL) == WOLFSSL_SUCCESS)
-		return MP_OK;
-	if (access(TLS_SYSTEM_CAPATH, R_OK | X_OK) == 0)
-		wolfSSL_CTX_load_verify_locations_ex(c, NULL, TLS_SYSTEM_CAPATH,
-		                                     WOLFSSL_LOAD_FLAG_IGNORE_ERR);
-	return MP_OK;
+	for (int i = 0; i < io->peer_n; i++)
+		free(io->peer[i]);
+	io->peer_n = 0;
 }
+
+/* ---- context ---- */
 
 /* Text for a wire version number, for messages. */
 static const char *version_text(int v)
@@ -398,9 +295,9 @@ static enum mp_status set_versions(WOLFSSL_CTX *c, const struct tls_config *cfg,
 	return MP_OK;
 }
 
-/* A client context for cfg's versions without CAs; with verify, it records
- * the verdict through verify_cb, else it verifies nothing. */
-static WOLFSSL_CTX *new_wolf_ctx(const struct tls_config *cfg, bool verify, struct mp_error *err)
+/* A client context for cfg's versions without CAs that verifies nothing;
+ * with capture, capture_cb copies the peer's certificates. */
+static WOLFSSL_CTX *new_wolf_ctx(const struct tls_config *cfg, bool capture, struct mp_error *err)
 {
 	WOLFSSL_CTX *c = wolfSSL_CTX_new(wolfSSLv23_client_method());
 
@@ -418,11 +315,7 @@ static WOLFSSL_CTX *new_wolf_ctx(const struct tls_config *cfg, bool verify, stru
 		mp_error_set(err, MP_ERR_INTERNAL, "cannot set the TLS cipher list");
 		goto fail;
 	}
-	if (verify) {
-		wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, verify_cb);
-	} else {
-		wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_NONE, NULL);
-	}
+	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_NONE, capture ? capture_cb : NULL);
 	wolfSSL_CTX_SetIORecv(c, io_recv);
 	wolfSSL_CTX_SetIOSend(c, io_send);
 	return c;
@@ -434,7 +327,6 @@ fail:
 
 struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err)
 {
-	WOLFSSL_CTX *c = NULL;
 	struct tls_ctx *t = NULL;
 	bool ok = false;
 
@@ -456,21 +348,15 @@ struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, struct mp_error *err)
 	if (cfg) {
 		t->cfg.min_version = cfg->min_version;
 		t->cfg.max_version = cfg->max_version;
-		if ((cfg->cafile && !(t->cfg.cafile = strdup(cfg->cafile))) ||
-		    (cfg->capath && !(t->cfg.capath = strdup(cfg->capath)))) {
-			mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
-			goto out;
-		}
 	}
-	/* A first context checks the versions and the CA store now, so that
-	 * a bad --cafile is a usage error, not a failure of every probe. */
-	c = new_wolf_ctx(&t->cfg, true, err);
-	if (!c || load_cas(c, &t->cfg, err) != MP_OK)
+	/* The versions and the CA store are checked now, so that a bad
+	 * --cafile is a usage error, not a failure of every probe. */
+	t->shared = new_wolf_ctx(&t->cfg, true, err);
+	if (!t->shared ||
+	    trust_load(cfg ? cfg->cafile : NULL, cfg ? cfg->capath : NULL, &t->trust, err) != MP_OK)
 		goto out;
 	ok = true;
 out:
-	if (c)
-		wolfSSL_CTX_free(c);
 	if (!ok && t) {
 		tls_ctx_free(t);
 		t = NULL;
@@ -482,8 +368,9 @@ void tls_ctx_free(struct tls_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	free((char *)ctx->cfg.cafile);
-	free((char *)ctx->cfg.capath);
+	if (ctx->shared)
+		wolfSSL_CTX_free(ctx->shared);
+	trust_free(ctx->trust);
 	for (size_t i = 0; i < sizeof(ctx->only) / sizeof(ctx->only[0]); i++)
 		if (ctx->only[i])
 			wolfSSL_CTX_free(ctx->only[i]);
@@ -612,18 +499,6 @@ static char *serial_text(WOLFSSL_X509 *x)
 	return strdup(out);
 }
 
-/* Converts an ASN.1 time to seconds since the epoch (UTC); -1 on failure. */
-static int asn1_time_epoch(const WOLFSSL_ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!t || wolfSSL_ASN1_TIME_to_tm(t, &tm) != WOLFSSL_SUCCESS)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 /* RFC 3339 UTC form of an epoch time, e.g. "2027-01-01T00:00:00Z". */
 static char *rfc3339(time_t t)
 {
@@ -746,74 +621,13 @@ static void fill_key(WOLFSSL_X509 *x, struct cert_info *ci)
 	}
 }
 
-/* Reads one DER tag and length at *p (before end): *body and *body_len are
- * the contents, *p moves past them. Returns 0, or -1 when malformed
- * (X.690 8.1: short and long definite lengths only). */
-static int der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
-		    const unsigned char **body, size_t *body_len)
-{
-	const unsigned char *q = *p;
-	size_t len = 0;
-
-	if (end - q < 2)
-		return -1;
-	*tag = *q++;
-	if (*q < 0x80) {
-		len = *q++;
-	} else {
-		int n = *q++ & 0x7f;
-
-		if (n < 1 || n > 3 || end - q < n)
-			return -1;
-		while (n--)
-			len = len << 8 | *q++;
-	}
-	if ((size_t)(end - q) < len)
-		return -1;
-	*body = q;
-	*body_len = len;
-	*p = q + len;
-	return 0;
-}
-
-/* The SubjectPublicKeyInfo (tag, length and contents) inside a DER
- * certificate (RFC 5280 4.1: Certificate -> tbsCertificate -> [0] version,
- * serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo). */
-static int der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
-		    size_t *spki_len)
-{
-	const unsigned char *p = der, *end = der + len, *body = NULL, *start = NULL;
-	unsigned char tag;
-	size_t blen;
-
-	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
-		return -1;
-	p = body;
-	end = body + blen;
-	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
-		return -1;
-	p = body;
-	end = body + blen;
-	if (p < end && *p == 0xa0 && der_next(&p, end, &tag, &body, &blen) != 0)
-		return -1;
-	for (int field = 0; field < 5; field++) /* serial .. subject */
-		if (der_next(&p, end, &tag, &body, &blen) != 0)
-			return -1;
-	start = p;
-	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
-		return -1;
-	*spki = start;
-	*spki_len = (size_t)(p - start);
-	return 0;
-}
-
 /* Hex SHA-256 of the certificate's DER encoding, as `openssl x509
  * -fingerprint -sha256` shows it (without the colons, lower case), and the
  * digests DANE matches against. */
 static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
 {
-	const unsigned char *der = NULL, *spki = NULL;
-	size_t spki_len = 0;
+	const unsigned char *der = NULL;
+	struct der_cert f;
 	int len = 0;
 
 	ci->fingerprint_sha256[0] = '\0';
@@ -824,9 +638,9 @@ static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
 	ci->digests_ok = true;
 	for (size_t i = 0; i < sizeof(ci->der_sha256); i++)
 		snprintf(ci->fingerprint_sha256 + 2 * i, 3, "%02x", ci->der_sha256[i]);
-	if (der_spki(der, (size_t)len, &spki, &spki_len) == 0 &&
-	    wc_Sha256Hash(spki, (word32)spki_len, ci->spki_sha256) == 0 &&
-	    wc_Sha512Hash(spki, (word32)spki_len, ci->spki_sha512) == 0)
+	if (der_cert_fields(der, (size_t)len, &f) == 0 &&
+	    wc_Sha256Hash(f.spki, (word32)f.spki_len, ci->spki_sha256) == 0 &&
+	    wc_Sha512Hash(f.spki, (word32)f.spki_len, ci->spki_sha512) == 0)
 		ci->spki_ok = true;
 }
 
@@ -859,11 +673,11 @@ static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 	ci->issuer = name_text(wolfSSL_X509_get_issuer_name(x));
 	ci->serial = serial_text(x);
 	fill_sans(x, ci);
-	if (asn1_time_epoch(wolfSSL_X509_get_notBefore(x), &t) == 0)
+	if (trust_asn1_time(wolfSSL_X509_get_notBefore(x), &t) == 0)
 		ci->not_before = rfc3339(t);
 	else
 		ci->not_before = strdup("");
-	if (asn1_time_epoch(wolfSSL_X509_get_notAfter(x), &t) == 0) {
+	if (trust_asn1_time(wolfSSL_X509_get_notAfter(x), &t) == 0) {
 		ci->not_after = rfc3339(t);
 		ci->days_left = days_until(t, now);
 	} else {
@@ -1038,20 +852,17 @@ static void fill_cipher(WOLFSSL *ssl, struct tls_info *info)
 	snprintf(info->cipher, sizeof(info->cipher), "%s", name ? name : "");
 }
 
-/* Records the peer's chain as sent, leaf first, and checks the leaf's name. */
-static void fill_chain(WOLFSSL *ssl, const char *verify_host, struct tls_info *info)
+/* Records the chain the peer sent (capture_cb's copies), leaf first, checks
+ * the leaf's name, and verifies the chain against the trust store. */
+static void describe_peer(const struct trust_store *trust, struct tls_io *io,
+                          const char *verify_host, struct tls_info *info)
 {
-	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(ssl);
-	int n = chain ? wolfSSL_get_chain_count(chain) : 0;
 	time_t now = time(NULL);
-	WOLFSSL_X509 *x = NULL;
+	struct trust_verdict v;
 
-	for (int i = 0; i < n; i++) {
-		if (info->chain_len >= MP_MAX_CHAIN) {
-			info->chain_truncated = true;
-			break;
-		}
-		x = wolfSSL_get_chain_X509(chain, i);
+	for (int i = 0; i < io->peer_n; i++) {
+		WOLFSSL_X509 *x = wolfSSL_X509_d2i(NULL, io->peer[i], (int)io->peer_len[i]);
+
 		if (!x)
 			continue;
 		fill_cert(x, &info->chain[info->chain_len++], now);
@@ -1059,14 +870,15 @@ static void fill_chain(WOLFSSL *ssl, const char *verify_host, struct tls_info *i
 			info->hostname_matched = host_matches(x, verify_host);
 		wolfSSL_X509_free(x);
 	}
-	if (info->chain_len > 0)
-		return;
-	x = wolfSSL_get_peer_certificate(ssl);
-	if (!x)
-		return;
-	fill_cert(x, &info->chain[info->chain_len++], now);
-	info->hostname_matched = host_matches(x, verify_host);
-	wolfSSL_X509_free(x);
+	info->chain_truncated = io->peer_truncated;
+	trust_verify(trust, (const unsigned char *const *)io->peer, io->peer_len, io->peer_n, now,
+	             &v);
+	info->verified = v.verified;
+	info->verify_reasons = v.reasons;
+	if (!info->hostname_matched)
+		info->verify_reasons |= TLS_VR_NAME_MISMATCH;
+	snprintf(info->verify_error, sizeof(info->verify_error), "%s", v.error);
+	free_peer_certs(io);
 }
 
 /* True if the sniffed bytes look like a plaintext mail server reply. */
@@ -1338,12 +1150,12 @@ struct capture {
 	size_t *len;
 };
 
-/* The client handshake over lower with context c (see tls_start). With
- * describe, the chain, the host name and the verification are recorded;
+/* The client handshake over lower with context c (see tls_start). With a
+ * trust store, the chain, the host name and the verification are recorded;
  * cap (may be NULL) receives the first bytes the server sent. */
-static enum mp_status handshake(WOLFSSL_CTX *c_ctx, struct stream *lower, const char *sni,
-                                const char *verify_host, int64_t deadline, bool describe,
-                                const struct capture *cap, struct stream **out,
+static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *trust,
+                                struct stream *lower, const char *sni, const char *verify_host,
+                                int64_t deadline, const struct capture *cap, struct stream **out,
                                 struct tls_info *info, struct mp_error *err)
 {
 	struct tls_conn *c = NULL;
@@ -1410,21 +1222,8 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, struct stream *lower, const 
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);
-	if (describe) {
-		fill_chain(c->ssl, verify_host, info);
-		info->verified = c->io.verify_called && !c->io.verify_failed && info->chain_len > 0;
-		info->verify_reasons = c->io.verify_reasons;
-		if (info->chain_len == 0)
-			info->verify_reasons |= TLS_VR_NO_CERTIFICATE;
-		else if (!info->verified && !c->io.verify_failed)
-			info->verify_reasons |= TLS_VR_OTHER;
-		if (!info->hostname_matched)
-			info->verify_reasons |= TLS_VR_NAME_MISMATCH;
-		if (!info->verified)
-			snprintf(info->verify_error, sizeof(info->verify_error), "%s",
-			         c->io.verify_failed ? c->io.verify_error
-			                             : "the server sent no certificate");
-	}
+	if (trust)
+		describe_peer(trust, &c->io, verify_host, info);
 	c->io.handshaking = false;
 	c->io.info = NULL;
 	s->ops = &tls_ops;
@@ -1439,39 +1238,19 @@ out:
 	if (c) {
 		if (c->ssl)
 			wolfSSL_free(c->ssl);
+		free_peer_certs(&c->io);
 		free(c);
 	}
 	free(s);
 	return st;
 }
 
-/* Each handshake gets a context of its own, CA store loaded anew: wolfSSL
- * (5.5.4) adds the intermediates a peer sends to its context's trusted
- * store, so with one shared context a chain seen earlier would complete an
- * incomplete one later (test_tls.sh checks this). It costs a parse of the CA
- * store per handshake: CPU, and a few hundred KiB per probe in flight with
- * the system store (the memory target of issue 12). */
 enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
                          const char *verify_host, int64_t deadline, struct stream **out,
                          struct tls_info *info, struct mp_error *err)
 {
-	WOLFSSL_CTX *c = new_wolf_ctx(&ctx->cfg, true, err);
-	enum mp_status st;
-
-	*out = NULL;
-	if (!c) {
-		memset(info, 0, sizeof(*info));
-		return err->code;
-	}
-	if (load_cas(c, &ctx->cfg, err) != MP_OK) {
-		wolfSSL_CTX_free(c);
-		memset(info, 0, sizeof(*info));
-		return err->code;
-	}
-	st = handshake(c, lower, sni, verify_host, deadline, true, NULL, out, info, err);
-	/* The session holds its own reference to c. */
-	wolfSSL_CTX_free(c);
-	return st;
+	return handshake(ctx->shared, ctx->trust, lower, sni, verify_host, deadline, NULL, out,
+	                 info, err);
 }
 
 enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *lower,
@@ -1490,7 +1269,7 @@ enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *
 		memset(info, 0, sizeof(*info));
 		return err->code;
 	}
-	st = handshake(c, lower, sni, NULL, deadline, false, &cap, &tls, info, err);
+	st = handshake(c, NULL, lower, sni, NULL, deadline, &cap, &tls, info, err);
 	if (st == MP_OK) {
 		/* Take the TLS layer off again, leaving lower open. */
 		tls->lower = NULL;
