@@ -72,6 +72,9 @@ void result_free(struct probe_result *r)
 	free(r->checks);
 	r->checks = NULL;
 	r->nchecks = 0;
+	for (size_t i = 0; i < r->nfindings; i++)
+		free(r->findings[i].message);
+	r->nfindings = 0;
 }
 
 const char *check_state_name(enum check_state st)
@@ -92,6 +95,7 @@ bool result_has_finding(const struct probe_result *r, const char *code)
 
 void result_add_finding(struct probe_result *r, const char *code, const char *fmt, ...)
 {
+	char msg[MP_MAX_ERROR];
 	va_list ap;
 
 	if (result_has_finding(r, code))
@@ -100,10 +104,17 @@ void result_add_finding(struct probe_result *r, const char *code, const char *fm
 		r->findings_truncated = true;
 		return;
 	}
-	r->findings[r->nfindings].code = code;
 	va_start(ap, fmt);
-	vsnprintf(r->findings[r->nfindings].message, MP_MAX_ERROR, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Allocated: most results have a few findings, and a probe in flight
+	 * should not carry MP_MAX_FINDINGS empty message buffers. */
+	r->findings[r->nfindings].message = strdup(msg);
+	if (!r->findings[r->nfindings].message) {
+		r->findings_truncated = true;
+		return;
+	}
+	r->findings[r->nfindings].code = code;
 	r->nfindings++;
 }
 

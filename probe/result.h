@@ -75,7 +75,7 @@ struct endpoint {
 
 struct finding {
 	const char *code;               /* one of the FINDING_* strings (static) */
-	char message[MP_MAX_ERROR];
+	char *message;                  /* owned, at most MP_MAX_ERROR - 1 bytes, never NULL */
 };
 
 /* Milliseconds spent per stage; -1 when the stage was not reached. */

@@ -249,7 +249,7 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 			const char *msg = res->findings[k].message;
 
 			fprintf(f, "  %s! ", color ? ANSI_YELLOW : "");
-			esc_term_write(f, msg, strnlen(msg, sizeof(res->findings[k].message)));
+			esc_term_write(f, msg, strlen(msg));
 			fprintf(f, "%s\n", color ? ANSI_RESET : "");
 		}
 		if (res->findings_truncated)

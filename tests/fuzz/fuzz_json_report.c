@@ -103,11 +103,16 @@ static void add_to_list(void *ctx, size_t i, const uint8_t *p, size_t len)
 static void add_finding(void *ctx, size_t i, const uint8_t *p, size_t len)
 {
 	struct probe_result *r = ctx;
-	struct finding *f = &r->findings[r->nfindings++];
+	struct finding *f = &r->findings[r->nfindings];
 	struct fuzz_chunk c = {p, len};
+	char msg[MP_MAX_ERROR];
 
+	copy_fixed(msg, sizeof(msg), &c);
+	f->message = strdup(msg);
+	if (!f->message)
+		return;
 	f->code = finding_codes[i % (sizeof(finding_codes) / sizeof(finding_codes[0]))];
-	copy_fixed(f->message, sizeof(f->message), &c);
+	r->nfindings++;
 }
 
 static void add_transcript(void *ctx, size_t i, const uint8_t *p, size_t len)
