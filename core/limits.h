@@ -42,6 +42,8 @@
  * builds need several times more (see engine.c). */
 #define MP_WORKER_STACK (256 * 1024)
 #define MP_WORKER_STACK_SANITIZER (2 * 1024 * 1024)
+/* How often a run's main thread returns free heap pages (threadmem.h). */
+#define MP_HEAP_TRIM_MS 200
 /* Politeness (engine.c): default connections at once per address, most
  * --retry, and the back-off before retry k: base << (k - 1), at most max,
  * plus up to half of it again as jitter. */

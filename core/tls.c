@@ -11,6 +11,7 @@
 #include "tls.h"
 #include "deadline.h"
 #include "der.h"
+#include "threadmem.h"
 #include "tlsprobe.h"
 #include "trust.h"
 
@@ -228,6 +229,8 @@ static int capture_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	struct tls_io *io = NULL;
 
 	(void)preverify;
+	/* The key exchange is done; the signature checks come next. */
+	tls_thread_cleanup();
 	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
 	if (ssl)
 		io = wolfSSL_get_ex_data(ssl, tls_ex_idx);
@@ -688,6 +691,7 @@ static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 	ci->sig_alg = strdup(sig ? sig : "unknown");
 	fill_fingerprint(x, ci);
 	ci->self_signed = is_self_signed(x);
+	tls_thread_cleanup(); /* tls.h: one use per point */
 }
 
 /* ---- host name matching (RFC 6125 section 6) ---- */
@@ -1219,6 +1223,11 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 		goto out;
 	}
 	info->done = true;
+	tls_thread_cleanup();
+	/* wolfSSL keeps the handshake's secrets and buffers (Arrays) after a
+	 * TLS 1.3 handshake in case the server asks for a client certificate
+	 * later; we never send one, and it handles later messages without. */
+	wolfSSL_FreeArrays(c->ssl);
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);
@@ -1249,8 +1258,15 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
                          const char *verify_host, int64_t deadline, struct stream **out,
                          struct tls_info *info, struct mp_error *err)
 {
-	return handshake(ctx->shared, ctx->trust, lower, sni, verify_host, deadline, NULL, out,
-	                 info, err);
+	enum mp_status st = handshake(ctx->shared, ctx->trust, lower, sni, verify_host, deadline,
+	                              NULL, out, info, err);
+
+	/* What follows is mostly waiting for the server: the stack the
+	 * handshake and the verification deepened, and any fixed-point ECC
+	 * table wolfSSL built for them, need not stay resident. */
+	tls_thread_cleanup();
+	threadmem_trim_stack();
+	return st;
 }
 
 enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *lower,

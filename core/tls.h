@@ -119,7 +119,14 @@ enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *
 void tls_info_free(struct tls_info *info);
 
 /* Frees what this thread's TLS work cached (wolfSSL's per-thread ECC
- * cache); call before a thread that ran tls_start exits. */
+ * cache); call before a thread that ran tls_start exits.
+ *
+ * Debian's wolfSSL (FP_ECC) builds a ~800 KiB table for an elliptic-curve
+ * point the second time a thread uses it (the P-256 base point: an ECDSA
+ * signature check and a key share, or two signature checks), which costs
+ * more CPU than the table saves for a handful of uses and memory in every
+ * thread. The TLS code calls this between its own uses (after the key
+ * exchange, after each signature check) so that no table is ever built. */
 void tls_thread_cleanup(void);
 
 /* Once per process; tls_ctx_new calls it. */

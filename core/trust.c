@@ -547,6 +547,8 @@ static void check_path(const struct trust_store *ts, struct peer_cert *pc, const
 			int ret = wolfSSL_CertManagerVerifyBuffer(cm, pe->der, (long)pe->len,
 			                                          WOLFSSL_FILETYPE_ASN1);
 
+			tls_thread_cleanup(); /* tls.h: one use per point */
+
 			/* Dates are checked above; wolfSSL only reports a date
 			 * error when all else was fine. */
 			if (ret != WOLFSSL_SUCCESS && ret != ASN_AFTER_DATE_E &&

@@ -6,6 +6,7 @@
 #include "dialect.h"
 #include "probe.h"
 #include "../core/deadline.h"
+#include "../core/threadmem.h"
 #include "../core/tls.h"
 
 #include <pthread.h>
@@ -900,6 +901,7 @@ static void check_loop(struct check_set *cs)
 
 static void *check_thread(void *arg)
 {
+	threadmem_thread_start();
 	check_loop(arg);
 	tls_thread_cleanup();
 	return NULL;

@@ -7,6 +7,7 @@
 #include "dialect.h"
 #include "probe.h"
 #include "../core/deadline.h"
+#include "../core/threadmem.h"
 #include "../core/tls.h"
 #include "targets.h"
 
@@ -116,6 +117,7 @@ static void login_loop(struct login_set *ls)
 
 static void *login_thread(void *arg)
 {
+	threadmem_thread_start();
 	login_loop(arg);
 	tls_thread_cleanup();
 	return NULL;
@@ -576,6 +578,7 @@ static void *worker(void *arg)
 {
 	struct pool *p = arg;
 
+	threadmem_thread_start();
 	for (;;) {
 		size_t i;
 		char one = 1;
@@ -632,6 +635,7 @@ static void *stream_worker(void *arg)
 	char why[MP_MAX_ERROR];
 	char one = 1;
 
+	threadmem_thread_start();
 	for (;;) {
 		struct probe_result *res = &p->res[k];
 		int rc;
@@ -898,12 +902,22 @@ static void pool_free(struct pool *p)
 static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(struct pool *))
 {
 	size_t finished = 0;
+	int64_t trimmed = mono_ms();
 
 	while (finished < want) {
 		struct pollfd pfd[2] = {{.fd = p->done_pipe[0], .events = POLLIN},
 					{.fd = wake_fd, .events = POLLIN}};
 		char buf[64];
-		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, -1);
+		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, MP_HEAP_TRIM_MS);
+
+		/* Handshakes free many small blocks between the long-lived ones
+		 * of probes in flight; hand the whole free pages back now and
+		 * then, so that memory follows the probes in flight, not the
+		 * run's busiest moment. */
+		if (mono_ms() - trimmed >= MP_HEAP_TRIM_MS) {
+			threadmem_trim_heap();
+			trimmed = mono_ms();
+		}
 
 		if (rc < 0 && errno != EINTR)
 			break;

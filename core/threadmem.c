@@ -1,0 +1,119 @@
+/* threadmem.c - see threadmem.h. Linux and glibc only; elsewhere, and under
+ * AddressSanitizer (which keeps its own view of stacks), nothing is done. */
+#include "threadmem.h"
+
+#include <stdint.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define THREADMEM_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define THREADMEM_OFF 1
+#endif
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && !defined(THREADMEM_OFF)
+#include <link.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Left resident below the caller's frame of threadmem_trim_stack: its own
+ * frame, the x86-64 red zone and the libc calls it makes. */
+#define THREADMEM_STACK_MARGIN (8 * 1024)
+
+/* Lowest address of this thread's stack, looked up once (0 = not yet,
+ * 1 = unknown or the main thread, which is left alone). */
+static __thread uintptr_t stack_lo;
+
+static uintptr_t page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+
+	return p > 0 ? (uintptr_t)p : 4096;
+}
+
+/* Releases the whole pages inside [from, to). */
+static void release(uintptr_t from, uintptr_t to)
+{
+	uintptr_t page = page_size();
+	uintptr_t lo = (from + page - 1) & ~(page - 1);
+	uintptr_t hi = to & ~(page - 1);
+
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* dl_iterate_phdr callback: one loaded object's thread-local block. */
+static int release_zero_tls(struct dl_phdr_info *info, size_t size, void *unused)
+{
+	(void)unused;
+	if (size < offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(info->dlpi_tls_data) ||
+	    !info->dlpi_tls_data)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		/* Only a block with no initial image is all zeros now. */
+		if (ph->p_type == PT_TLS && ph->p_filesz == 0)
+			release((uintptr_t)info->dlpi_tls_data,
+			        (uintptr_t)info->dlpi_tls_data + ph->p_memsz);
+	}
+	return 0;
+}
+
+void threadmem_thread_start(void)
+{
+	dl_iterate_phdr(release_zero_tls, NULL);
+}
+
+static uintptr_t lowest_stack_address(void)
+{
+	pthread_attr_t attr;
+	void *addr = NULL;
+	size_t size = 0;
+
+	/* The main thread's stack grows on demand, and pthread_getattr_np
+	 * would read /proc to find it. */
+	if (syscall(SYS_gettid) == getpid())
+		return 1;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 1;
+	if (pthread_attr_getstack(&attr, &addr, &size) != 0)
+		addr = NULL;
+	pthread_attr_destroy(&attr);
+	return addr ? (uintptr_t)addr : 1;
+}
+
+void threadmem_trim_stack(void)
+{
+	volatile char here = 0;
+	uintptr_t sp = (uintptr_t)&here;
+
+	if (!stack_lo)
+		stack_lo = lowest_stack_address();
+	if (stack_lo == 1 || sp < stack_lo + THREADMEM_STACK_MARGIN)
+		return;
+	release(stack_lo, sp - THREADMEM_STACK_MARGIN);
+}
+
+void threadmem_trim_heap(void)
+{
+	malloc_trim(0);
+}
+#else
+void threadmem_thread_start(void)
+{
+}
+
+void threadmem_trim_stack(void)
+{
+}
+
+void threadmem_trim_heap(void)
+{
+}
+#endif

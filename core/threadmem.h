@@ -1,0 +1,30 @@
+/* threadmem.h - keeping a probe thread's resident memory small.
+ *
+ * With one thread per probe in flight, what each thread keeps resident
+ * while it waits for a server is what thousands of probes cost. Two things
+ * dominate and are given back here, both as glibc itself gives back the
+ * stacks of exited threads (MADV_DONTNEED: the pages read as zeros again):
+ *  - the thread-local blocks of libraries that start all zero: Debian's
+ *    wolfSSL has a 49 KiB per-thread fixed-point ECC cache that glibc
+ *    zero-fills (and so makes resident) in every new thread, used or not;
+ *  - the stack below the current frame, which a TLS handshake (wolfSSL's
+ *    big-number arithmetic) deepens by about 100 KiB.
+ */
+#ifndef MP_THREADMEM_H
+#define MP_THREADMEM_H
+
+/* First thing in a thread we start: releases the pages of every
+ * zero-initialised thread-local block (none of this thread's code has run
+ * yet, so they still hold only zeros). */
+void threadmem_thread_start(void);
+
+/* Releases the pages of this thread's stack below the caller's frame (less
+ * a margin for the calls the caller makes next). */
+void threadmem_trim_stack(void);
+
+/* Returns the whole free pages inside the heap to the system (glibc's
+ * malloc_trim): takes each malloc arena's lock in turn, so call it now and
+ * then from a thread that waits, not after every probe. */
+void threadmem_trim_heap(void);
+
+#endif
