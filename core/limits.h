@@ -44,6 +44,8 @@
 #define MP_WORKER_STACK_SANITIZER (2 * 1024 * 1024)
 /* How often a run's main thread returns free heap pages (threadmem.h). */
 #define MP_HEAP_TRIM_MS 200
+/* malloc arenas of a command-line run (mallopt M_ARENA_MAX). */
+#define MP_MALLOC_ARENAS 4
 /* Politeness (engine.c): default connections at once per address, most
  * --retry, and the back-off before retry k: base << (k - 1), at most max,
  * plus up to half of it again as jitter. */

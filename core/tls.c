@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@
 
 /* Serial numbers are at most 20 octets (RFC 5280 4.1.2.2); allow some slack. */
 #define TLS_MAX_SERIAL 32
+/* Handshakes computing at once: CPU slots per online processor, and bounds. */
+#define TLS_SLOTS_PER_CPU 2
+#define TLS_MIN_SLOTS     2
+#define TLS_MAX_SLOTS     64
 /* Rounds of wolfSSL_connect(); each normally makes all the progress it can. */
 #define TLS_MAX_CONNECT_ROUNDS 64
 
@@ -70,6 +75,7 @@ struct tls_io {
 	size_t peer_len[MP_MAX_CHAIN];
 	int peer_n;
 	bool peer_truncated; /* it sent more than MP_MAX_CHAIN */
+	bool has_slot; /* holds one of the CPU slots (cpu_slot_take) */
 	/* The caller's copy of the first bytes received (tls_try_version). */
 	unsigned char *capture;
 	size_t capture_size;
@@ -88,6 +94,12 @@ static int tls_ex_idx = -1; /* wolfSSL ex_data slot holding the struct tls_io */
 /* Its destructor runs tls_thread_cleanup() in every exiting thread that
  * started a handshake (see tls_thread_exit). */
 static pthread_key_t tls_thread_key;
+/* CPU slots: a handshake computes (key exchange, signatures, the chain's
+ * verification) only while it holds one, and gives it back while it waits
+ * for the network. With a thousand probes in flight on a few cores, the
+ * scheduler would otherwise interleave hundreds of half-done computations,
+ * each holding tens of KiB of big-number temporaries at once. */
+static sem_t cpu_slots;
 
 /* ---- one-time setup ---- */
 
@@ -110,6 +122,17 @@ static void tls_init_once(void)
 		return;
 	if (pthread_key_create(&tls_thread_key, tls_thread_exit) != 0)
 		return;
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		long slots = cpus > 0 ? cpus * TLS_SLOTS_PER_CPU : TLS_MIN_SLOTS;
+
+		if (slots < TLS_MIN_SLOTS)
+			slots = TLS_MIN_SLOTS;
+		if (slots > TLS_MAX_SLOTS)
+			slots = TLS_MAX_SLOTS;
+		if (sem_init(&cpu_slots, 0, (unsigned)slots) != 0)
+			return;
+	}
 	tls_init_result = 0;
 }
 
@@ -118,6 +141,38 @@ int tls_global_init(void)
 	if (pthread_once(&tls_once, tls_init_once) != 0)
 		return -1;
 	return tls_init_result;
+}
+
+/* ---- CPU slots ---- */
+
+/* Takes a CPU slot, waiting at most until io's deadline; without one by
+ * then the handshake goes on unthrottled and its own I/O times out. */
+static void cpu_slot_take(struct tls_io *io)
+{
+	int rc;
+
+	if (io->has_slot)
+		return;
+	if (io->deadline == DEADLINE_NONE) {
+		while ((rc = sem_wait(&cpu_slots)) != 0 && errno == EINTR)
+			;
+	} else {
+		struct timespec at = {.tv_sec = (time_t)(io->deadline / 1000),
+		                      .tv_nsec = (long)(io->deadline % 1000) * 1000000L};
+
+		while ((rc = sem_clockwait(&cpu_slots, CLOCK_MONOTONIC, &at)) != 0 &&
+		       errno == EINTR)
+			;
+	}
+	io->has_slot = rc == 0;
+}
+
+static void cpu_slot_give(struct tls_io *io)
+{
+	if (!io->has_slot)
+		return;
+	sem_post(&cpu_slots);
+	io->has_slot = false;
 }
 
 /* ---- I/O callbacks ---- */
@@ -145,12 +200,24 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	struct tls_io *io = ctx;
 	struct mp_error e = {0};
+	bool had_slot;
 	ssize_t n;
 
 	(void)ssl;
 	if (sz <= 0)
 		return 0;
+	had_slot = io->has_slot;
+	cpu_slot_give(io);
+	/* A handshake waiting (for the server, then for a slot) keeps neither
+	 * the ECC tables nor the stack its last computation (a key share, a
+	 * signature check) made resident. */
+	if (had_slot) {
+		tls_thread_cleanup();
+		threadmem_trim_stack();
+	}
 	n = stream_read(io->lower, buf, (size_t)sz, io->deadline, &e);
+	if (had_slot)
+		cpu_slot_take(io);
 	if (n > 0) {
 		sniff_bytes(io, buf, (size_t)n);
 		if (io->capture && io->capture_len < io->capture_size) {
@@ -182,11 +249,14 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	struct tls_io *io = ctx;
 	struct mp_error e = {0};
+	int written;
 
 	(void)ssl;
 	if (sz <= 0)
 		return 0;
-	if (stream_write(io->lower, buf, (size_t)sz, io->deadline, &e) < 0) {
+	/* The slot is kept: a handshake's writes are small and seldom wait. */
+	written = stream_write(io->lower, buf, (size_t)sz, io->deadline, &e);
+	if (written < 0) {
 		io->err = e;
 		return e.code == MP_ERR_CLOSED ? WOLFSSL_CBIO_ERR_CONN_CLOSE
 		                               : WOLFSSL_CBIO_ERR_GENERAL;
@@ -1202,6 +1272,7 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	st = set_extensions(c->ssl, sni, info, err);
 	if (st != MP_OK)
 		goto out;
+	cpu_slot_take(&c->io);
 	for (int round = 0; round < TLS_MAX_CONNECT_ROUNDS; round++) {
 		ret = wolfSSL_connect(c->ssl);
 		if (ret == WOLFSSL_SUCCESS)
@@ -1233,6 +1304,7 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	fill_group(c->ssl, info);
 	if (trust)
 		describe_peer(trust, &c->io, verify_host, info);
+	cpu_slot_give(&c->io);
 	c->io.handshaking = false;
 	c->io.info = NULL;
 	s->ops = &tls_ops;
@@ -1245,6 +1317,7 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	st = MP_OK;
 out:
 	if (c) {
+		cpu_slot_give(&c->io);
 		if (c->ssl)
 			wolfSSL_free(c->ssl);
 		free_peer_certs(&c->io);
