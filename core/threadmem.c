@@ -21,9 +21,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Left resident below the caller's frame of threadmem_trim_stack: its own
- * frame, the x86-64 red zone and the libc calls it makes. */
-#define THREADMEM_STACK_MARGIN (8 * 1024)
+/* Left below the caller's frame of threadmem_trim_stack (its own frame and
+ * the madvise call); a page released too eagerly is only faulted back in. */
+#define THREADMEM_STACK_MARGIN 1024
 
 /* Lowest address of this thread's stack, looked up once (0 = not yet,
  * 1 = unknown or the main thread, which is left alone). */

@@ -115,7 +115,7 @@ static void tls_thread_exit(void *mark)
 
 static void tls_init_once(void)
 {
-	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+	if (tls_point_pool_init() != 0 || wolfSSL_Init() != WOLFSSL_SUCCESS)
 		return;
 	tls_ex_idx = wolfSSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (tls_ex_idx < 0)
@@ -211,10 +211,9 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	/* A handshake waiting (for the server, then for a slot) keeps neither
 	 * the ECC tables nor the stack its last computation (a key share, a
 	 * signature check) made resident. */
-	if (had_slot) {
+	if (had_slot)
 		tls_thread_cleanup();
-		threadmem_trim_stack();
-	}
+	threadmem_trim_stack();
 	n = stream_read(io->lower, buf, (size_t)sz, io->deadline, &e);
 	if (had_slot)
 		cpu_slot_take(io);

@@ -129,6 +129,10 @@ void tls_info_free(struct tls_info *info);
  * exchange, after each signature check) so that no table is ever built. */
 void tls_thread_cleanup(void);
 
+/* Routes wolfSSL's allocations of ECC points to a pool (tls_thread.c);
+ * tls_global_init calls it first. 0, or -1 when wolfSSL refused. */
+int tls_point_pool_init(void);
+
 /* Once per process; tls_ctx_new calls it. */
 int tls_global_init(void);
 
