@@ -25,7 +25,7 @@ set -a
 . "$TLSDIR/tls.env"
 set +a
 
-CASES=(LEGACY TLS12 TLS13 EXPIRED WRONGNAME INCOMPLETE FULLCHAIN SELFSIGNED WEAKKEY)
+CASES=(LEGACY TLS12 TLS13 EXPIRED WRONGNAME INCOMPLETE FULLCHAIN SELFSIGNED WEAKKEY BIGCERT)
 # every edge case is implicit TLS in front of SMTP
 EDGE_URLS=()
 for c in "${CASES[@]}"; do
@@ -199,6 +199,12 @@ pyeq "$J" '[x["port"] for x in results if "weak_certificate_key" in codes(x)]' \
 	'[int(env["MP_TLS_WEAKKEY_PORT"])]' "weak_certificate_key only for the RSA 1024 leaf"
 pyeq "$J" '[x["port"] for x in results if "certificate_expiring" in codes(x)]' '[]' \
 	"30-day leaves are not expiring with --cert-warn-days 14"
+# A leaf over 2 KiB: wolfSSL's own copy of the peer chain skips such
+# certificates; mailprobe keeps its own, so it is listed and verified.
+big=$(openssl x509 -in "$TLSDIR/bigcert.pem" -outform DER | wc -c)
+[ "$big" -gt 2048 ] || mp_fail "bigcert: the test leaf is only $big bytes"
+pyeq "$J" "(lambda t: (t['verified'], t['hostname_matched'], len(t['chain']), len(t['certificate']['san'])))($(printf "$T" BIGCERT))" \
+	'(True, True, 1, 61)' "a $big-byte leaf: verified, listed with its 61 names"
 
 # the chain's certificates as openssl sees the files tlsservers.sh made
 for c in "${CASES[@]}"; do

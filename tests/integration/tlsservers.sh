@@ -23,6 +23,8 @@
 #   MP_TLS_WEAKKEY_PORT    RSA 1024 leaf for mail.test (securityLevel 0)
 #   MP_TLS_TLS10_PORT      TLS 1.0 only, securityLevel 0: wolfSSL cannot connect,
 #                          only the hand-built hello of --enumerate-tls gets an answer
+#   MP_TLS_BIGCERT_PORT    RSA 4096 leaf with 60 DNS names besides mail.test: over
+#                          2 KiB, more than wolfSSL's own copy of a peer chain holds
 # Ports are free ephemeral ones at start time, never fixed. Each service
 # listens on 127.0.0.1 and, when the machine has IPv6 loopback, on ::1 (the
 # same port: two accept lines); nothing beyond loopback.
@@ -36,7 +38,7 @@ die() {
 	exit 1
 }
 
-CASES="LEGACY TLS12 TLS13 EXPIRED WRONGNAME INCOMPLETE FULLCHAIN SELFSIGNED WEAKKEY TLS10"
+CASES="LEGACY TLS12 TLS13 EXPIRED WRONGNAME INCOMPLETE FULLCHAIN SELFSIGNED WEAKKEY TLS10 BIGCERT"
 
 LOOPBACK_PY=$(cd "$(dirname "$0")/../fake" && pwd)/loopback.py
 ADDRS=127.0.0.1
@@ -95,6 +97,14 @@ make_certs() {
 	cp "$D/ileaf.key" "$D/incomplete.key"
 	cat "$D/ileaf.pem" "$D/inter.pem" >"$D/fullchain.pem"
 	cp "$D/ileaf.key" "$D/fullchain.key"
+	# bigcert: a leaf of more than 2 KiB (RSA 4096, 61 names)
+	{
+		printf 'basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:mail.test'
+		for i in $(seq 1 60); do printf ',DNS:host%02d.big.test' "$i"; done
+		printf '\n'
+	} >"$D/bigcert.ext"
+	new_csr bigcert "/CN=mail.test" rsa:4096
+	sign_leaf bigcert "$ca" "$cakey"
 	# selfsigned: its own issuer
 	openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout "$D/selfsigned.key" \
 		-out "$D/selfsigned.pem" -subj "/CN=mail.test" -addext "subjectAltName=DNS:mail.test" \
@@ -153,7 +163,7 @@ do_start() {
 	do_stop
 	mkdir -p "$D"
 	make_certs "$ca" "$cakey"
-	read -r -a ports <<<"$(free_ports 10)"
+	read -r -a ports <<<"$(free_ports 11)"
 	{
 		echo "; written by tlsservers.sh"
 		echo "foreground = yes"
@@ -179,6 +189,7 @@ ciphers = DEFAULT:@SECLEVEL=0"
 sslVersionMax = TLSv1
 securityLevel = 0
 ciphers = DEFAULT:@SECLEVEL=0"
+		service bigcert "${ports[10]}" bigcert ""
 	} >"$D/stunnel.conf"
 	setsid stunnel "$D/stunnel.conf" </dev/null >>"$D/stunnel.log" 2>&1 &
 	echo $! >"$D/stunnel.pid"
