@@ -388,6 +388,10 @@ static WOLFSSL_CTX *new_wolf_ctx(const struct tls_config *cfg, bool capture, str
 		goto fail;
 	}
 	wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_NONE, capture ? capture_cb : NULL);
+	/* Sessions are never resumed: without this, every session ticket a
+	 * server sends has wolfSSL copy the whole session (37 KiB with the
+	 * peer's chain) into its process-wide cache, under one lock. */
+	wolfSSL_CTX_set_session_cache_mode(c, WOLFSSL_SESS_CACHE_OFF);
 	wolfSSL_CTX_SetIORecv(c, io_recv);
 	wolfSSL_CTX_SetIOSend(c, io_send);
 	return c;
