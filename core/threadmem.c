@@ -2,17 +2,11 @@
  * AddressSanitizer (which keeps its own view of stacks), nothing is done. */
 #include "threadmem.h"
 
+#include "sanitizer.h"
+
 #include <stdint.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define THREADMEM_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define THREADMEM_OFF 1
-#endif
-#endif
-
-#if defined(__linux__) && defined(__GLIBC__) && !defined(THREADMEM_OFF)
+#if defined(__linux__) && defined(__GLIBC__) && !defined(MP_ASAN)
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>

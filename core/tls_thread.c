@@ -14,6 +14,7 @@
  * to malloc.
  */
 #include "tls.h"
+#include "sanitizer.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
@@ -27,15 +28,7 @@
 
 /* Under AddressSanitizer wolfSSL keeps malloc, so that every block is
  * checked. */
-#if defined(__SANITIZE_ADDRESS__)
-#define POINT_POOL_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POINT_POOL_OFF 1
-#endif
-#endif
-
-#ifndef POINT_POOL_OFF
+#ifndef MP_ASAN
 /* Reserved address space of the pool; pages are touched as blocks are used. */
 #define POINT_POOL_BYTES (32u * 1024 * 1024)
 

@@ -7,6 +7,7 @@
 #include "dialect.h"
 #include "probe.h"
 #include "../core/deadline.h"
+#include "../core/sanitizer.h"
 #include "../core/threadmem.h"
 #include "../core/tls.h"
 #include "targets.h"
@@ -809,14 +810,9 @@ static void report_skipped(struct pool *p)
 
 /* The stack size of the threads we start: small, so that thousands of
  * probes in flight cost little memory; sanitizers need more. */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef MP_ASAN
 #define MP_STACK MP_WORKER_STACK_SANITIZER
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MP_STACK MP_WORKER_STACK_SANITIZER
-#endif
-#endif
-#ifndef MP_STACK
+#else
 #define MP_STACK MP_WORKER_STACK
 #endif
 
