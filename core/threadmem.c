@@ -4,6 +4,7 @@
 
 #include "sanitizer.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #if defined(__linux__) && defined(__GLIBC__) && !defined(MP_ASAN)
@@ -18,6 +19,12 @@
 /* Left below the caller's frame of threadmem_trim_stack (its own frame and
  * the madvise call); a page released too eagerly is only faulted back in. */
 #define THREADMEM_STACK_MARGIN 1024
+
+/* The zero-initialised thread-local blocks of this thread (set by
+ * threadmem_thread_start). */
+#define THREADMEM_MAX_BLOCKS 4
+static __thread uintptr_t block_from[THREADMEM_MAX_BLOCKS], block_to[THREADMEM_MAX_BLOCKS];
+static __thread int nblocks;
 
 /* Lowest address of this thread's stack, looked up once (0 = not yet,
  * 1 = unknown or the main thread, which is left alone). */
@@ -44,6 +51,8 @@ static void release(uintptr_t from, uintptr_t to)
 /* dl_iterate_phdr callback: one loaded object's thread-local block. */
 static int release_zero_tls(struct dl_phdr_info *info, size_t size, void *unused)
 {
+	uintptr_t from, to;
+
 	(void)unused;
 	if (size < offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(info->dlpi_tls_data) ||
 	    !info->dlpi_tls_data)
@@ -52,16 +61,45 @@ static int release_zero_tls(struct dl_phdr_info *info, size_t size, void *unused
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
 		/* Only a block with no initial image is all zeros now. */
-		if (ph->p_type == PT_TLS && ph->p_filesz == 0)
-			release((uintptr_t)info->dlpi_tls_data,
-			        (uintptr_t)info->dlpi_tls_data + ph->p_memsz);
+		if (ph->p_type != PT_TLS || ph->p_filesz != 0)
+			continue;
+		from = (uintptr_t)info->dlpi_tls_data;
+		to = from + ph->p_memsz;
+		release(from, to);
+		if (nblocks < THREADMEM_MAX_BLOCKS) {
+			block_from[nblocks] = from;
+			block_to[nblocks++] = to;
+		}
 	}
 	return 0;
 }
 
 void threadmem_thread_start(void)
 {
+	nblocks = 0;
 	dl_iterate_phdr(release_zero_tls, NULL);
+}
+
+/* True if the page at p holds only zero bytes. */
+static bool page_is_zero(const uintptr_t *p, uintptr_t page)
+{
+	for (uintptr_t i = 0; i < page / sizeof(*p); i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+void threadmem_release_zero_tls(void)
+{
+	uintptr_t page = page_size();
+
+	for (int b = 0; b < nblocks; b++) {
+		uintptr_t lo = (block_from[b] + page - 1) & ~(page - 1);
+
+		for (uintptr_t p = lo; p + page <= block_to[b]; p += page)
+			if (page_is_zero((const uintptr_t *)p, page))
+				madvise((void *)p, page, MADV_DONTNEED);
+	}
 }
 
 static uintptr_t lowest_stack_address(void)
@@ -100,6 +138,10 @@ void threadmem_trim_heap(void)
 }
 #else
 void threadmem_thread_start(void)
+{
+}
+
+void threadmem_release_zero_tls(void)
 {
 }
 

@@ -18,6 +18,12 @@
  * yet, so they still hold only zeros). */
 void threadmem_thread_start(void);
 
+/* Releases again the pages of those blocks that hold only zeros: wolfSSL's
+ * ECC cache is all zeros once tls_thread_cleanup() emptied it, but the
+ * pages it used stay resident. Reads a few pages; a no-op in a thread that
+ * did not call threadmem_thread_start. */
+void threadmem_release_zero_tls(void);
+
 /* Releases the pages of this thread's stack below the caller's frame (less
  * a margin for the calls the caller makes next). */
 void threadmem_trim_stack(void);

@@ -1341,6 +1341,7 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 	 * handshake and the verification deepened, and any fixed-point ECC
 	 * table wolfSSL built for them, need not stay resident. */
 	tls_thread_cleanup();
+	threadmem_release_zero_tls();
 	threadmem_trim_stack();
 	return st;
 }
