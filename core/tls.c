@@ -720,23 +720,58 @@ static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
 		ci->spki_ok = true;
 }
 
-/* True if x names itself as its issuer and its own key verifies its
- * signature (RFC 5280 3.2 "self-signed"). */
+/* The key type (RSAk, ECDSAk...) a signature algorithm (CTC_*) needs, 0 if
+ * unknown. */
+static int sig_key_type(int sig)
+{
+	switch (sig) {
+	case CTC_MD2wRSA:
+	case CTC_MD5wRSA:
+	case CTC_SHAwRSA:
+	case CTC_SHA224wRSA:
+	case CTC_SHA256wRSA:
+	case CTC_SHA384wRSA:
+	case CTC_SHA512wRSA:
+	case CTC_SHA3_224wRSA:
+	case CTC_SHA3_256wRSA:
+	case CTC_SHA3_384wRSA:
+	case CTC_SHA3_512wRSA:
+	case CTC_RSASSAPSS:
+		return RSAk;
+	case CTC_SHAwECDSA:
+	case CTC_SHA224wECDSA:
+	case CTC_SHA256wECDSA:
+	case CTC_SHA384wECDSA:
+	case CTC_SHA512wECDSA:
+	case CTC_SHA3_224wECDSA:
+	case CTC_SHA3_256wECDSA:
+	case CTC_SHA3_384wECDSA:
+	case CTC_SHA3_512wECDSA:
+		return ECDSAk;
+	case CTC_SHAwDSA:
+		return DSAk;
+	case CTC_ED25519:
+		return ED25519k;
+	case CTC_ED448:
+		return ED448k;
+	default:
+		return 0;
+	}
+}
+
+/* True if x is self-signed as OpenSSL classifies it (EXFLAG_SS in
+ * ossl_x509v3_cache_extensions): it names itself as its issuer, its
+ * authority key identifier (if any) is its own subject key identifier, and
+ * its signature algorithm fits its own key. The signature is not checked
+ * here: that is one more ECDSA or RSA operation per self-issued
+ * certificate, and whether it verifies is the chain verification's call. */
 static bool is_self_signed(WOLFSSL_X509 *x)
 {
-	WOLFSSL_X509_NAME *subj = wolfSSL_X509_get_subject_name(x);
-	WOLFSSL_X509_NAME *iss = wolfSSL_X509_get_issuer_name(x);
-	WOLFSSL_EVP_PKEY *pk = NULL;
-	bool yes = false;
+	int need = sig_key_type(wolfSSL_X509_get_signature_type(x));
 
-	if (!subj || !iss || wolfSSL_X509_NAME_cmp(subj, iss) != 0)
+	if (wolfSSL_X509_check_issued(x, x) != X509_V_OK)
 		return false;
-	pk = wolfSSL_X509_get_pubkey(x);
-	if (pk) {
-		yes = wolfSSL_X509_verify(x, pk) == WOLFSSL_SUCCESS;
-		wolfSSL_EVP_PKEY_free(pk);
-	}
-	return yes;
+	return need == 0 || need == wolfSSL_X509_get_pubkey_type(x);
 }
 
 /* Fills one cert_info from a certificate. */
@@ -764,7 +799,6 @@ static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 	ci->sig_alg = strdup(sig ? sig : "unknown");
 	fill_fingerprint(x, ci);
 	ci->self_signed = is_self_signed(x);
-	tls_thread_cleanup(); /* tls.h: one use per point */
 }
 
 /* ---- host name matching (RFC 6125 section 6) ---- */

@@ -46,7 +46,8 @@ struct cert_info {
 	bool digests_ok, spki_ok;
 	unsigned char der_sha256[32], der_sha512[64];
 	unsigned char spki_sha256[32], spki_sha512[64];
-	bool self_signed;       /* issuer = subject and its own key verifies its signature */
+	bool self_signed;       /* issuer = subject, key identifiers agree, signature
+	                           algorithm fits the key (OpenSSL's EXFLAG_SS) */
 };
 
 /* Why a chain or name did not verify: bits of tls_info.verify_reasons. */
