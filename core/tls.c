@@ -51,7 +51,7 @@
  * once into `trust`, read-only, and each chain is verified against it after
  * the handshake (trust_verify). */
 struct tls_ctx {
-	struct tls_config cfg; /* versions, and copies of cafile / capath */
+	struct tls_config cfg; /* the versions (the CA store is in trust) */
 	struct trust_store *trust;
 	WOLFSSL_CTX *shared;
 	/* For tls_try_version: one context per version (TLS 1.1, 1.2, 1.3),
@@ -75,7 +75,7 @@ struct tls_io {
 	size_t peer_len[MP_MAX_CHAIN];
 	int peer_n;
 	bool peer_truncated; /* it sent more than MP_MAX_CHAIN */
-	bool has_slot; /* holds one of the CPU slots (cpu_slot_take) */
+	bool has_slot;       /* holds one of the CPU slots (cpu_slot_take) */
 	/* The caller's copy of the first bytes received (tls_try_version). */
 	unsigned char *capture;
 	size_t capture_size;
@@ -248,14 +248,12 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	struct tls_io *io = ctx;
 	struct mp_error e = {0};
-	int written;
 
 	(void)ssl;
 	if (sz <= 0)
 		return 0;
 	/* The slot is kept: a handshake's writes are small and seldom wait. */
-	written = stream_write(io->lower, buf, (size_t)sz, io->deadline, &e);
-	if (written < 0) {
+	if (stream_write(io->lower, buf, (size_t)sz, io->deadline, &e) < 0) {
 		io->err = e;
 		return e.code == MP_ERR_CLOSED ? WOLFSSL_CBIO_ERR_CONN_CLOSE
 		                               : WOLFSSL_CBIO_ERR_GENERAL;
@@ -1353,6 +1351,8 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	c = NULL;
 	st = MP_OK;
 out:
+	/* Whatever the handshake got to, no ECC table outlives it. */
+	tls_thread_cleanup();
 	if (c) {
 		cpu_slot_give(&c->io);
 		if (c->ssl)
@@ -1372,9 +1372,8 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
 	                              NULL, out, info, err);
 
 	/* What follows is mostly waiting for the server: the stack the
-	 * handshake and the verification deepened, and any fixed-point ECC
-	 * table wolfSSL built for them, need not stay resident. */
-	tls_thread_cleanup();
+	 * handshake and the verification deepened, and the pages of the ECC
+	 * cache handshake() emptied, need not stay resident. */
 	threadmem_release_zero_tls();
 	threadmem_trim_stack();
 	return st;
