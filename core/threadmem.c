@@ -132,6 +132,12 @@ void threadmem_trim_stack(void)
 	release(stack_lo, sp - THREADMEM_STACK_MARGIN);
 }
 
+void threadmem_release_inside(void *from, void *to)
+{
+	if (from && to)
+		release((uintptr_t)from, (uintptr_t)to);
+}
+
 void threadmem_trim_heap(void)
 {
 	malloc_trim(0);
@@ -147,6 +153,12 @@ void threadmem_release_zero_tls(void)
 
 void threadmem_trim_stack(void)
 {
+}
+
+void threadmem_release_inside(void *from, void *to)
+{
+	(void)from;
+	(void)to;
 }
 
 void threadmem_trim_heap(void)

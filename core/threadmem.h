@@ -28,6 +28,12 @@ void threadmem_release_zero_tls(void);
  * a margin for the calls the caller makes next). */
 void threadmem_trim_stack(void);
 
+/* Releases the whole pages inside [from, to), part of a live allocation
+ * whose contents nobody will read again: they read as zeros afterwards and
+ * become resident again only if written. glibc's malloc never looks inside
+ * an allocated block, so the block stays valid to use and to free. */
+void threadmem_release_inside(void *from, void *to);
+
 /* Returns the whole free pages inside the heap to the system (glibc's
  * malloc_trim): takes each malloc arena's lock in turn, so call it now and
  * then from a thread that waits, not after every probe. */

@@ -1334,6 +1334,7 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	 * TLS 1.3 handshake in case the server asks for a client certificate
 	 * later; we never send one, and it handles later messages without. */
 	wolfSSL_FreeArrays(c->ssl);
+	tls_release_session_chains(c->ssl);
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);

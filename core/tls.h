@@ -134,6 +134,16 @@ void tls_thread_cleanup(void);
  * tls_global_init calls it first. 0, or -1 when wolfSSL refused. */
 int tls_point_pool_init(void);
 
+/* Gives back the pages of the two fixed copies of the peer's chain in
+ * ssl's wolfSSL session object (SESSION_CERTS and ALT_CERT_CHAINS: 37 KiB,
+ * zeroed and so resident in every connection). Called after each
+ * handshake: we read the chain from our own copies, and with the session
+ * cache off wolfSSL does not read them again. Returns the size of the range
+ * found (also where threadmem releases nothing), 0 when the layout is not
+ * the one expected and nothing was touched. */
+struct WOLFSSL;
+size_t tls_release_session_chains(struct WOLFSSL *ssl);
+
 /* Once per process; tls_ctx_new calls it. */
 int tls_global_init(void);
 

@@ -1,4 +1,5 @@
-/* tls_thread.c - per-thread TLS clean-up, and a pool for wolfSSL's ECC points.
+/* tls_thread.c - per-thread TLS clean-up, a pool for wolfSSL's ECC points,
+ * and giving back the pages of the session's fixed chain copies.
  *
  * Debian's wolfSSL is built with FP_ECC and HAVE_THREAD_LS: each thread that
  * does ECC arithmetic gets its own fixed-point cache, which only
@@ -15,10 +16,12 @@
  */
 #include "tls.h"
 #include "sanitizer.h"
+#include "threadmem.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/memory.h>
+#include <wolfssl/ssl.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -115,5 +118,36 @@ void tls_thread_cleanup(void)
 {
 #if defined(FP_ECC) && defined(HAVE_ECC)
 	wc_ecc_fp_free();
+#endif
+}
+
+/* wolfSSL's internal.h is not installed, so the layout is found through
+ * the public accessors and checked: the chain, then the alternative chain
+ * right after it, each an int count and equal buffers (an int length and
+ * the certificate). Only the buffers are released, counts stay. */
+size_t tls_release_session_chains(WOLFSSL *ssl)
+{
+#ifdef WOLFSSL_ALT_CERT_CHAINS
+	unsigned char *chain = (unsigned char *)wolfSSL_get_peer_chain(ssl);
+	unsigned char *alt = (unsigned char *)wolfSSL_get_peer_alt_chain(ssl);
+	unsigned char *first, *second;
+	size_t stride, size;
+
+	if (!chain || !alt || alt <= chain)
+		return 0;
+	first = wolfSSL_get_chain_cert((WOLFSSL_X509_CHAIN *)chain, 0);
+	second = wolfSSL_get_chain_cert((WOLFSSL_X509_CHAIN *)chain, 1);
+	if (first != chain + 2 * sizeof(int) || second <= first || second >= alt)
+		return 0;
+	stride = (size_t)(second - first);
+	size = (size_t)(alt - chain);
+	if (stride < 1024 || (size - sizeof(int)) % stride ||
+	    wolfSSL_get_chain_cert((WOLFSSL_X509_CHAIN *)alt, 0) != first + size)
+		return 0;
+	threadmem_release_inside(first, alt + size);
+	return (size_t)(alt + size - first);
+#else
+	(void)ssl;
+	return 0;
 #endif
 }
