@@ -18,6 +18,7 @@
 #include "serve_config.h"
 #include "../core/base64.h"
 #include "../core/deadline.h"
+#include "../core/threadmem.h"
 #include "../core/tls.h"
 #include "../reports/report.h"
 
@@ -265,7 +266,7 @@ static void slot_release(struct server *s)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (idle)
-		malloc_trim(0);
+		threadmem_trim_heap();
 }
 
 /* Collected query parameters of /probe. */
