@@ -75,6 +75,8 @@ struct tls_io {
 	size_t peer_len[MP_MAX_CHAIN];
 	int peer_n;
 	bool peer_truncated; /* it sent more than MP_MAX_CHAIN */
+	/* wolfSSL's own decoded copy of the leaf (see drop_leaf_key) */
+	WOLFSSL_X509 *kept_leaf;
 	bool has_slot;       /* holds one of the CPU slots (cpu_slot_take) */
 	/* The caller's copy of the first bytes received (tls_try_version). */
 	unsigned char *capture;
@@ -301,6 +303,12 @@ static int capture_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	ssl = wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
 	if (ssl)
 		io = wolfSSL_get_ex_data(ssl, tls_ex_idx);
+#if defined(KEEP_PEER_CERT) && defined(OPENSSL_ALL)
+	/* For the leaf, wolfSSL hands over the copy it keeps in the
+	 * connection (KEEP_PEER_CERT); the others are temporary. */
+	if (io && store->error_depth == 0 && store->current_cert)
+		io->kept_leaf = store->current_cert;
+#endif
 	if (!io || io->peer_n || !store->certs)
 		return 1;
 	for (int i = 0; i < store->totalCerts; i++) {
@@ -316,6 +324,24 @@ static int capture_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		io->peer_len[io->peer_n++] = b->length;
 	}
 	return 1;
+}
+
+/* wolfSSL keeps the leaf decoded for the whole connection and, in Debian's
+ * build (OPENSSL_ALL), its public key decoded once more as an EVP_PKEY: 12
+ * KiB for a P-256 key (big numbers of 1 KiB each), more for RSA. The
+ * handshake verified the server's signature with its own copy of the key,
+ * and we describe the certificate from our copies, so the EVP_PKEY is
+ * freed once the handshake is done; wolfSSL frees the certificate later
+ * and skips a key that is not there. */
+static void drop_leaf_key(struct tls_io *io)
+{
+	WOLFSSL_X509_PUBKEY *key = io->kept_leaf ? wolfSSL_X509_get_X509_PUBKEY(io->kept_leaf) : NULL;
+
+	if (key && key->pkey) {
+		wolfSSL_EVP_PKEY_free(key->pkey);
+		key->pkey = NULL;
+	}
+	io->kept_leaf = NULL;
 }
 
 /* Frees the copies capture_cb made. */
@@ -1298,6 +1324,8 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 		st = mp_error_set(err, MP_ERR_INTERNAL, "cannot create a TLS session");
 		goto out;
 	}
+	/* Still all zeros: only what the handshake copies into them comes back. */
+	tls_release_session_chains(c->ssl);
 	wolfSSL_SetIOReadCtx(c->ssl, &c->io);
 	wolfSSL_SetIOWriteCtx(c->ssl, &c->io);
 	if (wolfSSL_set_ex_data(c->ssl, tls_ex_idx, &c->io) != WOLFSSL_SUCCESS) {
@@ -1335,6 +1363,7 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	 * later; we never send one, and it handles later messages without. */
 	wolfSSL_FreeArrays(c->ssl);
 	tls_release_session_chains(c->ssl);
+	drop_leaf_key(&c->io);
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);

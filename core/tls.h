@@ -136,9 +136,11 @@ int tls_point_pool_init(void);
 
 /* Gives back the pages of the two fixed copies of the peer's chain in
  * ssl's wolfSSL session object (SESSION_CERTS and ALT_CERT_CHAINS: 37 KiB,
- * zeroed and so resident in every connection). Called after each
- * handshake: we read the chain from our own copies, and with the session
- * cache off wolfSSL does not read them again. Returns the size of the range
+ * zeroed and so resident in every connection). Called on the new
+ * connection (they hold only zeros then, so only the pages the handshake
+ * writes come back) and again after the handshake: we read the chain from
+ * our own copies, and with the session cache off wolfSSL does not read
+ * them again. Returns the size of the range
  * found (also where threadmem releases nothing), 0 when the layout is not
  * the one expected and nothing was touched. */
 struct WOLFSSL;
