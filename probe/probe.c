@@ -111,6 +111,106 @@ static enum mp_status proxy_connect_status(enum mp_status st)
 	return st == MP_ERR_CONNECT_TIMEOUT ? MP_ERR_PROXY_TIMEOUT : MP_ERR_PROXY_UNREACHABLE;
 }
 
+/* Which of the n resolved addresses to ask a proxy for, in order, into
+ * idx: all of them, or for SOCKS4 (IPv4 only) the IPv4 ones, or when there
+ * is none the first, for the proxy code to refuse with a clear message. */
+static size_t proxy_attempts(const struct proxy_spec *px, const struct net_addr *target,
+			     size_t n, size_t *idx)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (px->type != PROXY_SOCKS4 || target[i].ss.ss_family == AF_INET)
+			idx[k++] = i;
+	if (k == 0 && n > 0)
+		idx[k++] = 0;
+	return k;
+}
+
+/* The proxy could not reach, or would not reach, this one address: another
+ * address of the name may do (the proxy itself answered). */
+static bool next_address_may_work(enum mp_status st)
+{
+	return st == MP_ERR_PROXY_TARGET_UNREACHABLE || st == MP_ERR_PROXY_REFUSED;
+}
+
+/* Reaches the proxy and asks it for the endpoint: by name when target is
+ * NULL (the proxy resolves), else for each address we resolved in turn,
+ * over a new connection each, until one is granted, the proxy fails in a
+ * way another address would not change, or the deadline passes. The first
+ * connection to the proxy is bounded by conn_deadline (the connect budget
+ * that resolving began), later ones by a connect timeout of their own. */
+static enum mp_status through_proxy(const struct endpoint *ep, const struct probe_config *cfg,
+				    int64_t deadline, int64_t conn_deadline,
+				    const struct net_addr *proxy_addr,
+				    size_t nproxy, const struct net_addr *srcp,
+				    const struct net_addr *target, size_t ntarget,
+				    struct probe_result *res, volatile int *fd_slot,
+				    struct stream **out, struct mp_error *err)
+{
+	const struct proxy_spec *px = ep->proxy;
+	size_t idx[MAX_ADDRS], n = target ? proxy_attempts(px, target, ntarget, idx) : 1;
+	char tried[MP_MAX_ERROR / 2] = "";
+	enum mp_status st = MP_ERR_INTERNAL;
+	int64_t handshaking = 0; /* ms, over the attempts */
+
+	for (size_t a = 0; a < n; a++) {
+		const struct net_addr *dst = target ? &target[idx[a]] : NULL;
+		int64_t t0 = mono_ms();
+		char used[64] = "", msg[MP_MAX_ERROR];
+		struct stream *s;
+		int fd = -1;
+
+		st = connect_any(proxy_addr, nproxy, srcp,
+				 a == 0 ? conn_deadline
+					: deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)),
+				 &fd, used, sizeof(used), err);
+		res->t.proxy_connect += since(t0);
+		if (st != MP_OK) {
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return mp_error_set(err, proxy_connect_status(st), "%s proxy %s:%u: %s",
+					    proxy_type_name(px->type), px->host, (unsigned)px->port,
+					    msg);
+		}
+		if (fd_slot)
+			*fd_slot = fd;
+		s = stream_fd_new(fd);
+		if (!s) {
+			if (fd_slot)
+				*fd_slot = -1;
+			close(fd);
+			return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+		}
+		t0 = mono_ms();
+		st = proxy_handshake(px, s, ep->host, ep->port, dst,
+				     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)), err);
+		handshaking += since(t0);
+		res->t.proxy_handshake = handshaking;
+		if (st == MP_OK) {
+			if (dst)
+				snprintf(res->address, sizeof(res->address), "%s", dst->text);
+			*out = s;
+			return MP_OK;
+		}
+		if (fd_slot)
+			*fd_slot = -1;
+		stream_close(s);
+		if (dst)
+			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
+				 a ? ", " : "", dst->text);
+		if (!next_address_may_work(st) || deadline_expired(deadline))
+			break;
+	}
+	if (target && n > 1 && strchr(tried, ',')) {
+		char msg[MP_MAX_ERROR];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		mp_error_set(err, st, "%s (addresses of %s tried through the proxy: %s)", msg,
+			     ep->host, tried);
+	}
+	return st;
+}
+
 /* Opens the TCP connection, directly or through the endpoint's proxy.
  * Returns MP_OK with *out the stream to talk to the mail server. */
 enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_config *cfg,
@@ -168,7 +268,8 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 		return MP_OK;
 	}
 
-	/* Through a proxy: resolve and reach the proxy, then ask it for the target. */
+	/* Through a proxy: resolve the proxy once, then per attempt reach it and
+	 * ask it for the target. */
 	t0 = mono_ms();
 	st = net_resolve(px->host, px->port, AF_UNSPEC, conn_deadline, proxy_addr, MAX_ADDRS,
 			 &nproxy, err);
@@ -177,41 +278,9 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 		return mp_error_set(err, MP_ERR_PROXY_UNREACHABLE, "proxy %s: %s", px->host,
 				    err->msg);
 	}
-	st = connect_any(proxy_addr, nproxy, srcp, conn_deadline, &fd, used, sizeof(used), err);
 	res->t.proxy_connect = since(t0);
-	if (st != MP_OK) {
-		char msg[MP_MAX_ERROR];
-
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return mp_error_set(err, proxy_connect_status(st), "%s proxy %s:%u: %s",
-				    proxy_type_name(px->type), px->host, (unsigned)px->port, msg);
-	}
-	if (fd_slot)
-		*fd_slot = fd;
-	s = stream_fd_new(fd);
-	if (!s) {
-		close(fd);
-		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
-	}
-	t0 = mono_ms();
-	/* SOCKS4 carries IPv4 only: hand it the first IPv4 address if any. */
-	for (size_t i = 0; !remote_dns && px->type == PROXY_SOCKS4 && i < ntarget; i++) {
-		if (target[i].ss.ss_family == AF_INET) {
-			target[0] = target[i];
-			break;
-		}
-	}
-	st = proxy_handshake(px, s, ep->host, ep->port, remote_dns ? NULL : &target[0],
-			     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)), err);
-	res->t.proxy_handshake = since(t0);
-	if (st != MP_OK) {
-		stream_close(s);
-		return st;
-	}
-	if (!remote_dns)
-		snprintf(res->address, sizeof(res->address), "%s", target[0].text);
-	*out = s;
-	return MP_OK;
+	return through_proxy(ep, cfg, deadline, conn_deadline, proxy_addr, nproxy, srcp,
+			     remote_dns ? NULL : target, ntarget, res, fd_slot, out, err);
 }
 
 /* Flags the first certificate of the chain whose key is too small: RSA or

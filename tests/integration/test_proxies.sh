@@ -7,7 +7,8 @@
 #    the same as directly (capabilities and auth before/after TLS, greeting,
 #    TLS verification, findings), and the proxy password never shows.
 # 2. Failures of real proxies: wrong password, no credentials, proxy port
-#    closed, target port closed behind the proxy, port not allowed.
+#    closed, target port closed behind the proxy, port not allowed; the next
+#    address of a name asked for when the proxy cannot reach the first.
 # 3. Misbehaving proxies (fakeproxy.py): each scenario's status, message and
 #    time bound.
 # Names and IPv6: "localhost" (::1 first on a standard Debian, then 127.0.0.1)
@@ -24,18 +25,21 @@ PXDIR=$MP_WORK/proxies
 READY_WAIT_TENTHS=100
 CT=1500            # --connect-timeout, which bounds each proxy handshake
 FAKE_PID=""
+FS_PID=""           # fakeserver.py on the second address of localhost
 
 cleanup() {
-	local rc=$? i
+	local rc=$? i pid
 	bash "$PXSH" stop "$PXDIR" || rc=1
-	if [ -n "$FAKE_PID" ] && kill -0 "$FAKE_PID" 2>/dev/null; then
-		kill -TERM "$FAKE_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$FAKE_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$FAKE_PID" 2>/dev/null || true
-	fi
+	for pid in "$FAKE_PID" "$FS_PID"; do
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
 	exit $rc
 }
 trap cleanup EXIT
@@ -332,6 +336,56 @@ fi
 # dante's rules block 127.0.0.3 (proxies.sh): refused by ruleset (0x02).
 expect_fail dante-ruleset "socks5://$H:$MP_PX_DANTE_PORT" "smtp://127.0.0.3:$MP_SMTP_PORT" \
 	proxy_refused "SOCKS5 reply 0x02: connection not allowed by ruleset"
+
+# When mailprobe resolves the name (socks5, socks4), an address the proxy
+# cannot reach is followed by the next one, over a new proxy connection. A
+# fake SMTP server (smtp-no-starttls: it greets and answers EHLO) listens on
+# the second address of "localhost" only, so the first is refused behind the
+# proxy; the port closed on every address gives both failures in one error.
+mapfile -t LH < <("$MP_PY" -c 'import socket
+seen = []
+for a in socket.getaddrinfo("localhost", 25, type=socket.SOCK_STREAM):
+    if a[4][0] not in seen:
+        seen.append(a[4][0])
+print("\n".join(seen))')
+if [ "${#LH[@]}" -lt 2 ]; then
+	mp_note "next address through a proxy: skipped, localhost has one address here (${LH[*]})"
+else
+	FS_READY=$MP_WORK/second-only.json
+	"$MP_PY" "$MP_SRC/tests/fake/fakeserver.py" --cert "$MP_SERVER_CERT" --key "$MP_SERVER_KEY" \
+		--ready-file "$FS_READY" --host "${LH[1]}" --only smtp-no-starttls \
+		</dev/null >"$MP_WORK/second-only.out" 2>&1 &
+	FS_PID=$!
+	for ((i = 0; i < READY_WAIT_TENTHS; i++)); do
+		[ -s "$FS_READY" ] && break
+		kill -0 "$FS_PID" 2>/dev/null ||
+			mp_fail "fakeserver.py exited: $(cat "$MP_WORK/second-only.out")"
+		sleep 0.1
+	done
+	[ -s "$FS_READY" ] || mp_fail "fakeserver.py not ready after $((READY_WAIT_TENTHS / 10)) s"
+	SP=$("$MP_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["smtp-no-starttls"])' \
+		"$FS_READY")
+	(exec 3<>"/dev/tcp/${LH[0]}/$SP") 2>/dev/null &&
+		mp_fail "port $SP unexpectedly accepts on ${LH[0]} too"
+	export SECOND=${LH[1]} ADDRS="${LH[0]}, ${LH[1]}"
+	for px in "socks5://$H:$MP_PX_DANTE_PORT" "socks5://$H:$MP_PX_MS_PORT"; do
+		out=$MP_WORK/next-address.json
+		mp_json "$out" --connect-timeout 3000 --proxy "$px" "smtp://localhost:$SP"
+		pyeq "$out" '[(x["status"], x["address"], x["greeting"] is not None) for x in results]' \
+			'[("ok", env["SECOND"], True)]' \
+			"$px: ${LH[0]} refused behind the proxy, ${LH[1]} asked for next and reached"
+	done
+	out=$MP_WORK/next-address-closed.json
+	mp_json "$out" --connect-timeout 3000 --proxy "socks5://$H:$MP_PX_DANTE_PORT" \
+		"smtp://localhost:$CLOSED"
+	mp_expect_rc 2
+	pyeq "$out" '[(x["status"], "tried through the proxy: " + env["ADDRS"] in x["error"])
+	              for x in results]' '[("proxy_target_unreachable", True)]' \
+		"localhost:$CLOSED through dante: every address tried, each named in the error"
+	kill -TERM "$FS_PID" 2>/dev/null
+	wait "$FS_PID" 2>/dev/null
+	mp_note "next address through a proxy: ${LH[0]} refused, ${LH[1]} reached"
+fi
 
 # ---------------------------------------------------------------------------
 # 3. Misbehaving proxies.
