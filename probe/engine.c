@@ -124,6 +124,51 @@ static void *login_thread(void *arg)
 	return NULL;
 }
 
+static struct host_use *host_find(struct pool *p, const struct endpoint *ep);
+
+/* Threads (and so connections) for endpoint i's helpers: up to want of the
+ * pool's spare threads, and with --per-host no more than the free slots of
+ * its host (the endpoint holds one already): never waits, the endpoint's
+ * own thread does the rest in turn. */
+static size_t take_helpers(struct pool *p, size_t i, size_t want)
+{
+	struct host_use *h;
+	size_t got;
+
+	pthread_mutex_lock(&p->lock);
+	got = want < p->spare ? want : p->spare;
+	h = p->prm->per_host > 0 ? host_find(p, &p->eps[i]) : NULL;
+	if (p->prm->per_host > 0) {
+		size_t free_slots = h && h->count < p->prm->per_host
+		                        ? (size_t)(p->prm->per_host - h->count)
+		                        : 0;
+
+		if (got > free_slots)
+			got = free_slots;
+		if (h)
+			h->count += (int)got;
+	}
+	p->spare -= got;
+	pthread_mutex_unlock(&p->lock);
+	return got;
+}
+
+/* Gives back n threads that take_helpers gave endpoint i. */
+static void give_helpers(struct pool *p, size_t i, size_t n)
+{
+	struct host_use *h;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->spare += n;
+	h = p->prm->per_host > 0 ? host_find(p, &p->eps[i]) : NULL;
+	if (h)
+		h->count -= (int)n;
+	pthread_cond_broadcast(&p->host_free);
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* After endpoint i's probe: plans its logins and runs them concurrently,
  * with extra threads taken from the pool's spare ones. */
 static void run_logins(struct pool *p, size_t i)
@@ -143,9 +188,8 @@ static void run_logins(struct pool *p, size_t i)
 			ls.idx[ls.n++] = k;
 	for (size_t k = 0; k < AUTH_METHOD_COUNT; k++)
 		ls.fds[k] = -1;
+	got = take_helpers(p, i, ls.n - 1);
 	pthread_mutex_lock(&p->lock);
-	got = ls.n - 1 < p->spare ? ls.n - 1 : p->spare;
-	p->spare -= got;
 	p->logins[i] = &ls;
 	pthread_mutex_unlock(&p->lock);
 	for (; started < got; started++)
@@ -155,9 +199,9 @@ static void run_logins(struct pool *p, size_t i)
 	for (size_t k = 0; k < started; k++)
 		pthread_join(extra[k], NULL);
 	pthread_mutex_lock(&p->lock);
-	p->spare += got;
 	p->logins[i] = NULL;
 	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, got);
 }
 
 /* Shuts down the sockets of endpoint i's running logins. Call with the lock held. */
@@ -254,18 +298,6 @@ static void interrupt_tls_enum(struct pool *p, size_t i)
 			shutdown(te->fds[k], SHUT_RDWR);
 }
 
-/* Takes up to want of the pool's spare threads. */
-static size_t take_spare(struct pool *p, size_t want)
-{
-	size_t got;
-
-	pthread_mutex_lock(&p->lock);
-	got = want < p->spare ? want : p->spare;
-	p->spare -= got;
-	pthread_mutex_unlock(&p->lock);
-	return got;
-}
-
 /* Starts enumerating endpoint i, when asked for and the endpoint may speak
  * TLS, alongside its probe (the attempts learn soon enough whether a
  * STARTTLS endpoint says go-ahead). NULL when not enumerating. */
@@ -294,7 +326,7 @@ static struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
 	t.deadline = p->deadline;
 	/* The probe's own handshake usually settles TLS 1.3: wait for it. */
 	t.defer_version = MP_TLS_V1_3;
-	te->threads = take_spare(p, TLSPROBE_NVERSIONS);
+	te->threads = take_helpers(p, i, TLSPROBE_NVERSIONS);
 	pthread_mutex_lock(&p->lock);
 	p->tls_enums[i] = te;
 	pthread_mutex_unlock(&p->lock);
@@ -343,18 +375,16 @@ static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 			 res->tls.cipher);
 		tlsprobe_enum_known(te->run, &known);
 	}
-	want = take_spare(p, TLSPROBE_NVERSIONS);
+	want = take_helpers(p, i, TLSPROBE_NVERSIONS);
 	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
 	te->threads += started;
-	pthread_mutex_lock(&p->lock);
-	p->spare += want - started;
-	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, want - started);
 	memset(chk, 0, sizeof(chk));
 	tlsprobe_enum_finish(te->run, chk);
 	pthread_mutex_lock(&p->lock);
 	p->tls_enums[i] = NULL;
-	p->spare += te->threads;
 	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, te->threads);
 	free(te);
 	if (!ran || !tls_enum_applies(res))
 		return;
@@ -384,7 +414,7 @@ static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 static void run_checks(struct pool *p, size_t i)
 {
 	struct check_set *cs = checks_begin(&p->eps[i], p->cfg, p->deadline, &p->res[i]);
-	size_t got = take_spare(p, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
+	size_t got = take_helpers(p, i, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
 
 	pthread_mutex_lock(&p->lock);
 	p->checks[i] = cs;
@@ -392,8 +422,8 @@ static void run_checks(struct pool *p, size_t i)
 	checks_run(cs, got, p->stop);
 	pthread_mutex_lock(&p->lock);
 	p->checks[i] = NULL;
-	p->spare += got;
 	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, got);
 	checks_end(cs);
 }
 
@@ -418,6 +448,17 @@ static uint64_t host_key(const struct endpoint *ep)
 	for (; ep->host[len] && len < sizeof(buf); len++)
 		buf[len] = (char)tolower((unsigned char)ep->host[len]);
 	return target_hash(buf, len);
+}
+
+/* The in-flight entry of ep's host, or NULL. Call with the lock held. */
+static struct host_use *host_find(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+
+	for (size_t i = 0; i < p->nhosts; i++)
+		if (p->hosts[i].key == key)
+			return &p->hosts[i];
+	return NULL;
 }
 
 /* --per-host: waits for a slot of ep's host. Returns false when the run
@@ -567,11 +608,13 @@ static void run_job(struct pool *p, size_t i)
 		result_init(res, ep);
 		attempt++;
 	}
-	host_release(p, ep);
+	/* Logins and checks are connections to the same host: the slot is
+	 * held until they are done. */
 	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
 		run_logins(p, i);
 	if (p->checks && !(p->stop && *p->stop))
 		run_checks(p, i);
+	host_release(p, ep);
 }
 
 /* An array run's worker: takes the next endpoint until none is left. */

@@ -150,6 +150,35 @@ assert peak.get("127.0.0.2") == 2 and peak.get("127.0.0.3") == 2, peak
 print("ok   --per-host 2: the server saw at most %r at once" % peak)
 EOF
 
+# --per-host counts connections, not endpoints: --enumerate-tls attempts and
+# --checks connections stay within the 2 (127.0.0.5, .6: one connection each
+# so far). The server offers no STARTTLS; every attempt still connects.
+URLS=()
+for ((i = 0; i < 6; i++)); do
+	URLS+=("smtp+starttls://127.0.0.5:$COUNT")
+done
+mp_run "$W/perhost-enum.json" --format json --allow-duplicates --per-host 2 --concurrency 24 \
+	--enumerate-tls "${LIMITS[@]}" "${URLS[@]}"
+URLS=()
+for ((i = 0; i < 6; i++)); do
+	URLS+=("smtp://127.0.0.6:$COUNT")
+done
+mp_run "$W/perhost-checks.json" --format json --allow-duplicates --per-host 2 --concurrency 24 \
+	--checks all "${LIMITS[@]}" "${URLS[@]}"
+"$MP_PY" - "$W/stats.json" "$W/perhost-enum.json" "$W/perhost-checks.json" <<'EOF' ||
+import json, sys
+peak = json.load(open(sys.argv[1]))
+enum = json.load(open(sys.argv[2]))["results"]
+checks = json.load(open(sys.argv[3]))["results"]
+assert len(enum) == 6 and all(x["greeting"] for x in enum), [x["error"] for x in enum]
+assert len(checks) == 6 and all(x["status"] == "ok" for x in checks), [x["error"] for x in checks]
+assert all(x.get("checks") for x in checks), "no checks ran"
+assert peak.get("127.0.0.5") == 2 and peak.get("127.0.0.6") == 2, peak
+print("ok   --per-host 2 with --enumerate-tls and --checks: at most %r at once"
+      % {k: peak[k] for k in ("127.0.0.5", "127.0.0.6")})
+EOF
+	mp_fail "--per-host 2 with --enumerate-tls and --checks"
+
 # --- 4. a server answering 421 to the first two connections: --retry 3 gets through.
 mp_run "$W/busy.json" --format json --retry 3 "${LIMITS[@]}" "smtp://127.0.0.1:$BUSY"
 [ "$MP_RC" = 0 ] || mp_fail "--retry 3: exit $MP_RC"
