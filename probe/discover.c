@@ -200,9 +200,17 @@ static enum mp_status dr_resolve(void *arg, const char *host, int family, int64_
 		if ((family == AF_INET && t == 1) || (family == AF_INET6 && t == 0))
 			continue;
 		pthread_mutex_lock(&disc_lock);
-		a = have[t] ? have[t] : dr->d ? logged(dr->d, host, types[t]) : &q[k];
+		/* Looked up again under the lock: another probe's log_queries may
+		 * have moved the log (realloc) since have[t] was found. */
+		a = dr->d ? logged(dr->d, host, types[t]) : NULL;
+		if (!a && !have[t])
+			a = &q[k];
 		if (!have[t])
 			k++;
+		if (!a) {
+			pthread_mutex_unlock(&disc_lock);
+			continue;
+		}
 		if (a->security == DNS_SEC_BOGUS) {
 			bogus = true;
 			snprintf(why, sizeof(why), "%s", a->why_bogus);
