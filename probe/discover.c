@@ -44,17 +44,24 @@ static void dfind(struct discovery *d, const char *code, const char *fmt, ...)
 	struct disc_finding *f;
 	va_list ap;
 
-	if (d->nfindings >= MP_DISC_MAX_FINDINGS)
+	/* The two HTTPS fetches add findings from two threads. */
+	pthread_mutex_lock(&disc_lock);
+	if (d->nfindings >= MP_DISC_MAX_FINDINGS) {
+		pthread_mutex_unlock(&disc_lock);
 		return;
+	}
 	f = &d->findings[d->nfindings];
 	f->code = code;
 	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
 	va_end(ap);
 	for (size_t i = 0; i < d->nfindings; i++)
-		if (d->findings[i].code == code && strcmp(d->findings[i].message, f->message) == 0)
+		if (d->findings[i].code == code && strcmp(d->findings[i].message, f->message) == 0) {
+			pthread_mutex_unlock(&disc_lock);
 			return;
+		}
 	d->nfindings++;
+	pthread_mutex_unlock(&disc_lock);
 }
 
 /* A host name as DNS gives it, safe to quote in a message: printable, bounded. */
@@ -652,6 +659,46 @@ static void fetch_autoconfig(struct discovery *d, const struct fetch_ctx *fc)
 		snprintf(a->error, sizeof(a->error), "%s", why);
 }
 
+struct mtasts_job {
+	struct discovery *d;
+	const struct fetch_ctx *fc;
+};
+
+static void *mtasts_thread(void *arg)
+{
+	struct mtasts_job *j = arg;
+
+	fetch_mtasts(j->d, j->fc);
+	tls_thread_cleanup();
+	return NULL;
+}
+
+/* The MTA-STS policy and autoconfig at once (they have nothing in common).
+ * The findings they add from first on are put back in the order one after
+ * the other would give: MTA-STS's, then autoconfig's. */
+static void fetch_both(struct discovery *d, const struct fetch_ctx *fc)
+{
+	struct mtasts_job job = {d, fc};
+	struct disc_finding *tmp;
+	size_t first = d->nfindings, k = 0;
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, mtasts_thread, &job) == 0;
+
+	if (!threaded)
+		fetch_mtasts(d, fc);
+	fetch_autoconfig(d, fc);
+	if (threaded)
+		pthread_join(th, NULL);
+	if (d->nfindings - first < 2 || !(tmp = calloc(d->nfindings - first, sizeof(*tmp))))
+		return;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = first; i < d->nfindings; i++)
+			if ((strcmp(d->findings[i].code, DFIND_MTASTS) == 0) == (pass == 0))
+				tmp[k++] = d->findings[i];
+	memcpy(&d->findings[first], tmp, k * sizeof(*tmp));
+	free(tmp);
+}
+
 /* protocol and mode of an autoconfig server entry; -1 when not a mail one. */
 static int autoconfig_endpoint(const struct autoconfig_server *s, enum protocol *p,
                                enum sec_mode *m)
@@ -876,8 +923,7 @@ int discover_run(const struct run_options *opt, struct dns_client *dns, struct t
 	fc.tls = tls;
 	fc.dr = &dr;
 	fc.deadline = deadline;
-	fetch_mtasts(d, &fc);
-	fetch_autoconfig(d, &fc);
+	fetch_both(d, &fc);
 	d->http_ms = mono_ms() - t0;
 	for (size_t i = 0; d->autoconfig.valid && i < d->autoconfig.n; i++) {
 		const struct autoconfig_server *s = &d->autoconfig.servers[i];
