@@ -5,7 +5,9 @@ Two listeners, each on the same port on every --host address:
   * "count": waits --hold seconds, then greets 220, answers EHLO and QUIT;
     records the most connections open at once per local address (the address
     the client connected to) and writes them as JSON to --stats on every
-    change: {"127.0.0.2": 2, ...}.
+    change: {"127.0.0.2": 2, ...}. A connection the client has closed stops
+    counting when the next one arrives, even if its handler has not noticed
+    yet (one closed without QUIT, during the hold).
   * "busy": answers "421 4.3.2 busy, try again later" to the first --busy
     connections (then closes), and greets 220 after that.
 
@@ -19,6 +21,7 @@ Standard library only.
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -33,6 +36,7 @@ BACKLOG = 512
 lock = threading.Lock()
 current = {}
 peak = {}
+open_conns = {}   # address -> [(conn, counted)] still counted
 busy_left = [0]
 
 
@@ -70,18 +74,45 @@ def serve_smtp(conn, leaving):
             return
 
 
+def closed_by_client(conn):
+    """True when the client has closed conn (EOF or reset waiting to be read).
+    Loopback delivers a close before the client's next connect, so at accept
+    time this tells which counted connections the client no longer has."""
+    p = select.poll()
+    p.register(conn, select.POLLIN)
+    if not p.poll(0):
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def uncount(addr, entry):
+    """Stops counting one connection. Call with the lock held."""
+    if entry[1][0]:
+        entry[1][0] = False
+        current[addr] -= 1
+        open_conns[addr].remove(entry)
+
+
 def handle(conn, kind, args):
     addr = conn.getsockname()[0]
     counted = [True]
+    me = (conn, counted)
     conn.settimeout(CONN_LIFETIME)
 
     def leaving():
         with lock:
-            if counted[0]:
-                current[addr] -= 1
-                counted[0] = False
+            uncount(addr, me)
 
     with lock:
+        # a connection the client closed while its handler still sleeps (the
+        # hold) or has not read the close yet is not open any more
+        for entry in list(open_conns.get(addr, [])):
+            if closed_by_client(entry[0]):
+                uncount(addr, entry)
+        open_conns.setdefault(addr, []).append(me)
         current[addr] = current.get(addr, 0) + 1
         if current[addr] > peak.get(addr, 0):
             peak[addr] = current[addr]
