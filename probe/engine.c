@@ -36,7 +36,8 @@ struct pool {
 	 * slots, one per worker thread, each holding its endpoint in flight */
 	size_t n, next;
 	bool streamed;
-	const struct probe_config *cfg;
+	const struct probe_config *cfg; /* the caller's, or paced below */
+	struct probe_config paced;      /* the caller's with --rate's hook */
 	const struct engine_params *prm;
 	int64_t deadline;
 	volatile sig_atomic_t *stop;
@@ -534,6 +535,12 @@ static void rate_wait(struct pool *p)
 	pause_until(p, at / 1000);
 }
 
+/* probe_config.before_connect for --rate. */
+static void rate_hook(void *arg)
+{
+	rate_wait(arg);
+}
+
 /* Worth another attempt: the server refused service for load, or the
  * connection was reset (or closed) before any greeting. */
 static bool retryable(const struct probe_result *res)
@@ -583,7 +590,6 @@ static void run_job(struct pool *p, size_t i)
 		struct tls_enum *te = NULL;
 		int64_t wait;
 
-		rate_wait(p);
 		if (deadline_expired(p->deadline)) {
 			result_fail(res, MP_ERR_DEADLINE,
 				    "the run's deadline passed before this endpoint was probed");
@@ -879,6 +885,13 @@ static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
 	memset(p, 0, sizeof(*p));
 	p->n = n;
 	p->cfg = cfg;
+	if (prm->rate > 0) {
+		/* every new connection of the run is paced, helpers' too */
+		p->paced = *cfg;
+		p->paced.before_connect = rate_hook;
+		p->paced.before_connect_arg = p;
+		p->cfg = &p->paced;
+	}
 	p->prm = prm;
 	p->deadline = prm->deadline;
 	p->stop = prm->stop;

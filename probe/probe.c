@@ -161,6 +161,9 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 		struct stream *s;
 		int fd = -1;
 
+		/* a later attempt is one more new connection */
+		if (a > 0 && cfg->before_connect)
+			cfg->before_connect(cfg->before_connect_arg);
 		st = connect_any(proxy_addr, nproxy, srcp,
 				 a == 0 ? conn_deadline
 					: deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)),
@@ -222,14 +225,16 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 	const struct net_addr *srcp = NULL;
 	size_t ntarget = 0, nproxy = 0;
 	bool remote_dns = px && proxy_resolves_remotely(px->type);
-	int64_t conn_deadline = deadline_min(deadline, deadline_in(cfg->connect_timeout_ms));
-	int64_t t0;
+	int64_t conn_deadline, t0;
 	int fd = -1;
 	enum mp_status st;
 	struct stream *s = NULL;
 	char used[64] = "";
 
 	*out = NULL;
+	if (cfg->before_connect)
+		cfg->before_connect(cfg->before_connect_arg);
+	conn_deadline = deadline_min(deadline, deadline_in(cfg->connect_timeout_ms));
 	if (cfg->source_addr) {
 		if (net_parse_numeric(cfg->source_addr, 0, &src) != 0)
 			return mp_error_set(err, MP_ERR_INTERNAL, "--source %s is not an address",

@@ -36,6 +36,10 @@ struct probe_config {
 	bool enumerate_tls;             /* --enumerate-tls: try each TLS version on its own */
 	const struct auth_config *auth; /* login attempts (auth.h), NULL for none */
 	const struct check_config *checks; /* active checks (checks.h), NULL for none */
+	/* Called before each new connection (the probe's, and those of its
+	 * logins, checks and TLS version attempts) when set: --rate. */
+	void (*before_connect)(void *arg);
+	void *before_connect_arg;
 };
 
 struct session {

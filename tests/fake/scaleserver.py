@@ -11,7 +11,11 @@ Two listeners, each on the same port on every --host address:
   * "busy": answers "421 4.3.2 busy, try again later" to the first --busy
     connections (then closes), and greets 220 after that.
 
+With --accepts F, one line per accepted connection is appended to F:
+"<monotonic seconds> <local address>".
+
 Usage: scaleserver.py --host A[,A...] --ready-file F --stats F [--hold S] [--busy N]
+                      [--accepts F]
 The ready file is written atomically: {"count": port, "busy": port}.
 Every connection lasts at most CONN_LIFETIME seconds; the process exits by
 itself after PROCESS_LIFETIME seconds or on SIGTERM. Loopback only.
@@ -106,6 +110,9 @@ def handle(conn, kind, args):
         with lock:
             uncount(addr, me)
 
+    if args.accepts:
+        with lock, open(args.accepts, "a") as f:
+            f.write("%.6f %s\n" % (time.monotonic(), addr))
     with lock:
         # a connection the client closed while its handler still sleeps (the
         # hold) or has not read the close yet is not open any more
@@ -172,6 +179,7 @@ def main():
     ap.add_argument("--stats", required=True)
     ap.add_argument("--hold", type=float, default=0.15)
     ap.add_argument("--busy", type=int, default=2)
+    ap.add_argument("--accepts", help="append one line per accepted connection")
     args = ap.parse_args()
     hosts = args.host.split(",")
     for h in hosts:

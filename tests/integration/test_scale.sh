@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$MP_PY" "$SCALE_PY" --host "$HOSTS" --ready-file "$W/ready.json" --stats "$W/stats.json" \
-	--hold 0.15 --busy 2 &
+	--hold 0.15 --busy 2 --accepts "$W/accepts.log" &
 SPID=$!
 for ((i = 0; i < 100; i++)); do
 	[ -s "$W/ready.json" ] && break
@@ -178,6 +178,27 @@ print("ok   --per-host 2 with --enumerate-tls and --checks: at most %r at once"
       % {k: peak[k] for k in ("127.0.0.5", "127.0.0.6")})
 EOF
 	mp_fail "--per-host 2 with --enumerate-tls and --checks"
+
+# --rate paces every new connection, the --enumerate-tls attempts' too: at
+# --rate 10, any four connections the server sees span 300 ms (less the
+# scheduling jitter of client and server); unpaced, the attempts of one
+# endpoint arrive together.
+before=$(wc -l <"$W/accepts.log")
+mp_run "$W/rate.json" --format json --allow-duplicates --rate 10 --concurrency 24 \
+	--enumerate-tls "${LIMITS[@]}" "smtp+starttls://127.0.0.7:$COUNT" \
+	"smtp+starttls://127.0.0.7:$COUNT"
+"$MP_PY" - "$W/accepts.log" "$before" "$W/rate.json" <<'EOF' || mp_fail "--rate 10 with --enumerate-tls"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+t = sorted(float(l.split()[0]) for l in lines if l.split()[1] == "127.0.0.7")
+r = json.load(open(sys.argv[3]))["results"]
+assert len(r) == 2 and all(x["greeting"] for x in r), [x["error"] for x in r]
+assert len(t) >= 6, "only %d connections: the attempts did not connect" % len(t)
+spans = [t[i + 3] - t[i] for i in range(len(t) - 3)]
+assert min(spans) >= 0.2 and t[-1] - t[0] >= 0.08 * (len(t) - 1), [round(b - a, 3) for a, b in zip(t, t[1:])]
+print("ok   --rate 10: %d connections over %.2f s, any four over %.0f ms at least"
+      % (len(t), t[-1] - t[0], 1000 * min(spans)))
+EOF
 
 # --- 4. a server answering 421 to the first two connections: --retry 3 gets through.
 mp_run "$W/busy.json" --format json --retry 3 "${LIMITS[@]}" "smtp://127.0.0.1:$BUSY"
