@@ -12,6 +12,7 @@
 #include "../core/tls.h"
 #include "targets.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -440,14 +441,23 @@ static void pause_until(struct pool *p, int64_t when_ms)
 	}
 }
 
-/* The per-host key of an endpoint: its host, case-folded. */
+/* The per-host key of an endpoint: the address it goes to when that is
+ * known (an address of an expanded name, or a numeric host), in one
+ * canonical form, so that "127.0.0.1" and a name's 127.0.0.1 share their
+ * slots; else its host name, case-folded. */
 static uint64_t host_key(const struct endpoint *ep)
 {
-	char buf[sizeof(ep->host)];
+	const char *src = ep->address[0] ? ep->address : ep->host;
+	char buf[sizeof(ep->host) > INET6_ADDRSTRLEN ? sizeof(ep->host) : INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
 	size_t len = 0;
 
-	for (; ep->host[len] && len < sizeof(buf); len++)
-		buf[len] = (char)tolower((unsigned char)ep->host[len]);
+	if (inet_pton(AF_INET, src, bin) == 1 && inet_ntop(AF_INET, bin, buf, sizeof(buf)))
+		return target_hash(buf, strlen(buf));
+	if (inet_pton(AF_INET6, src, bin) == 1 && inet_ntop(AF_INET6, bin, buf, sizeof(buf)))
+		return target_hash(buf, strlen(buf));
+	for (; src[len] && len < sizeof(buf); len++)
+		buf[len] = (char)tolower((unsigned char)src[len]);
 	return target_hash(buf, len);
 }
 

@@ -150,6 +150,20 @@ assert peak.get("127.0.0.2") == 2 and peak.get("127.0.0.3") == 2, peak
 print("ok   --per-host 2: the server saw at most %r at once" % peak)
 EOF
 
+# The slots belong to the address: [::1] and [0:0::1] share them (::1: one
+# connection so far).
+if [ "${MP_IPV6:-0}" = 1 ]; then
+	URLS=()
+	for ((i = 0; i < 4; i++)); do
+		URLS+=("smtp://[::1]:$COUNT" "smtp://[0:0::1]:$COUNT")
+	done
+	mp_run "$W/perhost-v6.json" --format json --allow-duplicates --per-host 2 \
+		--concurrency 24 "${LIMITS[@]}" "${URLS[@]}"
+	[ "$MP_RC" = 0 ] || mp_fail "--per-host 2, two spellings of ::1: exit $MP_RC"
+	pyeq "$W/stats.json" 'r.get("::1")' '2' "--per-host 2: [::1] and [0:0::1] count as one address"
+	mp_note "--per-host 2: [::1] and [0:0::1] shared their 2 slots"
+fi
+
 # --per-host counts connections, not endpoints: --enumerate-tls attempts and
 # --checks connections stay within the 2 (127.0.0.5, .6: one connection each
 # so far). The server offers no STARTTLS; every attempt still connects.
