@@ -140,9 +140,9 @@ int tls_point_pool_init(void);
  * connection (they hold only zeros then, so only the pages the handshake
  * writes come back) and again after the handshake: we read the chain from
  * our own copies, and with the session cache off wolfSSL does not read
- * them again. Returns the size of the range
- * found (also where threadmem releases nothing), 0 when the layout is not
- * the one expected and nothing was touched. */
+ * them again. Returns the size of the range found (also where threadmem
+ * releases nothing), 0 when the layout is not the one expected and nothing
+ * was touched. */
 struct WOLFSSL;
 size_t tls_release_session_chains(struct WOLFSSL *ssl);
 

@@ -139,14 +139,12 @@ static size_t take_helpers(struct pool *p, size_t i, size_t want)
 
 	pthread_mutex_lock(&p->lock);
 	got = want < p->spare ? want : p->spare;
-	h = p->prm->per_host > 0 ? host_find(p, &p->eps[i]) : NULL;
 	if (p->prm->per_host > 0) {
-		size_t free_slots = h && h->count < p->prm->per_host
-		                        ? (size_t)(p->prm->per_host - h->count)
-		                        : 0;
-
-		if (got > free_slots)
-			got = free_slots;
+		h = host_find(p, &p->eps[i]);
+		if (!h || h->count >= p->prm->per_host)
+			got = 0;
+		else if (got > (size_t)(p->prm->per_host - h->count))
+			got = (size_t)(p->prm->per_host - h->count);
 		if (h)
 			h->count += (int)got;
 	}
@@ -531,9 +529,10 @@ static void host_release(struct pool *p, const struct endpoint *ep)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* --rate: waits for this connection's turn. */
-static void rate_wait(struct pool *p)
+/* --rate: waits for this connection's turn (probe_config.before_connect, arg the pool). */
+static void rate_wait(void *arg)
 {
+	struct pool *p = arg;
 	int64_t now = mono_ms() * 1000, at;
 
 	if (p->prm->rate <= 0)
@@ -543,12 +542,6 @@ static void rate_wait(struct pool *p)
 	p->next_conn_us = at + 1000000 / p->prm->rate;
 	pthread_mutex_unlock(&p->lock);
 	pause_until(p, at / 1000);
-}
-
-/* probe_config.before_connect for --rate. */
-static void rate_hook(void *arg)
-{
-	rate_wait(arg);
 }
 
 /* Worth another attempt: the server refused service for load, or the
@@ -898,7 +891,7 @@ static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
 	if (prm->rate > 0) {
 		/* every new connection of the run is paced, helpers' too */
 		p->paced = *cfg;
-		p->paced.before_connect = rate_hook;
+		p->paced.before_connect = rate_wait;
 		p->paced.before_connect_arg = p;
 		p->cfg = &p->paced;
 	}

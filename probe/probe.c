@@ -151,6 +151,7 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 	const struct proxy_spec *px = ep->proxy;
 	size_t idx[MAX_ADDRS], n = target ? proxy_attempts(px, target, ntarget, idx) : 1;
 	char tried[MP_MAX_ERROR / 2] = "";
+	size_t ntried = 0;
 	enum mp_status st = MP_ERR_INTERNAL;
 	int64_t handshaking = 0; /* ms, over the attempts */
 
@@ -200,11 +201,11 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 		stream_close(s);
 		if (dst)
 			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
-				 a ? ", " : "", dst->text);
+				 ntried++ ? ", " : "", dst->text);
 		if (!next_address_may_work(st) || deadline_expired(deadline))
 			break;
 	}
-	if (target && n > 1 && strchr(tried, ',')) {
+	if (ntried > 1) {
 		char msg[MP_MAX_ERROR];
 
 		snprintf(msg, sizeof(msg), "%s", err->msg);
