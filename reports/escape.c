@@ -1,5 +1,5 @@
 /* escape.c - making untrusted (server-supplied) text safe to output. */
-#include "escape.h"
+#include "reports/escape.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -14,8 +14,8 @@
  * \xHH), then the markup characters become entities. Status words carry
  * the meaning; colour only repeats it.
  */
-#include "report.h"
-#include "escape.h"
+#include "reports/report.h"
+#include "reports/escape.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

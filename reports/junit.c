@@ -17,8 +17,8 @@
  * (esc_json_dup), characters XML 1.0 does not allow become \xHH, and the
  * markup characters become entities.
  */
-#include "report.h"
-#include "escape.h"
+#include "reports/report.h"
+#include "reports/escape.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

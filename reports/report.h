@@ -5,8 +5,8 @@
 
 #include <stdio.h>
 #include <stdbool.h>
-#include "../probe/result.h"
-#include "../probe/options.h"
+#include "core/model/result.h"
+#include "core/model/options.h"
 
 /* Version of the JSON report format (reports/schema.json). 1.1 added
  * "policy", "verdicts", "summary.state" and "summary.recommended[].reason";

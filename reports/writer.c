@@ -1,6 +1,6 @@
 /* writer.c - the table of report writers (one file per format) and the
  * helpers the machine formats share. */
-#include "report.h"
+#include "reports/report.h"
 
 #include <string.h>
 
