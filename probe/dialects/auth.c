@@ -27,14 +27,12 @@ static bool is_oauth(enum auth_method m)
 	return m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER;
 }
 
-/* True when protocol p has method m at all. */
+/* True when protocol p has method m at all (its dialect says). */
 static bool method_of_protocol(enum auth_method m, enum protocol p)
 {
-	if (auth_method_is_sasl(m))
-		return true;
-	if (m == AUTH_IMAP_LOGIN)
-		return p == PROTO_IMAP;
-	return p == PROTO_POP3;
+	const struct dialect *d = dialect_for(p);
+
+	return d && (d->auth_methods & (1u << m));
 }
 
 /* ---- Secrets kept out of results ---- */
@@ -206,6 +204,7 @@ static void offered_methods(struct probe_result *res, bool *offered)
 {
 	const struct strlist *l = final_auth(res);
 	enum protocol p = res->ep.proto;
+	const struct dialect *d = dialect_for(p);
 
 	for (size_t i = 0; i < l->n; i++) {
 		int m = auth_method_parse(l->v[i]);
@@ -217,19 +216,19 @@ static void offered_methods(struct probe_result *res, bool *offered)
 		else if (!strlist_has(&res->auth_unsupported, l->v[i]))
 			strlist_add_str(&res->auth_unsupported, l->v[i]);
 	}
-	/* RFC 9051 6.2.3: LOGIN works unless LOGINDISABLED is advertised. */
-	if (p == PROTO_IMAP && !strlist_has(final_caps(res), "LOGINDISABLED"))
-		offered[AUTH_IMAP_LOGIN] = true;
-	/* RFC 1939 section 7: a timestamp in the greeting offers APOP. */
-	if (p == PROTO_POP3 && res->apop_timestamp)
-		offered[AUTH_POP3_APOP] = true;
+	/* What the protocol offers without listing it (IMAP LOGIN, APOP). */
+	if (d && d->implied_methods)
+		d->implied_methods(res, final_caps(res), offered);
 }
 
-/* True when the IMAP greeting was PREAUTH (RFC 9051 7.1.4). */
+/* True when the greeting says the session is logged in already (IMAP
+ * PREAUTH, RFC 9051 7.1.4). */
 static bool preauthenticated(const struct probe_result *res)
 {
-	return res->ep.proto == PROTO_IMAP && res->greeting &&
-	       strncasecmp(res->greeting, "* PREAUTH", 9) == 0;
+	const struct dialect *d = dialect_for(res->ep.proto);
+	const char *g = d ? d->preauth_greeting : NULL;
+
+	return g && res->greeting && strncasecmp(res->greeting, g, strlen(g)) == 0;
 }
 
 size_t auth_plan(const struct auth_config *cfg, struct probe_result *res)

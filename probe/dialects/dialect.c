@@ -1,6 +1,6 @@
-/* dialect.c - picking a dialect, and the reply plumbing smtp.c, imap.c and
- * pop3.c share: one bounded reply reader, quoting of server text, greeting
- * and capability bookkeeping. */
+/* dialect.c - the dialect table and lookups in it, and the reply plumbing
+ * smtp.c, imap.c and pop3.c share: one bounded reply reader, greeting and
+ * capability bookkeeping. */
 #include "probe/dialects/dialect.h"
 #include "core/deadline.h"
 #include "probe/dialects/sasl.h"
@@ -10,18 +10,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The dialect table: every protocol's facts and steps, one line each. */
+const struct dialect *const dialect_table[PROTO_COUNT] = {
+	[PROTO_SMTP] = &smtp_dialect,
+	[PROTO_IMAP] = &imap_dialect,
+	[PROTO_POP3] = &pop3_dialect,
+};
+
 const struct dialect *dialect_for(enum protocol p)
 {
-	switch (p) {
-	case PROTO_SMTP:
-		return &smtp_dialect;
-	case PROTO_IMAP:
-		return &imap_dialect;
-	case PROTO_POP3:
-		return &pop3_dialect;
-	default:
-		return NULL;
-	}
+	return (unsigned)p < PROTO_COUNT ? dialect_table[p] : NULL;
+}
+
+const struct dialect *dialect_of_tls_port(uint16_t port)
+{
+	for (int p = 0; port != 0 && p < PROTO_COUNT; p++)
+		if (dialect_table[p] && dialect_table[p]->port_tls == port)
+			return dialect_table[p];
+	return NULL;
+}
+
+const struct dialect *dialect_of_port(uint16_t port)
+{
+	for (int p = 0; port != 0 && p < PROTO_COUNT; p++)
+		for (size_t i = 0; dialect_table[p] && i < DIALECT_MAX_PORTS &&
+				   dialect_table[p]->well_known_ports[i] != 0;
+		     i++)
+			if (dialect_table[p]->well_known_ports[i] == port)
+				return dialect_table[p];
+	return NULL;
 }
 
 /* Fills w for a reply due within timeout_ms (capped by the probe deadline). */
@@ -152,37 +169,6 @@ enum mp_status dialect_skip_bytes(struct session *s, struct reply_wait *w, size_
 		return wait_failed(s, w, st);
 	transcript_note(&s->res->transcript, "(%zu bytes of literal data skipped)", n);
 	return MP_OK;
-}
-
-void dialect_quote(char *out, size_t outsz, const char *text, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	size_t i;
-
-	if (outsz == 0)
-		return;
-	for (i = 0; i < len && i < MP_MAX_QUOTE; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			if (o + 1 >= outsz)
-				break;
-			out[o++] = (char)c;
-		} else {
-			if (o + 4 >= outsz)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 0xf];
-		}
-	}
-	if (i < len && o + 3 < outsz) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
 }
 
 void dialect_greeting_append(struct session *s, const char *line, size_t len)

@@ -599,11 +599,36 @@ static enum mp_status imap_authenticate(struct session *s, const struct auth_req
 			    auth_method_name(req->method));
 }
 
+/* RFC 9051 6.2.3: LOGIN works unless LOGINDISABLED is advertised. */
+static void imap_implied_methods(const struct probe_result *res, const struct strlist *caps,
+				 bool *offered)
+{
+	(void)res;
+	if (!strlist_has(caps, "LOGINDISABLED"))
+		offered[AUTH_IMAP_LOGIN] = true;
+}
+
 const struct dialect imap_dialect = {
 	.proto = PROTO_IMAP,
 	.name = "imap",
+	/* RFC 9051 (143), RFC 8314 (993). */
+	.scheme_tls = "imaps",
 	.port_plain = 143,
 	.port_tls = 993,
+	.well_known_ports = {143, 993},
+	.matrix = {{143, MODE_STARTTLS}, {993, MODE_TLS}},
+	.auto_order = {{993, MODE_TLS}, {143, MODE_STARTTLS}, {143, MODE_PLAIN}},
+	.auth_methods = DIALECT_SASL_METHODS | 1u << AUTH_IMAP_LOGIN,
+	.implied_methods = imap_implied_methods,
+	.preauth_greeting = "* PREAUTH",
+	/* RFC 9051 6.2.1: the go-ahead is the tagged OK. */
+	.tagged = true,
+	.starttls_command = "STARTTLS",
+	.noop_command = "NOOP",
+	.quit_command = "LOGOUT",
+	.login_probe = "LOGIN",
+	.login_probe_cap = "LOGINDISABLED",
+	.login_probe_cap_forbids = true,
 	.greeting = imap_greeting,
 	.capabilities = imap_capabilities,
 	.starttls = imap_starttls,

@@ -408,11 +408,34 @@ static enum mp_status pop3_authenticate(struct session *s, const struct auth_req
 			    auth_method_name(req->method));
 }
 
+/* RFC 1939 section 7: a timestamp in the greeting offers APOP. */
+static void pop3_implied_methods(const struct probe_result *res, const struct strlist *caps,
+				 bool *offered)
+{
+	(void)caps;
+	if (res->apop_timestamp)
+		offered[AUTH_POP3_APOP] = true;
+}
+
 const struct dialect pop3_dialect = {
 	.proto = PROTO_POP3,
 	.name = "pop3",
+	/* RFC 1939 (110), RFC 8314 (995). */
+	.scheme_tls = "pop3s",
 	.port_plain = 110,
 	.port_tls = 995,
+	.well_known_ports = {110, 995},
+	.matrix = {{110, MODE_STARTTLS}, {995, MODE_TLS}},
+	.auto_order = {{995, MODE_TLS}, {110, MODE_STARTTLS}, {110, MODE_PLAIN}},
+	/* RFC 5034 SASL, RFC 1939 7 USER/PASS and APOP. */
+	.auth_methods = DIALECT_SASL_METHODS | 1u << AUTH_POP3_USER | 1u << AUTH_POP3_APOP,
+	.implied_methods = pop3_implied_methods,
+	/* RFC 2595 4: STLS, go-ahead +OK; RFC 2449 6.8: USER in CAPA. */
+	.starttls_command = "STLS",
+	.noop_command = "NOOP",
+	.quit_command = "QUIT",
+	.login_probe = "USER",
+	.login_probe_cap = "USER",
 	.greeting = pop3_greeting,
 	.capabilities = pop3_capabilities,
 	.starttls = pop3_starttls,

@@ -17,7 +17,7 @@
 
 #include "core/base64.h"
 #include "core/limits.h"
-#include "probe/dialects/dialect.h"
+#include "probe/dialects/quote.h"
 #include "probe/dialects/sasl.h"
 
 /* Largest digest we use (SHA-256). */

@@ -364,8 +364,28 @@ static enum mp_status smtp_authenticate(struct session *s, const struct auth_req
 const struct dialect smtp_dialect = {
 	.proto = PROTO_SMTP,
 	.name = "smtp",
+	/* RFC 5321 (25), RFC 6409 (587 submission), RFC 8314 (465 submissions);
+	 * 2525 is a common alternative port. */
+	.scheme_tls = "smtps",
 	.port_plain = 25,
 	.port_tls = 465,
+	.well_known_ports = {25, 465, 587, 2525},
+	.matrix = {{25, MODE_STARTTLS}, {587, MODE_STARTTLS}, {465, MODE_TLS}},
+	.auto_order = {{465, MODE_TLS},
+		       {587, MODE_STARTTLS},
+		       {25, MODE_STARTTLS},
+		       {587, MODE_PLAIN},
+		       {25, MODE_PLAIN}},
+	/* RFC 4954: SASL only. */
+	.auth_methods = DIALECT_SASL_METHODS,
+	/* RFC 3207 4: 220 is the go-ahead; RFC 5321 4.1.1.10: QUIT gets 221. */
+	.starttls_command = "STARTTLS",
+	.starttls_go_ahead_code = 220,
+	.noop_command = "NOOP",
+	.quit_command = "QUIT",
+	.quit_code = 221,
+	.login_probe = "AUTH PLAIN",
+	.mail_envelope = true,
 	.greeting = smtp_greeting,
 	.capabilities = smtp_capabilities,
 	.starttls = smtp_starttls,

@@ -11,71 +11,106 @@
 #include <string.h>
 #include <strings.h>
 
-struct scheme {
-	const char *name;
-	enum protocol proto;
-	enum sec_mode mode;
-	uint16_t port;
-};
+/* Every protocol fact used here (URL schemes, default ports, the default
+ * matrix, --auto's order, well-known and implicit-TLS ports) comes from the
+ * dialect table (probe/dialects/dialect.h); nothing below names a protocol. */
 
-/* curl's scheme names, plus "+starttls" for an explicit STARTTLS upgrade. */
-static const struct scheme schemes[] = {
-	{"smtp", PROTO_SMTP, MODE_PLAIN, 25},
-	{"smtp+starttls", PROTO_SMTP, MODE_STARTTLS, 25},
-	{"smtps", PROTO_SMTP, MODE_TLS, 465},
-	{"imap", PROTO_IMAP, MODE_PLAIN, 143},
-	{"imap+starttls", PROTO_IMAP, MODE_STARTTLS, 143},
-	{"imaps", PROTO_IMAP, MODE_TLS, 993},
-	{"pop3", PROTO_POP3, MODE_PLAIN, 110},
-	{"pop3+starttls", PROTO_POP3, MODE_STARTTLS, 110},
-	{"pop3s", PROTO_POP3, MODE_TLS, 995},
-};
+/* The suffix of a STARTTLS scheme ("smtp+starttls"). */
+#define STARTTLS_SUFFIX "+starttls"
 
-/* The default matrix: 7 endpoints per host. */
-static const struct {
-	enum protocol proto;
-	uint16_t port;
-	enum sec_mode mode;
-} default_matrix[] = {
-	{PROTO_SMTP, 25, MODE_STARTTLS},  {PROTO_SMTP, 587, MODE_STARTTLS},
-	{PROTO_SMTP, 465, MODE_TLS},      {PROTO_IMAP, 143, MODE_STARTTLS},
-	{PROTO_IMAP, 993, MODE_TLS},      {PROTO_POP3, 110, MODE_STARTTLS},
-	{PROTO_POP3, 995, MODE_TLS},
-};
+/* Finds the scheme of len bytes at s: curl's scheme names (name, name+s for
+ * implicit TLS), plus "+starttls" for an explicit STARTTLS upgrade. Fills
+ * proto, mode and the default port; returns false when unknown. */
+static bool scheme_parse(const char *s, size_t len, struct endpoint *ep)
+{
+	size_t sl = strlen(STARTTLS_SUFFIX);
 
-/* Auto mode's preference order per protocol (implicit TLS, STARTTLS, plain;
- * submission before 25). */
-static const struct {
-	enum protocol proto;
-	uint16_t port;
-	enum sec_mode mode;
-} auto_order[] = {
-	{PROTO_SMTP, 465, MODE_TLS},      {PROTO_SMTP, 587, MODE_STARTTLS},
-	{PROTO_SMTP, 25, MODE_STARTTLS},  {PROTO_SMTP, 587, MODE_PLAIN},
-	{PROTO_SMTP, 25, MODE_PLAIN},     {PROTO_IMAP, 993, MODE_TLS},
-	{PROTO_IMAP, 143, MODE_STARTTLS}, {PROTO_IMAP, 143, MODE_PLAIN},
-	{PROTO_POP3, 995, MODE_TLS},      {PROTO_POP3, 110, MODE_STARTTLS},
-	{PROTO_POP3, 110, MODE_PLAIN},
-};
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_for((enum protocol)p);
+		enum sec_mode mode;
+		size_t nl;
+
+		if (!d)
+			continue;
+		nl = strlen(d->name);
+		if (len == nl && strncasecmp(s, d->name, len) == 0)
+			mode = MODE_PLAIN;
+		else if (d->starttls_command && len == nl + sl && strncasecmp(s, d->name, nl) == 0 &&
+			 strncasecmp(s + nl, STARTTLS_SUFFIX, sl) == 0)
+			mode = MODE_STARTTLS;
+		else if (d->scheme_tls && len == strlen(d->scheme_tls) &&
+			 strncasecmp(s, d->scheme_tls, len) == 0)
+			mode = MODE_TLS;
+		else
+			continue;
+		ep->proto = d->proto;
+		ep->mode = mode;
+		ep->port = mode == MODE_TLS ? d->port_tls : d->port_plain;
+		return true;
+	}
+	return false;
+}
+
+/* Appends name to the list in buf ("a, b or c" once last is set). */
+static void list_append(char *buf, size_t size, const char *name, const char *suffix, bool first,
+			bool last)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, size - len, "%s%s%s", first ? "" : last ? " or " : ", ", name, suffix);
+}
+
+/* Every scheme, for a message: "smtp, smtp+starttls, smtps, imap, ... or pop3s". */
+static void scheme_list(char *buf, size_t size)
+{
+	struct {
+		const char *name, *suffix;
+	} v[PROTO_COUNT * 3];
+	size_t n = 0;
+
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_for((enum protocol)p);
+
+		if (!d)
+			continue;
+		v[n].name = d->name;
+		v[n++].suffix = "";
+		if (d->starttls_command) {
+			v[n].name = d->name;
+			v[n++].suffix = STARTTLS_SUFFIX;
+		}
+		if (d->scheme_tls) {
+			v[n].name = d->scheme_tls;
+			v[n++].suffix = "";
+		}
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		list_append(buf, size, v[i].name, v[i].suffix, i == 0, i + 1 == n);
+}
+
+/* Every protocol name, for a message: "smtp|imap|pop3". */
+static void protocol_list(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, "%s%s", p ? "|" : "", protocol_name((enum protocol)p));
+	}
+}
 
 /* Well-known ports, to tell the protocol of --ports without --protocols. */
 static int protocol_of_port(uint16_t port)
 {
-	switch (port) {
-	case 25: case 465: case 587: case 2525:
-		return PROTO_SMTP;
-	case 143: case 993:
-		return PROTO_IMAP;
-	case 110: case 995:
-		return PROTO_POP3;
-	default:
-		return -1;
-	}
+	const struct dialect *d = dialect_of_port(port);
+
+	return d ? (int)d->proto : -1;
 }
 
 static bool is_implicit_tls_port(uint16_t port)
 {
-	return port == 465 || port == 993 || port == 995;
+	return dialect_of_tls_port(port) != NULL;
 }
 
 int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error *err)
@@ -150,27 +185,21 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 {
 	const char *sep = strstr(arg, "://");
 	const char *rest, *hostend, *portstart = NULL;
-	const struct scheme *sc = NULL;
+	struct endpoint found;
 	size_t schemelen, restlen;
 	char hostbuf[260];
+	char list[256];
 
 	if (!sep)
 		return 0;
 	schemelen = (size_t)(sep - arg);
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strlen(schemes[i].name) == schemelen &&
-		    strncasecmp(arg, schemes[i].name, schemelen) == 0)
-			sc = &schemes[i];
-	if (!sc) {
-		mp_error_set(err, MP_ERR_INTERNAL,
-			     "unknown scheme in '%.80s': use smtp, smtp+starttls, smtps, imap, "
-			     "imap+starttls, imaps, pop3, pop3+starttls or pop3s", arg);
+	memset(&found, 0, sizeof(found));
+	if (!scheme_parse(arg, schemelen, &found)) {
+		scheme_list(list, sizeof(list));
+		mp_error_set(err, MP_ERR_INTERNAL, "unknown scheme in '%.80s': use %s", arg, list);
 		return -1;
 	}
-	memset(ep, 0, sizeof(*ep));
-	ep->proto = sc->proto;
-	ep->mode = sc->mode;
-	ep->port = sc->port;
+	*ep = found;
 	rest = sep + 3;
 	restlen = strlen(rest);
 	if (restlen > 0 && rest[restlen - 1] == '/')
@@ -290,11 +319,12 @@ static int plan_auto(struct eplist *l, const struct run_options *opt, const char
 {
 	static const enum sec_mode order[] = {MODE_TLS, MODE_STARTTLS, MODE_PLAIN};
 
+	const struct dialect *d = dialect_for(opt->auto_proto);
+
 	if (opt->nports == 0) {
-		for (size_t i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++)
-			if (auto_order[i].proto == opt->auto_proto &&
-			    add_one(l, opt, host, opt->auto_proto, auto_order[i].port,
-				    auto_order[i].mode, err) != 0)
+		for (size_t i = 0; d && i < DIALECT_MAX_PORTS && d->auto_order[i].port; i++)
+			if (add_one(l, opt, host, opt->auto_proto, d->auto_order[i].port,
+				    d->auto_order[i].mode, err) != 0)
 				return -1;
 		return 0;
 	}
@@ -306,6 +336,25 @@ static int plan_auto(struct eplist *l, const struct run_options *opt, const char
 	return 0;
 }
 
+/* One cell of a protocol's default matrix: as listed without --modes; with
+ * --modes, each mode asked for that fits the port (TLS on an implicit-TLS
+ * port, the others elsewhere). */
+static int plan_cell(struct eplist *l, const struct run_options *opt, const char *host,
+		     enum protocol proto, const struct dialect_port *cell, struct mp_error *err)
+{
+	bool tls_port = is_implicit_tls_port(cell->port);
+
+	if (opt->modes == 0)
+		return add_one(l, opt, host, proto, cell->port, cell->mode, err);
+	for (int m = 0; m < MODE_COUNT; m++) {
+		if (!want_mode(opt, (enum sec_mode)m) || tls_port != (m == MODE_TLS))
+			continue;
+		if (add_one(l, opt, host, proto, cell->port, (enum sec_mode)m, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The matrix for one bare host. */
 static int plan_host(struct eplist *l, const struct run_options *opt, const char *host,
 		     struct mp_error *err)
@@ -313,26 +362,14 @@ static int plan_host(struct eplist *l, const struct run_options *opt, const char
 	if (opt->auto_mode)
 		return plan_auto(l, opt, host, err);
 	if (opt->nports == 0) {
-		for (size_t i = 0; i < sizeof(default_matrix) / sizeof(default_matrix[0]); i++) {
-			uint16_t port = default_matrix[i].port;
+		for (int p = 0; p < PROTO_COUNT; p++) {
+			const struct dialect *d = dialect_for((enum protocol)p);
 
-			if (!want_proto(opt, default_matrix[i].proto))
+			if (!d || !want_proto(opt, (enum protocol)p))
 				continue;
-			if (opt->modes == 0) {
-				if (add_one(l, opt, host, default_matrix[i].proto, port,
-					    default_matrix[i].mode, err) != 0)
+			for (size_t i = 0; i < DIALECT_MAX_PORTS && d->matrix[i].port; i++)
+				if (plan_cell(l, opt, host, d->proto, &d->matrix[i], err) != 0)
 					return -1;
-				continue;
-			}
-			for (int m = 0; m < MODE_COUNT; m++) {
-				bool tls_port = is_implicit_tls_port(port);
-
-				if (!want_mode(opt, (enum sec_mode)m) || tls_port != (m == MODE_TLS))
-					continue;
-				if (add_one(l, opt, host, default_matrix[i].proto, port,
-					    (enum sec_mode)m, err) != 0)
-					return -1;
-			}
 		}
 		return 0;
 	}
@@ -438,9 +475,12 @@ struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *
 	if (opt->nports > 0 && opt->protocols == 0 && !opt->auto_mode) {
 		for (size_t i = 0; i < opt->nports; i++) {
 			if (protocol_of_port(opt->ports[i]) < 0) {
+				char names[128];
+
+				protocol_list(names, sizeof(names));
 				mp_error_set(err, MP_ERR_INTERNAL,
 					     "cannot tell which protocol port %u speaks; add "
-					     "--protocols smtp|imap|pop3", (unsigned)opt->ports[i]);
+					     "--protocols %s", (unsigned)opt->ports[i], names);
 				return NULL;
 			}
 		}
