@@ -1,6 +1,6 @@
 /* quote.h - untrusted server text made safe for a message. Used by the
  * dialects, the SASL client and the checks; depends on nothing above
- * core/, so sasl.c needs no dialect header (no circle dialect <-> sasl). */
+ * core/, so the SASL files need no dialect header (no circle dialect <-> sasl). */
 #ifndef MP_QUOTE_H
 #define MP_QUOTE_H
 

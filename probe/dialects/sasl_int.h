@@ -1,5 +1,5 @@
 /* sasl_int.h - inside the SASL client: the state of an exchange and the
- * helpers its files share (sasl.c, sasl_util.c, sasl_plain.c, sasl_cram.c,
+ * helpers its files share (sasl_client.c, sasl_util.c, sasl_plain.c, sasl_cram.c,
  * sasl_scram.c, sasl_oauth.c, apop.c). Not for use outside them: the
  * contract is sasl.h. */
 #ifndef MP_SASL_INT_H

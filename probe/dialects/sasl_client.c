@@ -1,4 +1,4 @@
-/* sasl.c - the SASL client framework (see sasl.h): mechanism names, the
+/* sasl_client.c - the SASL client framework (see sasl.h): mechanism names, the
  * credential rules, the life cycle of an exchange and its state machine.
  * The mechanisms live beside it: sasl_plain.c (PLAIN, LOGIN), sasl_cram.c
  * (CRAM-MD5), sasl_scram.c (SCRAM-SHA-*), sasl_oauth.c (XOAUTH2,
