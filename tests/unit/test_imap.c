@@ -437,10 +437,42 @@ static void test_quit(void **state)
 	fx_free(f);
 }
 
+/* What IMAP offers to logins (RFC 9051 6.2.3, 7.1.4): LOGIN unless
+ * LOGINDISABLED is advertised, and a PREAUTH greeting logs in already. */
+static void test_imap_offers_to_logins(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct strlist caps;
+	bool offered[AUTH_METHOD_COUNT] = {false};
+
+	(void)state;
+	memset(&caps, 0, sizeof(caps));
+	assert_true(imap_dialect.auth_methods & (1u << AUTH_IMAP_LOGIN));
+	assert_true(imap_dialect.auth_methods & (1u << AUTH_SCRAM_SHA_256));
+	assert_false(imap_dialect.auth_methods & (1u << AUTH_POP3_USER));
+	assert_int_equal(strlist_add_str(&caps, "IMAP4REV1"), 0);
+	imap_dialect.implied_methods(&f->res, &caps, offered);
+	assert_true(offered[AUTH_IMAP_LOGIN]);
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++)
+		assert_true(m == AUTH_IMAP_LOGIN || !offered[m]);
+	offered[AUTH_IMAP_LOGIN] = false;
+	assert_int_equal(strlist_add_str(&caps, "LOGINDISABLED"), 0);
+	imap_dialect.implied_methods(&f->res, &caps, offered);
+	assert_false(offered[AUTH_IMAP_LOGIN]);
+	assert_string_equal(imap_dialect.preauth_greeting, "* PREAUTH");
+	assert_true(imap_dialect.tagged);
+	assert_string_equal(imap_dialect.quit_command, "LOGOUT");
+	assert_string_equal(imap_dialect.login_probe_cap, "LOGINDISABLED");
+	assert_true(imap_dialect.login_probe_cap_forbids);
+	strlist_clear(&caps);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dovecot_session),
+		cmocka_unit_test(test_imap_offers_to_logins),
 		cmocka_unit_test(test_dovecot_trickled),
 		cmocka_unit_test(test_capability_replaces_greeting),
 		cmocka_unit_test(test_logindisabled),

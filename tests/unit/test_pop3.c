@@ -351,10 +351,40 @@ static void test_quit(void **state)
 	fx_free(f);
 }
 
+/* What POP3 offers to logins (RFC 1939 7): USER/PASS and APOP besides
+ * SASL; APOP only when the greeting carried a timestamp. */
+static void test_pop3_offers_to_logins(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct strlist caps;
+	bool offered[AUTH_METHOD_COUNT] = {false};
+
+	(void)state;
+	memset(&caps, 0, sizeof(caps));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_POP3_USER));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_POP3_APOP));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_PLAIN));
+	assert_false(pop3_dialect.auth_methods & (1u << AUTH_IMAP_LOGIN));
+	pop3_dialect.implied_methods(&f->res, &caps, offered);
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++)
+		assert_false(offered[m]);
+	f->res.apop_timestamp = strdup("<1896.697170952@dbc.mtview.ca.us>");
+	assert_non_null(f->res.apop_timestamp);
+	pop3_dialect.implied_methods(&f->res, &caps, offered);
+	assert_true(offered[AUTH_POP3_APOP]);
+	assert_null(pop3_dialect.preauth_greeting);
+	assert_false(pop3_dialect.tagged);
+	assert_string_equal(pop3_dialect.starttls_command, "STLS");
+	assert_string_equal(pop3_dialect.login_probe_cap, "USER");
+	assert_false(pop3_dialect.login_probe_cap_forbids);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dovecot_session),
+		cmocka_unit_test(test_pop3_offers_to_logins),
 		cmocka_unit_test(test_dovecot_trickled),
 		cmocka_unit_test(test_apop_timestamp),
 		cmocka_unit_test(test_no_apop_timestamp),

@@ -14,6 +14,7 @@
 
 #include "core/deadline.h"
 #include "core/stream.h"
+#include "probe/dialects/auth.h"
 #include "probe/dialects/dialect.h"
 
 
@@ -500,6 +501,7 @@ static void test_dialect_for(void **state)
 	assert_ptr_equal(dialect_for(PROTO_IMAP), &imap_dialect);
 	assert_ptr_equal(dialect_for(PROTO_POP3), &pop3_dialect);
 	assert_null(dialect_for(PROTO_COUNT));
+	assert_null(dialect_for((enum protocol)-1));
 	for (int p = 0; p < PROTO_COUNT; p++) {
 		const struct dialect *d = dialect_for((enum protocol)p);
 
@@ -508,6 +510,77 @@ static void test_dialect_for(void **state)
 	}
 	assert_int_equal(smtp_dialect.port_plain, 25);
 	assert_int_equal(smtp_dialect.port_tls, 465);
+}
+
+/* Each line of the dialect table is complete and consistent: every step,
+ * ports that lead back to it, the methods authenticate must take, and the
+ * facts the checks read. */
+static void test_dialect_table_complete(void **state)
+{
+	(void)state;
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_table[p];
+
+		assert_non_null(d);
+		assert_non_null(d->greeting);
+		assert_non_null(d->capabilities);
+		assert_non_null(d->quit);
+		assert_non_null(d->authenticate);
+		assert_non_null(d->read_reply);
+		assert_true((d->starttls != NULL) == (d->starttls_command != NULL));
+		assert_non_null(d->quit_command);
+		assert_non_null(d->noop_command);
+		assert_true(d->port_plain != 0);
+		assert_true((d->scheme_tls != NULL) == (d->port_tls != 0));
+		if (d->port_tls)
+			assert_ptr_equal(dialect_of_tls_port(d->port_tls), d);
+		for (size_t i = 0; i < DIALECT_MAX_PORTS && d->well_known_ports[i]; i++)
+			assert_ptr_equal(dialect_of_port(d->well_known_ports[i]), d);
+		/* A matrix cell speaks TLS exactly on the implicit-TLS port. */
+		for (size_t i = 0; i < DIALECT_MAX_PORTS && d->matrix[i].port; i++)
+			assert_true((d->matrix[i].mode == MODE_TLS) ==
+				    (dialect_of_tls_port(d->matrix[i].port) != NULL));
+		/* Only methods that exist. */
+		assert_int_equal(d->auth_methods & ~((1u << AUTH_METHOD_COUNT) - 1u), 0);
+	}
+	assert_null(dialect_of_port(4444));
+	assert_null(dialect_of_port(0));
+	assert_null(dialect_of_tls_port(0));
+	assert_null(dialect_of_tls_port(25));
+	assert_ptr_equal(dialect_of_port(2525), &smtp_dialect);
+	assert_ptr_equal(dialect_of_tls_port(993), &imap_dialect);
+	/* SMTP: SASL only, the SMTP envelope, numbered replies. */
+	assert_int_equal(smtp_dialect.auth_methods, DIALECT_SASL_METHODS);
+	assert_null(smtp_dialect.implied_methods);
+	assert_null(smtp_dialect.preauth_greeting);
+	assert_true(smtp_dialect.mail_envelope);
+	assert_false(imap_dialect.mail_envelope);
+	assert_false(pop3_dialect.mail_envelope);
+	assert_int_equal(smtp_dialect.starttls_go_ahead_code, 220);
+	assert_int_equal(smtp_dialect.quit_code, 221);
+	assert_string_equal(smtp_dialect.login_probe, "AUTH PLAIN");
+	assert_null(smtp_dialect.login_probe_cap);
+}
+
+/* authenticate takes what auth_methods lists: a method outside it is
+ * MP_ERR_INTERNAL before anything is sent. */
+static void test_smtp_authenticate_refuses_unlisted_methods(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct auth_config cfg = {.user = "u", .password = "p"};
+	struct auth_request req = {.cfg = &cfg};
+	struct auth_outcome out;
+
+	(void)state;
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++) {
+		if (smtp_dialect.auth_methods & (1u << m))
+			continue;
+		req.method = (enum auth_method)m;
+		memset(&out, 0, sizeof(out));
+		assert_int_equal(smtp_dialect.authenticate(&f->s, &req, &out), MP_ERR_INTERNAL);
+	}
+	assert_int_equal(f->s.res->transcript.n, 0);
+	fx_free(f);
 }
 
 /* ---- Real time: a trickling server must not stretch the reply deadline ---- */
@@ -607,6 +680,8 @@ int main(void)
 		cmocka_unit_test(test_quit_keeps_error),
 		cmocka_unit_test(test_caps_limit),
 		cmocka_unit_test(test_dialect_for),
+		cmocka_unit_test(test_dialect_table_complete),
+		cmocka_unit_test(test_smtp_authenticate_refuses_unlisted_methods),
 		cmocka_unit_test(test_trickle_cannot_extend_deadline),
 	};
 
