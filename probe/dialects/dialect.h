@@ -50,6 +50,10 @@ struct dialect {
 	uint16_t well_known_ports[DIALECT_MAX_PORTS];
 	/* The default matrix for a bare host (no --ports), in report order. */
 	struct dialect_port matrix[DIALECT_MAX_PORTS];
+	/* Probed only when asked for (--protocols, a URL, --auto, a port of
+	 * its own): a new protocol leaves runs without --protocols as they
+	 * were. */
+	bool opt_in;
 	/* --auto's preference order (implicit TLS, STARTTLS, plain). */
 	struct dialect_port auto_order[DIALECT_MAX_PORTS];
 

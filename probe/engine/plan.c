@@ -303,9 +303,15 @@ static int add_one(struct eplist *l, const struct run_options *opt, const char *
 	return add_paths(l, opt, &ep, err);
 }
 
+/* True when the matrix of a bare host includes protocol p: the ones of
+ * --protocols, or without it every protocol that is not opt-in. */
 static bool want_proto(const struct run_options *opt, enum protocol p)
 {
-	return opt->protocols == 0 || (opt->protocols & (1u << p));
+	const struct dialect *d = dialect_for(p);
+
+	if (opt->protocols == 0)
+		return d && !d->opt_in;
+	return (opt->protocols & (1u << p)) != 0;
 }
 
 static bool want_mode(const struct run_options *opt, enum sec_mode m)
