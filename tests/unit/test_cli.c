@@ -126,6 +126,41 @@ static void test_table_is_consistent(void **state)
 	assert_null(cli_option_find(NULL));
 }
 
+/* Every rule policy_opts.c knows (its message for an unknown one lists
+ * them) is an option of the table: a rule added there needs its entry. */
+static void test_every_rule_is_an_option(void **state)
+{
+	struct policy p;
+	struct mp_error err;
+	const char *list;
+	char name[64];
+	int n = 0;
+
+	(void)state;
+	policy_defaults(&p);
+	assert_int_equal(policy_set(&p, "no-such-rule", NULL, "test", &err), -1);
+	list = strstr(err.msg, "known rules are ");
+	assert_non_null(list);
+	list += strlen("known rules are ");
+	while (*list) {
+		size_t len = strcspn(list, ", ");
+		const struct cli_option *o;
+
+		assert_true(len > 0 && len < sizeof(name));
+		memcpy(name, list, len);
+		name[len] = '\0';
+		o = cli_option_find(name);
+		if (!o)
+			fail_msg("policy rule '%s' has no option in the table", name);
+		if (strcmp(name, "cert-warn-days") != 0 && !(o->flags & CLI_RULE))
+			fail_msg("policy rule '%s' is not marked CLI_RULE", name);
+		n++;
+		list += len;
+		list += strspn(list, ", ");
+	}
+	assert_true(n >= 13);
+}
+
 static void test_help_fits_and_names_every_option(void **state)
 {
 	char *text = capture(cli_usage);
@@ -442,6 +477,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table_is_consistent),
+	    cmocka_unit_test(test_every_rule_is_an_option),
 	    cmocka_unit_test(test_help_fits_and_names_every_option),
 	    cmocka_unit_test(test_module_keys),
 	    cmocka_unit_test(test_setters),
