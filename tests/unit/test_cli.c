@@ -138,7 +138,9 @@ static void test_every_rule_is_an_option(void **state)
 
 	(void)state;
 	policy_defaults(&p);
-	assert_int_equal(policy_set(&p, "no-such-rule", NULL, "test", &err), -1);
+	assert_int_equal(policy_set(&p, "x", NULL, "t", &err), -1);
+	if (strlen(err.msg) >= MP_MAX_ERROR - 1)
+		fail_msg("the list of rules is cut at MP_MAX_ERROR: read it another way");
 	list = strstr(err.msg, "known rules are ");
 	assert_non_null(list);
 	list += strlen("known rules are ");
