@@ -488,6 +488,15 @@ static int add_auth_method(const char *item, void *arg, struct mp_error *err)
 	return 0;
 }
 
+/* --password: kept writable, to be wiped from argv once copied. */
+static int set_password(struct cli_state *st, const struct cli_option *o, char *value,
+                        struct mp_error *err)
+{
+	st->auth.any = true;
+	st->auth.password = value;
+	return 0;
+}
+
 static int set_allowed_auth(struct cli_state *st, const struct cli_option *o, char *value,
                             struct mp_error *err)
 {
@@ -598,7 +607,7 @@ const struct cli_option cli_options[] = {
      "log in as NAME with every advertised mechanism"},
     {"password-file", 0, "FILE", CLI_G_LOGIN, MOD, set_login_str, ST(auth.password_file), 0, 0,
      "the password (else MAILPROBE_PASSWORD, or asked)"},
-    {"password", 0, "PASS", CLI_G_LOGIN, 0, set_login_str, ST(auth.password), 0, 0,
+    {"password", 0, "PASS", CLI_G_LOGIN, 0, set_password, 0, 0, 0,
      "the password (visible to other users)"},
     {"oauth-token-file", 0, "FILE", CLI_G_LOGIN, MOD, set_login_str, ST(auth.token_file), 0, 0,
      "OAuth 2.0 token for XOAUTH2 and OAUTHBEARER"},
