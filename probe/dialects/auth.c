@@ -441,6 +441,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 	if (st != MP_OK)
 		goto out;
 	for (unsigned round = 0;; round++) {
+		text[0] = '\0'; /* a success without data leaves it empty */
 		st = f->next(s, cfg, &kind, text, textsz, out);
 		if (st != MP_OK)
 			goto out;
@@ -476,8 +477,9 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 	switch (kind) {
 	case SASL_A_SUCCESS:
 		out->verdict = AUTH_V_OK;
-		/* RFC 5802 section 5: the client must verify the server. */
-		st = sasl_finish(c, NULL, &s->err);
+		/* RFC 5802 section 5: the client must verify the server;
+		 * RFC 4422 section 5: its proof may come with the success. */
+		st = sasl_finish(c, text[0] ? text : NULL, &s->err);
 		break;
 	case SASL_A_FAILURE:
 		out->verdict = AUTH_V_REJECTED;

@@ -96,7 +96,11 @@ struct sasl_framing {
 	enum mp_status (*start)(struct session *s, const char *mech, const char *ir, bool *ir_sent);
 	/* Reads the next answer: kind, and the challenge text (base64, NUL-
 	 * terminated, in text of textsz bytes); a verdict line goes to
-	 * out->reply through auth_set_reply(cfg, ...). */
+	 * out->reply through auth_set_reply(cfg, ...). With SASL_A_SUCCESS,
+	 * text may get the "additional data with success" (RFC 4422 section
+	 * 5, base64) of a protocol that carries it in its success reply
+	 * (ManageSieve's OK (SASL "..."), RFC 5804 2.1); left empty, there is
+	 * none (SMTP, IMAP and POP3 send it as a last challenge). */
 	enum mp_status (*next)(struct session *s, const struct auth_config *cfg,
 	                       enum sasl_answer *kind, char *text, size_t textsz,
 	                       struct auth_outcome *out);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/deadline.h"
 #include "core/stream.h"
 #include "probe/dialects/auth.h"
@@ -648,6 +649,81 @@ static void test_trickle_cannot_extend_deadline(void **state)
 	free(f);
 }
 
+/* ---- SASL success data (RFC 4422 section 5) through a framing ---- */
+
+/* A framing that answers like a protocol carrying the server's last SCRAM
+ * message in its success reply (ManageSieve's OK (SASL "..."), RFC 5804):
+ * the RFC 5802 section 5 exchange for user "user", password "pencil". */
+static const char *fake_success_data;
+static unsigned fake_round;
+
+static enum mp_status fake_start(struct session *s, const char *mech, const char *ir,
+				 bool *ir_sent)
+{
+	(void)s;
+	assert_string_equal(mech, "SCRAM-SHA-1");
+	assert_non_null(ir);
+	*ir_sent = true;
+	return MP_OK;
+}
+
+static enum mp_status fake_next(struct session *s, const struct auth_config *cfg,
+				enum sasl_answer *kind, char *text, size_t textsz,
+				struct auth_outcome *out)
+{
+	const char *msg = fake_round++ == 0
+				  ? "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,"
+				    "i=4096"
+				  : fake_success_data;
+	char *b64 = b64_encode(msg, strlen(msg));
+
+	(void)s;
+	(void)cfg;
+	(void)out;
+	assert_non_null(b64);
+	assert_true(strlen(b64) < textsz);
+	snprintf(text, textsz, "%s", b64);
+	free(b64);
+	*kind = fake_round == 1 ? SASL_A_CHALLENGE : SASL_A_SUCCESS;
+	return MP_OK;
+}
+
+static const struct sasl_framing fake_framing = {.start = fake_start, .next = fake_next};
+
+/* Runs the exchange with fake_success_data as the data of the success. */
+static enum mp_status fake_exchange(const char *success_data, struct auth_outcome *out,
+				    struct mp_error *err)
+{
+	struct fx *f = fx_new(0);
+	struct auth_config cfg = {.user = "user", .password = "pencil"};
+	struct auth_request req = {.method = AUTH_SCRAM_SHA_1,
+				   .cfg = &cfg,
+				   .scram_nonce = "fyko+d2lbbFgONRv9qkxdawL"};
+	enum mp_status st;
+
+	fake_success_data = success_data;
+	fake_round = 0;
+	st = auth_sasl_exchange(&f->s, &req, &fake_framing, out);
+	*err = f->s.err;
+	fx_free(f);
+	return st;
+}
+
+static void test_sasl_success_data_is_verified(void **state)
+{
+	struct auth_outcome out;
+	struct mp_error err;
+
+	(void)state;
+	assert_int_equal(fake_exchange("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", &out, &err), MP_OK);
+	assert_int_equal(out.verdict, AUTH_V_OK);
+	assert_non_null(strstr(out.detail, "server signature verified"));
+	/* A wrong signature in the success data: the server is not trusted. */
+	assert_int_equal(fake_exchange("v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", &out, &err),
+			 MP_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "does not verify"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_dialect_for),
 		cmocka_unit_test(test_dialect_table_complete),
 		cmocka_unit_test(test_smtp_authenticate_refuses_unlisted_methods),
+		cmocka_unit_test(test_sasl_success_data_is_verified),
 		cmocka_unit_test(test_trickle_cannot_extend_deadline),
 	};
 
