@@ -355,14 +355,18 @@ void auth_scrub(struct transcript *t, const struct auth_config *cfg)
 
 /* ---- The SASL exchange ---- */
 
-/* Sends one response line (base64), recorded redacted. */
-static enum mp_status send_response(struct session *s, const char *resp, struct secrets *ss)
+/* Sends one response (base64, or "*"), as the framing f frames it (by
+ * default a line of its own), recorded redacted. */
+static enum mp_status send_response(struct session *s, const struct sasl_framing *f,
+                                    const char *resp, struct secrets *ss)
 {
 	char shown[64];
 
-	sasl_redact_line(resp, 0, shown, sizeof(shown));
 	if (strcmp(resp, "*") != 0)
 		secrets_add(ss, resp);
+	if (f->respond)
+		return f->respond(s, resp);
+	sasl_redact_line(resp, 0, shown, sizeof(shown));
 	return session_send_redacted(s, resp, shown);
 }
 
@@ -375,7 +379,7 @@ static void cancel(struct session *s, const struct auth_config *cfg, const struc
 	struct mp_error saved = s->err;
 	enum sasl_answer kind;
 
-	if (send_response(s, "*", ss) == MP_OK)
+	if (send_response(s, f, "*", ss) == MP_OK)
 		f->next(s, cfg, &kind, text, textsz, out);
 	s->err = saved;
 }
@@ -458,7 +462,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 			/* RFC 4422 section 5: the (empty) first challenge asks
 			 * for the initial response we could not send at once. */
 			ir_sent = true;
-			st = send_response(s, ir, &ss);
+			st = send_response(s, f, ir, &ss);
 			if (st != MP_OK)
 				goto out;
 			continue;
@@ -468,7 +472,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 			cancel(s, cfg, f, &ss, out, text, textsz);
 			goto out;
 		}
-		st = send_response(s, resp, &ss);
+		st = send_response(s, f, resp, &ss);
 		sasl_response_free(resp);
 		resp = NULL;
 		if (st != MP_OK)

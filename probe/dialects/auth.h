@@ -104,6 +104,12 @@ struct sasl_framing {
 	enum mp_status (*next)(struct session *s, const struct auth_config *cfg,
 	                       enum sasl_answer *kind, char *text, size_t textsz,
 	                       struct auth_outcome *out);
+	/* Sends one client response: resp is base64 (possibly "") or "*" to
+	 * cancel. NULL: resp is the whole line (SMTP, RFC 4954 section 4;
+	 * IMAP, RFC 9051 6.2.2; POP3, RFC 5034 section 4). A protocol that
+	 * wraps it (ManageSieve's quoted string, RFC 5804 2.1) sends it with
+	 * session_send_redacted, showing no base64 but "" and "*". */
+	enum mp_status (*respond)(struct session *s, const char *resp);
 };
 
 /* Runs a whole SASL exchange (req->method < AUTH_IMAP_LOGIN) with the

@@ -652,8 +652,9 @@ static void test_trickle_cannot_extend_deadline(void **state)
 /* ---- SASL success data (RFC 4422 section 5) through a framing ---- */
 
 /* A framing that answers like a protocol carrying the server's last SCRAM
- * message in its success reply (ManageSieve's OK (SASL "..."), RFC 5804):
- * the RFC 5802 section 5 exchange for user "user", password "pencil". */
+ * message in its success reply and framing client responses itself
+ * (ManageSieve's OK (SASL "...") and quoted strings, RFC 5804 2.1): the
+ * RFC 5802 section 5 exchange for user "user", password "pencil". */
 static const char *fake_success_data;
 static unsigned fake_round;
 
@@ -688,7 +689,19 @@ static enum mp_status fake_next(struct session *s, const struct auth_config *cfg
 	return MP_OK;
 }
 
-static const struct sasl_framing fake_framing = {.start = fake_start, .next = fake_next};
+static unsigned fake_responses;
+
+/* Counts the responses the exchange hands over instead of sending them. */
+static enum mp_status fake_respond(struct session *s, const char *resp)
+{
+	(void)s;
+	assert_true(strlen(resp) > 0);
+	fake_responses++;
+	return MP_OK;
+}
+
+static const struct sasl_framing fake_framing = {
+	.start = fake_start, .next = fake_next, .respond = fake_respond};
 
 /* Runs the exchange with fake_success_data as the data of the success. */
 static enum mp_status fake_exchange(const char *success_data, struct auth_outcome *out,
@@ -703,13 +716,18 @@ static enum mp_status fake_exchange(const char *success_data, struct auth_outcom
 
 	fake_success_data = success_data;
 	fake_round = 0;
+	fake_responses = 0;
 	st = auth_sasl_exchange(&f->s, &req, &fake_framing, out);
 	*err = f->s.err;
+	/* The client-final message went through the framing, nothing else
+	 * reached the wire. */
+	assert_int_equal(fake_responses, 1);
+	assert_int_equal(f->s.res->transcript.n, 0);
 	fx_free(f);
 	return st;
 }
 
-static void test_sasl_success_data_is_verified(void **state)
+static void test_sasl_framing_success_data_and_responses(void **state)
 {
 	struct auth_outcome out;
 	struct mp_error err;
@@ -759,7 +777,7 @@ int main(void)
 		cmocka_unit_test(test_dialect_for),
 		cmocka_unit_test(test_dialect_table_complete),
 		cmocka_unit_test(test_smtp_authenticate_refuses_unlisted_methods),
-		cmocka_unit_test(test_sasl_success_data_is_verified),
+		cmocka_unit_test(test_sasl_framing_success_data_and_responses),
 		cmocka_unit_test(test_trickle_cannot_extend_deadline),
 	};
 
