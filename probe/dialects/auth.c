@@ -21,7 +21,6 @@
 /* What a withheld line or message says instead. */
 #define AUTH_WITHHELD "[withheld: it contained a credential]"
 
-
 static bool is_oauth(enum auth_method m)
 {
 	return m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER;

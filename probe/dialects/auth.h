@@ -32,7 +32,6 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
-
 /* After a successful probe of res->ep: fills res->auth_results (one per
  * method that is offered or explicitly allowed) and res->auth_unsupported,
  * sets res->auth_planned. Entries to be tried have `attempt` set and stay

@@ -35,11 +35,12 @@ static bool scheme_parse(const char *s, size_t len, struct endpoint *ep)
 		nl = strlen(d->name);
 		if (len == nl && strncasecmp(s, d->name, len) == 0)
 			mode = MODE_PLAIN;
-		else if (d->starttls_command && len == nl + sl && strncasecmp(s, d->name, nl) == 0 &&
-			 strncasecmp(s + nl, STARTTLS_SUFFIX, sl) == 0)
+		else if (d->starttls_command && len == nl + sl &&
+		         strncasecmp(s, d->name, nl) == 0 &&
+		         strncasecmp(s + nl, STARTTLS_SUFFIX, sl) == 0)
 			mode = MODE_STARTTLS;
 		else if (d->scheme_tls && len == strlen(d->scheme_tls) &&
-			 strncasecmp(s, d->scheme_tls, len) == 0)
+		         strncasecmp(s, d->scheme_tls, len) == 0)
 			mode = MODE_TLS;
 		else
 			continue;
@@ -53,7 +54,7 @@ static bool scheme_parse(const char *s, size_t len, struct endpoint *ep)
 
 /* Appends name to the list in buf ("a, b or c" once last is set). */
 static void list_append(char *buf, size_t size, const char *name, const char *suffix, bool first,
-			bool last)
+                        bool last)
 {
 	size_t len = strlen(buf);
 
@@ -96,7 +97,8 @@ static void protocol_list(char *buf, size_t size)
 	for (int p = 0; p < PROTO_COUNT; p++) {
 		size_t len = strlen(buf);
 
-		snprintf(buf + len, size - len, "%s%s", p ? "|" : "", protocol_name((enum protocol)p));
+		snprintf(buf + len, size - len, "%s%s", p ? "|" : "",
+		         protocol_name((enum protocol)p));
 	}
 }
 
@@ -120,7 +122,8 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 
 	if (len > 0 && arg[0] == '[') {
 		if (arg[len - 1] != ']' || len < 3) {
-			mp_error_set(err, MP_ERR_INTERNAL, "bad IPv6 literal '%.64s': expected [address]", arg);
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "bad IPv6 literal '%.64s': expected [address]", arg);
 			return -1;
 		}
 		h = arg + 1;
@@ -131,7 +134,8 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 		return -1;
 	}
 	if (len >= hostsz) {
-		mp_error_set(err, MP_ERR_INTERNAL, "host name longer than %zu characters", hostsz - 1);
+		mp_error_set(err, MP_ERR_INTERNAL, "host name longer than %zu characters",
+		             hostsz - 1);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -139,8 +143,9 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 
 		if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':' && c != '%') {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "'%.64s' is not a host name, address or endpoint URL "
-				     "(unexpected character '%c')", arg, isprint(c) ? c : '?');
+			             "'%.64s' is not a host name, address or endpoint URL "
+			             "(unexpected character '%c')",
+			             arg, isprint(c) ? c : '?');
 			return -1;
 		}
 	}
@@ -150,9 +155,11 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 		struct in6_addr a6;
 
 		if (inet_pton(AF_INET6, host, &a6) != 1) {
-			mp_error_set(err, MP_ERR_INTERNAL,
-				     "'%.64s' is neither a host name nor an IPv6 address; for a host "
-				     "and port give an endpoint URL such as smtp://host:port", arg);
+			mp_error_set(
+			    err, MP_ERR_INTERNAL,
+			    "'%.64s' is neither a host name nor an IPv6 address; for a host "
+			    "and port give an endpoint URL such as smtp://host:port",
+			    arg);
 			return -1;
 		}
 	}
@@ -184,8 +191,8 @@ static int parse_port(const char *s, size_t len, uint16_t *port)
 /* A URL whose host has colons but no brackets (smtp://::1:25): says how to
  * write it, smtp://[::1]:25, taking a last ":digits" as the port when what
  * stands before it is an IPv6 address. Returns -1. */
-static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *rest,
-			       size_t restlen, struct mp_error *err)
+static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *rest, size_t restlen,
+                               struct mp_error *err)
 {
 	const char *end = rest + restlen, *p = end;
 	char addr[64], port[8] = "";
@@ -212,8 +219,9 @@ static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *re
 		}
 	}
 	mp_error_set(err, MP_ERR_INTERNAL,
-		     "an IPv6 address in a URL goes in brackets: write %.*s://[%s]%s, not "
-		     "'%.80s'", (int)schemelen, arg, addr, port, arg);
+	             "an IPv6 address in a URL goes in brackets: write %.*s://[%s]%s, not "
+	             "'%.80s'",
+	             (int)schemelen, arg, addr, port, arg);
 	return -1;
 }
 
@@ -241,11 +249,13 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 	if (restlen > 0 && rest[restlen - 1] == '/')
 		restlen--;
 	if (memchr(rest, '@', restlen)) {
-		mp_error_set(err, MP_ERR_INTERNAL, "credentials in endpoint URLs are not supported: '%.80s'", arg);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "credentials in endpoint URLs are not supported: '%.80s'", arg);
 		return -1;
 	}
 	if (memchr(rest, '/', restlen) || memchr(rest, '?', restlen)) {
-		mp_error_set(err, MP_ERR_INTERNAL, "endpoint URL '%.80s' has a path; give scheme://host[:port]", arg);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "endpoint URL '%.80s' has a path; give scheme://host[:port]", arg);
 		return -1;
 	}
 	if (restlen > 0 && rest[0] == '[') {
@@ -258,7 +268,8 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 		hostend = close + 1;
 		if (hostend < rest + restlen) {
 			if (*hostend != ':') {
-				mp_error_set(err, MP_ERR_INTERNAL, "unexpected text after ']' in '%.80s'", arg);
+				mp_error_set(err, MP_ERR_INTERNAL,
+				             "unexpected text after ']' in '%.80s'", arg);
 				return -1;
 			}
 			portstart = hostend + 1;
@@ -280,7 +291,8 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 	hostbuf[hostend - rest] = '\0';
 	if (plan_parse_host(hostbuf, ep->host, sizeof(ep->host), err) != 0)
 		return -1;
-	if (portstart && parse_port(portstart, (size_t)(rest + restlen - portstart), &ep->port) != 0) {
+	if (portstart &&
+	    parse_port(portstart, (size_t)(rest + restlen - portstart), &ep->port) != 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "bad port in '%.80s': expected 1-65535", arg);
 		return -1;
 	}
@@ -294,13 +306,15 @@ struct eplist {
 
 /* Appends one endpoint per path (direct and/or each proxy). */
 static int add_paths(struct eplist *l, const struct run_options *opt, const struct endpoint *ep,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	size_t paths = (opt->nproxies == 0 || opt->direct ? 1 : 0) + opt->nproxies;
 
 	if (l->n + paths > MP_MAX_ENDPOINTS) {
-		mp_error_set(err, MP_ERR_INTERNAL, "more than %d endpoints for one target; narrow "
-			     "the matrix", MP_MAX_ENDPOINTS);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "more than %d endpoints for one target; narrow "
+		             "the matrix",
+		             MP_MAX_ENDPOINTS);
 		return -1;
 	}
 	if (l->n + paths > l->cap) {
@@ -329,7 +343,7 @@ static int add_paths(struct eplist *l, const struct run_options *opt, const stru
 }
 
 static int add_one(struct eplist *l, const struct run_options *opt, const char *host,
-		   enum protocol proto, uint16_t port, enum sec_mode mode, struct mp_error *err)
+                   enum protocol proto, uint16_t port, enum sec_mode mode, struct mp_error *err)
 {
 	struct endpoint ep;
 
@@ -359,7 +373,7 @@ static bool want_mode(const struct run_options *opt, enum sec_mode m)
 
 /* The endpoints of auto mode for one host, in preference order. */
 static int plan_auto(struct eplist *l, const struct run_options *opt, const char *host,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	static const enum sec_mode order[] = {MODE_TLS, MODE_STARTTLS, MODE_PLAIN};
 
@@ -368,14 +382,15 @@ static int plan_auto(struct eplist *l, const struct run_options *opt, const char
 	if (opt->nports == 0) {
 		for (size_t i = 0; d && i < DIALECT_MAX_PORTS && d->auto_order[i].port; i++)
 			if (add_one(l, opt, host, opt->auto_proto, d->auto_order[i].port,
-				    d->auto_order[i].mode, err) != 0)
+			            d->auto_order[i].mode, err) != 0)
 				return -1;
 		return 0;
 	}
 	for (size_t m = 0; m < 3; m++)
 		for (size_t i = 0; i < opt->nports; i++)
 			if ((opt->modes == 0 || want_mode(opt, order[m])) &&
-			    add_one(l, opt, host, opt->auto_proto, opt->ports[i], order[m], err) != 0)
+			    add_one(l, opt, host, opt->auto_proto, opt->ports[i], order[m], err) !=
+			        0)
 				return -1;
 	return 0;
 }
@@ -384,7 +399,7 @@ static int plan_auto(struct eplist *l, const struct run_options *opt, const char
  * --modes, each mode asked for that fits the port (TLS on an implicit-TLS
  * port, the others elsewhere). */
 static int plan_cell(struct eplist *l, const struct run_options *opt, const char *host,
-		     enum protocol proto, const struct dialect_port *cell, struct mp_error *err)
+                     enum protocol proto, const struct dialect_port *cell, struct mp_error *err)
 {
 	bool tls_port = is_implicit_tls_port(cell->port);
 
@@ -401,7 +416,7 @@ static int plan_cell(struct eplist *l, const struct run_options *opt, const char
 
 /* The matrix for one bare host. */
 static int plan_host(struct eplist *l, const struct run_options *opt, const char *host,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	if (opt->auto_mode)
 		return plan_auto(l, opt, host, err);
@@ -429,15 +444,15 @@ static int plan_host(struct eplist *l, const struct run_options *opt, const char
 			}
 			if (opt->modes == 0) {
 				if (add_one(l, opt, host, (enum protocol)p, port,
-					    is_implicit_tls_port(port) ? MODE_TLS : MODE_STARTTLS,
-					    err) != 0)
+				            is_implicit_tls_port(port) ? MODE_TLS : MODE_STARTTLS,
+				            err) != 0)
 					return -1;
 				continue;
 			}
 			for (int m = 0; m < MODE_COUNT; m++)
 				if (want_mode(opt, (enum sec_mode)m) &&
 				    add_one(l, opt, host, (enum protocol)p, port, (enum sec_mode)m,
-					    err) != 0)
+				            err) != 0)
 					return -1;
 		}
 	}
@@ -456,7 +471,7 @@ static uint64_t endpoint_key(const struct endpoint *ep, const struct run_options
 		if (ep->proxy == &opt->proxies[i])
 			proxy = (int)i;
 	len = snprintf(buf, sizeof(buf), "%d/%d/%u/%d/", (int)ep->proto, (int)ep->mode,
-		       (unsigned)ep->port, proxy);
+	               (unsigned)ep->port, proxy);
 	if (len < 0)
 		len = 0;
 	for (size_t i = 0; ep->host[i] && (size_t)len < sizeof(buf) - 1; i++)
@@ -504,9 +519,9 @@ void epset_free(struct epset *s)
 
 struct plan_iter {
 	const struct run_options *opt;
-	size_t cli_next;                /* next command-line target */
-	struct target_reader *reader;   /* -i FILE, NULL when none */
-	struct eplist cur;              /* the current target's endpoints */
+	size_t cli_next;              /* next command-line target */
+	struct target_reader *reader; /* -i FILE, NULL when none */
+	struct eplist cur;            /* the current target's endpoints */
 	size_t icur;
 	struct epset seen;
 	size_t given;
@@ -523,8 +538,9 @@ struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *
 
 				protocol_list(names, sizeof(names));
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "cannot tell which protocol port %u speaks; add "
-					     "--protocols %s", (unsigned)opt->ports[i], names);
+				             "cannot tell which protocol port %u speaks; add "
+				             "--protocols %s",
+				             (unsigned)opt->ports[i], names);
 				return NULL;
 			}
 		}
@@ -603,7 +619,7 @@ static void invalid_line(struct endpoint *ep, const char *text, unsigned long li
 }
 
 int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz,
-	      struct mp_error *err)
+              struct mp_error *err)
 {
 	const struct run_options *opt = it->opt;
 
@@ -623,7 +639,7 @@ int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz
 			const char *t = opt->targets[it->cli_next++];
 
 			if (!target_in_shard(target_hash(t, strlen(t)), opt->shard_index,
-					     opt->shard_count))
+			                     opt->shard_count))
 				continue;
 			if (expand(it, t, err) != 0)
 				return -1;
@@ -638,11 +654,11 @@ int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz
 			continue;
 		mp_error_clear(&perr);
 		if (ti.kind == TARGET_TOO_LONG)
-			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
-				     "line longer than %d bytes", MP_MAX_TARGET_LINE);
+			mp_error_set(&perr, MP_ERR_INVALID_TARGET, "line longer than %d bytes",
+			             MP_MAX_TARGET_LINE);
 		else if (ti.kind == TARGET_BINARY)
 			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
-				     "line holds control bytes (binary data?)");
+			             "line holds control bytes (binary data?)");
 		else if (expand(it, ti.text, &perr) == 0)
 			continue;
 		invalid_line(ep, ti.text, ti.line);
@@ -675,8 +691,8 @@ static int push_why(char ***whys, size_t *n, size_t *cap, const char *why)
 	return (*whys)[(*n)++] ? 0 : -1;
 }
 
-int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n,
-		   char ***whys, size_t *nwhys, struct mp_error *err)
+int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n, char ***whys,
+                   size_t *nwhys, struct mp_error *err)
 {
 	struct eplist l = {NULL, 0, 0};
 	struct plan_iter *it = plan_iter_new(opt, err);
@@ -722,8 +738,9 @@ int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t 
 	if (oom || rc < 0)
 		goto fail;
 	if (l.n == 0 && !opt->targets_file && opt->shard_count <= 1) {
-		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
-			     "(check --protocols, --ports and --modes)");
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "the options leave no endpoint to probe "
+		             "(check --protocols, --ports and --modes)");
 		goto fail;
 	}
 	*eps = l.v;
@@ -740,7 +757,7 @@ fail:
 }
 
 int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
-	       struct mp_error *err)
+               struct mp_error *err)
 {
 	return plan_build_why(opt, eps, n, NULL, NULL, err);
 }

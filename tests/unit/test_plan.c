@@ -20,15 +20,15 @@ static void test_url_schemes_and_default_ports(void **state)
 		enum sec_mode mode;
 		uint16_t port;
 	} cases[] = {
-		{"smtp://mx.test", PROTO_SMTP, MODE_PLAIN, 25},
-		{"smtp+starttls://mx.test:2525", PROTO_SMTP, MODE_STARTTLS, 2525},
-		{"smtps://mx.test", PROTO_SMTP, MODE_TLS, 465},
-		{"IMAP://mx.test/", PROTO_IMAP, MODE_PLAIN, 143},
-		{"imap+starttls://mx.test", PROTO_IMAP, MODE_STARTTLS, 143},
-		{"imaps://mx.test:10993", PROTO_IMAP, MODE_TLS, 10993},
-		{"pop3://mx.test", PROTO_POP3, MODE_PLAIN, 110},
-		{"pop3+starttls://mx.test", PROTO_POP3, MODE_STARTTLS, 110},
-		{"pop3s://mx.test", PROTO_POP3, MODE_TLS, 995},
+	    {"smtp://mx.test", PROTO_SMTP, MODE_PLAIN, 25},
+	    {"smtp+starttls://mx.test:2525", PROTO_SMTP, MODE_STARTTLS, 2525},
+	    {"smtps://mx.test", PROTO_SMTP, MODE_TLS, 465},
+	    {"IMAP://mx.test/", PROTO_IMAP, MODE_PLAIN, 143},
+	    {"imap+starttls://mx.test", PROTO_IMAP, MODE_STARTTLS, 143},
+	    {"imaps://mx.test:10993", PROTO_IMAP, MODE_TLS, 10993},
+	    {"pop3://mx.test", PROTO_POP3, MODE_PLAIN, 110},
+	    {"pop3+starttls://mx.test", PROTO_POP3, MODE_STARTTLS, 110},
+	    {"pop3s://mx.test", PROTO_POP3, MODE_TLS, 995},
 	};
 	struct endpoint ep;
 	struct mp_error err;
@@ -126,8 +126,8 @@ static void test_narrowed_matrix(void **state)
 {
 	struct run_options opt;
 	struct endpoint *eps = NULL;
-	const char *args[] = {"--protocols", "smtp", "--ports", "25,587", "--modes",
-			      "starttls,plain", "127.0.0.1", NULL};
+	const char *args[] = {"--protocols", "smtp",           "--ports",   "25,587",
+	                      "--modes",     "starttls,plain", "127.0.0.1", NULL};
 	size_t n = build(&opt, &eps, args);
 
 	(void)state;
@@ -192,12 +192,17 @@ static void test_urls_and_hosts_mix(void **state)
 static void test_cli_errors(void **state)
 {
 	static const char *const bad[][4] = {
-		{"--ports", "0", "h", NULL},      {"--ports", "70000", "h", NULL},
-		{"--ports", "abc", "h", NULL},    {"--format", "xml", "h", NULL},
-		{"--modes", "ssl3", "h", NULL},   {"--protocols", "ftp", "h", NULL},
-		{"--timeout", "-5", "h", NULL},   {"--concurrency", "0", "h", NULL},
-		{"--bogus", "h", NULL, NULL},     {"--auto", "nntp", "h", NULL},
-		{"--greeting-timeout", NULL, NULL, NULL},
+	    {"--ports", "0", "h", NULL},
+	    {"--ports", "70000", "h", NULL},
+	    {"--ports", "abc", "h", NULL},
+	    {"--format", "xml", "h", NULL},
+	    {"--modes", "ssl3", "h", NULL},
+	    {"--protocols", "ftp", "h", NULL},
+	    {"--timeout", "-5", "h", NULL},
+	    {"--concurrency", "0", "h", NULL},
+	    {"--bogus", "h", NULL, NULL},
+	    {"--auto", "nntp", "h", NULL},
+	    {"--greeting-timeout", NULL, NULL, NULL},
 	};
 	struct run_options opt;
 	struct mp_error err;
@@ -227,8 +232,8 @@ static void test_port_without_known_protocol(void **state)
 	struct endpoint *eps = NULL;
 	struct mp_error err;
 	size_t n = 0;
-	char *argv[] = {(char *)"mailprobe", (char *)"--ports", (char *)"2525,4444",
-			(char *)"h", NULL};
+	char *argv[] = {(char *)"mailprobe", (char *)"--ports", (char *)"2525,4444", (char *)"h",
+	                NULL};
 
 	(void)state;
 	assert_int_equal(cli_parse(4, argv, &opt, &err), CLI_RUN);
@@ -246,10 +251,10 @@ static void test_default_matrix_pinned(void **state)
 		uint16_t port;
 		enum sec_mode mode;
 	} want[] = {
-		{PROTO_SMTP, 25, MODE_STARTTLS},  {PROTO_SMTP, 587, MODE_STARTTLS},
-		{PROTO_SMTP, 465, MODE_TLS},      {PROTO_IMAP, 143, MODE_STARTTLS},
-		{PROTO_IMAP, 993, MODE_TLS},      {PROTO_POP3, 110, MODE_STARTTLS},
-		{PROTO_POP3, 995, MODE_TLS},
+	    {PROTO_SMTP, 25, MODE_STARTTLS}, {PROTO_SMTP, 587, MODE_STARTTLS},
+	    {PROTO_SMTP, 465, MODE_TLS},     {PROTO_IMAP, 143, MODE_STARTTLS},
+	    {PROTO_IMAP, 993, MODE_TLS},     {PROTO_POP3, 110, MODE_STARTTLS},
+	    {PROTO_POP3, 995, MODE_TLS},
 	};
 	struct run_options opt;
 	struct endpoint *eps = NULL;
@@ -335,7 +340,7 @@ static void test_plan_follows_dialect_table(void **state)
 			assert_int_equal(n, 1);
 			assert_int_equal(eps[0].proto, p);
 			assert_int_equal(eps[0].mode,
-					 port == d->port_tls ? MODE_TLS : MODE_STARTTLS);
+			                 port == d->port_tls ? MODE_TLS : MODE_STARTTLS);
 			free(eps);
 		}
 	}
@@ -355,31 +360,31 @@ static void test_messages_list_the_table(void **state)
 	(void)state;
 	assert_int_equal(plan_parse_url("ftp://mx.test", &ep, &err), -1);
 	assert_string_equal(err.msg, "unknown scheme in 'ftp://mx.test': use smtp, smtp+starttls, "
-				     "smtps, imap, imap+starttls, imaps, pop3, pop3+starttls or "
-				     "pop3s");
+	                             "smtps, imap, imap+starttls, imaps, pop3, pop3+starttls or "
+	                             "pop3s");
 	assert_int_equal(plan_parse_url("smtps+starttls://mx.test", &ep, &err), -1);
 	assert_int_equal(cli_parse(4, argv, &opt, &err), CLI_RUN);
 	assert_int_equal(plan_build(&opt, &eps, &n, &err), -1);
 	assert_string_equal(err.msg, "cannot tell which protocol port 4444 speaks; add "
-				     "--protocols smtp|imap|pop3");
+	                             "--protocols smtp|imap|pop3");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_schemes_and_default_ports),
-		cmocka_unit_test(test_url_ipv6_and_errors),
-		cmocka_unit_test(test_bare_hosts),
-		cmocka_unit_test(test_default_matrix),
-		cmocka_unit_test(test_narrowed_matrix),
-		cmocka_unit_test(test_modes_only_keep_compatible_ports),
-		cmocka_unit_test(test_auto_order),
-		cmocka_unit_test(test_urls_and_hosts_mix),
-		cmocka_unit_test(test_cli_errors),
-		cmocka_unit_test(test_port_without_known_protocol),
-		cmocka_unit_test(test_default_matrix_pinned),
-		cmocka_unit_test(test_plan_follows_dialect_table),
-		cmocka_unit_test(test_messages_list_the_table),
+	    cmocka_unit_test(test_url_schemes_and_default_ports),
+	    cmocka_unit_test(test_url_ipv6_and_errors),
+	    cmocka_unit_test(test_bare_hosts),
+	    cmocka_unit_test(test_default_matrix),
+	    cmocka_unit_test(test_narrowed_matrix),
+	    cmocka_unit_test(test_modes_only_keep_compatible_ports),
+	    cmocka_unit_test(test_auto_order),
+	    cmocka_unit_test(test_urls_and_hosts_mix),
+	    cmocka_unit_test(test_cli_errors),
+	    cmocka_unit_test(test_port_without_known_protocol),
+	    cmocka_unit_test(test_default_matrix_pinned),
+	    cmocka_unit_test(test_plan_follows_dialect_table),
+	    cmocka_unit_test(test_messages_list_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
