@@ -14,6 +14,7 @@
 #include "threadmem.h"
 #include "tlsprobe.h"
 #include "trust.h"
+#include "x509_names.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -825,111 +826,6 @@ static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
 	ci->self_signed = is_self_signed(x);
 }
 
-/* ---- host name matching (RFC 6125 section 6) ---- */
-
-/* True if host is an IPv4 or IPv6 literal; its bytes go to addr. */
-static bool ip_literal(const char *host, unsigned char addr[16], int *len)
-{
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*len = 4;
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, addr) == 1) {
-		*len = 16;
-		return true;
-	}
-	return false;
-}
-
-/* Case-insensitive compare of n bytes, ignoring one trailing dot on either
- * side (an absolute name "mail.test." matches "mail.test"). */
-static bool name_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen && a[alen - 1] == '.')
-		alen--;
-	if (blen && b[blen - 1] == '.')
-		blen--;
-	return alen == blen && alen > 0 && strncasecmp(a, b, alen) == 0;
-}
-
-/* Matches a reference name against a presented DNS name. A wildcard is only
- * allowed as the whole left-most label, matches exactly one label, and needs
- * at least two labels after it (RFC 6125 6.4.3). */
-static bool dns_match(const char *host, const unsigned char *pat, int plen)
-{
-	const char *p = (const char *)pat;
-	size_t hlen = strlen(host);
-	const char *hdot = NULL;
-	const char *rest = NULL;
-	size_t rlen;
-
-	if (plen <= 0 || memchr(p, '\0', (size_t)plen))
-		return false;
-	if (!(plen > 2 && p[0] == '*' && p[1] == '.'))
-		return name_eq(host, hlen, p, (size_t)plen);
-	rest = p + 2;
-	rlen = (size_t)plen - 2;
-	if (!memchr(rest, '.', rlen) || (rest[rlen - 1] == '.' && !memchr(rest, '.', rlen - 1)))
-		return false;
-	hdot = strchr(host, '.');
-	if (!hdot || hdot == host)
-		return false;
-	return name_eq(hdot + 1, hlen - (size_t)(hdot + 1 - host), rest, rlen);
-}
-
-/* True if the leaf certificate is valid for host: IP SANs for an address
- * literal, DNS SANs for a name, the subject CN only when there is no DNS SAN
- * (RFC 6125 6.4.4). */
-static bool host_matches(WOLFSSL_X509 *x, const char *host)
-{
-	WOLFSSL_STACK *names = NULL;
-	unsigned char addr[16];
-	int alen = 0;
-	bool is_ip;
-	bool any_dns = false;
-	bool ok = false;
-	int n;
-
-	if (!host || !*host)
-		return false;
-	is_ip = ip_literal(host, addr, &alen);
-	names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
-	for (int i = 0; i < n && !ok; i++) {
-		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
-		WOLFSSL_ASN1_STRING *s = NULL;
-
-		if (!gn)
-			continue;
-		if (gn->type == GEN_DNS) {
-			any_dns = true;
-			s = gn->d.dNSName;
-			if (!is_ip && s &&
-			    dns_match(host, wolfSSL_ASN1_STRING_get0_data(s),
-			              wolfSSL_ASN1_STRING_length(s)))
-				ok = true;
-		} else if (gn->type == GEN_IPADD && is_ip) {
-			s = gn->d.iPAddress;
-			if (s && wolfSSL_ASN1_STRING_length(s) == alen &&
-			    memcmp(wolfSSL_ASN1_STRING_get0_data(s), addr, (size_t)alen) == 0)
-				ok = true;
-		}
-	}
-	if (!ok && !any_dns && !is_ip) {
-		WOLFSSL_X509_NAME *subj = wolfSSL_X509_get_subject_name(x);
-		char cn[256];
-		int len = subj ? wolfSSL_X509_NAME_get_text_by_NID(subj, NID_commonName, cn,
-		                                                   (int)sizeof(cn))
-		               : -1;
-
-		if (len > 0 && (size_t)len < sizeof(cn))
-			ok = dns_match(host, (const unsigned char *)cn, len);
-	}
-	if (names)
-		wolfSSL_GENERAL_NAMES_free(names);
-	return ok;
-}
-
 /* ---- handshake ---- */
 
 /* Normalised protocol version name ("TLSv1.3"). */
@@ -1002,7 +898,8 @@ static void describe_peer(const struct trust_store *trust, struct tls_io *io,
 			continue;
 		fill_cert(x, &info->chain[info->chain_len++], now);
 		if (i == 0)
-			info->hostname_matched = host_matches(x, verify_host);
+			info->hostname_matched =
+			    host_matches_der(io->peer[i], io->peer_len[i], verify_host);
 		wolfSSL_X509_free(x);
 	}
 	info->chain_truncated = io->peer_truncated;
@@ -1121,16 +1018,17 @@ static enum mp_status set_extensions(WOLFSSL *ssl, const char *sni, struct tls_i
 	    WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1, WOLFSSL_ECC_SECP521R1,
 	    WOLFSSL_ECC_X448,   WOLFSSL_FFDHE_2048,    WOLFSSL_FFDHE_3072,
 	};
-	unsigned char addr[16];
-	int alen;
-	size_t len = sni ? strlen(sni) : 0;
+	struct host_id id;
+	size_t len = 0;
 
-	/* The name goes without a trailing dot; an address literal (also an
-	 * IPv6 one with a zone id, hence the ':') is never sent. */
-	if (len && sni[len - 1] == '.')
-		len--;
-	if (len && len <= 255 && !strchr(sni, ':') && !ip_literal(sni, addr, &alen)) {
-		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni, (word16)len) != WOLFSSL_SUCCESS)
+	/* The name goes as IDNA2008 A-labels without a trailing dot (RFC 6066
+	 * section 3); an address in any spelling (also an IPv6 one with a
+	 * zone id, hence the ':') is never sent. */
+	if (sni && !strchr(sni, ':') && host_canonical(sni, &id) == HOST_NAME)
+		len = strlen(id.text);
+	if (len && len <= 255) {
+		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, id.text, (word16)len) !=
+		    WOLFSSL_SUCCESS)
 			return mp_error_set(err, MP_ERR_INTERNAL, "cannot set TLS server name");
 		info->sni_sent = true;
 	}

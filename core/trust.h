@@ -34,6 +34,9 @@ struct trust_store;
  * the file or directory that is unreadable or holds no certificate. */
 enum mp_status trust_load(const char *cafile, const char *capath, struct trust_store **out,
                           struct mp_error *err);
+/* A store of the PEM certificates in a buffer (none is no error). */
+enum mp_status trust_load_pem(const char *pem, size_t len, struct trust_store **out,
+                              struct mp_error *err);
 void trust_free(struct trust_store *ts);
 
 /* How many distinct certificates the store holds. */
