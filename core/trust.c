@@ -624,7 +624,7 @@ static void check_path(struct vctx *x, struct trust_verdict *v)
 				/* RFC 5280 6.1.3 (b): self-issued CAs are exempt */
 				if (i > 0 && self_issued(s))
 					continue;
-				r = nc_check(c->e.nc, c->e.nc_len, &s->f, &s->e, i == 0);
+				r = nc_check(c->e.nc, c->e.nc_len, &s->f, &s->e, false);
 				if (r != NC_OK) {
 					note(v, nc_code(r), i);
 					break;

@@ -114,26 +114,13 @@ static bool dns_match(const char *host, const unsigned char *pat, size_t plen)
 	return name_eq(hdot + 1, hlen - (size_t)(hdot + 1 - host), rest, rlen);
 }
 
-struct cn_match {
-	const char *host;
-	bool ok;
-};
-
-static int cn_cb(void *arg, const unsigned char *v, size_t vlen)
-{
-	struct cn_match *m = arg;
-
-	if (dns_match(m->host, v, vlen))
-		m->ok = true;
-	return 0;
-}
-
 bool host_matches_cert(const struct der_cert *c, const struct der_exts *e, const char *host)
 {
 	struct host_id id;
-	bool any_dns = false, ok = false;
+	bool ok = false;
 	const unsigned char *p = e->san, *end = e->san ? e->san + e->san_len : NULL;
 
+	(void)c; /* RFC 9525: the subject is never a reference identifier */
 	if (host_canonical(host, &id) == HOST_INVALID)
 		return false;
 	while (p && p < end && !ok) {
@@ -144,20 +131,12 @@ bool host_matches_cert(const struct der_cert *c, const struct der_exts *e, const
 		if (der_general_name(&p, end, &tag, &v, &vlen) != 0)
 			return false;
 		if (tag == 0x82) {
-			any_dns = true;
 			if (id.kind == HOST_NAME && dns_match(id.text, v, vlen))
 				ok = true;
 		} else if (tag == 0x87 && id.kind != HOST_NAME) {
 			if (vlen == (size_t)id.addr_len && memcmp(v, id.addr, vlen) == 0)
 				ok = true;
 		}
-	}
-	if (!ok && !any_dns && id.kind == HOST_NAME) {
-		struct cn_match m = {id.text, false};
-
-		(void)der_name_each(c->subject, c->subject_len, der_oid_cn, sizeof(der_oid_cn),
-		                    cn_cb, &m);
-		ok = m.ok;
 	}
 	return ok;
 }
