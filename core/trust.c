@@ -590,8 +590,6 @@ static void check_path(struct vctx *x, struct trust_verdict *v)
 			note(v, X509_V_ERR_CERT_HAS_EXPIRED, d);
 		if (c->e.unknown_critical)
 			note(v, X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, d);
-		if (d < top && !sig_ok(x, ci, x->path[d + 1]))
-			note(v, X509_V_ERR_CERT_SIGNATURE_FAILURE, d);
 		if (c->e.eku && !c->e.eku_server && !c->e.eku_any)
 			note(v, X509_V_ERR_INVALID_PURPOSE, d);
 		if (d == 0) {
@@ -634,6 +632,15 @@ static void check_path(struct vctx *x, struct trust_verdict *v)
 	}
 }
 
+/* Checks the signatures of a path that passed every other check: each is
+ * one public-key operation, and a path that fails already needs none. */
+static void check_signatures(struct vctx *x, struct trust_verdict *v)
+{
+	for (int d = x->len - 2; d >= 0; d--)
+		if (!sig_ok(x, x->path[d], x->path[d + 1]))
+			note(v, X509_V_ERR_CERT_SIGNATURE_FAILURE, d);
+}
+
 /* Records a failure if it is the first seen. */
 static void keep_first(struct vctx *x, const struct trust_verdict *v)
 {
@@ -651,6 +658,8 @@ static void try_path(struct vctx *x)
 	memset(&v, 0, sizeof(v));
 	x->paths++;
 	check_path(x, &v);
+	if (!v.reasons)
+		check_signatures(x, &v);
 	if (!v.reasons) {
 		x->done = true;
 		x->first = v;
@@ -694,7 +703,6 @@ static void search(struct vctx *x, int npeer)
 	int cur = x->path[x->len - 1];
 	size_t lo, hi;
 	bool tried = false;
-	int bad = -1;
 
 	if (x->done || x->paths >= TRUST_MAX_PATHS || x->steps >= TRUST_MAX_STEPS)
 		return;
@@ -735,20 +743,11 @@ static void search(struct vctx *x, int npeer)
 				continue;
 			if (++x->steps > TRUST_MAX_STEPS)
 				return;
-			/* a signature that does not verify is no issuer to build
-			 * on, unless no other is found (then it is the reason) */
-			if (!sig_ok(x, cur, k)) {
-				if (bad < 0)
-					bad = k;
-				continue;
-			}
 			tried = true;
 			extend(x, k, npeer);
 		}
 	}
-	if (!tried && bad >= 0 && !x->done)
-		extend(x, bad, npeer);
-	else if (!tried)
+	if (!tried)
 		dead_end(x, npeer);
 }
 
