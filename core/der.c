@@ -103,6 +103,33 @@ static int der_time(const unsigned char **p, const unsigned char *end, time_t *o
 	return 0;
 }
 
+/* True if an AlgorithmIdentifier (tag included) names a signature with
+ * MD2, MD5 or SHA-1, which OpenSSL 3.0's default security level refuses. */
+static bool weak_sig_alg(const unsigned char *alg, size_t len)
+{
+	static const unsigned char weak[][9] = {
+	    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x02}, /* md2WithRSAEncryption */
+	    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04}, /* md5WithRSAEncryption */
+	    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05}, /* sha1WithRSAEncryption */
+	};
+	static const unsigned char ecdsa_sha1[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01};
+	static const unsigned char dsa_sha1[] = {0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x03};
+	const unsigned char *p = alg, *b = NULL, *oid = NULL;
+	unsigned char tag;
+	size_t blen, olen;
+
+	if (der_next(&p, alg + len, &tag, &b, &blen) != 0)
+		return false;
+	p = b;
+	if (der_next(&p, b + blen, &tag, &oid, &olen) != 0 || tag != 0x06)
+		return false;
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++)
+		if (olen == sizeof(weak[i]) && memcmp(oid, weak[i], olen) == 0)
+			return true;
+	return (olen == sizeof(ecdsa_sha1) && memcmp(oid, ecdsa_sha1, olen) == 0) ||
+	       (olen == sizeof(dsa_sha1) && memcmp(oid, dsa_sha1, olen) == 0);
+}
+
 int der_cert_fields(const unsigned char *der, size_t len, struct der_cert *out)
 {
 	const unsigned char *p = der, *end = der + len, *body = NULL;
@@ -134,10 +161,19 @@ int der_cert_fields(const unsigned char *der, size_t len, struct der_cert *out)
 		out->version = body[0];
 	}
 	/* serialNumber, signature */
-	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x02 ||
+	if (der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x02 || blen == 0 ||
 	    der_element(&p, end, 0x30, &sig1, &sig1_len) != 0)
 		return -1;
+	out->bad_serial = (body[0] & 0x80) || blen > 21 || (blen == 21 && body[0] != 0);
+	{
+		bool zero = true;
+
+		for (size_t i = 0; i < blen; i++)
+			zero = zero && body[i] == 0;
+		out->bad_serial = out->bad_serial || zero;
+	}
 	out->sig_alg_mismatch = sig1_len != sig2_len || memcmp(sig1, sig2, sig1_len) != 0;
+	out->weak_sig = weak_sig_alg(sig1, sig1_len);
 	if (der_element(&p, end, 0x30, &out->issuer, &out->issuer_len) != 0 ||
 	    der_next(&p, end, &tag, &body, &blen) != 0 || tag != 0x30)
 		return -1;
@@ -352,18 +388,23 @@ static int parse_ext(const unsigned char *oid, size_t oid_len, bool critical,
 		case 15:
 			return parse_ku(v, vlen, e);
 		case 17:
-			if (sequence_body(v, vlen, &e->san, &e->san_len) != 0)
-				return -1;
-			if (!e->san)
-				e->san = v; /* empty, yet present */
-			return 0;
+			e->san_critical = critical;
+			return sequence_body(v, vlen, &e->san, &e->san_len);
 		case 19:
 			return parse_bc(v, vlen, e);
 		case 30:
-			if (sequence_body(v, vlen, &e->nc, &e->nc_len) != 0)
+			e->nc_critical = critical;
+			/* RFC 5280 4.2.1.10: at least one of the two lists, and
+			 * neither empty */
+			if (sequence_body(v, vlen, &e->nc, &e->nc_len) != 0 || e->nc_len == 0)
 				return -1;
-			if (!e->nc)
-				e->nc = v;
+			for (p = e->nc; p < e->nc + e->nc_len;)
+				if (der_next(&p, e->nc + e->nc_len, &tag, &b, &blen) != 0 ||
+				    (tag != 0xa0 && tag != 0xa1) || blen == 0)
+					return -1;
+			return 0;
+		case 36: /* policyConstraints */
+			e->pc_noncritical = !critical;
 			return 0;
 		case 35:
 			e->unknown_critical |= critical;
@@ -373,7 +414,6 @@ static int parse_ext(const unsigned char *oid, size_t oid_len, bool critical,
 		case 31: /* cRLDistributionPoints */
 		case 32: /* certificatePolicies */
 		case 33: /* policyMappings */
-		case 36: /* policyConstraints */
 		case 54: /* inhibitAnyPolicy */
 			return 0;
 		default:

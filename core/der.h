@@ -34,6 +34,8 @@ struct der_cert {
 	const unsigned char *key_alg;    /* contents of the key's algorithm OID */
 	size_t key_alg_len;
 	bool sig_alg_mismatch;           /* tbsCertificate.signature != signatureAlgorithm */
+	bool weak_sig;                   /* signed with MD2, MD5 or SHA-1 */
+	bool bad_serial;                 /* zero, negative or over 20 octets (RFC 5280 4.1.2.2) */
 };
 
 /* Finds those fields in a DER certificate; 0, or -1 when malformed. */
@@ -64,6 +66,8 @@ struct der_exts {
 	const unsigned char *ski; /* subjectKeyIdentifier, or NULL */
 	size_t ski_len;
 	bool must_staple;       /* TLS feature status_request (RFC 7633) */
+	bool nc_critical, san_critical;
+	bool pc_noncritical;    /* policyConstraints not critical (RFC 5280 4.2.1.11) */
 	bool unknown_critical;  /* a critical extension we do not process */
 };
 

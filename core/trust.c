@@ -346,12 +346,19 @@ static void find_subject(const struct trust_store *ts, const unsigned char *name
 
 /* Bounds on the search for a path: issuer candidates tried, and complete
  * paths validated, per chain. */
-#define TRUST_MAX_STEPS 512
-#define TRUST_MAX_PATHS 32
-/* Certificates one verification considers: the peer's and the anchors. */
-#define TRUST_POOL (MP_MAX_CHAIN + 4 * TRUST_MAX_ANCHORS)
-/* The longest path: every certificate sent, and an anchor. */
+#define TRUST_MAX_STEPS 2048
+#define TRUST_MAX_PATHS 64
+/* Certificates of a peer's chain considered (a path uses at most
+ * MP_MAX_CHAIN of them; BetterTLS sends up to 35 to choose from), and in
+ * all, with the anchors. */
+#define TRUST_MAX_PEER 48
+#define TRUST_POOL     (TRUST_MAX_PEER + 4 * TRUST_MAX_ANCHORS)
+/* The longest path: MP_MAX_CHAIN certificates and an anchor. */
 #define TRUST_MAX_PATH (MP_MAX_CHAIN + 1)
+
+/* Problems OpenSSL has no X509_V_ERR_* code for. */
+#define TRUST_E_SERIAL         1001
+#define TRUST_E_WEAK_SIGNATURE 1002
 
 /* Text of an X509_V_ERR_* code as OpenSSL words it, or of a wolfSSL code. */
 static const char *verify_error_text(int code)
@@ -380,6 +387,8 @@ static const char *verify_error_text(int code)
 	     "name constraints minimum and maximum not supported"},
 	    {X509_V_ERR_CERT_CHAIN_TOO_LONG, "certificate chain too long"},
 	    {ASN_PARSE_E, "certificate cannot be parsed"},
+	    {TRUST_E_SERIAL, "serial number is zero, negative or longer than 20 octets"},
+	    {TRUST_E_WEAK_SIGNATURE, "certificate signed with MD5 or SHA-1"},
 	};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
@@ -440,6 +449,7 @@ struct vcert {
 	bool exts_bad;  /* an extension is malformed or repeated */
 	bool trusted;   /* in the store (an anchor, or a peer's copy of one) */
 	bool on_path;
+	bool reach;     /* an anchor is reachable from it by names */
 	long store_idx; /* -1 for the peer's */
 };
 
@@ -572,6 +582,27 @@ static int nc_code(enum nc_result r)
 	}
 }
 
+/* The RFC 5280 profile rules a verifier can hold a certificate to without
+ * hurting real chains: extensions only in v3, nameConstraints only in CAs
+ * (critical or not: the Web PKI has both), policyConstraints critical, a SAN critical when the subject
+ * is empty, keyCertSign only with cA. */
+static bool profile_ok(const struct vcert *c, int depth)
+{
+	bool ca = c->e.bc && c->e.ca;
+
+	if (c->f.exts && c->f.version != 2)
+		return false;
+	if (c->e.nc && depth == 0 && !ca)
+		return false;
+	if (c->e.pc_noncritical)
+		return false;
+	if (c->f.subject_len <= 2 && c->e.san && !c->e.san_critical)
+		return false;
+	if (c->e.ku && (c->e.ku_bits & DER_KU_KEY_CERT_SIGN) && c->e.bc && !c->e.ca)
+		return false;
+	return true;
+}
+
 /* Checks one complete path (x->path[0] the leaf, the last an anchor),
  * every problem into v. */
 static void check_path(struct vctx *x, struct trust_verdict *v)
@@ -590,15 +621,25 @@ static void check_path(struct vctx *x, struct trust_verdict *v)
 			note(v, X509_V_ERR_CERT_HAS_EXPIRED, d);
 		if (c->e.unknown_critical)
 			note(v, X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, d);
-		if (c->e.eku && !c->e.eku_server && !c->e.eku_any)
+		if (c->e.eku && !c->e.eku_server && (d == 0 || !c->e.eku_any))
 			note(v, X509_V_ERR_INVALID_PURPOSE, d);
+		if (d < top && c->f.bad_serial)
+			note(v, TRUST_E_SERIAL, d);
+		if (d < top && c->f.weak_sig)
+			note(v, TRUST_E_WEAK_SIGNATURE, d);
+		if (!profile_ok(c, d))
+			note(v, X509_V_ERR_INVALID_EXTENSION, d);
 		if (d == 0) {
-			if (c->e.ku && !(c->e.ku_bits & (DER_KU_DIGITAL_SIGNATURE |
-			                                 DER_KU_KEY_ENCIPHERMENT |
-			                                 DER_KU_KEY_AGREEMENT)))
+			/* a CA certificate may serve as a leaf (RFC 5280 puts no
+			 * condition on it): its keyCertSign usage is no reason */
+			if (c->e.ku && !(c->e.bc && c->e.ca) &&
+			    !(c->e.ku_bits & (DER_KU_DIGITAL_SIGNATURE | DER_KU_KEY_ENCIPHERMENT |
+			                      DER_KU_KEY_AGREEMENT)))
 				note(v, X509_V_ERR_INVALID_PURPOSE, d);
 			continue;
 		}
+		if (c->f.subject_len <= 2)
+			note(v, X509_V_ERR_INVALID_CA, d);
 		if (!acts_as_ca(c, d == top))
 			note(v,
 			     c->e.ku && !(c->e.ku_bits & DER_KU_KEY_CERT_SIGN)
@@ -695,6 +736,33 @@ static void dead_end(struct vctx *x, int npeer)
 
 static void extend(struct vctx *x, int k, int npeer);
 
+/* Marks which of the peer's certificates can reach an anchor at all,
+ * ignoring every check but names and key identifiers, so that the search
+ * never walks into a part of the graph that leads nowhere. */
+static void mark_reach(struct vctx *x, int npeer)
+{
+	bool changed = true;
+
+	for (int k = 0; k < npeer; k++) {
+		size_t lo, hi;
+
+		x->c[k].reach = x->c[k].trusted;
+		find_subject(x->ts, x->c[k].f.issuer, x->c[k].f.issuer_len, &lo, &hi);
+		for (size_t i = lo; i < hi && i < lo + TRUST_MAX_ANCHORS && !x->c[k].reach; i++) {
+			int a = pool_anchor(x, i);
+
+			x->c[k].reach = a >= 0 && may_issue(&x->c[k], &x->c[a]);
+		}
+	}
+	for (int round = 0; changed && round < npeer; round++) {
+		changed = false;
+		for (int k = 0; k < npeer; k++)
+			for (int j = 0; j < npeer && !x->c[k].reach; j++)
+				if (j != k && x->c[j].reach && may_issue(&x->c[k], &x->c[j]))
+					x->c[k].reach = changed = true;
+	}
+}
+
 /* Builds paths upwards from x->path[x->len - 1] depth first: trusted
  * issuers before the peer's, issuers valid now before others, and on any
  * failure back to the next candidate (RFC 4158), within the bounds. */
@@ -731,7 +799,7 @@ static void search(struct vctx *x, int npeer)
 			}
 		} else {
 			for (int k = 0; k < npeer; k++)
-				if (!x->c[k].trusted)
+				if (!x->c[k].trusted && x->c[k].reach)
 					cands[nc++] = k;
 		}
 		for (int i = 0; i < nc && !x->done; i++) {
@@ -781,8 +849,8 @@ void trust_verify(const struct trust_store *ts, const unsigned char *const der[]
 	}
 	x->ts = ts;
 	x->now = now;
-	if (n > MP_MAX_CHAIN)
-		n = MP_MAX_CHAIN;
+	if (n > TRUST_MAX_PEER)
+		n = TRUST_MAX_PEER;
 	for (int i = 0; i < n; i++) {
 		int k = pool_add(x, der[i], len[i], -1);
 
@@ -804,6 +872,7 @@ void trust_verify(const struct trust_store *ts, const unsigned char *const der[]
 		}
 	}
 	npeer = x->n;
+	mark_reach(x, npeer);
 	x->path[0] = 0;
 	x->len = 1;
 	x->c[0].on_path = true;
