@@ -165,10 +165,24 @@ static bool ieq(const unsigned char *a, const unsigned char *b, size_t n)
 	return strncasecmp((const char *)a, (const char *)b, n) == 0;
 }
 
+/* True if a presented DNS name is well formed: no leading dot, no empty
+ * label (a malformed name lies within no subtree). */
+static bool dns_well_formed(const unsigned char *n, size_t nlen)
+{
+	if (nlen == 0 || n[0] == '.')
+		return false;
+	for (size_t i = 1; i < nlen; i++)
+		if (n[i] == '.' && n[i - 1] == '.')
+			return false;
+	return true;
+}
+
 /* dNSName within base: equal, or a subdomain of it; a base with a leading
  * dot only matches subdomains; an empty base matches everything. */
 static bool nc_dns(const unsigned char *n, size_t nlen, const unsigned char *b, size_t blen)
 {
+	if (!dns_well_formed(n, nlen))
+		return false;
 	if (blen == 0)
 		return true;
 	if (nlen && n[nlen - 1] == '.')
@@ -182,6 +196,22 @@ static bool nc_dns(const unsigned char *n, size_t nlen, const unsigned char *b, 
 	if (nlen == blen)
 		return ieq(n, b, blen);
 	return n[nlen - blen - 1] == '.' && ieq(n + nlen - blen, b, blen);
+}
+
+/* For an excluded subtree: whether a wildcard name "*.rest" could stand
+ * for a name inside base, that is base is one label followed by rest
+ * (RFC 9525 lets "*.example.com" match "bar.example.com"). */
+static bool nc_dns_wildcard_hits(const unsigned char *n, size_t nlen, const unsigned char *b,
+                                 size_t blen)
+{
+	const unsigned char *dot = NULL;
+
+	if (nlen < 3 || n[0] != '*' || n[1] != '.' || blen == 0 || b[0] == '.')
+		return false;
+	dot = memchr(b, '.', blen);
+	if (!dot || dot == b)
+		return false;
+	return nlen - 2 == blen - (size_t)(dot + 1 - b) && ieq(n + 2, dot + 1, nlen - 2);
 }
 
 /* rfc822Name within base: a whole mailbox, a domain, or ".domain" for any
@@ -297,7 +327,8 @@ static enum nc_result nc_single(unsigned char tag, const unsigned char *n, size_
 /* One GeneralSubtrees list: does any base of the name's type hold it?
  * *typed says whether the list has a base of that type at all. */
 static enum nc_result nc_subtrees(const unsigned char *list, size_t len, unsigned char tag,
-                                  const unsigned char *n, size_t nlen, bool *typed, bool *match)
+                                  const unsigned char *n, size_t nlen, bool excluded,
+                                  bool *typed, bool *match)
 {
 	const unsigned char *p = list, *end = list + len;
 
@@ -333,6 +364,8 @@ static enum nc_result nc_subtrees(const unsigned char *list, size_t len, unsigne
 		r = nc_single(tag, n, nlen, b, blen, &m);
 		if (r != NC_OK)
 			return r;
+		if (!m && excluded && tag == GN_DNS)
+			m = nc_dns_wildcard_hits(n, nlen, b, blen);
 		*match = m;
 	}
 	return NC_OK;
@@ -347,14 +380,14 @@ static enum nc_result nc_name(const unsigned char *permitted, size_t plen,
 	enum nc_result r;
 
 	if (permitted) {
-		r = nc_subtrees(permitted, plen, tag, n, nlen, &typed, &match);
+		r = nc_subtrees(permitted, plen, tag, n, nlen, false, &typed, &match);
 		if (r != NC_OK)
 			return r;
 		if (typed && !match)
 			return NC_PERMITTED_VIOLATION;
 	}
 	if (excluded) {
-		r = nc_subtrees(excluded, elen, tag, n, nlen, &typed, &match);
+		r = nc_subtrees(excluded, elen, tag, n, nlen, true, &typed, &match);
 		if (r != NC_OK)
 			return r;
 		if (match)
