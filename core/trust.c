@@ -771,6 +771,7 @@ static void search(struct vctx *x, int npeer)
 	int cur = x->path[x->len - 1];
 	size_t lo, hi;
 	bool tried = false;
+	int fallback = -1;
 
 	if (x->done || x->paths >= TRUST_MAX_PATHS || x->steps >= TRUST_MAX_STEPS)
 		return;
@@ -799,7 +800,7 @@ static void search(struct vctx *x, int npeer)
 			}
 		} else {
 			for (int k = 0; k < npeer; k++)
-				if (!x->c[k].trusted && x->c[k].reach)
+				if (!x->c[k].trusted)
 					cands[nc++] = k;
 		}
 		for (int i = 0; i < nc && !x->done; i++) {
@@ -809,13 +810,23 @@ static void search(struct vctx *x, int npeer)
 			if (c->on_path || k == cur || !may_issue(&x->c[cur], c) ||
 			    in_date(c, x->now) != dated_pass)
 				continue;
+			if (!c->trusted && !c->reach) {
+				if (fallback < 0)
+					fallback = k;
+				continue;
+			}
 			if (++x->steps > TRUST_MAX_STEPS)
 				return;
 			tried = true;
 			extend(x, k, npeer);
 		}
 	}
-	if (!tried)
+	/* Nothing leads to an anchor: follow one issuer anyway, so that the
+	 * reason names where the path really ends (a self-signed top, the
+	 * depth of the missing issuer), as OpenSSL reports it. */
+	if (!tried && fallback >= 0 && !x->done)
+		extend(x, fallback, npeer);
+	else if (!tried)
 		dead_end(x, npeer);
 }
 
