@@ -1,5 +1,5 @@
 /* der.c - the few DER walks a certificate needs (see der.h). */
-#include "der.h"
+#include "core/der.h"
 
 #include <string.h>
 
@@ -155,8 +155,7 @@ int der_cert_fields(const unsigned char *der, size_t len, struct der_cert *out)
 		if (der_next(&p, end, &tag, &body, &blen) != 0)
 			return -1;
 		v = body;
-		if (der_next(&v, body + blen, &tag, &body, &vlen) != 0 || tag != 0x02 ||
-		    vlen != 1)
+		if (der_next(&v, body + blen, &tag, &body, &vlen) != 0 || tag != 0x02 || vlen != 1)
 			return -1;
 		out->version = body[0];
 	}
@@ -213,8 +212,9 @@ int der_cert_fields(const unsigned char *der, size_t len, struct der_cert *out)
 		if (tag == 0xa3) {
 			const unsigned char *e = body;
 
-			if (out->exts || der_next(&e, body + blen, &tag, &out->exts,
-			                          &out->exts_len) != 0 || tag != 0x30)
+			if (out->exts ||
+			    der_next(&e, body + blen, &tag, &out->exts, &out->exts_len) != 0 ||
+			    tag != 0x30)
 				return -1;
 		}
 	}
@@ -233,7 +233,8 @@ static const unsigned char oid_tls_feature[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x
 /* Critical extensions outside 2.5.29 that OpenSSL processes, so that a
  * critical one is no reason here either: Netscape cert type, RFC 3779 IP
  * and AS resources, OCSP no-check, proxy certificate info. */
-static const unsigned char oid_ns_cert_type[] = {0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x42, 0x01, 0x01};
+static const unsigned char oid_ns_cert_type[] = {0x60, 0x86, 0x48, 0x01, 0x86,
+                                                 0xf8, 0x42, 0x01, 0x01};
 static const unsigned char oid_ip_blocks[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x07};
 static const unsigned char oid_as_ids[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x08};
 static const unsigned char oid_proxy[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0e};
@@ -275,8 +276,8 @@ static int parse_ku(const unsigned char *v, size_t len, struct der_exts *e)
 	unsigned char tag;
 	size_t blen;
 
-	if (der_next(&p, v + len, &tag, &b, &blen) != 0 || tag != 0x03 || blen < 1 ||
-	    blen > 3 || b[0] > 7)
+	if (der_next(&p, v + len, &tag, &b, &blen) != 0 || tag != 0x03 || blen < 1 || blen > 3 ||
+	    b[0] > 7)
 		return -1;
 	e->ku = true;
 	for (size_t i = 1; i < blen; i++)
@@ -479,9 +480,8 @@ int der_general_name(const unsigned char **p, const unsigned char *end, unsigned
 	return 0;
 }
 
-int der_name_each(const unsigned char *name, size_t len, const unsigned char *oid,
-                  size_t oid_len, int (*fn)(void *arg, const unsigned char *v, size_t vlen),
-                  void *arg)
+int der_name_each(const unsigned char *name, size_t len, const unsigned char *oid, size_t oid_len,
+                  int (*fn)(void *arg, const unsigned char *v, size_t vlen), void *arg)
 {
 	const unsigned char *p = name, *b = NULL;
 	unsigned char tag;

@@ -25,17 +25,17 @@ int der_next(const unsigned char **p, const unsigned char *end, unsigned char *t
 struct der_cert {
 	const unsigned char *issuer, *subject, *spki;
 	size_t issuer_len, subject_len, spki_len;
-	int version;                     /* 0 = v1, 2 = v3 */
-	time_t not_before, not_after;    /* UTC */
-	const unsigned char *exts;       /* contents of the SEQUENCE OF Extension, or NULL */
+	int version;                  /* 0 = v1, 2 = v3 */
+	time_t not_before, not_after; /* UTC */
+	const unsigned char *exts;    /* contents of the SEQUENCE OF Extension, or NULL */
 	size_t exts_len;
-	const unsigned char *key;        /* contents of the subjectPublicKey BIT STRING (after */
-	size_t key_len;                  /* the unused-bits octet) */
-	const unsigned char *key_alg;    /* contents of the key's algorithm OID */
+	const unsigned char *key;     /* contents of the subjectPublicKey BIT STRING (after */
+	size_t key_len;               /* the unused-bits octet) */
+	const unsigned char *key_alg; /* contents of the key's algorithm OID */
 	size_t key_alg_len;
-	bool sig_alg_mismatch;           /* tbsCertificate.signature != signatureAlgorithm */
-	bool weak_sig;                   /* signed with MD2, MD5 or SHA-1 */
-	bool bad_serial;                 /* zero, negative or over 20 octets (RFC 5280 4.1.2.2) */
+	bool sig_alg_mismatch; /* tbsCertificate.signature != signatureAlgorithm */
+	bool weak_sig;         /* signed with MD2, MD5 or SHA-1 */
+	bool bad_serial;       /* zero, negative or over 20 octets (RFC 5280 4.1.2.2) */
 };
 
 /* Finds those fields in a DER certificate; 0, or -1 when malformed. */
@@ -51,11 +51,11 @@ enum {
 
 /* The extensions path validation reads (RFC 5280 4.2.1). */
 struct der_exts {
-	bool bc, ca;            /* basicConstraints present, cA */
-	long pathlen;           /* pathLenConstraint, -1 when absent */
-	bool ku;                /* keyUsage present */
-	unsigned ku_bits;       /* DER_KU_* */
-	bool eku;               /* extKeyUsage present */
+	bool bc, ca;              /* basicConstraints present, cA */
+	long pathlen;             /* pathLenConstraint, -1 when absent */
+	bool ku;                  /* keyUsage present */
+	unsigned ku_bits;         /* DER_KU_* */
+	bool eku;                 /* extKeyUsage present */
 	bool eku_server, eku_any; /* it lists serverAuth (or SGC), anyExtendedKeyUsage */
 	const unsigned char *san; /* contents of subjectAltName's GeneralNames, or NULL */
 	size_t san_len;
@@ -65,10 +65,10 @@ struct der_exts {
 	size_t aki_len;
 	const unsigned char *ski; /* subjectKeyIdentifier, or NULL */
 	size_t ski_len;
-	bool must_staple;       /* TLS feature status_request (RFC 7633) */
+	bool must_staple; /* TLS feature status_request (RFC 7633) */
 	bool nc_critical, san_critical;
-	bool pc_noncritical;    /* policyConstraints not critical (RFC 5280 4.2.1.11) */
-	bool unknown_critical;  /* a critical extension we do not process */
+	bool pc_noncritical;   /* policyConstraints not critical (RFC 5280 4.2.1.11) */
+	bool unknown_critical; /* a critical extension we do not process */
 };
 
 /* Reads the extensions of c; 0, or -1 when one is malformed or appears
@@ -85,9 +85,8 @@ int der_general_name(const unsigned char **p, const unsigned char *end, unsigned
  * whose type is the OID oid (contents, e.g. 55 04 03 for commonName) with
  * the attribute value's contents; stops when fn returns non-zero and
  * returns that, or -1 when the name is malformed. */
-int der_name_each(const unsigned char *name, size_t len, const unsigned char *oid,
-                  size_t oid_len, int (*fn)(void *arg, const unsigned char *v, size_t vlen),
-                  void *arg);
+int der_name_each(const unsigned char *name, size_t len, const unsigned char *oid, size_t oid_len,
+                  int (*fn)(void *arg, const unsigned char *v, size_t vlen), void *arg);
 
 /* OIDs (contents) of commonName and emailAddress. */
 extern const unsigned char der_oid_cn[3];

@@ -1,13 +1,13 @@
 /* trust.c - the CA store and chain verification (see trust.h). */
-#include "trust.h"
-#include "der.h"
-#include "tls.h"
-#include "x509_names.h"
+#include "core/trust.h"
+#include "core/der.h"
+#include "core/x509_names.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include <dirent.h>
@@ -41,6 +41,30 @@ struct trust_store {
 	struct trust_cert *certs; /* sorted by subject, then DER; no duplicates */
 	size_t n, cap;
 };
+
+const char *tls_verify_reason_name(unsigned bit)
+{
+	switch (bit) {
+	case TLS_VR_EXPIRED:
+		return "expired";
+	case TLS_VR_NOT_YET_VALID:
+		return "not_yet_valid";
+	case TLS_VR_UNKNOWN_ISSUER:
+		return "unknown_issuer";
+	case TLS_VR_SELF_SIGNED:
+		return "self_signed";
+	case TLS_VR_BAD_SIGNATURE:
+		return "bad_signature";
+	case TLS_VR_NO_CERTIFICATE:
+		return "no_certificate";
+	case TLS_VR_OTHER:
+		return "other";
+	case TLS_VR_NAME_MISMATCH:
+		return "name_mismatch";
+	default:
+		return NULL;
+	}
+}
 
 int trust_asn1_time(const struct WOLFSSL_ASN1_TIME *t, time_t *out)
 {
@@ -446,8 +470,8 @@ struct vcert {
 	size_t len;
 	struct der_cert f;
 	struct der_exts e;
-	bool exts_bad;  /* an extension is malformed or repeated */
-	bool trusted;   /* in the store (an anchor, or a peer's copy of one) */
+	bool exts_bad; /* an extension is malformed or repeated */
+	bool trusted;  /* in the store (an anchor, or a peer's copy of one) */
 	bool on_path;
 	bool reach;     /* an anchor is reachable from it by names */
 	long store_idx; /* -1 for the peer's */
@@ -462,8 +486,8 @@ struct vctx {
 	int path[TRUST_MAX_PATH];
 	int len;
 	int steps, paths;
-	bool done;                /* a path passed every check */
-	bool have_first;          /* first holds the first failure seen */
+	bool done;       /* a path passed every check */
+	bool have_first; /* first holds the first failure seen */
 	struct trust_verdict first;
 };
 
@@ -503,7 +527,11 @@ static bool sig_ok(struct vctx *x, int child, int issuer)
 	    wc_CheckCertSigPubKey(c->der, (word32)c->len, NULL, i->f.spki, (word32)i->f.spki_len,
 	                          oid) == 0)
 		x->sig[child][issuer] = 1;
-	tls_thread_cleanup(); /* tls.h: one use per point */
+		/* as tls_thread_cleanup (tls.h) does: no fixed-point ECC table of a
+		 * curve's base point built up over one chain's signatures */
+#if defined(FP_ECC) && defined(HAVE_ECC)
+	wc_ecc_fp_free();
+#endif
 	return x->sig[child][issuer] > 0;
 }
 
@@ -584,8 +612,8 @@ static int nc_code(enum nc_result r)
 
 /* The RFC 5280 profile rules a verifier can hold a certificate to without
  * hurting real chains: extensions only in v3, nameConstraints only in CAs
- * (critical or not: the Web PKI has both), policyConstraints critical, a SAN critical when the subject
- * is empty, keyCertSign only with cA. */
+ * (critical or not: the Web PKI has both), policyConstraints critical, a SAN critical when the
+ * subject is empty, keyCertSign only with cA. */
 static bool profile_ok(const struct vcert *c, int depth)
 {
 	bool ca = c->e.bc && c->e.ca;

@@ -1,5 +1,5 @@
 /* x509_names.c - host names and name constraints (see x509_names.h). */
-#include "x509_names.h"
+#include "core/x509_names.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -56,13 +56,15 @@ enum host_kind host_canonical(const char *host, struct host_id *id)
 		return HOST_INVALID;
 	if (printable_ascii(buf, len)) {
 		for (size_t i = 0; i < len; i++)
-			id->text[i] = (char)((buf[i] >= 'A' && buf[i] <= 'Z') ? buf[i] + 32 : buf[i]);
+			id->text[i] =
+			    (char)((buf[i] >= 'A' && buf[i] <= 'Z') ? buf[i] + 32 : buf[i]);
 		id->text[len] = '\0';
 	} else {
 		uint8_t *out = NULL;
 
 		if (idn2_lookup_u8((const uint8_t *)buf, &out,
-		                   IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK || !out)
+		                   IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) != IDN2_OK ||
+		    !out)
 			return HOST_INVALID;
 		len = strlen((const char *)out);
 		if (len == 0 || len >= sizeof(id->text)) {
@@ -327,8 +329,8 @@ static enum nc_result nc_single(unsigned char tag, const unsigned char *n, size_
 /* One GeneralSubtrees list: does any base of the name's type hold it?
  * *typed says whether the list has a base of that type at all. */
 static enum nc_result nc_subtrees(const unsigned char *list, size_t len, unsigned char tag,
-                                  const unsigned char *n, size_t nlen, bool excluded,
-                                  bool *typed, bool *match)
+                                  const unsigned char *n, size_t nlen, bool excluded, bool *typed,
+                                  bool *match)
 {
 	const unsigned char *p = list, *end = list + len;
 

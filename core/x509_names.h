@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "der.h"
+#include "core/der.h"
 
 /* Longest host name we handle (RFC 1035: 253 octets, plus slack). */
 #define HOST_MAX 256

@@ -26,10 +26,10 @@
 #include "core/trust.h"
 #include "core/x509_names.h"
 
-#define LIMBO_MIN_AGREED      9724 /* issue 21 target: 9 534 */
-#define LIMBO_MAX_FALSE_ACCEPT 46 /* issue 21 target: 118 */
-#define LIMBO_MAX_CERTS       64
-#define LIMBO_MAX_DER         16384
+#define LIMBO_MIN_AGREED       9724 /* issue 21 target: 9 534 */
+#define LIMBO_MAX_FALSE_ACCEPT 46   /* issue 21 target: 118 */
+#define LIMBO_MAX_CERTS        64
+#define LIMBO_MAX_DER          16384
 
 /* A file of the data directory, next to this source file. */
 static char *data_path(const char *name)
@@ -132,7 +132,8 @@ static time_t iso_time(const char *s)
  * decode the base64 here. */
 static size_t pem_to_der(const char *pem, unsigned char *out, size_t size)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *p = strstr(pem, "-----BEGIN CERTIFICATE-----");
 	unsigned acc = 0;
 	int bits = 0;
@@ -166,12 +167,15 @@ static void run_case(const cJSON *tc, struct tally *t, const char *list)
 {
 	const cJSON *trusted = cJSON_GetObjectItemCaseSensitive(tc, "trusted_certs");
 	const cJSON *inter = cJSON_GetObjectItemCaseSensitive(tc, "untrusted_intermediates");
-	const char *peer = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "peer_certificate"));
+	const char *peer =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "peer_certificate"));
 	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "id"));
-	const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "expected_result"));
+	const char *want =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "expected_result"));
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(tc, "expected_peer_name");
 	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(name, "value"));
-	time_t now = iso_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "validation_time")));
+	time_t now =
+	    iso_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "validation_time")));
 	static unsigned char der[LIMBO_MAX_CERTS][LIMBO_MAX_DER];
 	const unsigned char *ders[LIMBO_MAX_CERTS];
 	size_t lens[LIMBO_MAX_CERTS];
@@ -186,7 +190,8 @@ static void run_case(const cJSON *tc, struct tally *t, const char *list)
 	bool accept, expect;
 
 	t->cases++;
-	cJSON_ArrayForEach(c, trusted) fputs(cJSON_GetStringValue(c) ? cJSON_GetStringValue(c) : "", f);
+	cJSON_ArrayForEach(c, trusted)
+	    fputs(cJSON_GetStringValue(c) ? cJSON_GetStringValue(c) : "", f);
 	fclose(f);
 	if (trust_load_pem(pem, pem_len, &ts, &err) != MP_OK) {
 		free(pem);
@@ -221,7 +226,8 @@ static void run_case(const cJSON *tc, struct tally *t, const char *list)
 			printf("%s\n", id ? id : "?");
 		if (!id || !is_listed(id)) {
 			t->unlisted++;
-			fprintf(stderr, "false accept not in false-accepts.tsv: %s\n", id ? id : "?");
+			fprintf(stderr, "false accept not in false-accepts.tsv: %s\n",
+			        id ? id : "?");
 		}
 	} else {
 		t->false_reject++;
@@ -254,7 +260,8 @@ static void test_limbo(void **state)
 	assert_non_null(root);
 	cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(root, "testcases"))
 	{
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "validation_kind"));
+		const char *kind =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tc, "validation_kind"));
 
 		if (kind && strcmp(kind, "SERVER") == 0)
 			run_case(tc, &t, list);
