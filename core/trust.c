@@ -480,9 +480,9 @@ struct vcert {
 struct vctx {
 	const struct trust_store *ts;
 	time_t now;
-	struct vcert c[TRUST_POOL];
-	int n;
-	signed char sig[TRUST_POOL][TRUST_POOL]; /* child, issuer: 0 unknown, 1 good, -1 bad */
+	struct vcert *c; /* cap of them: the peer's, then anchors as found */
+	int n, cap;
+	signed char *sig; /* [child * cap + issuer]: 0 unknown, 1 good, -1 bad */
 	int path[TRUST_MAX_PATH];
 	int len;
 	int steps, paths;
@@ -519,20 +519,20 @@ static bool sig_ok(struct vctx *x, int child, int issuer)
 	const struct vcert *c = &x->c[child], *i = &x->c[issuer];
 	int oid;
 
-	if (x->sig[child][issuer])
-		return x->sig[child][issuer] > 0;
+	if (x->sig[child * x->cap + issuer])
+		return x->sig[child * x->cap + issuer] > 0;
 	oid = key_oid(&i->f);
-	x->sig[child][issuer] = -1;
+	x->sig[child * x->cap + issuer] = -1;
 	if (oid && !c->f.sig_alg_mismatch &&
 	    wc_CheckCertSigPubKey(c->der, (word32)c->len, NULL, i->f.spki, (word32)i->f.spki_len,
 	                          oid) == 0)
-		x->sig[child][issuer] = 1;
+		x->sig[child * x->cap + issuer] = 1;
 		/* as tls_thread_cleanup (tls.h) does: no fixed-point ECC table of a
 		 * curve's base point built up over one chain's signatures */
 #if defined(FP_ECC) && defined(HAVE_ECC)
 	wc_ecc_fp_free();
 #endif
-	return x->sig[child][issuer] > 0;
+	return x->sig[child * x->cap + issuer] > 0;
 }
 
 /* Adds a certificate to the pool; its index, or -1. */
@@ -540,7 +540,7 @@ static int pool_add(struct vctx *x, const unsigned char *der, size_t len, long s
 {
 	struct vcert *v = NULL;
 
-	if (x->n >= TRUST_POOL)
+	if (x->n >= x->cap)
 		return -1;
 	v = &x->c[x->n];
 	memset(v, 0, sizeof(*v));
@@ -872,7 +872,7 @@ void trust_verify(const struct trust_store *ts, const unsigned char *const der[]
                   const size_t len[], int n, time_t now, struct trust_verdict *v)
 {
 	struct vctx *x = NULL;
-	int npeer = 0;
+	int npeer = 0, cap;
 
 	memset(v, 0, sizeof(*v));
 	if (n <= 0) {
@@ -880,7 +880,11 @@ void trust_verify(const struct trust_store *ts, const unsigned char *const der[]
 		snprintf(v->error, sizeof(v->error), "the server sent no certificate");
 		return;
 	}
-	x = calloc(1, sizeof(*x));
+	if (n > TRUST_MAX_PEER)
+		n = TRUST_MAX_PEER;
+	/* one block sized by the chain: a 3-certificate chain needs ~12 KiB */
+	cap = n + 4 * TRUST_MAX_ANCHORS;
+	x = calloc(1, sizeof(*x) + (size_t)cap * sizeof(*x->c) + (size_t)cap * (size_t)cap);
 	if (!x) {
 		v->reasons = TLS_VR_OTHER;
 		snprintf(v->error, sizeof(v->error), "out of memory verifying the chain");
@@ -888,8 +892,9 @@ void trust_verify(const struct trust_store *ts, const unsigned char *const der[]
 	}
 	x->ts = ts;
 	x->now = now;
-	if (n > TRUST_MAX_PEER)
-		n = TRUST_MAX_PEER;
+	x->cap = cap;
+	x->c = (struct vcert *)(x + 1);
+	x->sig = (signed char *)(x->c + cap);
 	for (int i = 0; i < n; i++) {
 		int k = pool_add(x, der[i], len[i], -1);
 
