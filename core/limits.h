@@ -28,7 +28,7 @@
 /* Human error message length. */
 #define MP_MAX_ERROR 256
 /* Certificates of the peer chain we record. */
-#define MP_MAX_CHAIN 16
+#define MP_MAX_CHAIN 10
 /* Endpoints of one target (its matrix times its paths); a run has no cap
  * (-i FILE streams). */
 #define MP_MAX_ENDPOINTS 4096

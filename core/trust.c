@@ -372,13 +372,15 @@ static void find_subject(const struct trust_store *ts, const unsigned char *name
  * paths validated, per chain. */
 #define TRUST_MAX_STEPS 2048
 #define TRUST_MAX_PATHS 64
-/* Certificates of a peer's chain considered (a path uses at most
- * MP_MAX_CHAIN of them; BetterTLS sends up to 35 to choose from), and in
+/* Certificates of a peer's chain considered (BetterTLS sends up to 35 to
+ * choose from; a handshake with Debian's wolfSSL takes at most 9), and in
  * all, with the anchors. */
 #define TRUST_MAX_PEER 48
 #define TRUST_POOL     (TRUST_MAX_PEER + 4 * TRUST_MAX_ANCHORS)
-/* The longest path: MP_MAX_CHAIN certificates and an anchor. */
-#define TRUST_MAX_PATH (MP_MAX_CHAIN + 1)
+/* The longest path: 16 certificates and an anchor (RFC 5280 sets no limit;
+ * OpenSSL's default is 100, wolfSSL's handshake stops at 9). */
+#define TRUST_MAX_DEPTH 16
+#define TRUST_MAX_PATH  (TRUST_MAX_DEPTH + 1)
 
 /* Problems OpenSSL has no X509_V_ERR_* code for. */
 #define TRUST_E_SERIAL         1001

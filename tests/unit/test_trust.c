@@ -397,8 +397,12 @@ static void test_host_canonical(void **state)
 		const char *out;
 	} cases[] = {
 	    {"Mail.Example.TEST.", HOST_NAME, "mail.example.test"},
-	    {"b\xc3\xbc" "cher.example.test", HOST_NAME, "xn--bcher-kva.example.test"},
-	    {"B\xc3\x9c" "CHER.Example.Test", HOST_NAME, "xn--bcher-kva.example.test"},
+	    {"b\xc3\xbc"
+	     "cher.example.test",
+	     HOST_NAME, "xn--bcher-kva.example.test"},
+	    {"B\xc3\x9c"
+	     "CHER.Example.Test",
+	     HOST_NAME, "xn--bcher-kva.example.test"},
 	    {"127.0.0.1", HOST_IPV4, "127.0.0.1"},
 	    {"127.1", HOST_IPV4, "127.0.0.1"},
 	    {"2130706433", HOST_IPV4, "127.0.0.1"},
