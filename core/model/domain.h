@@ -10,7 +10,7 @@
 #include "core/limits.h"
 #include "core/dns.h"
 
-#define MP_MTASTS_MAX_MX          16
+#define MP_MTASTS_MAX_MX          32
 #define MP_TLSRPT_MAX_RUA         8
 #define MP_AUTOCONFIG_MAX_SERVERS 16
 /* RFC 8461 3.2: max_age at most 31557600 seconds (about a year). */
@@ -33,7 +33,10 @@ struct mtasts_state {
 	enum mtasts_mode mode;
 	char mx[MP_MTASTS_MAX_MX][256]; /* patterns, as published */
 	size_t nmx;
-	bool mx_truncated;
+	size_t nmx_total;  /* mx lines in the policy (nmx of them kept) */
+	bool mx_truncated; /* more than MP_MTASTS_MAX_MX: a finding */
+	char repeated[40]; /* the first field given twice ("" if none): all but the first ignored */
+	char content_type[64]; /* of the policy's answer (RFC 8461 3.2 wants text/plain) */
 	long max_age; /* -1 when missing */
 };
 
