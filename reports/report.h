@@ -74,6 +74,7 @@ struct run_report {
 	int64_t duration_ms;
 	int recommended[PROTO_COUNT];   /* index into results, or -1 */
 	char recommend_reason[PROTO_COUNT][MP_MAX_REASON]; /* why that one, "" if none */
+	int recommended_inbound;        /* --discover: the MX result to deliver to, or -1 */
 	bool interrupted;
 	/* report_evaluate(): every verdict of the policy (OK ones included),
 	 * and the run's state (the worst verdict; without a policy, OK when an
