@@ -929,6 +929,7 @@ int report_write_html_body(FILE *f, const struct run_report *r, const char *head
 	fputs("</p>\n", f);
 	if (r->interrupted)
 		fputs("<p><strong>interrupted: results are incomplete</strong></p>\n", f);
+	rc |= html_write_domain(f, r);
 	for (size_t i = 0; i < r->n; i++) {
 		bool first = true;
 

@@ -213,6 +213,9 @@ int report_exit_code(const struct run_report *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (report_answered(&r->results[i]))
 			return MP_EXIT_OK;
+	/* a null MX and nothing else to probe is a valid configuration (RFC 7505) */
+	if (r->discovery && r->discovery->null_mx_valid && r->n == 0)
+		return MP_EXIT_OK;
 	return MP_EXIT_NONE_ANSWERED;
 }
 

@@ -542,6 +542,10 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			answered++;
 	}
 
+	if (table_write_domain(f, r, color) < 0)
+		goto out;
+	if (r->n == 0 && r->discovery)
+		goto tail;
 	write_row(f, col_header, width, NULL);
 	for (size_t i = 0; i < r->n; i++) {
 		enum mp_status st = r->results[i].status;
@@ -551,6 +555,7 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			sc = st == MP_OK ? ANSI_GREEN : status_is_failure(st) ? ANSI_RED : NULL;
 		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
 	}
+tail:
 	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
 	    write_logins(f, r, color) < 0 || write_checks(f, r, color) < 0 ||
 	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)

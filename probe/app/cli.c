@@ -135,6 +135,9 @@ void cli_usage(FILE *f)
 "  --min-tls VERSION       a negotiated TLS version below 1.0|1.1|1.2|1.3 is CRITICAL;\n"
 "                          with --enumerate-tls an accepted older one is a WARNING\n"
 "  --require-verified      an unverified chain or a name mismatch is CRITICAL\n"
+"  --require-dane          every MX matches its validated TLSA set (--discover)\n"
+"  --require-mta-sts       MTA-STS enforce, every MX in the policy (--discover)\n"
+"  --require-dnssec        MX, address and TLSA answers validated (--discover)\n"
 "  --cert-crit-days N      CRITICAL when the certificate expires within N days\n"
 "                          (default 3; WARNING within --cert-warn-days)\n"
 "  --forbid-auth-before-tls\n"
@@ -262,6 +265,9 @@ static const struct option long_options[] = {
 	{"forbid-check-failures", no_argument, NULL, OPT_RULE},
 	{"require-auth", required_argument, NULL, OPT_RULE},
 	{"require-login", no_argument, NULL, OPT_RULE},
+	{"require-dane", no_argument, NULL, OPT_RULE},
+	{"require-mta-sts", no_argument, NULL, OPT_RULE},
+	{"require-dnssec", no_argument, NULL, OPT_RULE},
 	{"warn-ms", required_argument, NULL, OPT_RULE},
 	{"crit-ms", required_argument, NULL, OPT_RULE},
 	{NULL, 0, NULL, 0},
