@@ -442,7 +442,8 @@ static int put_recommended(FILE *f, const struct run_report *r)
 		bool probed = false;
 
 		for (size_t i = 0; i < r->n && !probed; i++)
-			probed = (int)r->results[i].ep.proto == p;
+			probed = (int)r->results[i].ep.proto == p &&
+			         report_client_endpoint(&r->results[i]);
 		if (!probed)
 			continue;
 		fprintf(f, "<li>%s: ", protocol_name((enum protocol)p));

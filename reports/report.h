@@ -113,6 +113,9 @@ void report_free(struct run_report *r);
 int report_write_json(FILE *f, const struct run_report *r);
 /* Writes the human table; color adds ANSI colours. Returns 0 or -1. */
 int report_write_table(FILE *f, const struct run_report *r, bool color);
+/* False for an MX found by --discover: where servers deliver, not a
+ * client setting (recommended apart, as the domain's inbound). */
+bool report_client_endpoint(const struct probe_result *res);
 /* Writes the domain section of the table (--discover; table_domain.c). */
 int table_write_domain(FILE *f, const struct run_report *r, bool color);
 /* Writes one endpoint's transcript, escaped for a terminal. */

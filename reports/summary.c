@@ -147,6 +147,11 @@ static bool inbound(const struct probe_result *res)
 	return res->ep.discovered_by && strcmp(res->ep.discovered_by, "mx") == 0;
 }
 
+bool report_client_endpoint(const struct probe_result *res)
+{
+	return !inbound(res);
+}
+
 static bool client_setting(const struct probe_result *res)
 {
 	return !inbound(res) && !result_has_finding(res, FINDING_DANE_BOGUS);

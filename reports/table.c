@@ -457,7 +457,8 @@ static int write_recommended(FILE *f, const struct run_report *r)
 	bool any = false;
 
 	for (size_t i = 0; i < r->n; i++)
-		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT)
+		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT &&
+		    report_client_endpoint(&r->results[i]))
 			probed[r->results[i].ep.proto] = any = true;
 	if (!any)
 		return 0;

@@ -3,6 +3,7 @@
 #include "probe/discover/mailpolicy.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,13 @@ static void take_server(const xmlNode *n, bool incoming, const char *domain,
 	st->n++;
 }
 
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
 int autoconfig_parse(const char *xml, size_t len, const char *domain, struct autoconfig_state *st)
 {
 	xmlParserCtxtPtr ctx = NULL;
@@ -124,7 +132,7 @@ int autoconfig_parse(const char *xml, size_t len, const char *domain, struct aut
 		snprintf(st->error, sizeof(st->error), "the file is too large");
 		return -1;
 	}
-	xmlInitParser();
+	pthread_once(&xml_once, xml_init);
 	ctx = xmlNewParserCtxt();
 	if (!ctx) {
 		snprintf(st->error, sizeof(st->error), "out of memory");

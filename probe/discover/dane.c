@@ -90,15 +90,6 @@ void dane_take(struct discovery *d, uint16_t port, const struct dns_query *q)
 			keep(ds, t.usage, t.selector, t.mtype, rr->u.tlsa.data, rr->u.tlsa.len);
 		ds->records++;
 	}
-	if (ds->bogus) {
-		char h[128];
-
-		safe_name(ds->mx, h, sizeof(h));
-		dfind(d, DFIND_DANE,
-		      "the TLSA answer for _%u._tcp.%s failed DNSSEC validation (%.100s): RFC "
-		      "7672 2.1.1 forbids delivery to this MX", (unsigned)port, h,
-		      q->why_bogus[0] ? q->why_bogus : "bogus");
-	}
 }
 
 bool dane_cert_matches(const struct dane_record *rec, const struct cert_info *c)

@@ -164,31 +164,41 @@ const struct disc_source disc_src_mx = {.name = "mx", .ask = mx_ask, .take = mx_
 
 /* ---- MTA-STS record, TLS-RPT ---- */
 
-/* The TXT record of q that starts with prefix; NULL if none; *count of them. */
-static const struct dns_rr *txt_with(const struct dns_query *q, const char *prefix, size_t *count)
+/* The TXT record of q that begins with version (e.g. "v=STSv1"), else one
+ * that begins like it, else NULL; *count of those that begin with it. */
+static const struct dns_rr *txt_with(const struct dns_query *q, const char *version,
+                                     size_t *count)
 {
-	const struct dns_rr *found = NULL;
-	size_t pl = strlen(prefix);
+	const struct dns_rr *found = NULL, *near = NULL;
+	size_t vl = strlen(version);
 
+	/* RFC 8461 3.1, RFC 8460 3: records that do not begin with the version
+	 * (then ";", or white space before it) are discarded; one that begins
+	 * like it ("v=STSv10") is kept aside to say why it was not used */
 	*count = 0;
 	for (size_t i = 0; disc_usable(q) && i < q->n; i++) {
 		const struct dns_rr *rr = &q->rr[i];
+		const char *t = rr->u.txt.text;
 
-		if (rr->type == DNS_T_TXT && rr->u.txt.len >= pl &&
-		    strncmp(rr->u.txt.text, prefix, pl) == 0) {
+		if (rr->type != DNS_T_TXT || rr->u.txt.len < vl - 2 || strncmp(t, version, vl - 2) != 0)
+			continue;
+		if (rr->u.txt.len > vl && strncmp(t, version, vl) == 0 &&
+		    (t[vl] == ';' || t[vl] == ' ' || t[vl] == '\t')) {
 			(*count)++;
 			if (!found)
 				found = rr;
+		} else if (!near) {
+			near = rr;
 		}
 	}
-	return found;
+	return found ? found : near;
 }
 
 /* TLS-RPT (RFC 8460 3): the _smtp._tls TXT record. */
 static void take_tlsrpt(struct discovery *d, const struct dns_query *q)
 {
 	size_t count;
-	const struct dns_rr *rr = txt_with(q, "v=TLSRPT", &count);
+	const struct dns_rr *rr = txt_with(q, "v=TLSRPTv1", &count);
 
 	answer_findings(d, q);
 	d->tlsrpt.security = q->security;
@@ -214,7 +224,7 @@ static void take_tlsrpt(struct discovery *d, const struct dns_query *q)
 static void take_mtasts_txt(struct discovery *d, const struct dns_query *q)
 {
 	size_t count;
-	const struct dns_rr *rr = txt_with(q, "v=STS", &count);
+	const struct dns_rr *rr = txt_with(q, "v=STSv1", &count);
 
 	answer_findings(d, q);
 	d->mtasts.txt_security = q->security;
@@ -223,7 +233,7 @@ static void take_mtasts_txt(struct discovery *d, const struct dns_query *q)
 	d->mtasts.txt_present = true;
 	if (count > 1) {
 		snprintf(d->mtasts.txt_error, sizeof(d->mtasts.txt_error),
-		         "%zu records start with v=STS: RFC 8461 3.1 treats that as no policy",
+		         "%zu records begin with v=STSv1;: RFC 8461 3.1 treats that as no policy",
 		         count);
 		return;
 	}

@@ -139,7 +139,11 @@ void answer_findings(struct discovery *d, const struct dns_query *q)
 	char name[128];
 
 	safe_name(q->name, name, sizeof(name));
-	if (q->security == DNS_SEC_BOGUS)
+	if (q->security == DNS_SEC_BOGUS && q->type == DNS_T_TLSA)
+		dfind(d, DFIND_DNS_BOGUS,
+		      "%s TLSA: the answer failed DNSSEC validation (%.120s): RFC 7672 2.1.1 "
+		      "forbids delivery to this MX", name, q->why_bogus[0] ? q->why_bogus : "bogus");
+	else if (q->security == DNS_SEC_BOGUS)
 		dfind(d, DFIND_DNS_BOGUS,
 		      "%s %s: the answer failed DNSSEC validation (%.120s): not used", name,
 		      dns_type_name(q->type), q->why_bogus[0] ? q->why_bogus : "bogus");
