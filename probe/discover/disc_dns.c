@@ -202,6 +202,8 @@ static void take_tlsrpt(struct discovery *d, const struct dns_query *q)
 
 	answer_findings(d, q);
 	d->tlsrpt.security = q->security;
+	if (!rr && d->null_mx_valid)
+		return; /* a domain that accepts no mail needs no reports */
 	if (!rr) {
 		dfind(d, DFIND_TLSRPT,
 		      "no TLS-RPT record at _smtp._tls.%s: failures of TLS to "

@@ -91,7 +91,7 @@ void disc_fetch_mtasts(struct disc_ctx *fc)
 		if (m->txt_present)
 			dfind(d, DFIND_MTASTS, "the _mta-sts TXT record is invalid: %s",
 			      m->txt_error);
-		else
+		else if (!d->null_mx_valid) /* no mail, no policy needed */
 			dfind(d, DFIND_MTASTS,
 			      "no MTA-STS record at _mta-sts.%s: senders may "
 			      "deliver without TLS or to an impostor",
