@@ -67,25 +67,27 @@ static void mx_lines(const struct discovery *d, struct dline *out, size_t *n)
 	for (size_t i = 0; i < d->nmx; i++) {
 		const struct disc_mx_info *mi = &d->mx_info[i];
 		char fam[64];
-		const char *sts = mi->sts_match < 0 ? "" : mi->sts_match ? ", MTA-STS: listed"
-		                                                          : ", MTA-STS: NOT listed";
+		const char *sts = mi->sts_match < 0 ? ""
+		                  : mi->sts_match   ? ", MTA-STS: listed"
+		                                    : ", MTA-STS: NOT listed";
 		enum dline_sev sev = DL_OK;
 
 		families(mi, fam, sizeof(fam));
 		if (mi->unusable)
 			sev = DL_BAD;
-		else if (mi->sts_match == 0 || (mi->dane && strcmp(mi->dane, DANE_STATE_MISMATCH) == 0) ||
-		         !mi->answered)
+		else if (mi->sts_match == 0 ||
+		         (mi->dane && strcmp(mi->dane, DANE_STATE_MISMATCH) == 0) || !mi->answered)
 			sev = DL_WARN;
 		if (mi->unusable)
-			add(out, n, "MX", sev, "%u %s  %s%s%s  UNUSABLE: %s", (unsigned)d->mx_pref[i],
-			    d->mx[i], fam, mi->n4 + mi->n6 || mi->bogus ? ", DNSSEC " : "",
+			add(out, n, "MX", sev, "%u %s  %s%s%s  UNUSABLE: %s",
+			    (unsigned)d->mx_pref[i], d->mx[i], fam,
+			    mi->n4 + mi->n6 || mi->bogus ? ", DNSSEC " : "",
 			    mi->n4 + mi->n6 || mi->bogus ? dns_security_name(mi->security) : "",
 			    mi->why_unusable);
 		else
 			add(out, n, "MX", sev, "%u %s  %s, DNSSEC %s%s, DANE: %s%s",
-			    (unsigned)d->mx_pref[i], d->mx[i], fam, dns_security_name(mi->security), sts,
-			    dane_words(mi->dane), mi->answered ? "" : ", does not answer");
+			    (unsigned)d->mx_pref[i], d->mx[i], fam, dns_security_name(mi->security),
+			    sts, dane_words(mi->dane), mi->answered ? "" : ", does not answer");
 	}
 }
 
@@ -133,8 +135,9 @@ static void autoconfig_line(const struct discovery *d, struct dline *out, size_t
 	else if (!a->valid)
 		add(out, n, "autoconfig", DL_WARN, "%s: %s", a->url, a->error);
 	else
-		add(out, n, "autoconfig", a->over_plain_http ? DL_WARN : DL_OK, "%s: %zu server%s%s",
-		    a->url, a->n, a->n == 1 ? "" : "s", a->over_plain_http ? " (plain HTTP)" : "");
+		add(out, n, "autoconfig", a->over_plain_http ? DL_WARN : DL_OK,
+		    "%s: %zu server%s%s", a->url, a->n, a->n == 1 ? "" : "s",
+		    a->over_plain_http ? " (plain HTTP)" : "");
 }
 
 size_t domain_lines(const struct run_report *r, struct dline *out)
@@ -155,12 +158,14 @@ size_t domain_lines(const struct run_report *r, struct dline *out)
 	    d->mx_answered ? dns_security_name(d->mx_security) : "missing");
 	if (d->null_mx)
 		add(out, &n, "MX", d->null_mx_valid ? DL_OK : DL_WARN, "%s",
-		    d->null_mx_valid ? "null MX: the domain accepts no mail (RFC 7505)"
-		                     : "a null MX mixed with other MX records (RFC 7505 3 forbids)");
+		    d->null_mx_valid
+		        ? "null MX: the domain accepts no mail (RFC 7505)"
+		        : "a null MX mixed with other MX records (RFC 7505 3 forbids)");
 	else if (d->nmx == 0)
 		add(out, &n, "MX", d->mx_security == DNS_SEC_BOGUS ? DL_BAD : DL_WARN, "%s",
-		    d->mx_security == DNS_SEC_BOGUS ? "the MX answer failed DNSSEC validation: not used"
-		                                    : "none usable");
+		    d->mx_security == DNS_SEC_BOGUS
+		        ? "the MX answer failed DNSSEC validation: not used"
+		        : "none usable");
 	mx_lines(d, out, &n);
 	mtasts_line(d, out, &n);
 	tlsrpt_line(d, out, &n);

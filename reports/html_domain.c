@@ -6,8 +6,10 @@
 
 int html_write_domain(FILE *f, const struct run_report *r)
 {
-	static const char *const cls[] = {[DL_INFO] = "", [DL_OK] = " class=\"ok\"",
-	                                  [DL_WARN] = " class=\"warn\"", [DL_BAD] = " class=\"fail\""};
+	static const char *const cls[] = {[DL_INFO] = "",
+	                                  [DL_OK] = " class=\"ok\"",
+	                                  [DL_WARN] = " class=\"warn\"",
+	                                  [DL_BAD] = " class=\"fail\""};
 	struct dline *l = NULL;
 	size_t n;
 	int rc = 0;
@@ -19,7 +21,8 @@ int html_write_domain(FILE *f, const struct run_report *r)
 		return -1;
 	n = domain_lines(r, l);
 	fputs("<h2>Domain</h2>\n<div class=\"scroll\"><table class=\"rows domain\">\n"
-	      "<thead><tr><th>what</th><th>seen</th></tr></thead><tbody>\n", f);
+	      "<thead><tr><th>what</th><th>seen</th></tr></thead><tbody>\n",
+	      f);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "<tr%s><td>", cls[l[i].sev]);
 		rc |= report_html_text(f, l[i].label);

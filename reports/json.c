@@ -454,8 +454,9 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 		srcs = add_arr(b, by, "sources");
 		jb_push(b, srcs, text_item(res->ep.discovered_by, strlen(res->ep.discovered_by)));
 		for (size_t k = 0; srcs && k < 4 && res->ep.discovered_also[k]; k++)
-			jb_push(b, srcs, text_item(res->ep.discovered_also[k],
-			                           strlen(res->ep.discovered_also[k])));
+			jb_push(b, srcs,
+			        text_item(res->ep.discovered_also[k],
+			                  strlen(res->ep.discovered_also[k])));
 	} else {
 		add_null(b, o, "discovered_by");
 	}

@@ -316,7 +316,8 @@ static bool domain_bogus(const struct discovery *d, char *buf, size_t size)
 		return snprintf(buf, size, "the MX answer of %.120s", d->domain), true;
 	for (size_t i = 0; i < d->nmx; i++)
 		if (d->mx_info[i].bogus)
-			return snprintf(buf, size, "the addresses of the MX %.120s", d->mx[i]), true;
+			return snprintf(buf, size, "the addresses of the MX %.120s", d->mx[i]),
+			       true;
 	for (size_t i = 0; i < d->ndane; i++)
 		if (d->dane[i].bogus)
 			return snprintf(buf, size, "the TLSA answer of _%u._tcp.%.120s",
@@ -338,8 +339,8 @@ static bool domain_unsigned(const struct discovery *d, char *buf, size_t size)
 		       true;
 	for (size_t i = 0; i < d->nmx; i++)
 		if (d->mx_info[i].security != DNS_SEC_SECURE)
-			return snprintf(buf, size, "the addresses of the MX %.120s are %s", d->mx[i],
-			                dns_security_name(d->mx_info[i].security)),
+			return snprintf(buf, size, "the addresses of the MX %.120s are %s",
+			                d->mx[i], dns_security_name(d->mx_info[i].security)),
 			       true;
 	for (size_t i = 0; i < d->ndane; i++)
 		if (d->dane[i].security != DNS_SEC_SECURE)
@@ -391,9 +392,10 @@ static void rule_domain(struct eval *e)
 			if (st && strcmp(st, DANE_STATE_MATCH) == 0)
 				continue;
 			if (bad++ == 0)
-				verdict(e, RULE_REQUIRE_DANE, -1, false, PSTATE_CRITICAL,
-				        "the MX %s has no usable TLSA set its chain matches (DANE: %s)",
-				        d->mx[i], st ? st : DANE_STATE_NO_ANSWER);
+				verdict(
+				    e, RULE_REQUIRE_DANE, -1, false, PSTATE_CRITICAL,
+				    "the MX %s has no usable TLSA set its chain matches (DANE: %s)",
+				    d->mx[i], st ? st : DANE_STATE_NO_ANSWER);
 		}
 		if (d->nmx == 0)
 			verdict(e, RULE_REQUIRE_DANE, -1, false, PSTATE_CRITICAL,
@@ -412,7 +414,9 @@ static void rule_domain(struct eval *e)
 		if (!m->policy_valid)
 			verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_CRITICAL,
 			        "no valid MTA-STS policy%s%s",
-			        m->policy_error[0] ? ": " : m->txt_error[0] ? ": " : "",
+			        m->policy_error[0] ? ": "
+			        : m->txt_error[0]  ? ": "
+			                           : "",
 			        m->policy_error[0] ? m->policy_error : m->txt_error);
 		else if (m->mode != MTASTS_ENFORCE)
 			verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_CRITICAL,

@@ -24,14 +24,16 @@ int table_write_domain(FILE *f, const struct run_report *r, bool color)
 	n = domain_lines(r, l);
 	fputs("Domain:\n", f);
 	for (size_t i = 0; i < n; i++) {
-		const char *c = !color             ? NULL
+		const char *c = !color                ? NULL
 		                : l[i].sev == DL_BAD  ? ANSI_RED
 		                : l[i].sev == DL_WARN ? ANSI_YELLOW
 		                : l[i].sev == DL_OK   ? ANSI_GREEN
 		                                      : NULL;
 
 		fprintf(f, "  %-11s%s", l[i].label,
-		        l[i].sev == DL_BAD ? "!! " : l[i].sev == DL_WARN ? "!  " : "   ");
+		        l[i].sev == DL_BAD    ? "!! "
+		        : l[i].sev == DL_WARN ? "!  "
+		                              : "   ");
 		if (c)
 			fputs(c, f);
 		esc_term_write(f, l[i].text, strlen(l[i].text));

@@ -17,7 +17,8 @@
  * unexpanded (no XML_PARSE_NOENT), no external DTD loaded (no
  * XML_PARSE_DTDLOAD / DTDATTR / DTDVALID), no messages on stderr, and the
  * built-in limits kept (no XML_PARSE_HUGE). */
-#define MP_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+#define MP_XML_OPTIONS                                                                             \
+	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
 
 static bool named(const xmlNode *n, const char *name)
 {

@@ -3,6 +3,7 @@
  * DNSSEC-validated, matched against the chain each address of that MX
  * presented on STARTTLS. A bogus TLSA answer makes the MX unusable. */
 #include "probe/discover/disc_int.h"
+#include "probe/discover/discover.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -163,20 +164,22 @@ static enum dane_match judge(const struct dane_state *ds, struct probe_result *p
 	case DM_NONE:
 		result_add_finding(p, FINDING_DANE_MISMATCH,
 		                   "the chain presented by %s matches none of the %zu validated "
-		                   "TLSA records of _%u._tcp.%.100s", who, ds->records,
-		                   (unsigned)ds->port, ds->mx);
+		                   "TLSA records of _%u._tcp.%.100s",
+		                   who, ds->records, (unsigned)ds->port, ds->mx);
 		break;
 	case DM_TA_UNLINKED:
 		result_add_finding(p, FINDING_DANE_MISMATCH,
 		                   "a DANE-TA record of _%u._tcp.%.100s matches a certificate %s "
 		                   "sent, but the chain does not lead from the leaf to it "
-		                   "(RFC 7672 3.1.2)", (unsigned)ds->port, ds->mx, who);
+		                   "(RFC 7672 3.1.2)",
+		                   (unsigned)ds->port, ds->mx, who);
 		break;
 	case DM_TA_NAME:
-		result_add_finding(p, FINDING_DANE_MISMATCH,
-		                   "the chain of %s leads to a DANE-TA anchor of _%u._tcp.%.100s, "
-		                   "but the certificate does not carry the MX name (RFC 7672 3.2.2)",
-		                   who, (unsigned)ds->port, ds->mx);
+		result_add_finding(
+		    p, FINDING_DANE_MISMATCH,
+		    "the chain of %s leads to a DANE-TA anchor of _%u._tcp.%.100s, "
+		    "but the certificate does not carry the MX name (RFC 7672 3.2.2)",
+		    who, (unsigned)ds->port, ds->mx);
 		break;
 	case DM_EE:
 		if (!p->tls.hostname_matched || result_has_finding(p, FINDING_CERT_NAME_MISMATCH))
@@ -184,7 +187,8 @@ static enum dane_match judge(const struct dane_state *ds, struct probe_result *p
 			                   "a DANE-EE record of _%u._tcp.%.100s matches this "
 			                   "certificate: DANE senders check neither its names nor "
 			                   "its dates (RFC 7672 3.1.1), so the name mismatch does "
-			                   "not stop them", (unsigned)ds->port, ds->mx);
+			                   "not stop them",
+			                   (unsigned)ds->port, ds->mx);
 		break;
 	case DM_TA:
 		break;
@@ -209,16 +213,18 @@ void dane_findings(struct discovery *d, struct probe_result *res, size_t n)
 		ds->state = DANE_STATE_NO_ANSWER;
 		if (ds->bogus) {
 			ds->state = DANE_STATE_BOGUS;
-			snprintf(ds->detail, sizeof(ds->detail),
-			         "the TLSA answer failed DNSSEC validation: this MX must not be used "
-			         "(RFC 7672 2.1.1)");
+			snprintf(
+			    ds->detail, sizeof(ds->detail),
+			    "the TLSA answer failed DNSSEC validation: this MX must not be used "
+			    "(RFC 7672 2.1.1)");
 			for (size_t r = 0; r < n; r++)
 				if (of_mx(ds, &res[r]))
-					result_add_finding(&res[r], FINDING_DANE_BOGUS,
-					                   "the TLSA answer for _%u._tcp.%.100s failed "
-					                   "DNSSEC validation: senders must not deliver "
-					                   "to this MX (RFC 7672 2.1.1)",
-					                   (unsigned)ds->port, ds->mx);
+					result_add_finding(
+					    &res[r], FINDING_DANE_BOGUS,
+					    "the TLSA answer for _%u._tcp.%.100s failed "
+					    "DNSSEC validation: senders must not deliver "
+					    "to this MX (RFC 7672 2.1.1)",
+					    (unsigned)ds->port, ds->mx);
 			continue;
 		}
 		if (!ds->answered) {
@@ -244,7 +250,8 @@ void dane_findings(struct discovery *d, struct probe_result *res, size_t n)
 			snprintf(ds->detail, sizeof(ds->detail),
 			         "%zu TLSA records, none usable for SMTP (usage 2 or 3, selector 0 "
 			         "or 1, matching type 0, 1 or 2): senders fall back to "
-			         "unauthenticated TLS (RFC 7672 2.2)", ds->unusable);
+			         "unauthenticated TLS (RFC 7672 2.2)",
+			         ds->unusable);
 			continue;
 		}
 		for (size_t r = 0; r < n; r++) {
@@ -260,14 +267,17 @@ void dane_findings(struct discovery *d, struct probe_result *res, size_t n)
 		}
 		ds->checked = presented > 0;
 		ds->matched = presented > 0 && matched == presented;
-		ds->state = !presented  ? DANE_STATE_NOT_CHECKED
+		ds->state = !presented    ? DANE_STATE_NOT_CHECKED
 		            : ds->matched ? DANE_STATE_MATCH
 		                          : DANE_STATE_MISMATCH;
 		if (!presented)
-			snprintf(ds->detail, sizeof(ds->detail), "no address of the MX presented a "
+			snprintf(ds->detail, sizeof(ds->detail),
+			         "no address of the MX presented a "
 			         "certificate chain to match");
 		else
-			snprintf(ds->detail, sizeof(ds->detail), "%zu of %zu addresses presented a "
-			         "chain that matches a validated TLSA record", matched, presented);
+			snprintf(ds->detail, sizeof(ds->detail),
+			         "%zu of %zu addresses presented a "
+			         "chain that matches a validated TLSA record",
+			         matched, presented);
 	}
 }

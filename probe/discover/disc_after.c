@@ -1,6 +1,7 @@
 /* disc_after.c - the findings of a domain that need the probes' results
  * (discover_findings, discover.h). */
 #include "probe/discover/disc_int.h"
+#include "probe/discover/discover.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -151,15 +152,18 @@ void discover_findings(struct discovery *d, struct probe_result *res, size_t n)
 
 				safe_name(d->mx[i], h, sizeof(h));
 				if (m->mx_truncated)
-					dfind(d, DFIND_MTASTS,
-					      "the MX %s matches none of the first %d mx patterns "
-					      "of the MTA-STS policy (it has %zu; the rest were not "
-					      "read)", h, MP_MTASTS_MAX_MX, m->nmx_total);
+					dfind(
+					    d, DFIND_MTASTS,
+					    "the MX %s matches none of the first %d mx patterns "
+					    "of the MTA-STS policy (it has %zu; the rest were not "
+					    "read)",
+					    h, MP_MTASTS_MAX_MX, m->nmx_total);
 				else
 					dfind(d, DFIND_MTASTS,
 					      "the MX %s matches no mx pattern of the MTA-STS "
 					      "policy: senders that enforce it will not deliver "
-					      "there", h);
+					      "there",
+					      h);
 			}
 		for (size_t i = 0; i < n; i++) {
 			struct probe_result *r = &res[i];

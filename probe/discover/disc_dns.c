@@ -3,6 +3,7 @@
  * the SRV services (RFC 6186, RFC 8314) and, when nothing is published,
  * the guessed names (--guess). */
 #include "probe/discover/disc_int.h"
+#include "probe/discover/discover.h"
 #include "core/net.h"
 #include "core/model/options.h"
 #include "probe/engine/plan.h"
@@ -150,7 +151,8 @@ static int mx_take(struct disc_ctx *c, const struct dns_query *q, size_t n)
 		for (size_t k = 0; k < q->n; k++)
 			if (strcasecmp(q->rr[k].u.mx.host, d->mx[i]) == 0) {
 				snprintf(rec, sizeof(rec), "%.60s MX ", d->domain);
-				dns_rr_text(&q->rr[k], rec + strlen(rec), sizeof(rec) - strlen(rec));
+				dns_rr_text(&q->rr[k], rec + strlen(rec),
+				            sizeof(rec) - strlen(rec));
 				break;
 			}
 		if (add_endpoint(&c->l, PROTO_SMTP, MODE_STARTTLS, d->mx[i], c->opt->mx_port, "mx",
@@ -166,8 +168,7 @@ const struct disc_source disc_src_mx = {.name = "mx", .ask = mx_ask, .take = mx_
 
 /* The TXT record of q that begins with version (e.g. "v=STSv1"), else one
  * that begins like it, else NULL; *count of those that begin with it. */
-static const struct dns_rr *txt_with(const struct dns_query *q, const char *version,
-                                     size_t *count)
+static const struct dns_rr *txt_with(const struct dns_query *q, const char *version, size_t *count)
 {
 	const struct dns_rr *found = NULL, *near = NULL;
 	size_t vl = strlen(version);
@@ -180,7 +181,8 @@ static const struct dns_rr *txt_with(const struct dns_query *q, const char *vers
 		const struct dns_rr *rr = &q->rr[i];
 		const char *t = rr->u.txt.text;
 
-		if (rr->type != DNS_T_TXT || rr->u.txt.len < vl - 2 || strncmp(t, version, vl - 2) != 0)
+		if (rr->type != DNS_T_TXT || rr->u.txt.len < vl - 2 ||
+		    strncmp(t, version, vl - 2) != 0)
 			continue;
 		if (rr->u.txt.len > vl && strncmp(t, version, vl) == 0 &&
 		    (t[vl] == ';' || t[vl] == ' ' || t[vl] == '\t')) {
@@ -270,10 +272,8 @@ const struct disc_source disc_src_tlsrpt = {
     .name = "tls-rpt", .ask = tlsrpt_ask, .take = tlsrpt_take};
 
 /* MTA-STS: the record here, the policy fetched in disc_fetch.c. */
-const struct disc_source disc_src_mtasts = {.name = "mta-sts",
-                                            .ask = mtasts_ask,
-                                            .take = mtasts_take,
-                                            .fetch = disc_fetch_mtasts};
+const struct disc_source disc_src_mtasts = {
+    .name = "mta-sts", .ask = mtasts_ask, .take = mtasts_take, .fetch = disc_fetch_mtasts};
 
 /* ---- SRV ---- */
 
@@ -349,8 +349,8 @@ static int guess(struct disc_ctx *c, struct mp_error *err)
 		struct mp_error rerr;
 
 		snprintf(names[i], sizeof(names[i]), "%s.%s", guess_prefixes[i], d->domain);
-		if (disc_resolve(c->dr, names[i], opt->probe.family, c->deadline, addr, 1, &got, &rerr) ==
-		        MP_OK &&
+		if (disc_resolve(c->dr, names[i], opt->probe.family, c->deadline, addr, 1, &got,
+		                 &rerr) == MP_OK &&
 		    got > 0)
 			g->targets[g->ntargets++] = names[i];
 	}
@@ -365,8 +365,8 @@ static int guess(struct disc_ctx *c, struct mp_error *err)
 	if (plan_build(g, &eps, &n, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (add_endpoint(&c->l, eps[i].proto, eps[i].mode, eps[i].host, eps[i].port, "guess",
-		                 eps[i].host) != 0) {
+		if (add_endpoint(&c->l, eps[i].proto, eps[i].mode, eps[i].host, eps[i].port,
+		                 "guess", eps[i].host) != 0) {
 			mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 			goto out;
 		}

@@ -2,6 +2,7 @@
  * policy (RFC 8461 3.2-3.3) and autoconfig (Thunderbird's
  * config-v1.1.xml), and the endpoints autoconfig names. */
 #include "probe/discover/disc_int.h"
+#include "probe/discover/discover.h"
 #include "core/model/options.h"
 #include "probe/engine/probe.h"
 #include "core/deadline.h"
@@ -130,7 +131,8 @@ void disc_fetch_mtasts(struct disc_ctx *fc)
 	if (!resp.complete) {
 		snprintf(m->policy_error, sizeof(m->policy_error),
 		         "the policy arrived incomplete (%zu bytes, then the server stalled or "
-		         "closed before the end of the body)", resp.body_len);
+		         "closed before the end of the body)",
+		         resp.body_len);
 		dfind(d, DFIND_MTASTS, "the MTA-STS policy is not used: %s", m->policy_error);
 		goto out;
 	}
@@ -149,12 +151,13 @@ void disc_fetch_mtasts(struct disc_ctx *fc)
 	if (m->repeated[0])
 		dfind(d, DFIND_MTASTS,
 		      "the MTA-STS policy repeats the field \"%s\": only the first counts "
-		      "(RFC 8461 3.2)", m->repeated);
+		      "(RFC 8461 3.2)",
+		      m->repeated);
 	if (m->mx_truncated)
 		dfind(d, DFIND_DNS_LIMIT,
 		      "the MTA-STS policy has %zu mx lines: only the first %d are read, an MX "
-		      "that matches none of them is reported as not matching", m->nmx_total,
-		      MP_MTASTS_MAX_MX);
+		      "that matches none of them is reported as not matching",
+		      m->nmx_total, MP_MTASTS_MAX_MX);
 out:
 	http_response_free(&resp);
 }
@@ -253,7 +256,6 @@ static void autoconfig_fetch(struct disc_ctx *c)
 	fetch_autoconfig(c);
 }
 
-
 /* protocol and mode of an autoconfig server entry; -1 when not a mail
  * protocol, -2 when the socketType is unknown. */
 static int autoconfig_endpoint(const struct autoconfig_server *s, enum protocol *p,
@@ -291,8 +293,8 @@ static int autoconfig_endpoints(struct disc_ctx *c, struct mp_error *err)
 		if (k == -2) {
 			dfind(d, DFIND_AUTOCONFIG_SOCKET,
 			      "autoconfig names %s %s:%u with socketType \"%.20s\", which is "
-			      "none of SSL, STARTTLS, plain: not probed", s->type, h,
-			      (unsigned)s->port, s->socket_type);
+			      "none of SSL, STARTTLS, plain: not probed",
+			      s->type, h, (unsigned)s->port, s->socket_type);
 			continue;
 		}
 		if (k != 0 || !probeable_name(s->hostname))

@@ -7,10 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "probe/discover/discover.h"
+#include "core/dns.h"
+#include "core/model/domain.h"
+#include "core/model/result.h"
+#include "probe/engine/addrs.h"
 
 struct run_options;
 struct tls_ctx;
+struct disc_resolver;
 
 /* The endpoints discovery appends to (the caller's array). */
 struct eplist {

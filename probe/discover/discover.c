@@ -2,6 +2,7 @@
  * (discover.h): the discovery loop over the list of sources, the query
  * log, the address resolver and the endpoint list the sources share. */
 #include "probe/discover/disc_int.h"
+#include "probe/discover/discover.h"
 #include "core/net.h"
 #include "core/model/options.h"
 #include "core/deadline.h"
@@ -19,8 +20,8 @@
 /* The sources, in the order their questions, endpoints and findings come.
  * A new source is one line here. */
 static const struct disc_source *const disc_sources[] = {
-    &disc_src_mx, &disc_src_mtasts, &disc_src_tlsrpt, &disc_src_srv, &disc_src_autoconfig,
-    &disc_src_guess,
+    &disc_src_mx,  &disc_src_mtasts,     &disc_src_tlsrpt,
+    &disc_src_srv, &disc_src_autoconfig, &disc_src_guess,
 };
 #define NSOURCES (sizeof(disc_sources) / sizeof(disc_sources[0]))
 
@@ -47,7 +48,8 @@ void dfind(struct discovery *d, const char *code, const char *fmt, ...)
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
 	va_end(ap);
 	for (size_t i = 0; i < d->nfindings; i++)
-		if (d->findings[i].code == code && strcmp(d->findings[i].message, f->message) == 0) {
+		if (d->findings[i].code == code &&
+		    strcmp(d->findings[i].message, f->message) == 0) {
 			pthread_mutex_unlock(&disc_lock);
 			return;
 		}
@@ -142,7 +144,8 @@ void answer_findings(struct discovery *d, const struct dns_query *q)
 	if (q->security == DNS_SEC_BOGUS && q->type == DNS_T_TLSA)
 		dfind(d, DFIND_DNS_BOGUS,
 		      "%s TLSA: the answer failed DNSSEC validation (%.120s): RFC 7672 2.1.1 "
-		      "forbids delivery to this MX", name, q->why_bogus[0] ? q->why_bogus : "bogus");
+		      "forbids delivery to this MX",
+		      name, q->why_bogus[0] ? q->why_bogus : "bogus");
 	else if (q->security == DNS_SEC_BOGUS)
 		dfind(d, DFIND_DNS_BOGUS,
 		      "%s %s: the answer failed DNSSEC validation (%.120s): not used", name,
@@ -263,7 +266,7 @@ enum mp_status disc_resolve(struct disc_resolver *dr, const char *host, int fami
 /* ---- endpoints ---- */
 
 int add_endpoint(struct eplist *l, enum protocol proto, enum sec_mode mode, const char *host,
-                        uint16_t port, const char *by, const char *record)
+                 uint16_t port, const char *by, const char *record)
 {
 	struct endpoint *ep;
 
@@ -382,7 +385,8 @@ static int round_two(struct disc_ctx *c, struct dns_query *q)
 				ma->bogus = true;
 				dfind(d, DFIND_DNS_BOGUS,
 				      "the addresses of the MX %s failed DNSSEC validation: "
-				      "this MX is unusable", mname);
+				      "this MX is unusable",
+				      mname);
 			}
 			for (size_t r = 0; disc_usable(&q[k]) && r < q[k].n; r++) {
 				if (q[k].rr[r].type == DNS_T_A)
@@ -480,9 +484,9 @@ int discover_run(const struct run_options *opt, struct dns_client *dns, struct t
 	/* Round 1, all at once: every source's questions. */
 	for (size_t s = 0; s < NSOURCES; s++) {
 		first[s] = nq;
-		count[s] = disc_sources[s]->ask ? disc_sources[s]->ask(&c, q + nq,
-		                                                        MP_DNS_MAX_QUERIES - nq)
-		                                : 0;
+		count[s] = disc_sources[s]->ask
+		               ? disc_sources[s]->ask(&c, q + nq, MP_DNS_MAX_QUERIES - nq)
+		               : 0;
 		nq += count[s];
 	}
 	dns_resolve(dns, q, nq, deadline_min(deadline, deadline_in(MP_DNS_TIMEOUT_MS)));

@@ -107,7 +107,8 @@ static int tagged_record(const char *txt, size_t len, const char *version, struc
 		if (i == len)
 			break;
 		if (txt[i] != ';') {
-			snprintf(err, errsize, "a field is not separated by \";\" (at byte %zu)", i);
+			snprintf(err, errsize, "a field is not separated by \";\" (at byte %zu)",
+			         i);
 			return -1;
 		}
 		i++;
@@ -139,8 +140,10 @@ static int tagged_record(const char *txt, size_t len, const char *version, struc
 			f[n].name = (struct span){txt + s, (size_t)(eq - (txt + s))};
 			f[n].value = (struct span){eq + 1, (size_t)(txt + e - eq - 1)};
 			if (!field_name_ok(f[n].name)) {
-				snprintf(err, errsize, "a field name is not 1 to 32 letters, digits, "
-				         "'_', '-' or '.' (at byte %zu)", s);
+				snprintf(err, errsize,
+				         "a field name is not 1 to 32 letters, digits, "
+				         "'_', '-' or '.' (at byte %zu)",
+				         s);
 				return -1;
 			}
 		}
@@ -165,7 +168,8 @@ int mtasts_parse_txt(const char *txt, size_t len, struct mtasts_state *st)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		if (span_is(f[i].name, "id")) {
-			/* sts-id = %s"id=" 1*32(ALPHA / DIGIT); a repeated field: the first counts */
+			/* sts-id = %s"id=" 1*32(ALPHA / DIGIT); a repeated field: the first counts
+			 */
 			bool ok = f[i].value.len >= 1 && f[i].value.len <= 32;
 
 			for (size_t k = 0; ok && k < f[i].value.len; k++)
@@ -178,8 +182,9 @@ int mtasts_parse_txt(const char *txt, size_t len, struct mtasts_state *st)
 			if (!st->txt_id[0])
 				span_copy(f[i].value, st->txt_id, sizeof(st->txt_id));
 		} else if (!field_value_ok(f[i].value)) {
-			snprintf(st->txt_error, sizeof(st->txt_error),
-			         "the value of an extension field is empty or has a space, ';' or '='");
+			snprintf(
+			    st->txt_error, sizeof(st->txt_error),
+			    "the value of an extension field is empty or has a space, ';' or '='");
 			return -1;
 		}
 	}
@@ -276,8 +281,8 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 		while (line.len && is_wsp(line.p[line.len - 1]))
 			line.len--;
 		if (line.len == 0)
-			return policy_bad(st, "line %u is empty (RFC 8461 3.2 allows no empty line)",
-			                  line_no);
+			return policy_bad(
+			    st, "line %u is empty (RFC 8461 3.2 allows no empty line)", line_no);
 		colon = memchr(line.p, ':', line.len);
 		if (!colon)
 			return policy_bad(st, "line %u is not \"key: value\"", line_no);
@@ -290,8 +295,10 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 			val.len--;
 		}
 		if (!field_name_ok(key))
-			return policy_bad(st, "line %u: the key is not 1 to 32 letters, digits, "
-			                  "'_', '-' or '.' right at the start of the line", line_no);
+			return policy_bad(st,
+			                  "line %u: the key is not 1 to 32 letters, digits, "
+			                  "'_', '-' or '.' right at the start of the line",
+			                  line_no);
 		if (span_is(key, "version")) {
 			if (version)
 				goto repeated;
@@ -307,8 +314,8 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 			           : span_is(val, "none")    ? MTASTS_NONE
 			                                     : MTASTS_UNKNOWN;
 			if (st->mode == MTASTS_UNKNOWN)
-				return policy_bad(st, "line %u: mode is not enforce, testing or none",
-				                  line_no);
+				return policy_bad(
+				    st, "line %u: mode is not enforce, testing or none", line_no);
 		} else if (span_is(key, "mx")) {
 			struct span dom = val;
 
@@ -318,8 +325,10 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 				dom.len -= 2;
 			}
 			if (!domain_ok(dom))
-				return policy_bad(st, "line %u: the mx pattern is not a domain name, "
-				                  "optionally after \"*.\"", line_no);
+				return policy_bad(st,
+				                  "line %u: the mx pattern is not a domain name, "
+				                  "optionally after \"*.\"",
+				                  line_no);
 			st->nmx_total++;
 			if (st->nmx >= MP_MTASTS_MAX_MX) {
 				st->mx_truncated = true;
@@ -335,7 +344,8 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 				goto repeated;
 			/* 1*10(DIGIT), at most 31557600 */
 			if (val.len == 0 || val.len > 10)
-				return policy_bad(st, "line %u: max_age is not 1 to 10 digits", line_no);
+				return policy_bad(st, "line %u: max_age is not 1 to 10 digits",
+				                  line_no);
 			span_copy(val, num, sizeof(num));
 			for (size_t i = 0; num[i]; i++)
 				if (!isdigit((unsigned char)num[i]))
@@ -344,8 +354,10 @@ int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st)
 			errno = 0;
 			v = strtol(num, &end, 10);
 			if (errno || *end || v < 0 || v > MP_MTASTS_MAX_AGE)
-				return policy_bad(st, "line %u: max_age is out of range "
-				                  "(0 to 31557600)", line_no);
+				return policy_bad(st,
+				                  "line %u: max_age is out of range "
+				                  "(0 to 31557600)",
+				                  line_no);
 			st->max_age = v;
 		} else if (!policy_value_ok(val)) {
 			/* other keys are extensions, ignored when well-formed */
@@ -430,7 +442,8 @@ int tlsrpt_parse(const char *txt, size_t len, struct tlsrpt_state *st)
 
 		if (!span_is(f[i].name, "rua")) {
 			if (!field_value_ok(f[i].value)) {
-				snprintf(st->error, sizeof(st->error), "the value of an extension "
+				snprintf(st->error, sizeof(st->error),
+				         "the value of an extension "
 				         "field is empty or has a space, ';' or '='");
 				return -1;
 			}
@@ -449,8 +462,8 @@ int tlsrpt_parse(const char *txt, size_t len, struct tlsrpt_state *st)
 
 			u = trim(u);
 			if (!rua_uri_ok(u, &why)) {
-				snprintf(st->error, sizeof(st->error), "%s", u.len ? why :
-				         "rua has an empty URI");
+				snprintf(st->error, sizeof(st->error), "%s",
+				         u.len ? why : "rua has an empty URI");
 				return -1;
 			}
 			if (st->nrua < MP_TLSRPT_MAX_RUA)
@@ -469,4 +482,3 @@ int tlsrpt_parse(const char *txt, size_t len, struct tlsrpt_state *st)
 	st->error[0] = '\0';
 	return 0;
 }
-

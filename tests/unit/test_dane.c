@@ -23,8 +23,10 @@ static void make_cert(struct cert_info *c, const char *der, const char *spki)
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(wc_Sha256Hash((const byte *)der, (word32)strlen(der), c->der_sha256), 0);
 	assert_int_equal(wc_Sha512Hash((const byte *)der, (word32)strlen(der), c->der_sha512), 0);
-	assert_int_equal(wc_Sha256Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha256), 0);
-	assert_int_equal(wc_Sha512Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha512), 0);
+	assert_int_equal(wc_Sha256Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha256),
+	                 0);
+	assert_int_equal(wc_Sha512Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha512),
+	                 0);
 	c->digests_ok = c->spki_ok = true;
 }
 

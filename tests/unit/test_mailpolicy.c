@@ -28,9 +28,9 @@ static void test_mtasts_txt(void **state)
 	assert_int_equal(mtasts_parse_txt(wrongv, strlen(wrongv), &m), -1);
 	/* RFC 8461 3.1 ABNF, strictly */
 	static const char *const bad[] = {
-	    "v=STSv10; id=1",        "v=STSv1; id=a;;",   "v=STSv1; id=abc; more=",
-	    "v=STSv1 id=abc",        " v=STSv1; id=abc",  "v=STSv1; id=abc; x y=1",
-	    "v=STSv1; id=ab-c",      "v=STSv1; id=abc; e=a b",
+	    "v=STSv10; id=1",   "v=STSv1; id=a;;",        "v=STSv1; id=abc; more=",
+	    "v=STSv1 id=abc",   " v=STSv1; id=abc",       "v=STSv1; id=abc; x y=1",
+	    "v=STSv1; id=ab-c", "v=STSv1; id=abc; e=a b",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&m, 0, sizeof(m));
@@ -39,7 +39,9 @@ static void test_mtasts_txt(void **state)
 		assert_true(m.txt_error[0] != '\0');
 	}
 	static const char *const good[] = {
-	    "v=STSv1;id=abc", "v=STSv1; id=abc;", "v=STSv1 ;\tid=abc ; ext.1=x!y ;",
+	    "v=STSv1;id=abc",
+	    "v=STSv1; id=abc;",
+	    "v=STSv1 ;\tid=abc ; ext.1=x!y ;",
 	    "v=STSv1; id=abc; id=def",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -128,10 +130,13 @@ static void test_tlsrpt(void **state)
 	assert_int_equal(tlsrpt_parse(bad, strlen(bad), &t), -1);
 	/* RFC 8460 3 ABNF */
 	static const char *const worse[] = {
-	    "v=TLSRPTv10; rua=mailto:a@b.test",       "v=TLSRPTv1;; rua=mailto:a@b.test",
-	    "v=TLSRPTv1; rua=mailto:a@b.test; x=",    "v=TLSRPTv1; rua=mailto:a@b.test,",
+	    "v=TLSRPTv10; rua=mailto:a@b.test",
+	    "v=TLSRPTv1;; rua=mailto:a@b.test",
+	    "v=TLSRPTv1; rua=mailto:a@b.test; x=",
+	    "v=TLSRPTv1; rua=mailto:a@b.test,",
 	    "v=TLSRPTv1; rua=mailto:a@b.test; rua=mailto:c@b.test",
-	    "v=TLSRPTv1; rua=mailto:a b@b.test",      "v=TLSRPTv1",
+	    "v=TLSRPTv1; rua=mailto:a b@b.test",
+	    "v=TLSRPTv1",
 	};
 	for (size_t i = 0; i < sizeof(worse) / sizeof(worse[0]); i++) {
 		memset(&t, 0, sizeof(t));
@@ -255,10 +260,13 @@ static void test_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mtasts_txt), cmocka_unit_test(test_mtasts_policy),
+	    cmocka_unit_test(test_mtasts_txt),
+	    cmocka_unit_test(test_mtasts_policy),
 	    cmocka_unit_test(test_mtasts_policy_strict),
-	    cmocka_unit_test(test_tlsrpt),     cmocka_unit_test(test_autoconfig),
-	    cmocka_unit_test(test_rdata),      cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_tlsrpt),
+	    cmocka_unit_test(test_autoconfig),
+	    cmocka_unit_test(test_rdata),
+	    cmocka_unit_test(test_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
