@@ -181,14 +181,18 @@ bogustlsa.test. IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300
 bogustlsa.test. IN NS ns.test.
 bogustlsa.test. IN MX 10 mx.bogustlsa.test.
 mx.bogustlsa.test. IN A 127.0.0.1
+mx2.bogustlsa.test. IN A 127.0.0.1
 _$MP_SMTP_PORT._tcp.mx.bogustlsa.test. IN TLSA 3 1 1 $SPKI256
 ZONE
 	ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bogustlsa.test)
 	zsk=$(ldns-keygen -a ECDSAP256SHA256 bogustlsa.test)
 	ldns-signzone -f bogustlsa.test.zone.signed0 bogustlsa.test.zone.in "$zsk" "$ksk" >/dev/null
-	sed -e "s/$SPKI256/$(printf '%064d' 0)/" bogustlsa.test.zone.signed0 \
+	# and the address of mx2 (a bogus A answer)
+	sed -e "s/$SPKI256/$(printf '%064d' 0)/" \
+		-e '/^mx2\.bogustlsa\.test\./s/127\.0\.0\.1/127.0.0.2/' bogustlsa.test.zone.signed0 \
 		>zones/bogustlsa.test.zone.signed
 	grep -q "$(printf '%064d' 0)" zones/bogustlsa.test.zone.signed || exit 1
+	grep -q '^mx2\.bogustlsa\.test\..*127\.0\.0\.2' zones/bogustlsa.test.zone.signed || exit 1
 	cp "$ksk.ds" bogustlsa.ds
 ) || mp_fail "could not make the bogus TLSA zone"
 {
@@ -241,6 +245,8 @@ alias CNAME mail.test.
 loop1 CNAME loop2.test.
 loop2 CNAME loop1.test.
 cnloop MX 10 loop1.test.
+bogusaddr MX 10 mx2.bogustlsa.test.
+bogusaddr MX 20 mail.test.
 danetaok MX 10 mail.test.
 _$TA_GOOD._tcp.mail TLSA 2 0 1 $CA256
 danetabad MX 10 mail.test.
@@ -457,6 +463,17 @@ pyassert "$MP_WORK/nosuch.json" 'r["discovery"]["exists"] is False and "domain_d
 mp_run "$MP_WORK/nosuch.txt" "${D[@]}" --discover nosuch.test
 mp_expect_rc 2
 grep -q "nosuch.test does not exist (NXDOMAIN" "$MP_WORK/nosuch.txt" || mp_fail "table: NXDOMAIN not said"
+
+# a bogus address answer: that MX is unusable, the next one is where mail goes
+mp_json "$MP_WORK/bogusaddr.json" "${D[@]}" --discover bogusaddr.test
+mp_validate "$MP_WORK/bogusaddr.json"
+pyeq "$MP_WORK/bogusaddr.json" '[(m["host"], m["usable"], m["address_security"]) for m in r["discovery"]["mx_hosts"]]' \
+	'[("mx2.bogustlsa.test", False, "bogus"), ("mail.test", True, "secure")]' "a bogus address answer makes the MX unusable"
+pyeq "$MP_WORK/bogusaddr.json" 'r["discovery"]["recommended_inbound"]["host"]' '"mail.test"' "the next MX is recommended"
+mp_json "$MP_WORK/bogusaddr-pol.json" "${D[@]}" --require-tls --discover bogusaddr.test
+mp_expect_rc 2
+pyassert "$MP_WORK/bogusaddr-pol.json" 'any(v["rule"] == "dnssec-bogus" and "mx2.bogustlsa.test" in v["message"] for v in r["verdicts"])' \
+	"a bogus address answer is CRITICAL under any policy"
 
 # ---- MTA-STS per RFC 8461 3.1-3.3 ----
 mp_json "$MP_WORK/stshtml.json" "${D[@]}" --discover stshtml.test
