@@ -11,6 +11,38 @@
 #define ANSI_YELLOW "\033[33m"
 #define ANSI_RESET  "\033[0m"
 
+/* The table fits 80 columns: a label column, then the text wrapped at
+ * spaces into TEXT_WIDTH columns, continuation lines indented. */
+#define LABEL_WIDTH 16
+#define TEXT_WIDTH  (80 - LABEL_WIDTH)
+
+/* Writes s wrapped (escaped for a terminal). */
+static void write_wrapped(FILE *f, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0) {
+		size_t take = len;
+
+		if (len > TEXT_WIDTH) {
+			take = TEXT_WIDTH;
+			while (take > TEXT_WIDTH / 2 && s[take] != ' ')
+				take--;
+			if (s[take] != ' ')
+				take = TEXT_WIDTH; /* one long word: cut it */
+		}
+		esc_term_write(f, s, take);
+		s += take;
+		len -= take;
+		while (len > 0 && *s == ' ') {
+			s++;
+			len--;
+		}
+		if (len > 0)
+			fprintf(f, "\n%*s", LABEL_WIDTH, "");
+	}
+}
+
 int table_write_domain(FILE *f, const struct run_report *r, bool color)
 {
 	struct dline *l = NULL;
@@ -36,7 +68,7 @@ int table_write_domain(FILE *f, const struct run_report *r, bool color)
 		                              : "   ");
 		if (c)
 			fputs(c, f);
-		esc_term_write(f, l[i].text, strlen(l[i].text));
+		write_wrapped(f, l[i].text);
 		if (c)
 			fputs(ANSI_RESET, f);
 		fputc('\n', f);
