@@ -1,8 +1,10 @@
 /* mailpolicy.h - parsers for what a domain publishes about its mail: the
  * MTA-STS TXT record and policy file (RFC 8461), the TLS-RPT record
  * (RFC 8460) and the autoconfig file mail clients fetch (Thunderbird's
- * config-v1.1.xml). Pure functions over untrusted bytes: bounded, no
- * allocation, fuzzed (tests/fuzz/fuzz_mailpolicy.c). */
+ * config-v1.1.xml). Pure functions over untrusted bytes, bounded and
+ * fuzzed (tests/fuzz/fuzz_domain.c); the record and policy parsers
+ * (mailpolicy.c) allocate nothing, the autoconfig reader (autoconfig.c)
+ * only libxml2's document, freed before it returns. */
 #ifndef MP_MAILPOLICY_H
 #define MP_MAILPOLICY_H
 
