@@ -73,6 +73,8 @@ fi
 root=$MP_WORK/root
 cleanup() {
 	if mountpoint -q "$root/proc"; then umount "$root/proc" || umount -l "$root/proc"; fi
+	# the chroot is ~250 MB: removed unless something is still mounted in it
+	grep -q " $root/" /proc/mounts || rm -rf "$root"
 }
 trap cleanup EXIT
 rm -rf "$root"
