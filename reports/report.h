@@ -107,6 +107,10 @@ void report_free(struct run_report *r);
 int report_write_json(FILE *f, const struct run_report *r);
 /* Writes the human table; color adds ANSI colours. Returns 0 or -1. */
 int report_write_table(FILE *f, const struct run_report *r, bool color);
+/* The same, fitted to max columns (0: no limit). report_write_table uses the
+ * terminal's width when f is a terminal (COLUMNS, else its size), else 0, and
+ * no colour on a terminal whose TERM is "dumb". */
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max);
 /* Writes one endpoint's transcript, escaped for a terminal. */
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run (after report_evaluate). */

@@ -9,9 +9,12 @@
 #include "report.h"
 #include "escape.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* Widest AUTH cell, in characters; longer lists end in "...". */
 #define TABLE_AUTH_WIDTH 32
@@ -197,26 +200,235 @@ static int row_cells(const struct probe_result *res, const struct probe_result *
 	return 0;
 }
 
-/* Writes one row, padding every column but the last to its width. */
-static void write_row(FILE *f, const char *const *cell, const size_t *width,
+/* Writes one row: the shown columns, each but the last padded to its width. */
+static void write_row(FILE *f, const char *const *cell, const size_t *width, const bool *shown,
                       const char *status_color)
 {
+	int last = 0;
+
+	for (int c = 0; c < COL_COUNT; c++)
+		if (shown[c])
+			last = c;
 	for (int c = 0; c < COL_COUNT; c++) {
 		size_t w = esc_utf8_width(cell[c]);
 
+		if (!shown[c])
+			continue;
 		if (c == COL_STATUS && status_color)
 			fprintf(f, "%s%s%s", status_color, cell[c], ANSI_RESET);
 		else
 			fputs(cell[c], f);
-		if (c + 1 < COL_COUNT)
-			fprintf(f, "%*s", (int)(width[c] - w + TABLE_GAP), "");
+		if (c < last)
+			fprintf(f, "%*s", (int)(width[c] > w ? width[c] - w + TABLE_GAP : TABLE_GAP), "");
 	}
 	fputc('\n', f);
 }
 
+/* ---- fitting a terminal: the table's columns and wrapped lines ----
+ *
+ * On a terminal the report fits its width (table_terminal_width): the table
+ * first loses VIA when every row is direct, then AUTH shrinks, then whole
+ * columns go by drop_order, and last HOST:PORT is cut; findings, errors and
+ * verdicts wrap at spaces with an indentation. A width of 0 means no limit
+ * (files and pipes), and the output is the same as before any fitting. */
+
+/* Narrowest AUTH and HOST:PORT columns before dropping or overflowing. */
+#define TABLE_AUTH_MIN 10
+#define TABLE_HOST_MIN 16
+/* The narrowest width fitted to; a narrower terminal gets this width. */
+#define TABLE_MIN_WIDTH 40
+#define TABLE_MAX_WIDTH 1000
+
+/* Columns dropped, in this order, while the table is still too wide. */
+static const enum col drop_order[] = {COL_TIME, COL_AUTH, COL_VIA, COL_TLS, COL_MODE};
+
+/* The width of the shown columns with their gaps. */
+static size_t table_total(const size_t *width, const bool *shown)
+{
+	size_t total = 0, n = 0;
+
+	for (int c = 0; c < COL_COUNT; c++) {
+		if (!shown[c])
+			continue;
+		total += width[c];
+		n++;
+	}
+	return n ? total + TABLE_GAP * (n - 1) : 0;
+}
+
+/* True when no result went through a proxy (VIA says "direct" on every row). */
+static bool all_direct(const struct run_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->results[i].ep.proxy)
+			return false;
+	return true;
+}
+
+/* Chooses the shown columns and their widths so that the table fits max
+ * columns (0: no limit, every column at its natural width). */
+static void table_fit(const struct run_report *r, size_t *width, bool *shown, size_t max)
+{
+	size_t total, over;
+
+	for (int c = 0; c < COL_COUNT; c++)
+		shown[c] = true;
+	if (max == 0 || table_total(width, shown) <= max)
+		return;
+	if (all_direct(r))
+		shown[COL_VIA] = false;
+	total = table_total(width, shown);
+	if (total > max && width[COL_AUTH] > TABLE_AUTH_MIN) {
+		over = total - max;
+		width[COL_AUTH] = over + TABLE_AUTH_MIN <= width[COL_AUTH] ? width[COL_AUTH] - over
+		                                                          : TABLE_AUTH_MIN;
+	}
+	for (size_t k = 0; k < sizeof(drop_order) / sizeof(drop_order[0]); k++) {
+		if (table_total(width, shown) <= max)
+			return;
+		shown[drop_order[k]] = false;
+	}
+	total = table_total(width, shown);
+	if (total > max && width[COL_ENDPOINT] > TABLE_HOST_MIN) {
+		over = total - max;
+		width[COL_ENDPOINT] = width[COL_ENDPOINT] - TABLE_HOST_MIN > over
+		                          ? width[COL_ENDPOINT] - over
+		                          : TABLE_HOST_MIN;
+	}
+}
+
+/* Cuts the cells of one row to the widths table_fit chose ("..." ends a cut
+ * cell); cells are shortened in place. */
+static void table_cut_row(char **cell, const size_t *width)
+{
+	for (int c = 0; c < COL_COUNT; c++)
+		if (esc_utf8_width(cell[c]) > width[c])
+			esc_utf8_truncate(cell[c], width[c] < 3 ? 3 : width[c]);
+}
+
+/* The width the report fits: 0 (no limit) unless f is a terminal; then
+ * COLUMNS when it holds a number, else the terminal's size (TIOCGWINSZ),
+ * else 80; never less than TABLE_MIN_WIDTH. */
+static size_t table_terminal_width(FILE *f)
+{
+	int fd = fileno(f);
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	size_t width = 80;
+
+	if (fd < 0 || !isatty(fd))
+		return 0;
+	if (env && *env) {
+		char *end = NULL;
+		long v;
+
+		errno = 0;
+		v = strtol(env, &end, 10);
+		if (errno == 0 && end && *end == '\0' && v > 0 && v <= TABLE_MAX_WIDTH) {
+			width = (size_t)v;
+			return width < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : width;
+		}
+	}
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	return width < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : width;
+}
+
+/* True on a terminal that cannot show colours (TERM=dumb). */
+static bool table_dumb_terminal(FILE *f)
+{
+	const char *term = getenv("TERM");
+	int fd = fileno(f);
+
+	return fd >= 0 && isatty(fd) && term && strcmp(term, "dumb") == 0;
+}
+
+/* Code points of the first len bytes of valid UTF-8 s. */
+static size_t utf8_points(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Byte length of the first n code points of the valid UTF-8 s[0..len). */
+static size_t utf8_prefix(const char *s, size_t len, size_t n)
+{
+	size_t i = 0;
+
+	for (; i < len; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (n == 0)
+				break;
+			n--;
+		}
+	}
+	return i;
+}
+
+/* Writes the terminal-safe text s, the line already holding col columns,
+ * breaking at spaces so that no line passes max columns (0: no limit); each
+ * further line starts with indent. A word longer than a line is split. */
+static void write_wrapped(FILE *f, const char *s, size_t col, const char *indent, size_t max)
+{
+	size_t ind = strlen(indent);
+	bool line_empty = true;
+
+	if (max == 0 || max <= ind + 8) {
+		fputs(s, f);
+		return;
+	}
+	while (*s) {
+		size_t len = strcspn(s, " ");
+		size_t w = utf8_points(s, len);
+
+		if (len == 0) { /* runs of spaces collapse into one break point */
+			s++;
+			continue;
+		}
+		if (!line_empty && col + 1 + w > max) {
+			fprintf(f, "\n%s", indent);
+			col = ind;
+			line_empty = true;
+		} else if (!line_empty) {
+			fputc(' ', f);
+			col++;
+		}
+		while (col + w > max && col < max) { /* a word wider than the line */
+			size_t take = utf8_prefix(s, len, max - col);
+
+			fwrite(s, 1, take, f);
+			fprintf(f, "\n%s", indent);
+			s += take;
+			len -= take;
+			w = utf8_points(s, len);
+			col = ind;
+		}
+		fwrite(s, 1, len, f);
+		col += w;
+		line_empty = false;
+		s += len;
+	}
+}
+
+/* write_wrapped for untrusted text: escaped for the terminal first. */
+static int write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent, size_t max)
+{
+	char *esc = esc_term_dup(raw, strlen(raw));
+
+	if (!esc)
+		return -1;
+	write_wrapped(f, esc, col, indent, max);
+	free(esc);
+	return 0;
+}
+
 /* Under the table: each endpoint that failed or has findings, with its
  * error and "! finding" lines. */
-static int write_details(FILE *f, const struct run_report *r, bool color)
+static int write_details(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	bool any = false;
 
@@ -235,21 +447,25 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 		fputs(any ? "" : "\n", f);
 		any = true;
 		fputs(desc, f);
-		free(desc);
 		if (err) {
 			fputs(": ", f);
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RED, f);
-			esc_term_write(f, err, strlen(err));
+			if (write_wrapped_raw(f, err, esc_utf8_width(desc) + 2, "  ", max) < 0) {
+				free(desc);
+				return -1;
+			}
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RESET, f);
 		}
+		free(desc);
 		fputc('\n', f);
 		for (size_t k = 0; k < res->nfindings && k < MP_MAX_FINDINGS; k++) {
 			const char *msg = res->findings[k].message;
 
 			fprintf(f, "  %s! ", color ? ANSI_YELLOW : "");
-			esc_term_write(f, msg, strlen(msg));
+			if (write_wrapped_raw(f, msg, 4, "    ", max) < 0)
+				return -1;
 			fprintf(f, "%s\n", color ? ANSI_RESET : "");
 		}
 		if (res->findings_truncated)
@@ -409,8 +625,11 @@ static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
 
 /* With active checks: "Checks:", each endpoint that has them, and one line
  * per check: name, state, the evidence cut to one short line. */
-static int write_checks(FILE *f, const struct run_report *r, bool color)
+static int write_checks(FILE *f, const struct run_report *r, bool color, size_t max)
 {
+	/* "    name(28) state(12) " comes before the evidence */
+	size_t room = max == 0 ? TABLE_EVIDENCE_MAX : max > 46 + 16 ? max - 46 : 16;
+
 	bool any = false;
 
 	for (size_t i = 0; i < r->n; i++)
@@ -443,15 +662,19 @@ static int write_checks(FILE *f, const struct run_report *r, bool color)
 			else
 				fprintf(f, "%-12s ", st);
 			/* evidence is printable ASCII already; escaped again all the same */
-			esc_term_write(f, c->evidence, len < TABLE_EVIDENCE_MAX ? len : TABLE_EVIDENCE_MAX);
-			fputs(len > TABLE_EVIDENCE_MAX ? "...\n" : "\n", f);
+			if (room > TABLE_EVIDENCE_MAX)
+				room = TABLE_EVIDENCE_MAX;
+			if (len > room) /* printable ASCII: one column per byte */
+				len = room - 3;
+			esc_term_write(f, c->evidence, len);
+			fputs(len < strnlen(c->evidence, sizeof(c->evidence)) ? "...\n" : "\n", f);
 		}
 	}
 	return 0;
 }
 
 /* "Recommended:" and one line per probed protocol. */
-static int write_recommended(FILE *f, const struct run_report *r)
+static int write_recommended(FILE *f, const struct run_report *r, size_t max)
 {
 	bool probed[PROTO_COUNT] = {false};
 	bool any = false;
@@ -478,8 +701,11 @@ static int write_recommended(FILE *f, const struct run_report *r)
 		if (!desc)
 			return -1;
 		fprintf(f, "  %s: %s\n", protocol_name(res->ep.proto), desc);
-		if (r->recommend_reason[p][0])
-			fprintf(f, "        (%s)\n", r->recommend_reason[p]);
+		if (r->recommend_reason[p][0]) {
+			fputs("        (", f);
+			write_wrapped(f, r->recommend_reason[p], 9, "         ", max);
+			fputs(")\n", f);
+		}
 		free(desc);
 	}
 	return 0;
@@ -487,7 +713,7 @@ static int write_recommended(FILE *f, const struct run_report *r)
 
 /* "Policy: STATE" and one line per verdict that is not OK (policy runs
  * only); messages may quote a server, so they are escaped. */
-static int write_verdicts(FILE *f, const struct run_report *r, bool color)
+static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	size_t shown = 0;
 
@@ -506,8 +732,13 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color)
 		if (v->endpoint >= 0 && (size_t)v->endpoint < r->n)
 			desc = endpoint_desc(&r->results[v->endpoint].ep, true);
 		fprintf(f, "  %-8s %s [%s] ", pstate_name(v->state), desc ? desc : "run", v->rule);
+		if (write_wrapped_raw(f, v->message,
+		                      15 + esc_utf8_width(desc ? desc : "run") + strlen(v->rule),
+		                      "           ", max) < 0) {
+			free(desc);
+			return -1;
+		}
 		free(desc);
-		esc_term_write(f, v->message, strlen(v->message));
 		fputc('\n', f);
 		shown++;
 	}
@@ -518,8 +749,15 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color)
 
 int report_write_table(FILE *f, const struct run_report *r, bool color)
 {
+	return report_write_table_width(f, r, color && !table_dumb_terminal(f),
+	                                table_terminal_width(f));
+}
+
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max)
+{
 	char **cells = NULL;
 	size_t width[COL_COUNT], answered = 0;
+	bool shown[COL_COUNT];
 	int rc = -1;
 
 	cells = calloc(r->n ? r->n * COL_COUNT : 1, sizeof(*cells));
@@ -542,18 +780,20 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			answered++;
 	}
 
-	write_row(f, col_header, width, NULL);
+	table_fit(r, width, shown, max);
+	write_row(f, col_header, width, shown, NULL);
 	for (size_t i = 0; i < r->n; i++) {
 		enum mp_status st = r->results[i].status;
 		const char *sc = NULL;
 
 		if (color)
 			sc = st == MP_OK ? ANSI_GREEN : status_is_failure(st) ? ANSI_RED : NULL;
-		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
+		table_cut_row(cells + i * COL_COUNT, width);
+		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, shown, sc);
 	}
-	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
-	    write_logins(f, r, color) < 0 || write_checks(f, r, color) < 0 ||
-	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)
+	if (write_details(f, r, color, max) < 0 || write_tls_versions(f, r, color) < 0 ||
+	    write_logins(f, r, color) < 0 || write_checks(f, r, color, max) < 0 ||
+	    write_recommended(f, r, max) < 0 || write_verdicts(f, r, color, max) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,
 	        r->n == 1 ? "" : "s", answered, r->duration_ms,
