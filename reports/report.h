@@ -115,6 +115,9 @@ int report_write_table_width(FILE *f, const struct run_report *r, bool color, si
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run (after report_evaluate). */
 int report_exit_code(const struct run_report *r);
+/* True for --format nagios without a policy: the certificate thresholds
+ * still decide the state and the exit code is the state (0..3). */
+bool report_plugin_mode(const struct run_report *r);
 /* True when the endpoint answered as a mail server: it sent a greeting (or
  * the probe succeeded). The one definition behind the exit code and the
  * "answered" counts of the reports. */
