@@ -219,7 +219,8 @@ static void write_row(FILE *f, const char *const *cell, const size_t *width, con
 		else
 			fputs(cell[c], f);
 		if (c < last)
-			fprintf(f, "%*s", (int)(width[c] > w ? width[c] - w + TABLE_GAP : TABLE_GAP), "");
+			fprintf(f, "%*s",
+			        (int)(width[c] > w ? width[c] - w + TABLE_GAP : TABLE_GAP), "");
 	}
 	fputc('\n', f);
 }
@@ -281,7 +282,7 @@ static void table_fit(const struct run_report *r, size_t *width, bool *shown, si
 	if (total > max && width[COL_AUTH] > TABLE_AUTH_MIN) {
 		over = total - max;
 		width[COL_AUTH] = over + TABLE_AUTH_MIN <= width[COL_AUTH] ? width[COL_AUTH] - over
-		                                                          : TABLE_AUTH_MIN;
+		                                                           : TABLE_AUTH_MIN;
 	}
 	for (size_t k = 0; k < sizeof(drop_order) / sizeof(drop_order[0]); k++) {
 		if (table_total(width, shown) <= max)
@@ -369,17 +370,22 @@ static size_t utf8_prefix(const char *s, size_t len, size_t n)
 	return i;
 }
 
-/* Writes the terminal-safe text s, the line already holding col columns,
- * breaking at spaces so that no line passes max columns (0: no limit); each
- * further line starts with indent. A word longer than a line is split. */
-static void write_wrapped(FILE *f, const char *s, size_t col, const char *indent, size_t max)
+/* Writes the terminal-safe text s on a line already holding col columns
+ * (after a space when space_first), breaking at spaces so that no line
+ * passes max columns (0: no limit, s written as it is); each further line
+ * starts with indent, and a word wider than a line is split. Returns the
+ * column where the text ended. */
+static size_t write_wrapped(FILE *f, const char *s, size_t col, const char *indent, size_t max,
+                            bool space_first)
 {
 	size_t ind = strlen(indent);
-	bool line_empty = true;
+	bool fresh = col <= ind, need_space = space_first;
 
 	if (max == 0 || max <= ind + 8) {
+		if (space_first)
+			fputc(' ', f);
 		fputs(s, f);
-		return;
+		return col + (space_first ? 1 : 0) + esc_utf8_width(s);
 	}
 	while (*s) {
 		size_t len = strcspn(s, " ");
@@ -389,11 +395,13 @@ static void write_wrapped(FILE *f, const char *s, size_t col, const char *indent
 			s++;
 			continue;
 		}
-		if (!line_empty && col + 1 + w > max) {
+		if (!fresh && col + (need_space ? 1 : 0) + w > max) {
 			fprintf(f, "\n%s", indent);
 			col = ind;
-			line_empty = true;
-		} else if (!line_empty) {
+			fresh = true;
+			need_space = false;
+		}
+		if (need_space) {
 			fputc(' ', f);
 			col++;
 		}
@@ -409,21 +417,25 @@ static void write_wrapped(FILE *f, const char *s, size_t col, const char *indent
 		}
 		fwrite(s, 1, len, f);
 		col += w;
-		line_empty = false;
+		fresh = false;
+		need_space = true;
 		s += len;
 	}
+	return col;
 }
 
-/* write_wrapped for untrusted text: escaped for the terminal first. */
-static int write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent, size_t max)
+/* write_wrapped for untrusted text: escaped for the terminal first.
+ * Returns the column where it ended, or -1 when out of memory. */
+static long write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent,
+                              size_t max, bool space_first)
 {
 	char *esc = esc_term_dup(raw, strlen(raw));
 
 	if (!esc)
 		return -1;
-	write_wrapped(f, esc, col, indent, max);
+	col = write_wrapped(f, esc, col, indent, max, space_first);
 	free(esc);
-	return 0;
+	return (long)col;
 }
 
 /* Under the table: each endpoint that failed or has findings, with its
@@ -436,6 +448,7 @@ static int write_details(FILE *f, const struct run_report *r, bool color, size_t
 		const struct probe_result *res = &r->results[i];
 		const char *err = res->error[0] ? res->error : NULL;
 		char *desc = NULL;
+		size_t col;
 
 		if (!err && res->status != MP_OK)
 			err = mp_status_describe(res->status);
@@ -446,25 +459,23 @@ static int write_details(FILE *f, const struct run_report *r, bool color, size_t
 			return -1;
 		fputs(any ? "" : "\n", f);
 		any = true;
-		fputs(desc, f);
+		col = write_wrapped(f, desc, 0, "  ", max, false);
+		free(desc);
 		if (err) {
-			fputs(": ", f);
+			fputc(':', f);
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RED, f);
-			if (write_wrapped_raw(f, err, esc_utf8_width(desc) + 2, "  ", max) < 0) {
-				free(desc);
+			if (write_wrapped_raw(f, err, col + 1, "  ", max, true) < 0)
 				return -1;
-			}
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RESET, f);
 		}
-		free(desc);
 		fputc('\n', f);
 		for (size_t k = 0; k < res->nfindings && k < MP_MAX_FINDINGS; k++) {
 			const char *msg = res->findings[k].message;
 
 			fprintf(f, "  %s! ", color ? ANSI_YELLOW : "");
-			if (write_wrapped_raw(f, msg, 4, "    ", max) < 0)
+			if (write_wrapped_raw(f, msg, 4, "    ", max, false) < 0)
 				return -1;
 			fprintf(f, "%s\n", color ? ANSI_RESET : "");
 		}
@@ -703,13 +714,16 @@ static int write_recommended(FILE *f, const struct run_report *r, size_t max)
 		fprintf(f, "  %s: %s\n", protocol_name(res->ep.proto), desc);
 		if (r->recommend_reason[p][0]) {
 			fputs("        (", f);
-			write_wrapped(f, r->recommend_reason[p], 9, "         ", max);
+			write_wrapped(f, r->recommend_reason[p], 9, "         ", max, false);
 			fputs(")\n", f);
 		}
 		free(desc);
 	}
 	return 0;
 }
+
+/* Where the further lines of a wrapped verdict start. */
+#define VERDICT_INDENT "           "
 
 /* "Policy: STATE" and one line per verdict that is not OK (policy runs
  * only); messages may quote a server, so they are escaped. */
@@ -726,19 +740,20 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_
 	for (size_t i = 0; r->verdicts && i < r->nverdicts; i++) {
 		const struct verdict *v = &r->verdicts[i];
 		char *desc = NULL;
+		char rule[64];
+		size_t col;
 
 		if (v->state == PSTATE_OK)
 			continue;
 		if (v->endpoint >= 0 && (size_t)v->endpoint < r->n)
 			desc = endpoint_desc(&r->results[v->endpoint].ep, true);
-		fprintf(f, "  %-8s %s [%s] ", pstate_name(v->state), desc ? desc : "run", v->rule);
-		if (write_wrapped_raw(f, v->message,
-		                      15 + esc_utf8_width(desc ? desc : "run") + strlen(v->rule),
-		                      "           ", max) < 0) {
-			free(desc);
-			return -1;
-		}
+		snprintf(rule, sizeof(rule), "[%s]", v->rule);
+		fprintf(f, "  %-8s ", pstate_name(v->state));
+		col = write_wrapped(f, desc ? desc : "run", 11, VERDICT_INDENT, max, false);
+		col = write_wrapped(f, rule, col, VERDICT_INDENT, max, true);
 		free(desc);
+		if (write_wrapped_raw(f, v->message, col, VERDICT_INDENT, max, true) < 0)
+			return -1;
 		fputc('\n', f);
 		shown++;
 	}
