@@ -57,7 +57,10 @@ cache=${TMPDIR:-/tmp}/mailprobe-fresh
 base=$cache/base.tar
 if [ ! -s "$base" ]; then
 	command -v debootstrap >/dev/null || mp_skip "no cached base ($base) and no debootstrap to make one"
+	# this machine's own mirror: deb822 sources, else a one-line sources.list
 	mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+		/etc/apt/sources.list 2>/dev/null || true)
 	mirror=${mirror:-http://deb.debian.org/debian}
 	mp_note "no cached base: debootstrap --variant=minbase bookworm (log: $MP_WORK/debootstrap.log)"
 	mkdir -p "$cache"
