@@ -1,6 +1,6 @@
 /* net.c - name resolution and TCP connect with deadlines. */
-#include "net.h"
-#include "deadline.h"
+#include "core/net.h"
+#include "core/deadline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -195,4 +195,17 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return st;
+}
+
+const char *net_family_name(const char *text)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (!text || !text[0])
+		return NULL;
+	if (inet_pton(AF_INET, text, buf) == 1)
+		return "ipv4";
+	if (inet_pton(AF_INET6, text, buf) == 1)
+		return "ipv6";
+	return NULL;
 }

@@ -71,8 +71,8 @@ complete_words() {
 		COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; _mailprobe; printf "%s\n" "${COMPREPLY[@]}"' \
 		complete "$comp" "$@"
 }
-checks=$(sed -n '/check_names\[CHECK_ID_COUNT\]/,/};/p' "$MP_SRC/probe/checks.c" | grep -o '"[a-z-]*"' | tr -d '"')
-[ -n "$checks" ] || mp_fail "could not read the check names from probe/checks.c"
+checks=$(sed -n '/check_names\[CHECK_ID_COUNT\]/,/};/p' "$MP_SRC/core/model/checks.c" | grep -o '"[a-z-]*"' | tr -d '"')
+[ -n "$checks" ] || mp_fail "could not read the check names from core/model/checks.c"
 got=$(complete_words mailprobe --checks '')
 for c in $checks; do
 	case $c in smtp-smuggling* | open-relay) continue ;; esac  # own flags, not --checks names

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probe/serve_config.h"
+#include "probe/app/serve_config.h"
 
 #define PASSWORD "unit-s3cret-Pw"
 
