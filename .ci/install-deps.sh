@@ -14,7 +14,7 @@ BUILD=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libmicrohttp
 DEMO=(openssl python3 postfix dovecot-core dovecot-imapd dovecot-pop3d)
 ALL=(python3-jsonschema dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev
      procps iproute2 valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
-     libevent-dev knot ldnsutils mandoc lintian debhelper dpkg-dev fakeroot debootstrap file
+     libevent-dev knot ldnsutils mandoc lintian debhelper dpkg-dev dpkg-repack fakeroot debootstrap file
      bash-completion tmux)
 case $set_name in
 build) PKGS=("${BUILD[@]}") ;;
