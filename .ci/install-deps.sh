@@ -9,12 +9,14 @@
 set -euo pipefail
 set_name=${1:-all}
 
+# libevent-dev: libunbound's pkg-config file requires libevent, and
+# libunbound-dev does not pull it in
 BUILD=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libmicrohttpd-dev
-       libunbound-dev libcmocka-dev ca-certificates)
+       libunbound-dev libevent-dev libcmocka-dev ca-certificates)
 DEMO=(openssl python3 postfix dovecot-core dovecot-imapd dovecot-pop3d)
 ALL=(python3-jsonschema dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev
      procps iproute2 valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
-     libevent-dev knot ldnsutils mandoc lintian debhelper dpkg-dev dpkg-repack fakeroot debootstrap file
+     knot ldnsutils mandoc lintian debhelper dpkg-dev dpkg-repack fakeroot debootstrap file
      bash-completion tmux)
 case $set_name in
 build) PKGS=("${BUILD[@]}") ;;
