@@ -344,28 +344,55 @@ static bool table_dumb_terminal(FILE *f)
 	return fd >= 0 && isatty(fd) && term && strcmp(term, "dumb") == 0;
 }
 
-/* Code points of the first len bytes of valid UTF-8 s. */
+/* Length of our own colour sequence (ESC [ digits m) at s[0..len), else 0.
+ * Server text never holds ESC (escape.h), so every one is ours. */
+static size_t sgr_len(const char *s, size_t len)
+{
+	size_t i = 2;
+
+	if (len < 3 || s[0] != '\033' || s[1] != '[')
+		return 0;
+	while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
+		i++;
+	return i < len && s[i] == 'm' ? i + 1 : 0;
+}
+
+/* Columns taken by the first len bytes of valid UTF-8 s: its code points,
+ * colour sequences taking none. */
 static size_t utf8_points(const char *s, size_t len)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
+	for (size_t i = 0; i < len; i++) {
+		size_t sgr = sgr_len(s + i, len - i);
+
+		if (sgr)
+			i += sgr - 1;
+		else if (((unsigned char)s[i] & 0xC0) != 0x80)
 			n++;
+	}
 	return n;
 }
 
-/* Byte length of the first n code points of the valid UTF-8 s[0..len). */
+/* Byte length of the first n columns of the valid UTF-8 s[0..len), never
+ * cutting a colour sequence. */
 static size_t utf8_prefix(const char *s, size_t len, size_t n)
 {
 	size_t i = 0;
 
-	for (; i < len; i++) {
+	while (i < len) {
+		size_t sgr = sgr_len(s + i, len - i);
+
+		if (sgr) {
+			i += sgr;
+			continue;
+		}
 		if (((unsigned char)s[i] & 0xC0) != 0x80) {
 			if (n == 0)
 				break;
 			n--;
 		}
+		i++;
 	}
 	return i;
 }
@@ -422,6 +449,17 @@ static size_t write_wrapped(FILE *f, const char *s, size_t col, const char *inde
 		s += len;
 	}
 	return col;
+}
+
+/* Writes a rendered, terminal-safe line (ending in a newline) after two
+ * spaces, wrapped to max with the further lines indented by four. */
+static void write_fitted_line(FILE *f, char *line, size_t len, size_t max)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	fputs("  ", f);
+	write_wrapped(f, line, 2, "    ", max, false);
+	fputc('\n', f);
 }
 
 /* write_wrapped for untrusted text: escaped for the terminal first.
@@ -554,7 +592,7 @@ static void write_login_line(FILE *f, const struct probe_result *res, bool color
 }
 
 /* With --user: "Logins as USER:" and one line per endpoint. */
-static int write_logins(FILE *f, const struct run_report *r, bool color)
+static int write_logins(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	const char *user = r->opt ? r->opt->auth.user : NULL;
 
@@ -565,12 +603,26 @@ static int write_logins(FILE *f, const struct run_report *r, bool color)
 	fputs(":\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		char *desc = endpoint_desc(&r->results[i].ep, true);
+		char *line = NULL;
+		size_t len = 0;
+		FILE *m = NULL;
 
 		if (!desc)
 			return -1;
-		fprintf(f, "  %s:", desc);
+		m = open_memstream(&line, &len);
+		if (!m) {
+			free(desc);
+			return -1;
+		}
+		fprintf(m, "%s:", desc);
 		free(desc);
-		write_login_line(f, &r->results[i], color);
+		write_login_line(m, &r->results[i], color);
+		if (fclose(m) != 0 || !line) {
+			free(line);
+			return -1;
+		}
+		write_fitted_line(f, line, len, max);
+		free(line);
 	}
 	return 0;
 }
@@ -602,31 +654,41 @@ static void write_version_group(FILE *f, const struct probe_result *res, const c
 
 /* With --enumerate-tls: "TLS versions:" and one line per endpoint that
  * may speak TLS, e.g. "accepts TLSv1.2 TLSv1.3; refuses SSLv3 TLSv1.0". */
-static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
+static int write_tls_versions(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	if (!r->opt || !r->opt->probe.enumerate_tls || r->n == 0)
 		return 0;
 	fputs("\nTLS versions (each tried on its own connection):\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct probe_result *res = &r->results[i];
-		char *desc = NULL;
+		char *desc = NULL, *line = NULL;
+		size_t len = 0;
 		bool first = true;
+		FILE *m = NULL;
 
 		if (res->ep.mode == MODE_PLAIN)
 			continue;
 		desc = endpoint_desc(&res->ep, true);
-		if (!desc)
+		m = desc ? open_memstream(&line, &len) : NULL;
+		if (!m) {
+			free(desc);
 			return -1;
-		fprintf(f, "  %s:", desc);
+		}
+		fprintf(m, "%s:", desc);
 		free(desc);
 		if (!res->tls_versions_done) {
-			fputs(" not tried: the probe showed no TLS on this endpoint\n", f);
-			continue;
+			fputs(" not tried: the probe showed no TLS on this endpoint", m);
+		} else {
+			write_version_group(m, res, "accepts", true, true, color, &first);
+			write_version_group(m, res, "refuses", false, true, color, &first);
+			write_version_group(m, res, "no verdict for", false, false, color, &first);
 		}
-		write_version_group(f, res, "accepts", true, true, color, &first);
-		write_version_group(f, res, "refuses", false, true, color, &first);
-		write_version_group(f, res, "no verdict for", false, false, color, &first);
-		fputc('\n', f);
+		if (fclose(m) != 0 || !line) {
+			free(line);
+			return -1;
+		}
+		write_fitted_line(f, line, len, max);
+		free(line);
 	}
 	return 0;
 }
@@ -806,8 +868,8 @@ int report_write_table_width(FILE *f, const struct run_report *r, bool color, si
 		table_cut_row(cells + i * COL_COUNT, width);
 		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, shown, sc);
 	}
-	if (write_details(f, r, color, max) < 0 || write_tls_versions(f, r, color) < 0 ||
-	    write_logins(f, r, color) < 0 || write_checks(f, r, color, max) < 0 ||
+	if (write_details(f, r, color, max) < 0 || write_tls_versions(f, r, color, max) < 0 ||
+	    write_logins(f, r, color, max) < 0 || write_checks(f, r, color, max) < 0 ||
 	    write_recommended(f, r, max) < 0 || write_verdicts(f, r, color, max) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,

@@ -72,6 +72,23 @@ on_pty 200 "$MP_WORK/tty200.txt"
 [ "$(head -n 1 "$MP_WORK/tty200.txt")" = "$(head -n 1 "$MP_WORK/pipe.txt")" ] ||
 	mp_fail "a 200-column terminal changed the header: $(head -n 1 "$MP_WORK/tty200.txt")"
 
+# 4b. Logins and TLS versions wrap too (their lines are the longest).
+SAVED=("${ARGS[@]}")
+ARGS=(--cafile "$MP_CA" --user "$MP_USER" --password-file "$MP_PASS_FILE" --enumerate-tls
+	"imaps://$H:$MP_IMAPS_PORT" "smtp+starttls://$H:$MP_SUBMISSION_PORT")
+mp_run "$MP_WORK/logins-pipe.txt" "${ARGS[@]}"
+grep -q '^Logins as ' "$MP_WORK/logins-pipe.txt" || mp_fail "no logins section: $(cat "$MP_WORK/logins-pipe.txt")"
+awk '/^Logins as/ { on = 1 } on && length > 80 { found = 1 } END { exit !found }' "$MP_WORK/logins-pipe.txt" ||
+	mp_fail "no login line wider than 80 when piped: the check below shows nothing"
+on_pty 80 "$MP_WORK/logins-tty80.txt"
+widest 80 "$MP_WORK/logins-tty80.txt"
+sed "s/$ESC\[[0-9;]*m//g" "$MP_WORK/logins-tty80.txt" >"$MP_WORK/logins-tty80.plain"
+for w in 'TLS versions (each tried on its own connection):' 'accepts TLSv1.2 TLSv1.3' \
+	"imap $H:$MP_IMAPS_PORT tls: PLAIN LOGIN"; do
+	tr -s ' \n' ' ' <"$MP_WORK/logins-tty80.plain" | grep -qF "$w" || mp_fail "80 columns lost '$w'"
+done
+ARGS=("${SAVED[@]}")
+
 # 5. Plain output: NO_COLOR, --color never, --no-color, TERM=dumb.
 on_pty 80 "$MP_WORK/nocolor.txt" NO_COLOR=1
 grep -q "$ESC" "$MP_WORK/nocolor.txt" && mp_fail "NO_COLOR: escape sequences on the terminal"
