@@ -21,13 +21,19 @@ MAX_LINES = 1000
 
 
 def layer_of(path):
+    """The layer of a file: the deepest layer folder that holds it
+    (probe/engine/checks/x.c is in probe/engine)."""
     d = os.path.dirname(path)
-    return LAYERS.index(d) if d in LAYERS else None
+    while d:
+        if d in LAYERS:
+            return LAYERS.index(d)
+        d = os.path.dirname(d)
+    return None
 
 
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    files = sorted(f for d in LAYERS for f in glob.glob(d + "/*.[ch]"))
+    files = sorted(set(f for d in LAYERS for f in glob.glob(d + "/**/*.[ch]", recursive=True)))
     problems = []
     graph = {}
     for f in files:
