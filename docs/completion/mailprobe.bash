@@ -46,7 +46,7 @@ _mailprobe_words()
 		$policy_opts --format -f --compact --output -o --transcript --verbose -v --color
 		--no-color --help -h --version -V"
 	local sub=""
-	[[ $cword -gt 1 && ( ${words[1]} == serve || ${words[1]} == merge ) ]] && sub=${words[1]}
+	[[ $cword -gt 1 && ( ${words[1]} == serve || ${words[1]} == merge || ${words[1]} == help ) ]] && sub=${words[1]}
 
 	case $prev in
 	--format | -f)
@@ -88,12 +88,16 @@ _mailprobe_words()
 	esac
 
 	case $sub in
+	help)
+		[[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "serve merge" -- "$cur"))
+		return ;;
 	serve)
 		COMPREPLY=($(compgen -W "--config --listen --max-probes --help -h" -- "$cur"))
 		return ;;
 	merge)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--format -f --output -o --compact --color --help $policy_opts" -- "$cur"))
+			COMPREPLY=($(compgen -W "--format -f --output -o --compact --transcript --verbose -v
+				--color --no-color --help -h --version -V $policy_opts" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
 		fi
@@ -103,7 +107,7 @@ _mailprobe_words()
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 	elif [[ $cword -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve merge $schemes" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve merge help $schemes" -- "$cur"))
 		[[ $cur == [a-z]* && ${#COMPREPLY[@]} -gt 0 ]] && compopt -o nospace 2>/dev/null
 	else
 		COMPREPLY=($(compgen -W "$schemes" -- "$cur"))

@@ -48,7 +48,10 @@ awk 'length > 80 { print; bad = 1 } END { exit bad }' "$MP_WORK/man.txt" >"$MP_W
 # and completed by the completion.
 "$bin" --help >"$MP_WORK/help.txt"
 "$bin" serve --help >"$MP_WORK/serve-help.txt"
-opts=$(grep -oh -- '--[a-z][a-z0-9-]*[a-z0-9]' "$MP_WORK/help.txt" "$MP_WORK/serve-help.txt" | sort -u)
+"$bin" merge --help >"$MP_WORK/merge-help.txt" 2>&1 || true
+grep -q -- '--format' "$MP_WORK/merge-help.txt" || mp_fail "merge --help: $(head -n 3 "$MP_WORK/merge-help.txt")"
+opts=$(grep -oh -- '--[a-z][a-z0-9-]*[a-z0-9]' "$MP_WORK/help.txt" "$MP_WORK/serve-help.txt" \
+	"$MP_WORK/merge-help.txt" | sort -u)
 [ "$(echo "$opts" | wc -l)" -gt 60 ] || mp_fail "only $(echo "$opts" | wc -l) options found in --help"
 missing_man=() missing_comp=()
 for o in $opts; do
@@ -57,7 +60,7 @@ for o in $opts; do
 done
 [ ${#missing_man[@]} -eq 0 ] || mp_fail "man page misses options of --help: ${missing_man[*]}"
 [ ${#missing_comp[@]} -eq 0 ] || mp_fail "completion misses options of --help: ${missing_comp[*]}"
-for sub in 'mailprobe merge' 'mailprobe serve'; do
+for sub in 'mailprobe merge' 'mailprobe serve' 'mailprobe help'; do
 	grep -q "^ *$sub" "$MP_WORK/man.txt" || mp_fail "man page: no $sub"
 done
 for v in MAILPROBE_PASSWORD MAILPROBE_PROXY_PASSWORD NO_COLOR TERM COLUMNS; do
@@ -83,6 +86,9 @@ done
 [ "$(complete_words mailprobe se)" = serve ] || mp_fail "completion of 'se': $(complete_words mailprobe se)"
 [ "$(complete_words mailprobe mer)" = merge ] || mp_fail "completion of 'mer': $(complete_words mailprobe mer)"
 [ "$(complete_words mailprobe serve --max)" = --max-probes ] || mp_fail "serve options are not completed"
+[ "$(complete_words mailprobe help m)" = merge ] || mp_fail "help's argument is not completed"
+[ "$(complete_words mailprobe merge --trans)" = --transcript ] || mp_fail "merge options are not completed"
+[ "$(complete_words mailprobe he)" = help ] || mp_fail "completion of 'he': $(complete_words mailprobe he)"
 [ "$(complete_words mailprobe imap+)" = imap+starttls:// ] || mp_fail "schemes are not completed"
 [ "$(complete_words mailprobe -f nag)" = nagios ] || mp_fail "formats are not completed"
 
