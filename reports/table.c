@@ -464,8 +464,8 @@ static void write_fitted_line(FILE *f, char *line, size_t len, size_t max)
 
 /* write_wrapped for untrusted text: escaped for the terminal first.
  * Returns the column where it ended, or -1 when out of memory. */
-static long write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent,
-                              size_t max, bool space_first)
+static long write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent, size_t max,
+                              bool space_first)
 {
 	char *esc = esc_term_dup(raw, strlen(raw));
 

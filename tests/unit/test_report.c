@@ -1179,9 +1179,11 @@ static void test_table_fits_width(void **state)
 		assert_non_null(row);
 		assert_non_null(strstr(row, " refused"));
 		/* wrapped text keeps every word, in order */
-		assert_non_null(strstr(words, "! certificate not verified: self-signed certificate "));
-		assert_non_null(strstr(words, "(certificate not verified, TLSv1.3, STARTTLS, direct; "
-		                              "the only one that works)"));
+		assert_non_null(
+		    strstr(words, "! certificate not verified: self-signed certificate "));
+		assert_non_null(strstr(words,
+		                       "(certificate not verified, TLSv1.3, STARTTLS, direct; "
+		                       "the only one that works)"));
 		assert_non_null(strstr(words, "5 endpoints probed, 4 answered, 5123 ms"));
 		/* the same endpoints in the same order */
 		assert_true(strstr(out, "127.0.0.1:587") < strstr(out, "127.0.0.1:25 "));
