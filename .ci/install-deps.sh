@@ -10,9 +10,9 @@ set -euo pipefail
 set_name=${1:-all}
 
 # libevent-dev: libunbound's pkg-config file requires libevent, and
-# libunbound-dev does not pull it in
+# libunbound-dev does not pull it in; cmocka and zlib: the tests
 BUILD=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libmicrohttpd-dev
-       libunbound-dev libevent-dev libcmocka-dev ca-certificates)
+       libunbound-dev libevent-dev libidn2-dev libcmocka-dev zlib1g-dev ca-certificates)
 DEMO=(openssl python3 postfix dovecot-core dovecot-imapd dovecot-pop3d)
 ALL=(python3-jsonschema dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev
      procps iproute2 valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
