@@ -35,7 +35,8 @@ _mailprobe_words()
 	local mechs="PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER IMAP-LOGIN USER APOP"
 	local policy_opts="--policy --expect --optional --require-tls --min-tls --require-verified
 		--cert-warn-days --cert-crit-days --forbid-auth-before-tls --forbid-check-failures
-		--require-auth --require-login --warn-ms --crit-ms"
+		--require-auth --require-login --require-dane --require-mta-sts --require-dnssec
+		--warn-ms --crit-ms"
 	local opts="--protocols --ports --modes --auto --discover --guess --resolver --trust-anchor
 		--mx-port --https-port --connect-timeout --greeting-timeout --timeout --tls-timeout
 		--deadline --concurrency --input -i --shard --allow-duplicates --per-host --rate --retry
