@@ -879,7 +879,7 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 
 	set_defaults(opt);
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full reset, no state kept from an earlier argv */
 	while ((c = getopt_long(argc, argv, ":f:o:i:vhV", long_options, &li)) != -1) {
 		switch (c) {
 		case 'f': {
