@@ -75,7 +75,7 @@
 #define SERVE_HEADER_DEADLINE_S 10
 /* Connections at once in all, and from one client address. */
 #define SERVE_MAX_CONNECTIONS        4096
-#define SERVE_DEFAULT_PER_CLIENT     256
+#define SERVE_DEFAULT_PER_CLIENT 1024
 /* libmicrohttpd's event-loop threads. */
 #define SERVE_EVENT_THREADS 2
 #define SERVE_THREAD_STACK  (1024 * 1024)
@@ -1230,7 +1230,7 @@ static void serve_usage(FILE *f)
 	      "  --shutdown-grace SEC      after SIGTERM, how long running probes may go on\n"
 	      "                            before they are cut (default 5)\n"
 	      "  --max-connections-per-client N\n"
-	      "                            connections at once from one address (default 256)\n"
+	      "                            connections at once from one address (default 1024)\n"
 	      "  --enable-lifecycle        allow POST /-/reload (SIGHUP always reloads)\n"
 	      "  -h, --help                this help\n"
 	      "\n"
