@@ -33,6 +33,6 @@ if [ -z "${MP_QUICK:-}" ]; then
 	cmake -S . -B build-tsan -DMP_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DMP_TSAN=ON >/dev/null
 	cmake --build build-tsan -j"$jobs" --target mailprobe
 	echo "== test build-tsan"
-	MP_SKIP_SOAK=1 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
+	MP_SKIP_SOAK=1 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
 		ctest --test-dir build-tsan --output-on-failure --timeout 600 -R '^itest\.(servers\.|serve)'
 fi
