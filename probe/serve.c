@@ -143,6 +143,7 @@ struct server {
 	bool stopping;            /* SIGTERM: new requests get 503 */
 	bool quit;                /* workers and reaper end */
 	volatile sig_atomic_t stop_probes; /* set after the grace: cut the probes */
+	size_t pending;           /* jobs made whose answer is not yet queued in MHD */
 	size_t unsent;            /* answers queued in MHD, not yet sent */
 	/* metrics */
 	struct counter counters[SERVE_MAX_COUNTERS];
@@ -746,6 +747,9 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 		rc = respond_buf(s, conn, req, "/probe", j->code, j->type ? j->type : "text/plain",
 		                 j->body, j->len, j->retry_after);
 		j->body = NULL;
+		pthread_mutex_lock(&s->lock);
+		s->pending--;
+		pthread_mutex_unlock(&s->lock);
 		job_free(s, j);
 		return rc;
 	}
@@ -838,6 +842,7 @@ static enum MHD_Result handle_probe(struct server *s, struct MHD_Connection *con
 	/* suspended before a worker can answer and resume it */
 	MHD_suspend_connection(conn);
 	req->job = j;
+	s->pending++;
 	if (s->qtail)
 		s->qtail->next = j;
 	else
@@ -1097,6 +1102,8 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 		pthread_mutex_lock(&s->lock);
 		if (req->answered)
 			s->unsent--;
+		if (req->job)
+			s->pending--;
 		pthread_mutex_unlock(&s->lock);
 		/* a job is never left behind: a suspended connection ends only
 		 * after its job resumed it and the answer took it */
@@ -1361,7 +1368,7 @@ static bool shut_down(struct server *s, const sigset_t *sigs)
 		}
 		now = mono_ms();
 		pthread_mutex_lock(&s->lock);
-		idle = s->in_flight == 0 && s->qlen == 0 && s->unsent == 0;
+		idle = s->pending == 0 && s->unsent == 0;
 		if (!idle && now >= grace_end && !s->stop_probes && s->in_flight > 0) {
 			logf_line("grace of %d s over: cutting %d running probes", s->grace_s,
 			          s->in_flight);
