@@ -95,11 +95,6 @@ PCFG=$MP_WORK/prometheus.yml
       - {source_labels: [module], target_label: __param_module}
       - {source_labels: [__param_target], target_label: instance}
       - {target_label: __address__, replacement: '$H:$SERVE_PORT'}
-    relabel_configs:
-      - {source_labels: [__address__], target_label: __param_target}
-      - {source_labels: [module], target_label: __param_module}
-      - {source_labels: [__param_target], target_label: instance}
-      - {target_label: __address__, replacement: '$H:$SERVE_PORT'}
 EOF
 	done
 	printf "  - job_name: exporter\n    static_configs:\n      - targets: ['%s:%s']\n" "$H" "$SERVE_PORT"
