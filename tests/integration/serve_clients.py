@@ -89,11 +89,12 @@ def read_response(sock):
     return code, headers, body
 
 
-def get(host, port, path, timeout=IO_TIMEOUT_S):
+def get(host, port, path, timeout=IO_TIMEOUT_S, headers=None):
     s = socket.create_connection((host, port), timeout=timeout)
+    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
     try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
-                   % (path, host, port)).encode())
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n%sConnection: close\r\n\r\n"
+                   % (path, host, port, extra)).encode())
         return read_response(s)
     finally:
         s.close()
