@@ -74,7 +74,7 @@
 /* Seconds from a request line to the end of its headers (408 beyond). */
 #define SERVE_HEADER_DEADLINE_S 10
 /* Connections at once in all, and from one client address. */
-#define SERVE_MAX_CONNECTIONS        4096
+#define SERVE_MAX_CONNECTIONS    4096
 #define SERVE_DEFAULT_PER_CLIENT 1024
 /* libmicrohttpd's event-loop threads. */
 #define SERVE_EVENT_THREADS 2
@@ -113,8 +113,7 @@ struct counter {
 };
 
 /* Upper bounds of the queue-wait histogram, seconds. */
-static const double wait_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                      0.5,   1,    2.5,   5,    10};
+static const double wait_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(wait_buckets) / sizeof(wait_buckets[0]))
 
 enum refusal { REFUSE_QUEUE_TIMEOUT, REFUSE_QUEUE_FULL, REFUSE_SHUTDOWN, REFUSE_COUNT };
@@ -125,9 +124,9 @@ struct job;
 
 struct server {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;      /* reload, stopping (prober) */
-	pthread_cond_t work;      /* a job queued, or quit (workers) */
-	pthread_cond_t reap;      /* a job queued, or stopping (reaper) */
+	pthread_cond_t cond;         /* reload, stopping (prober) */
+	pthread_cond_t work;         /* a job queued, or quit (workers) */
+	pthread_cond_t reap;         /* a job queued, or stopping (reaper) */
 	pthread_mutex_t reload_lock; /* one reload at a time */
 	struct cfg_holder *cfg;
 	const char *config_path;
@@ -135,16 +134,16 @@ struct server {
 	int scrape_timeout_s;
 	int grace_s;
 	unsigned per_client;
-	bool lifecycle;           /* POST /-/reload allowed */
+	bool lifecycle; /* POST /-/reload allowed */
 	/* queue of jobs waiting for a worker, FIFO */
 	struct job *qhead, *qtail;
 	size_t qlen;
 	int in_flight;
-	bool stopping;            /* SIGTERM: new requests get 503 */
-	bool quit;                /* workers and reaper end */
+	bool stopping;                     /* SIGTERM: new requests get 503 */
+	bool quit;                         /* workers and reaper end */
 	volatile sig_atomic_t stop_probes; /* set after the grace: cut the probes */
-	size_t pending;           /* jobs made whose answer is not yet queued in MHD */
-	size_t unsent;            /* answers queued in MHD, not yet sent */
+	size_t pending;                    /* jobs made whose answer is not yet queued in MHD */
+	size_t unsent;                     /* answers queued in MHD, not yet sent */
 	/* metrics */
 	struct counter counters[SERVE_MAX_COUNTERS];
 	size_t ncounters;
@@ -612,8 +611,8 @@ static void run_job(struct server *s, struct job *j)
 	}
 	j->code = MHD_HTTP_OK;
 	j->retry_after = false;
-	j->type = j->fmt == FORMAT_JSON ? "application/json"
-	                                : "text/plain; version=0.0.4; charset=utf-8";
+	j->type =
+	    j->fmt == FORMAT_JSON ? "application/json" : "text/plain; version=0.0.4; charset=utf-8";
 out:
 	run_outcome_free(&run);
 	if (opt)
@@ -691,11 +690,12 @@ static void *reaper(void *arg)
 				queue_unlink_locked(s, j);
 				observe_wait_locked(s, now - j->arrived);
 				s->refused[why]++;
-				job_text(j, MHD_HTTP_SERVICE_UNAVAILABLE,
-				         why == REFUSE_SHUTDOWN
-				             ? "shutting down: try another instance\n"
-				             : "no probe slot came free before the scrape deadline: "
-				               "raise --max-probes or the scrape timeout\n");
+				job_text(
+				    j, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    why == REFUSE_SHUTDOWN
+				        ? "shutting down: try another instance\n"
+				        : "no probe slot came free before the scrape deadline: "
+				          "raise --max-probes or the scrape timeout\n");
 				job_finish_locked(s, j);
 				/* the queue may have changed meanwhile: start over */
 				after = s->qhead;
@@ -1528,9 +1528,9 @@ int serve_main(int argc, char **argv)
 	    (unsigned)SERVE_EVENT_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)SERVE_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)SERVE_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    s.per_client, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVE_THREAD_STACK, MHD_OPTION_END);
+	    (unsigned)SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s.per_client,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)SERVE_THREAD_STACK, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "mailprobe serve: cannot listen on %s: %s: is the port in use?\n",
 		        listen_arg, strerror(errno));

@@ -581,8 +581,7 @@ static enum mp_status pinned_resolve(void *arg, const char *host, int family, in
 	}
 	if (*n)
 		return MP_OK;
-	mp_error_set(err, MP_ERR_DNS, "%.200s did not resolve when the request was checked",
-	             host);
+	mp_error_set(err, MP_ERR_DNS, "%.200s did not resolve when the request was checked", host);
 	return MP_ERR_DNS;
 }
 
@@ -636,11 +635,12 @@ int serve_config_pin(const struct serve_config *c, const char *const *targets, s
 			snprintf(text, sizeof(text), "%s", p->addr[k]);
 			fam = host_address(text, sizeof(text), addr);
 			if (!fam || !addr_allowed(c, fam, addr, text)) {
-				mp_error_set(err, MP_ERR_INTERNAL,
-				             "target %zu is not allowed: its name resolves to %.64s, "
-				             "which is outside \"allow\" (every address must be in "
-				             "it)",
-				             i + 1, text);
+				mp_error_set(
+				    err, MP_ERR_INTERNAL,
+				    "target %zu is not allowed: its name resolves to %.64s, "
+				    "which is outside \"allow\" (every address must be in "
+				    "it)",
+				    i + 1, text);
 				return 1;
 			}
 		}

@@ -88,12 +88,11 @@ static void check_options(const struct serve_module *m, const char *const *t, si
 	if (rc == 0) {
 		FUZZ_CHECK(opt->ntargets == n, "%zu targets became %zu", n, opt->ntargets);
 		for (size_t i = 0; i < n; i++)
-			FUZZ_CHECK(strcmp(opt->targets[i], t[i]) == 0, "target \"%s\" became \"%s\"",
-			           t[i], opt->targets[i]);
+			FUZZ_CHECK(strcmp(opt->targets[i], t[i]) == 0,
+			           "target \"%s\" became \"%s\"", t[i], opt->targets[i]);
 		FUZZ_CHECK(!opt->targets_file, "a target became a targets file");
 	}
-	FUZZ_CHECK(!strstr(err.msg, SECRET), "an error repeats the module's password: %s",
-	           err.msg);
+	FUZZ_CHECK(!strstr(err.msg, SECRET), "an error repeats the module's password: %s", err.msg);
 	free(opt);
 }
 
@@ -132,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		mp_error_clear(&err);
 		if (serve_target_check(targets[i], &err) != 0) {
-			FUZZ_CHECK(err.msg[0], "target \"%s\" refused without a message", targets[i]);
+			FUZZ_CHECK(err.msg[0], "target \"%s\" refused without a message",
+			           targets[i]);
 			ok = false;
 			continue;
 		}

@@ -576,8 +576,9 @@ static void test_allow_from_targets(void **state)
 static void test_target_never_an_option(void **state)
 {
 	const struct fx *f = *state;
-	const char *bad[] = {"-vQx.example.test", "-Q.example.test", "-ilist.example.test",
-	                     "--help", "-", "a b.example.test", "x\tmail.example.test"};
+	const char *bad[] = {
+	    "-vQx.example.test", "-Q.example.test",     "-ilist.example.test", "--help", "-",
+	    "a b.example.test",  "x\tmail.example.test"};
 	const char *t[2] = {"-ilist.example.test", "-vQx.example.test"};
 	struct serve_config *c = NULL;
 	struct mp_error err;
@@ -654,15 +655,15 @@ static void test_pin_addresses(void **state)
 	                 0);
 	assert_int_equal(lookups, 1);
 	assert_int_equal(pins->n, 1);
-	assert_int_equal(pins->r.resolve(pins->r.arg, "one.example.test", AF_UNSPEC, INT64_MAX,
-	                                 out, 4, &n, &err),
+	assert_int_equal(pins->r.resolve(pins->r.arg, "one.example.test", AF_UNSPEC, INT64_MAX, out,
+	                                 4, &n, &err),
 	                 MP_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0], "127.0.0.1");
 	assert_int_equal(lookups, 1);
-	assert_int_not_equal(pins->r.resolve(pins->r.arg, "other.invalid", AF_UNSPEC, INT64_MAX,
-	                                     out, 4, &n, &err),
-	                     MP_OK);
+	assert_int_not_equal(
+	    pins->r.resolve(pins->r.arg, "other.invalid", AF_UNSPEC, INT64_MAX, out, 4, &n, &err),
+	    MP_OK);
 	/* ::1 is outside: the name is refused, and says which address */
 	assert_int_equal(serve_config_pin(c, t2, 1, &r, AF_UNSPEC, INT64_MAX, pins, &which, &err),
 	                 1);
@@ -678,9 +679,9 @@ static void test_pin_addresses(void **state)
 	c = load_ok(f);
 	assert_int_equal(serve_config_pin(c, t2, 1, &r, AF_INET6, INT64_MAX, pins, &which, &err),
 	                 0);
-	assert_int_equal(pins->r.resolve(pins->r.arg, "two.example.test", AF_INET6, INT64_MAX, out,
-	                                 4, &n, &err),
-	                 MP_OK);
+	assert_int_equal(
+	    pins->r.resolve(pins->r.arg, "two.example.test", AF_INET6, INT64_MAX, out, 4, &n, &err),
+	    MP_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0], "::1");
 	serve_config_free(c);
