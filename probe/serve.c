@@ -626,6 +626,7 @@ static void *worker(void *arg)
 {
 	struct server *s = arg;
 
+	threadmem_thread_start();
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		struct job *j = NULL;
@@ -654,6 +655,8 @@ static void *worker(void *arg)
 		s->in_flight++;
 		pthread_mutex_unlock(&s->lock);
 		run_job(s, j);
+		/* a report and a CA load touch deep stack: give it back */
+		threadmem_trim_stack();
 		pthread_mutex_lock(&s->lock);
 		s->in_flight--;
 		job_finish_locked(s, j);
