@@ -1,5 +1,5 @@
 /* deadline.c - monotonic time and deadlines. */
-#include "deadline.h"
+#include "core/deadline.h"
 
 #include <limits.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 /* der.c - the few DER walks a certificate needs (see der.h). */
-#include "der.h"
+#include "core/der.h"
 
 int der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
              const unsigned char **body, size_t *body_len)

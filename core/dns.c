@@ -1,6 +1,6 @@
 /* dns.c - a thin DNS client over libunbound (dns.h). */
-#include "dns.h"
-#include "deadline.h"
+#include "core/dns.h"
+#include "core/deadline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "limits.h"
-#include "status.h"
+#include "core/limits.h"
+#include "core/status.h"
 
 /* Record types (RFC 1035 3.2.2, RFC 3596, RFC 2782, RFC 6698). */
 enum dns_type {

@@ -1,6 +1,6 @@
 /* http.c - one bounded HTTP/1.1 GET over a stream (http.h). */
-#include "http.h"
-#include "limits.h"
+#include "core/http.h"
+#include "core/limits.h"
 
 #include <ctype.h>
 #include <errno.h>

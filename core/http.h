@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "stream.h"
+#include "core/stream.h"
 
 struct http_response {
 	int status;         /* 200, 301... */

@@ -1,5 +1,5 @@
 /* linereader.c - the one buffered line reader. */
-#include "linereader.h"
+#include "core/linereader.h"
 
 #include <string.h>
 

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "limits.h"
-#include "status.h"
-#include "stream.h"
+#include "core/limits.h"
+#include "core/status.h"
+#include "core/stream.h"
 
 struct linereader {
 	struct stream *s;

@@ -1,7 +1,7 @@
 /* net.c - name resolution and TCP connect with deadlines. */
-#include "net.h"
-#include "deadline.h"
-#include "sanitizer.h"
+#include "core/net.h"
+#include "core/deadline.h"
+#include "core/sanitizer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -202,4 +202,17 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return st;
+}
+
+const char *net_family_name(const char *text)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (!text || !text[0])
+		return NULL;
+	if (inet_pton(AF_INET, text, buf) == 1)
+		return "ipv4";
+	if (inet_pton(AF_INET6, text, buf) == 1)
+		return "ipv6";
+	return NULL;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include "status.h"
+#include "core/status.h"
 
 struct net_addr {
 	struct sockaddr_storage ss;
@@ -30,5 +30,8 @@ int net_parse_numeric(const char *host, uint16_t port, struct net_addr *out);
  * MP_ERR_NETWORK, with a message naming the address. */
 enum mp_status net_connect(const struct net_addr *addr, const struct net_addr *src, int64_t deadline,
 			   int *fd, struct mp_error *err);
+
+/* "ipv4", "ipv6", or NULL when text is not a numeric address. */
+const char *net_family_name(const char *text);
 
 #endif

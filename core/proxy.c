@@ -5,10 +5,10 @@
  * stream belongs to the mail server. The password is written to the proxy
  * and wiped from our buffers; it never appears in a message.
  */
-#include "proxy.h"
-#include "deadline.h"
-#include "limits.h"
-#include "net.h"
+#include "core/proxy.h"
+#include "core/deadline.h"
+#include "core/limits.h"
+#include "core/net.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

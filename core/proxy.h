@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 #include <stdbool.h>
-#include "status.h"
-#include "stream.h"
+#include "core/status.h"
+#include "core/stream.h"
 
 enum proxy_type {
 	PROXY_SOCKS4,

@@ -4,9 +4,9 @@
  * The password is secret: no message built here ever quotes it, nor any part
  * of the URL that could contain it.
  */
-#include "proxy.h"
-#include "base64.h"
-#include "limits.h"
+#include "core/proxy.h"
+#include "core/base64.h"
+#include "core/limits.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 /* status.c - the one table of result codes, their names and descriptions. */
-#include "status.h"
+#include "core/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef MP_STATUS_H
 #define MP_STATUS_H
 
-#include "limits.h"
+#include "core/limits.h"
 
 enum mp_status {
 	MP_OK = 0,

@@ -1,6 +1,6 @@
 /* stream.c - the stream dispatch functions and the TCP socket stream. */
-#include "stream.h"
-#include "deadline.h"
+#include "core/stream.h"
+#include "core/deadline.h"
 
 #include <errno.h>
 #include <fcntl.h>

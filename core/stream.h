@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <stdint.h>
-#include "status.h"
+#include "core/status.h"
 
 struct stream;
 

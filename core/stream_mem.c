@@ -1,5 +1,5 @@
 /* stream_mem.c - an in-memory scripted stream for unit tests and fuzzing. */
-#include "stream.h"
+#include "core/stream.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

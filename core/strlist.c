@@ -1,6 +1,6 @@
 /* strlist.c - a bounded list of owned strings. */
-#include "strlist.h"
-#include "limits.h"
+#include "core/strlist.h"
+#include "core/limits.h"
 
 #include <stdlib.h>
 #include <string.h>

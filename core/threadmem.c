@@ -1,8 +1,8 @@
 /* threadmem.c - see threadmem.h. Linux and glibc only; elsewhere, and under
  * AddressSanitizer (which keeps its own view of stacks), nothing is done. */
-#include "threadmem.h"
+#include "core/threadmem.h"
 
-#include "sanitizer.h"
+#include "core/sanitizer.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -8,12 +8,11 @@
  * peer sent, and it is verified afterwards against the trust store
  * (trust.h), so certificate problems never fail the handshake.
  */
-#include "tls.h"
-#include "deadline.h"
-#include "der.h"
-#include "threadmem.h"
-#include "tlsprobe.h"
-#include "trust.h"
+#include "core/tls.h"
+#include "core/deadline.h"
+#include "core/der.h"
+#include "core/threadmem.h"
+#include "core/trust.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>

@@ -10,16 +10,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "limits.h"
-#include "status.h"
-#include "stream.h"
-#include "strlist.h"
-
-/* TLS protocol versions as on the wire. */
-#define MP_TLS_V1_0 0x0301
-#define MP_TLS_V1_1 0x0302
-#define MP_TLS_V1_2 0x0303
-#define MP_TLS_V1_3 0x0304
+#include "core/limits.h"
+#include "core/status.h"
+#include "core/stream.h"
+#include "core/strlist.h"
+#include "core/tls_version.h"
 
 struct tls_config {
 	int min_version;        /* MP_TLS_V1_x, 0 = the widest wolfSSL offers */

@@ -14,9 +14,9 @@
  * slots of tls.c) hold. Anything else, or once the region is used up, goes
  * to malloc.
  */
-#include "tls.h"
-#include "sanitizer.h"
-#include "threadmem.h"
+#include "core/tls.h"
+#include "core/sanitizer.h"
+#include "core/threadmem.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>

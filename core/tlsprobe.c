@@ -3,8 +3,8 @@
  * attempts of --enumerate-tls (see tlsprobe.h for why SSLv3 and TLS 1.0 are
  * asked by hand and TLS 1.1-1.3 through wolfSSL).
  */
-#include "tlsprobe.h"
-#include "deadline.h"
+#include "core/tlsprobe.h"
+#include "core/deadline.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -115,49 +115,6 @@ static const unsigned char hrr_random[32] = {
 int tlsprobe_version_at(int i)
 {
 	return i >= 0 && i < TLSPROBE_NVERSIONS ? probe_versions[i] : 0;
-}
-
-const char *tlsprobe_version_name(int version)
-{
-	switch (version) {
-	case MP_SSL_V3:
-		return "SSLv3";
-	case MP_TLS_V1_0:
-		return "TLSv1.0";
-	case MP_TLS_V1_1:
-		return "TLSv1.1";
-	case MP_TLS_V1_2:
-		return "TLSv1.2";
-	case MP_TLS_V1_3:
-		return "TLSv1.3";
-	default:
-		return NULL;
-	}
-}
-
-int tlsprobe_version_parse(const char *s)
-{
-	static const struct {
-		const char *name;
-		int version;
-	} names[] = {
-	    {"1.0", MP_TLS_V1_0}, {"1.1", MP_TLS_V1_1}, {"1.2", MP_TLS_V1_2},
-	    {"1.3", MP_TLS_V1_3}, {"3", MP_SSL_V3},     {"3.0", MP_SSL_V3},
-	};
-	const char *v = s;
-
-	if (!s)
-		return -1;
-	if (strncasecmp(v, "tlsv", 4) == 0)
-		v += 4;
-	else if (strncasecmp(v, "tls", 3) == 0)
-		v += 3;
-	else if (strncasecmp(v, "sslv", 4) == 0)
-		v += 4;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(v, names[i].name) == 0)
-			return names[i].version;
-	return -1;
 }
 
 const char *tlsprobe_alert_name(int desc)

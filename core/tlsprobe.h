@@ -22,13 +22,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "limits.h"
-#include "status.h"
-#include "stream.h"
-#include "tls.h"
+#include "core/limits.h"
+#include "core/status.h"
+#include "core/stream.h"
+#include "core/tls.h"
+#include "core/tls_version.h"
 
-/* SSL 3.0 on the wire (RFC 6101); the TLS ones are in tls.h. */
-#define MP_SSL_V3 0x0300
 
 /* The versions --enumerate-tls tries, oldest first (index into results). */
 enum tlsprobe_index {
@@ -51,11 +50,6 @@ struct tls_version_check {
 
 /* Wire version of results[i] (MP_SSL_V3 ... MP_TLS_V1_3). */
 int tlsprobe_version_at(int i);
-/* "SSLv3", "TLSv1.0" ... "TLSv1.3" for a wire version, NULL when unknown. */
-const char *tlsprobe_version_name(int version);
-/* The wire version a user or a report names: "1.2", "tls1.2", "TLSv1.2",
- * "3.0", "SSLv3" (case-insensitive); -1 when unknown. */
-int tlsprobe_version_parse(const char *s);
 /* RFC 8446 6.2 / RFC 5246 7.2 name of an alert description, e.g.
  * "protocol_version"; NULL when unknown. */
 const char *tlsprobe_alert_name(int desc);

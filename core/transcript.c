@@ -1,7 +1,7 @@
 /* transcript.c - a bounded record of a conversation. */
-#include "transcript.h"
-#include "deadline.h"
-#include "limits.h"
+#include "core/transcript.h"
+#include "core/deadline.h"
+#include "core/limits.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* trust.c - the CA store and chain verification (see trust.h). */
-#include "trust.h"
-#include "der.h"
-#include "tls.h"
+#include "core/trust.h"
+#include "core/der.h"
+#include "core/tls.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>

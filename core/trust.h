@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-#include "limits.h"
-#include "status.h"
+#include "core/limits.h"
+#include "core/status.h"
 
 struct trust_store;
 

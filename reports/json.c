@@ -4,10 +4,10 @@
  * goes through esc_json_dup(), so the output is always valid UTF-8. Proxy
  * passwords are never read here.
  */
-#include "report.h"
-#include "escape.h"
-#include "../probe/addrs.h"
-#include "../probe/discover.h"
+#include "reports/report.h"
+#include "reports/escape.h"
+#include "core/net.h"
+#include "core/model/domain.h"
 
 #include <cjson/cJSON.h>
 #include <sys/socket.h>
@@ -443,7 +443,7 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 	add_str(b, o, "protocol", protocol_name(res->ep.proto));
 	add_str(b, o, "host", res->ep.host);
 	add_str_nonempty(b, o, "address", res->address);
-	add_str(b, o, "family", addrs_family_name(res->address));
+	add_str(b, o, "family", net_family_name(res->address));
 	if (res->ep.discovered_by) {
 		cJSON *by = add_obj(b, o, "discovered_by");
 

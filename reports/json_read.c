@@ -1,7 +1,7 @@
 /* json_read.c - a JSON result object back into a probe_result. */
-#include "json_read.h"
-#include "report.h"
-#include "../probe/auth.h"
+#include "reports/json_read.h"
+#include "reports/report.h"
+#include "core/model/auth.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

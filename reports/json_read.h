@@ -6,7 +6,7 @@
 #define MP_JSON_READ_H
 
 #include <stddef.h>
-#include "../probe/result.h"
+#include "core/model/result.h"
 
 struct cJSON;
 

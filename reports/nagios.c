@@ -9,7 +9,7 @@
  * appears outside the perfdata separator, so a monitoring core splits the
  * output where we mean it to.
  */
-#include "report.h"
+#include "reports/report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* ndjson.c - NDJSON: one JSON result per line, written and flushed as each
  * endpoint finishes, then one summary line ({"type": "summary", ...}). The
  * objects are json.c's (reports/schema.json, $defs/ndjson_line). */
-#include "report.h"
+#include "reports/report.h"
 
 #include <cjson/cJSON.h>
 

@@ -1,7 +1,6 @@
 /* policy.c - the policy rules turned into verdicts: a pure function of the
  * results and the options. Never probes, never prints. */
-#include "report.h"
-#include "../probe/plan.h"
+#include "reports/report.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -50,13 +49,10 @@ static void verdict(struct eval *e, const char *rule, int endpoint, bool optiona
 static bool is_optional(const struct policy *p, const struct probe_result *res)
 {
 	for (size_t i = 0; i < p->noptional; i++) {
-		struct endpoint ep;
-		struct mp_error err;
+		const struct policy_endpoint *ep = &p->optional_ep[i];
 
-		if (plan_parse_url(p->optional[i], &ep, &err) != 1)
-			continue;
-		if (ep.proto == res->ep.proto && ep.mode == res->ep.mode &&
-		    ep.port == res->ep.port && strcasecmp(ep.host, res->ep.host) == 0)
+		if (ep->proto == res->ep.proto && ep->mode == res->ep.mode &&
+		    ep->port == res->ep.port && strcasecmp(ep->host, res->ep.host) == 0)
 			return true;
 	}
 	return false;

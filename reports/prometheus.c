@@ -13,8 +13,8 @@
  * mailprobe_cert_not_after_timestamp_seconds - time() says the same in
  * PromQL (as with blackbox_exporter's probe_ssl_earliest_cert_expiry).
  */
-#include "report.h"
-#include "escape.h"
+#include "reports/report.h"
+#include "reports/escape.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

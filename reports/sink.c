@@ -1,7 +1,7 @@
 /* sink.c - report files written aside and renamed into place. The rename
  * is what a reader relies on (it sees the old file or the whole new one);
  * there is no fsync: a report is not worth a disk flush per file. */
-#include "sink.h"
+#include "reports/sink.h"
 
 #include <errno.h>
 #include <stdlib.h>

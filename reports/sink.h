@@ -7,7 +7,7 @@
 
 #include <limits.h>
 #include <stdio.h>
-#include "report.h"
+#include "reports/report.h"
 
 struct report_sink {
 	enum output_format format;

@@ -1,6 +1,6 @@
 /* summary.c - run-level verdicts: the recommended endpoint per protocol and
  * the exit code. */
-#include "report.h"
+#include "reports/report.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -6,8 +6,8 @@
  * sequence reaches the terminal; the only ESC bytes written are our own
  * colours, and only when asked for.
  */
-#include "report.h"
-#include "escape.h"
+#include "reports/report.h"
+#include "reports/escape.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

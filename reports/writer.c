@@ -1,6 +1,6 @@
 /* writer.c - the table of report writers (one file per format) and the
  * helpers the machine formats share. */
-#include "report.h"
+#include "reports/report.h"
 
 #include <string.h>
 
@@ -46,16 +46,33 @@ static int write_ndjson(FILE *f, const struct run_report *r, const struct writer
 }
 
 static const struct report_writer writers[FORMAT_COUNT] = {
-    [FORMAT_TABLE] = {.format = FORMAT_TABLE, .name = "table", .write = write_table},
-    [FORMAT_JSON] = {.format = FORMAT_JSON, .name = "json", .write = write_json},
-    [FORMAT_NAGIOS] = {.format = FORMAT_NAGIOS, .name = "nagios", .write = write_nagios},
-    [FORMAT_JUNIT] = {.format = FORMAT_JUNIT, .name = "junit", .write = write_junit},
+    [FORMAT_TABLE] = {.format = FORMAT_TABLE,
+                      .name = "table",
+                      .content_type = "text/plain; charset=utf-8",
+                      .write = write_table},
+    [FORMAT_JSON] = {.format = FORMAT_JSON,
+                     .name = "json",
+                     .content_type = "application/json",
+                     .write = write_json},
+    [FORMAT_NAGIOS] = {.format = FORMAT_NAGIOS,
+                       .name = "nagios",
+                       .content_type = "text/plain; charset=utf-8",
+                       .write = write_nagios},
+    [FORMAT_JUNIT] = {.format = FORMAT_JUNIT,
+                      .name = "junit",
+                      .content_type = "application/xml",
+                      .write = write_junit},
     [FORMAT_PROMETHEUS] = {.format = FORMAT_PROMETHEUS,
                            .name = "prometheus",
+                           .content_type = "text/plain; version=0.0.4; charset=utf-8",
                            .write = write_prometheus},
-    [FORMAT_HTML] = {.format = FORMAT_HTML, .name = "html", .write = write_html},
+    [FORMAT_HTML] = {.format = FORMAT_HTML,
+                     .name = "html",
+                     .content_type = "text/html; charset=utf-8",
+                     .write = write_html},
     [FORMAT_NDJSON] = {.format = FORMAT_NDJSON,
                        .name = "ndjson",
+                       .content_type = "application/x-ndjson",
                        .write = write_ndjson,
                        .write_result = report_write_ndjson_result,
                        .write_summary = report_write_ndjson_summary},

@@ -10,7 +10,7 @@
 #include "core/base64.h"
 #include "core/deadline.h"
 #include "core/stream.h"
-#include "probe/auth.h"
+#include "probe/dialects/auth.h"
 
 /* Flag byte of a dialect input (data[0]). */
 #define DFLAG_READ_MASK      0x03 /* bytes per read: whole chunks, 1, 3 or 17 */

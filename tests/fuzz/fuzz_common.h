@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probe/dialect.h"
+#include "probe/dialects/dialect.h"
 
 /* Separates server chunks in an input: chunk i becomes readable after the
  * client's i-th write (the dictionaries in dict/ name it too). */

@@ -13,7 +13,7 @@
 
 #include "core/dns.h"
 #include "core/http.h"
-#include "probe/mailpolicy.h"
+#include "probe/discover/mailpolicy.h"
 
 static const uint16_t types[] = {DNS_T_A,   DNS_T_AAAA, DNS_T_CNAME, DNS_T_MX,
                                  DNS_T_TXT, DNS_T_SRV,  DNS_T_TLSA};

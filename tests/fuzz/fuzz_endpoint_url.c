@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe/plan.h"
+#include "probe/engine/plan.h"
 
 /* Host buffer sizes for plan_parse_host (256 is what struct endpoint has). */
 static const size_t host_sizes[] = {1, 2, 8, 16, 64, 256};

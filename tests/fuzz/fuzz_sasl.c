@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "core/base64.h"
-#include "probe/sasl.h"
+#include "probe/dialects/sasl.h"
 
 #define XFLAG_MECH_MASK  0x07
 #define XFLAG_NO_INITIAL 0x08

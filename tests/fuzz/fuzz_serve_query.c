@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probe/serve_config.h"
+#include "probe/app/serve_config.h"
 
 #define SECRET "fuzz-Pw-s3cret"
 

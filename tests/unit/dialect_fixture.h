@@ -10,7 +10,7 @@
 
 #include "core/deadline.h"
 #include "core/stream.h"
-#include "probe/dialect.h"
+#include "probe/dialects/dialect.h"
 
 struct fx {
 	struct endpoint ep;

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "probe/addrs.h"
+#include "probe/engine/addrs.h"
+#include "core/net.h"
 #include "core/deadline.h"
 
 static int resolve_calls;
@@ -99,11 +100,11 @@ static void test_expand_family(void **state)
 static void test_family_name(void **state)
 {
 	(void)state;
-	assert_string_equal(addrs_family_name("127.0.0.1"), "ipv4");
-	assert_string_equal(addrs_family_name("::1"), "ipv6");
-	assert_null(addrs_family_name("mx.test"));
-	assert_null(addrs_family_name(""));
-	assert_null(addrs_family_name(NULL));
+	assert_string_equal(net_family_name("127.0.0.1"), "ipv4");
+	assert_string_equal(net_family_name("::1"), "ipv6");
+	assert_null(net_family_name("mx.test"));
+	assert_null(net_family_name(""));
+	assert_null(net_family_name(NULL));
 }
 
 static void set_result(struct probe_result *r, const char *addr, enum mp_status st, const char *fp,

@@ -17,9 +17,9 @@
 
 #include "core/deadline.h"
 #include "core/stream.h"
-#include "probe/auth.h"
-#include "probe/cli.h"
-#include "probe/dialect.h"
+#include "probe/dialects/auth.h"
+#include "probe/app/cli.h"
+#include "probe/dialects/dialect.h"
 #include "reports/report.h"
 
 /* RFC 4616 section 4 / RFC 2195 section 2 credentials. */

@@ -13,7 +13,7 @@
 
 #include "core/deadline.h"
 #include "core/stream.h"
-#include "probe/checks.c"
+#include "probe/engine/checks.c"
 
 /* A check on a scripted server speaking proto in mode. */
 struct cx {

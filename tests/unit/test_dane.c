@@ -15,7 +15,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
-#include "probe/discover.h"
+#include "probe/discover/discover.h"
 
 /* A certificate whose "DER" and "SPKI" are the given strings. */
 static void make_cert(struct cert_info *c, const char *der, const char *spki)

@@ -10,7 +10,7 @@
 
 #include "core/dns.h"
 #include "core/http.h"
-#include "probe/mailpolicy.h"
+#include "probe/discover/mailpolicy.h"
 
 static void test_mtasts_txt(void **state)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe/cli.h"
-#include "probe/plan.h"
+#include "probe/app/cli.h"
+#include "probe/engine/plan.h"
 
 static void test_url_schemes_and_default_ports(void **state)
 {

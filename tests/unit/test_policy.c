@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probe/cli.h"
-#include "probe/policy_opts.h"
+#include "probe/app/cli.h"
+#include "probe/app/policy_opts.h"
 #include "reports/report.h"
 
 #define MAXR 8
@@ -156,14 +156,16 @@ static void test_expect_and_optional(void **state)
 	expect_state(f, RULE_EXPECT, 2, PSTATE_CRITICAL, "did not answer");
 
 	/* an optional endpoint only warns */
-	snprintf(f->opt.policy.optional[0], MP_MAX_POLICY_STR, "pop3://127.0.0.1:110");
-	f->opt.policy.noptional = 1;
+	struct mp_error err;
+
+	assert_int_equal(policy_set(&f->opt.policy, "optional", "pop3://127.0.0.1:110", "test", &err), 0);
 	eval(f);
 	expect_state(f, RULE_EXPECT, 2, PSTATE_WARNING, "(optional endpoint)");
 	assert_int_equal(f->rep.state, PSTATE_WARNING);
 	assert_int_equal(report_exit_code(&f->rep), 1);
 	/* another mode of the same port is not optional */
-	snprintf(f->opt.policy.optional[0], MP_MAX_POLICY_STR, "pop3s://127.0.0.1:110");
+	f->opt.policy.noptional = 0;
+	assert_int_equal(policy_set(&f->opt.policy, "optional", "pop3s://127.0.0.1:110", "test", &err), 0);
 	eval(f);
 	expect_state(f, RULE_EXPECT, 2, PSTATE_CRITICAL, NULL);
 }

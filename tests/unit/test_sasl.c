@@ -15,7 +15,7 @@
 
 #include "core/base64.h"
 #include "core/limits.h"
-#include "probe/sasl.h"
+#include "probe/dialects/sasl.h"
 
 #define SECRET_PASS  "s3cr3t-Pw!"
 #define SECRET_TOKEN "tOkEn.Secret-42"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "probe/serve_config.h"
+#include "probe/app/serve_config.h"
 
 #define PASSWORD "unit-s3cret-Pw"
 

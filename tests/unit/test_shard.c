@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "probe/targets.h"
+#include "probe/engine/targets.h"
 
 /* The same text gives the same hash on every run and machine: pinned. */
 static void test_hash_is_stable(void **state)

@@ -14,7 +14,7 @@
 
 #include "core/deadline.h"
 #include "core/stream.h"
-#include "probe/dialect.h"
+#include "probe/dialects/dialect.h"
 
 
 #define FX_PROTO PROTO_SMTP

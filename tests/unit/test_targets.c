@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probe/plan.h"
-#include "probe/targets.h"
+#include "probe/engine/plan.h"
+#include "probe/engine/targets.h"
 
 /* A reader over the bytes of s (through a temporary file). */
 static struct target_reader *reader_of(const char *s, size_t len, FILE **keep)

@@ -1,0 +1,34 @@
+/* mailpolicy.h - parsers for what a domain publishes about its mail: the
+ * MTA-STS TXT record and policy file (RFC 8461), the TLS-RPT record
+ * (RFC 8460) and the autoconfig file mail clients fetch (Thunderbird's
+ * config-v1.1.xml). Pure functions over untrusted bytes: bounded, no
+ * allocation, fuzzed (tests/fuzz/fuzz_mailpolicy.c). */
+#ifndef MP_MAILPOLICY_H
+#define MP_MAILPOLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/limits.h"
+
+#include "core/model/domain.h"
+
+/* RFC 8461 3.1: "v=STSv1; id=...". Returns 0 when valid (id set), -1 with txt_error. */
+int mtasts_parse_txt(const char *txt, size_t len, struct mtasts_state *st);
+/* RFC 8461 3.2: the policy file's "key: value" lines. Returns 0 when valid. */
+int mtasts_parse_policy(const char *body, size_t len, struct mtasts_state *st);
+/* RFC 8461 4.1: mx matches pattern (a "*." wildcard covers one leftmost label). */
+bool mtasts_mx_matches(const char *pattern, const char *mx);
+
+/* RFC 8460 3: "v=TLSRPTv1; rua=mailto:...,https://...". Returns 0 when valid. */
+int tlsrpt_parse(const char *txt, size_t len, struct tlsrpt_state *st);
+
+/* Parses a config-v1.1.xml body: incomingServer / outgoingServer with
+ * hostname, port, socketType, authentication. A small reader for that one
+ * format: no DTD, no entity definitions (a body with "<!DOCTYPE" or
+ * "<!ENTITY" is refused), only the five predefined entities decoded.
+ * %EMAILDOMAIN% in a hostname becomes domain. Returns 0 when at least one
+ * server was read, -1 with st->error. */
+int autoconfig_parse(const char *xml, size_t len, const char *domain, struct autoconfig_state *st);
+
+#endif

@@ -1,0 +1,1138 @@
+/* engine.c - the scheduler: a worker pool that runs the probes of many
+ * endpoints concurrently under one deadline, their logins and TLS version
+ * attempts, auto mode, and interrupts. What one probe does is in probe.c. */
+#include "probe/engine/engine.h"
+#include "probe/dialects/auth.h"
+#include "probe/engine/checks.h"
+#include "probe/dialects/dialect.h"
+#include "probe/engine/probe.h"
+#include "core/deadline.h"
+#include "core/sanitizer.h"
+#include "core/threadmem.h"
+#include "core/tls.h"
+#include "probe/engine/targets.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- The worker pool ---- */
+
+enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
+
+struct pool {
+	const struct endpoint *eps;
+	struct probe_result *res;
+	/* array runs: n endpoints, next the first not taken; streamed runs: n
+	 * slots, one per worker thread, each holding its endpoint in flight */
+	size_t n, next;
+	bool streamed;
+	const struct probe_config *cfg; /* the caller's, or paced below */
+	struct probe_config paced;      /* the caller's with --rate's hook */
+	const struct engine_params *prm;
+	int64_t deadline;
+	volatile sig_atomic_t *stop;
+	enum job_state *state;
+	volatile int *fds;
+	bool *skip;             /* auto mode: not needed any more */
+	size_t *group;          /* auto mode: first index of the endpoint's group */
+	struct login_set **logins; /* logins running per endpoint (NULL: none) */
+	struct tls_enum **tls_enums; /* --enumerate-tls attempts running per endpoint */
+	struct check_set **checks; /* active checks running per endpoint (checks.h) */
+	size_t spare;           /* threads that may still start: concurrency - workers */
+	pthread_mutex_t lock;
+	pthread_cond_t host_free; /* a per-host slot came free */
+	int done_pipe[2];
+	/* --per-host: the hosts with endpoints in flight (at most one entry per
+	 * worker), guarded by lock */
+	struct host_use *hosts;
+	size_t nhosts;
+	/* --rate: when the next connection may start (microseconds, monotonic) */
+	int64_t next_conn_us;
+	uint64_t jitter;        /* xorshift state for the back-off's jitter */
+	/* streamed runs */
+	struct endpoint *slot_eps;
+	const struct engine_source *src;
+	pthread_mutex_t src_lock;
+	bool src_done;
+	int src_rc;
+	struct mp_error src_err;
+	void (*done)(void *arg, struct probe_result *res);
+	void *done_arg;
+	pthread_mutex_t done_lock;
+};
+
+/* A host with endpoints in flight, and how many. */
+struct host_use {
+	uint64_t key;
+	int count;
+};
+
+/* The login attempts of one endpoint (auth.h), run by its worker and by up
+ * to as many extra threads as the pool has spare, so that no more than
+ * --concurrency connections are open at once. next is guarded by the pool's
+ * lock; fds lets an interrupt shut the attempts' sockets down. */
+struct login_set {
+	struct pool *p;
+	size_t ep;
+	size_t idx[AUTH_METHOD_COUNT];  /* attempts: indexes into res->auth_results */
+	size_t n, next;
+	volatile int fds[AUTH_METHOD_COUNT];
+};
+
+/* Runs attempts of ls until none is left (or the run stops). */
+static void login_loop(struct login_set *ls)
+{
+	struct pool *p = ls->p;
+
+	for (;;) {
+		struct auth_result *a = NULL;
+		size_t k;
+
+		pthread_mutex_lock(&p->lock);
+		if (ls->next >= ls->n || (p->stop && *p->stop) || (p->skip && p->skip[ls->ep])) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		k = ls->next++;
+		pthread_mutex_unlock(&p->lock);
+		/* Past the deadline the attempt keeps its "not attempted". */
+		if (deadline_expired(p->deadline))
+			continue;
+		a = &p->res[ls->ep].auth_results[ls->idx[k]];
+		probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k]);
+		/* A socket shut down by the interrupt looks like a server that
+		 * closed: say what happened. */
+		if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
+			snprintf(a->detail, sizeof(a->detail), "interrupted during the login");
+	}
+}
+
+static void *login_thread(void *arg)
+{
+	threadmem_thread_start();
+	login_loop(arg);
+	tls_thread_cleanup();
+	return NULL;
+}
+
+static struct host_use *host_find(struct pool *p, const struct endpoint *ep);
+
+/* Threads (and so connections) for endpoint i's helpers: up to want of the
+ * pool's spare threads, and with --per-host no more than the free slots of
+ * its host (the endpoint holds one already): never waits, the endpoint's
+ * own thread does the rest in turn. */
+static size_t take_helpers(struct pool *p, size_t i, size_t want)
+{
+	struct host_use *h;
+	size_t got;
+
+	pthread_mutex_lock(&p->lock);
+	got = want < p->spare ? want : p->spare;
+	if (p->prm->per_host > 0) {
+		h = host_find(p, &p->eps[i]);
+		if (!h || h->count >= p->prm->per_host)
+			got = 0;
+		else if (got > (size_t)(p->prm->per_host - h->count))
+			got = (size_t)(p->prm->per_host - h->count);
+		if (h)
+			h->count += (int)got;
+	}
+	p->spare -= got;
+	pthread_mutex_unlock(&p->lock);
+	return got;
+}
+
+/* Gives back n threads that take_helpers gave endpoint i. */
+static void give_helpers(struct pool *p, size_t i, size_t n)
+{
+	struct host_use *h;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->spare += n;
+	h = p->prm->per_host > 0 ? host_find(p, &p->eps[i]) : NULL;
+	if (h)
+		h->count -= (int)n;
+	pthread_cond_broadcast(&p->host_free);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* After endpoint i's probe: plans its logins and runs them concurrently,
+ * with extra threads taken from the pool's spare ones. */
+static void run_logins(struct pool *p, size_t i)
+{
+	struct probe_result *res = &p->res[i];
+	struct login_set ls;
+	pthread_t extra[AUTH_METHOD_COUNT];
+	size_t got, started = 0;
+
+	if (auth_plan(p->cfg->auth, res) == 0)
+		return;
+	memset(&ls, 0, sizeof(ls));
+	ls.p = p;
+	ls.ep = i;
+	for (size_t k = 0; k < res->nauth && ls.n < AUTH_METHOD_COUNT; k++)
+		if (res->auth_results[k].attempt)
+			ls.idx[ls.n++] = k;
+	for (size_t k = 0; k < AUTH_METHOD_COUNT; k++)
+		ls.fds[k] = -1;
+	got = take_helpers(p, i, ls.n - 1);
+	pthread_mutex_lock(&p->lock);
+	p->logins[i] = &ls;
+	pthread_mutex_unlock(&p->lock);
+	for (; started < got; started++)
+		if (pthread_create(&extra[started], NULL, login_thread, &ls) != 0)
+			break;
+	login_loop(&ls);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(extra[k], NULL);
+	pthread_mutex_lock(&p->lock);
+	p->logins[i] = NULL;
+	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, got);
+}
+
+/* Shuts down the sockets of endpoint i's running logins. Call with the lock held. */
+static void interrupt_logins(struct pool *p, size_t i)
+{
+	struct login_set *ls = p->logins ? p->logins[i] : NULL;
+
+	for (size_t k = 0; ls && k < ls->n; k++)
+		if (ls->fds[k] >= 0)
+			shutdown(ls->fds[k], SHUT_RDWR);
+}
+
+/* ---- --enumerate-tls: each TLS version on a fresh connection (tlsprobe.h) ---- */
+
+/* One endpoint's version attempts, which run while its worker probes it.
+ * fds lets an interrupt shut their sockets down. */
+struct tls_enum {
+	struct pool *p;
+	size_t ep;
+	size_t threads;                 /* taken from p->spare */
+	volatile int fds[TLSPROBE_NVERSIONS];
+	struct tlsprobe_run *run;
+};
+
+/* tlsprobe open(): the endpoint's path, and for STARTTLS the greeting,
+ * capabilities and go-ahead (into a scratch result), leaving the stream
+ * where a ClientHello goes. */
+static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, struct stream **out,
+				    struct mp_error *err)
+{
+	struct tls_enum *te = arg;
+	const struct endpoint *ep = &te->p->eps[te->ep];
+	const struct probe_config *cfg = te->p->cfg;
+	const struct dialect *d = dialect_for(ep->proto);
+	struct probe_result *scratch = calloc(1, sizeof(*scratch));
+	struct stream *stream = NULL;
+	struct session s;
+	enum mp_status st;
+
+	*out = NULL;
+	if (!scratch)
+		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
+	result_init(scratch, ep);
+	st = probe_open_path(ep, cfg, deadline, scratch, &te->fds[index], &stream, err);
+	if (st != MP_OK || ep->mode != MODE_STARTTLS)
+		goto out;
+	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
+	stream = NULL;
+	st = d->greeting(&s);
+	if (st == MP_OK)
+		st = d->capabilities(&s);
+	if (st == MP_OK && !scratch->starttls_offered)
+		st = mp_error_set(&s.err, MP_ERR_STARTTLS_NOT_OFFERED,
+				  "server does not advertise STARTTLS");
+	if (st == MP_OK)
+		st = d->starttls(&s);
+	if (st != MP_OK) {
+		mp_error_set(err, st, "%s", s.err.msg[0] ? s.err.msg : mp_status_describe(st));
+		te->fds[index] = -1;
+		session_close(&s);
+		goto out;
+	}
+	/* RFC 3207 4.2: bytes after the go-ahead are not part of the TLS session. */
+	lr_discard(&s.lr);
+	stream = s.stream;
+	s.stream = NULL;
+	lr_init(&s.lr, NULL);
+out:
+	if (st == MP_OK)
+		*out = stream;
+	else
+		te->fds[index] = -1;
+	result_free(scratch);
+	free(scratch);
+	return st;
+}
+
+/* tlsprobe close(). */
+static void tls_enum_close(void *arg, int index, struct stream *s)
+{
+	struct tls_enum *te = arg;
+
+	te->fds[index] = -1;
+	stream_close(s);
+}
+
+/* Shuts down the sockets of endpoint i's version attempts. Call with the lock held. */
+static void interrupt_tls_enum(struct pool *p, size_t i)
+{
+	struct tls_enum *te = p->tls_enums ? p->tls_enums[i] : NULL;
+
+	for (int k = 0; te && k < TLSPROBE_NVERSIONS; k++)
+		if (te->fds[k] >= 0)
+			shutdown(te->fds[k], SHUT_RDWR);
+}
+
+/* Starts enumerating endpoint i, when asked for and the endpoint may speak
+ * TLS, alongside its probe (the attempts learn soon enough whether a
+ * STARTTLS endpoint says go-ahead). NULL when not enumerating. */
+static struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct tlsprobe_target t;
+	struct tls_enum *te = NULL;
+
+	if (!p->cfg->enumerate_tls || !p->tls_enums || ep->mode == MODE_PLAIN)
+		return NULL;
+	te = calloc(1, sizeof(*te));
+	if (!te)
+		return NULL;
+	te->p = p;
+	te->ep = i;
+	for (int k = 0; k < TLSPROBE_NVERSIONS; k++)
+		te->fds[k] = -1;
+	memset(&t, 0, sizeof(t));
+	t.open = tls_enum_open;
+	t.close = tls_enum_close;
+	t.arg = te;
+	t.tls = p->cfg->tls;
+	t.sni = p->cfg->sni ? p->cfg->sni : ep->host;
+	t.tls_timeout_ms = p->cfg->tls_timeout_ms;
+	t.deadline = p->deadline;
+	/* The probe's own handshake usually settles TLS 1.3: wait for it. */
+	t.defer_version = MP_TLS_V1_3;
+	te->threads = take_helpers(p, i, TLSPROBE_NVERSIONS);
+	pthread_mutex_lock(&p->lock);
+	p->tls_enums[i] = te;
+	pthread_mutex_unlock(&p->lock);
+	te->run = tlsprobe_enum_start(&t, (int)te->threads);
+	return te;
+}
+
+/* True when the probe showed endpoint res to be TLS-capable: implicit TLS
+ * that did not answer in plaintext or time out, or STARTTLS that gave the
+ * go-ahead (session_start_tls ran, and not after a silent greeting). */
+static bool tls_enum_applies(const struct probe_result *res)
+{
+	if (!res->tls_used)
+		return false;
+	if (res->ep.mode == MODE_TLS)
+		return !res->tls.peer_spoke_plaintext && res->status != MP_ERR_TLS_TIMEOUT;
+	return res->ep.mode == MODE_STARTTLS && res->status != MP_ERR_GREETING_TIMEOUT;
+}
+
+/* Waits for endpoint i's attempts (running those still waiting, on threads
+ * that came free meanwhile or in this one), records them and flags the
+ * legacy versions accepted (RFC 7568, RFC 8996). */
+static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
+{
+	struct probe_result *res = &p->res[i];
+	struct tls_version_check chk[TLSPROBE_NVERSIONS];
+	char legacy[64] = "", list[96] = "";
+	bool ran;
+	size_t want, started;
+
+	if (!te)
+		return;
+	ran = te->run != NULL;
+	/* The version the probe's handshake selected is accepted (RFC 8446
+	 * 4.2.1, RFC 5246 7.4.1.3): no need to ask again. */
+	for (int k = 0; res->tls_used && res->tls.done && k < TLSPROBE_NVERSIONS; k++) {
+		struct tls_version_check known;
+		const char *name = tlsprobe_version_name(tlsprobe_version_at(k));
+
+		if (!name || strcmp(name, res->tls.version) != 0)
+			continue;
+		memset(&known, 0, sizeof(known));
+		known.version = tlsprobe_version_at(k);
+		known.accepted = known.conclusive = true;
+		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
+			 res->tls.cipher);
+		tlsprobe_enum_known(te->run, &known);
+	}
+	want = take_helpers(p, i, TLSPROBE_NVERSIONS);
+	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
+	te->threads += started;
+	give_helpers(p, i, want - started);
+	memset(chk, 0, sizeof(chk));
+	tlsprobe_enum_finish(te->run, chk);
+	pthread_mutex_lock(&p->lock);
+	p->tls_enums[i] = NULL;
+	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, te->threads);
+	free(te);
+	if (!ran || !tls_enum_applies(res))
+		return;
+	memcpy(res->tls_versions, chk, sizeof(chk));
+	res->tls_versions_done = true;
+	for (int k = 0; k < TLSPROBE_NVERSIONS; k++) {
+		const char *name = tlsprobe_version_name(chk[k].version);
+		char *to = chk[k].version <= MP_TLS_V1_1 ? legacy : NULL;
+
+		if (!chk[k].accepted || !name)
+			continue;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 list[0] ? " " : "", name);
+		if (to)
+			snprintf(to + strlen(to), sizeof(legacy) - strlen(to), "%s%s",
+				 to[0] ? ", " : "", name);
+	}
+	transcript_note(&res->transcript, "TLS versions accepted: %s", list[0] ? list : "none");
+	if (legacy[0])
+		result_add_finding(res, FINDING_LEGACY_TLS_ACCEPTED,
+				   "server accepts %s, which %s deprecated (RFC 7568, RFC 8996)",
+				   legacy, strchr(legacy, ',') ? "are" : "is");
+}
+
+/* After endpoint i's probe: its active checks (checks.h), each on a fresh
+ * connection, with extra threads taken from the pool's spare ones. */
+static void run_checks(struct pool *p, size_t i)
+{
+	struct check_set *cs = checks_begin(&p->eps[i], p->cfg, p->deadline, &p->res[i]);
+	size_t got = take_helpers(p, i, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
+
+	pthread_mutex_lock(&p->lock);
+	p->checks[i] = cs;
+	pthread_mutex_unlock(&p->lock);
+	checks_run(cs, got, p->stop);
+	pthread_mutex_lock(&p->lock);
+	p->checks[i] = NULL;
+	pthread_mutex_unlock(&p->lock);
+	give_helpers(p, i, got);
+	checks_end(cs);
+}
+
+/* Waits until when_ms (monotonic) or the run stops, in bounded slices. */
+static void pause_until(struct pool *p, int64_t when_ms)
+{
+	for (;;) {
+		int64_t left = when_ms - mono_ms();
+
+		if (left <= 0 || (p->stop && *p->stop))
+			return;
+		poll(NULL, 0, (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
+	}
+}
+
+/* The per-host key of an endpoint: the address it goes to when that is
+ * known (an address of an expanded name, or a numeric host), in one
+ * canonical form, so that "127.0.0.1" and a name's 127.0.0.1 share their
+ * slots; else its host name, case-folded. */
+static uint64_t host_key(const struct endpoint *ep)
+{
+	const char *src = ep->address[0] ? ep->address : ep->host;
+	char buf[sizeof(ep->host) > INET6_ADDRSTRLEN ? sizeof(ep->host) : INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t len = 0;
+
+	if (inet_pton(AF_INET, src, bin) == 1 && inet_ntop(AF_INET, bin, buf, sizeof(buf)))
+		return target_hash(buf, strlen(buf));
+	if (inet_pton(AF_INET6, src, bin) == 1 && inet_ntop(AF_INET6, bin, buf, sizeof(buf)))
+		return target_hash(buf, strlen(buf));
+	for (; src[len] && len < sizeof(buf); len++)
+		buf[len] = (char)tolower((unsigned char)src[len]);
+	return target_hash(buf, len);
+}
+
+/* The in-flight entry of ep's host, or NULL. Call with the lock held. */
+static struct host_use *host_find(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+
+	for (size_t i = 0; i < p->nhosts; i++)
+		if (p->hosts[i].key == key)
+			return &p->hosts[i];
+	return NULL;
+}
+
+/* --per-host: waits for a slot of ep's host. Returns false when the run
+ * stopped or its deadline passed first. */
+static bool host_acquire(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+	bool ok = false;
+
+	if (p->prm->per_host <= 0)
+		return true;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct host_use *h = NULL;
+		struct timespec ts;
+
+		for (size_t i = 0; i < p->nhosts && !h; i++)
+			if (p->hosts[i].key == key)
+				h = &p->hosts[i];
+		if (!h || h->count < p->prm->per_host) {
+			if (!h) {
+				h = &p->hosts[p->nhosts++];
+				h->key = key;
+				h->count = 0;
+			}
+			h->count++;
+			ok = true;
+			break;
+		}
+		if ((p->stop && *p->stop) || deadline_expired(p->deadline))
+			break;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += MP_ENGINE_WAIT_SLICE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->host_free, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+static void host_release(struct pool *p, const struct endpoint *ep)
+{
+	uint64_t key = host_key(ep);
+
+	if (p->prm->per_host <= 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->nhosts; i++) {
+		if (p->hosts[i].key != key)
+			continue;
+		if (--p->hosts[i].count <= 0)
+			p->hosts[i] = p->hosts[--p->nhosts];
+		break;
+	}
+	pthread_cond_broadcast(&p->host_free);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* --rate: waits for this connection's turn (probe_config.before_connect, arg the pool). */
+static void rate_wait(void *arg)
+{
+	struct pool *p = arg;
+	int64_t now = mono_ms() * 1000, at;
+
+	if (p->prm->rate <= 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	at = p->next_conn_us > now ? p->next_conn_us : now;
+	p->next_conn_us = at + 1000000 / p->prm->rate;
+	pthread_mutex_unlock(&p->lock);
+	pause_until(p, at / 1000);
+}
+
+/* Worth another attempt: the server refused service for load, or the
+ * connection was reset (or closed) before any greeting. */
+static bool retryable(const struct probe_result *res)
+{
+	if (res->status == MP_ERR_REJECTED)
+		return res->busy;
+	return (res->status == MP_ERR_NETWORK || res->status == MP_ERR_CLOSED) && !res->greeting;
+}
+
+/* The back-off before retry k (1, 2, ...): exponential, capped, plus up to
+ * half of it again as jitter so that many clients do not come back at once. */
+static int64_t backoff_ms(struct pool *p, int k)
+{
+	int64_t base = MP_RETRY_BASE_MS, jitter;
+	uint64_t x;
+
+	for (int i = 1; i < k && base < MP_RETRY_MAX_MS; i++)
+		base *= 2;
+	if (base > MP_RETRY_MAX_MS)
+		base = MP_RETRY_MAX_MS;
+	pthread_mutex_lock(&p->lock);
+	x = p->jitter;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	p->jitter = x;
+	pthread_mutex_unlock(&p->lock);
+	jitter = (int64_t)(x % (uint64_t)(base / 2 + 1));
+	return base + jitter;
+}
+
+/* Probes endpoint i (its --enumerate-tls attempts alongside), with --retry
+ * attempts of a busy endpoint within the deadline, then its logins. */
+static void run_job(struct pool *p, size_t i)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct probe_result *res = &p->res[i];
+	int attempt = 1;
+
+	if (!host_acquire(p, ep)) {
+		if (!(p->stop && *p->stop))
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		return;
+	}
+	for (;;) {
+		struct tls_enum *te = NULL;
+		int64_t wait;
+
+		if (deadline_expired(p->deadline)) {
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+			break;
+		}
+		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
+		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i]);
+		tls_enum_end(p, i, te);
+		res->attempts = attempt;
+		if (attempt > p->prm->retry || !retryable(res) || (p->stop && *p->stop))
+			break;
+		wait = backoff_ms(p, attempt);
+		if (p->deadline != DEADLINE_NONE && deadline_left_ms(p->deadline) <= wait)
+			break;
+		transcript_note(&res->transcript, "attempt %d: %s; trying again in %lld ms",
+				attempt, mp_status_name(res->status), (long long)wait);
+		pause_until(p, mono_ms() + wait);
+		if (p->stop && *p->stop)
+			break;
+		/* A fresh result for the next attempt. */
+		result_free(res);
+		result_init(res, ep);
+		attempt++;
+	}
+	/* Logins and checks are connections to the same host: the slot is
+	 * held until they are done. */
+	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
+		run_logins(p, i);
+	if (p->checks && !(p->stop && *p->stop))
+		run_checks(p, i);
+	host_release(p, ep);
+}
+
+/* An array run's worker: takes the next endpoint until none is left. */
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	threadmem_thread_start();
+	for (;;) {
+		size_t i;
+		char one = 1;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->next >= p->n || (p->stop && *p->stop)) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		i = p->next++;
+		p->state[i] = JOB_RUNNING;
+		if ((p->skip && p->skip[i]) || p->eps[i].invalid) {
+			p->state[i] = JOB_DONE;
+			pthread_mutex_unlock(&p->lock);
+			if (write(p->done_pipe[1], &one, 1) < 0) {
+				/* see below */
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+
+		if (deadline_expired(p->deadline))
+			result_fail(&p->res[i], MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		else
+			run_job(p, i);
+		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
+		 * entries of ~800 KiB (one per peer key seen): emptied after each
+		 * endpoint, a worker's memory stays bounded. */
+		tls_thread_cleanup();
+
+		pthread_mutex_lock(&p->lock);
+		p->state[i] = JOB_DONE;
+		pthread_mutex_unlock(&p->lock);
+		if (write(p->done_pipe[1], &one, 1) < 0) {
+			/* the main thread also wakes up on its own; nothing to do */
+		}
+	}
+	tls_thread_cleanup();
+	return NULL;
+}
+
+/* A streamed run's worker: slot k holds its endpoint in flight. */
+struct stream_worker {
+	struct pool *p;
+	size_t k;
+};
+
+static void *stream_worker(void *arg)
+{
+	struct stream_worker *w = arg;
+	struct pool *p = w->p;
+	size_t k = w->k;
+	char why[MP_MAX_ERROR];
+	char one = 1;
+
+	threadmem_thread_start();
+	for (;;) {
+		struct probe_result *res = &p->res[k];
+		int rc;
+
+		pthread_mutex_lock(&p->src_lock);
+		rc = p->src_done || (p->stop && *p->stop)
+			     ? 0
+			     : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why),
+					    &p->src_err);
+		if (rc <= 0) {
+			if (rc < 0)
+				p->src_rc = -1;
+			p->src_done = true;
+		}
+		pthread_mutex_unlock(&p->src_lock);
+		if (rc <= 0)
+			break;
+		result_init(res, &p->slot_eps[k]);
+		pthread_mutex_lock(&p->lock);
+		p->state[k] = JOB_RUNNING;
+		p->skip[k] = false; /* streamed runs: "cut by an interrupt" */
+		pthread_mutex_unlock(&p->lock);
+		if (p->slot_eps[k].invalid)
+			result_fail(res, MP_ERR_INVALID_TARGET, why);
+		else if (deadline_expired(p->deadline))
+			result_fail(res, MP_ERR_DEADLINE,
+				    "the run's deadline passed before this endpoint was probed");
+		else
+			run_job(p, k);
+		tls_thread_cleanup();
+		pthread_mutex_lock(&p->lock);
+		p->state[k] = JOB_DONE;
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&p->lock);
+		rc = p->skip[k];
+		pthread_mutex_unlock(&p->lock);
+		if (rc && res->status != MP_ERR_INVALID_TARGET) {
+			res->status = MP_OK;
+			result_fail(res, MP_ERR_INTERRUPTED, "interrupted while probing this endpoint");
+		}
+		pthread_mutex_lock(&p->done_lock);
+		p->done(p->done_arg, res);
+		pthread_mutex_unlock(&p->done_lock);
+		result_free(res);
+	}
+	tls_thread_cleanup();
+	if (write(p->done_pipe[1], &one, 1) < 0) {
+		/* the main thread also wakes up on its own */
+	}
+	return NULL;
+}
+
+/* Shuts down every socket in use so that blocked probes return at once. */
+static void interrupt_all(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n; i++) {
+		int fd = p->fds[i];
+
+		if (p->state[i] == JOB_RUNNING && fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		interrupt_logins(p, i);
+		interrupt_tls_enum(p, i);
+		if (p->checks)
+			checks_interrupt(p->checks[i]);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Auto mode groups endpoints by target, protocol and path; inside a group
+ * the order is the order of preference. */
+static bool same_group(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->proto == b->proto && a->proxy == b->proxy && strcmp(a->host, b->host) == 0 &&
+	       strcmp(a->address, b->address) == 0;
+}
+
+/* Auto mode: once a group's most preferred endpoint that works is known
+ * (all before it finished and failed), the rest of the group is not needed:
+ * mark it skipped and cut short what is running. Call with the lock held. */
+static void settle_auto(struct pool *p)
+{
+	for (size_t g = 0; g < p->n; g++) {
+		size_t winner = p->n;
+
+		if (p->group[g] != g)
+			continue;
+		for (size_t i = g; i < p->n; i++) {
+			if (p->group[i] != g)
+				continue;
+			if (p->state[i] != JOB_DONE || p->skip[i])
+				break;
+			if (p->res[i].status == MP_OK) {
+				winner = i;
+				break;
+			}
+		}
+		if (winner == p->n)
+			continue;
+		for (size_t i = winner + 1; i < p->n; i++) {
+			if (p->group[i] != g || p->skip[i])
+				continue;
+			p->skip[i] = true;
+			if (p->state[i] == JOB_RUNNING && p->fds[i] >= 0)
+				shutdown(p->fds[i], SHUT_RDWR);
+			interrupt_logins(p, i);
+			interrupt_tls_enum(p, i);
+		}
+	}
+}
+
+/* After the run: flags a STARTTLS endpoint whose certificate (by SHA-256
+ * fingerprint of the leaf) is none of those the same host shows on implicit
+ * TLS for the same protocol and path. */
+static void starttls_cert_findings(struct probe_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct tls_info *a = &res[i].tls;
+		const struct probe_result *other = NULL;
+		bool same = false;
+
+		if (res[i].ep.mode != MODE_STARTTLS || !a->done || a->chain_len < 1 ||
+		    !a->chain[0].fingerprint_sha256[0])
+			continue;
+		for (size_t j = 0; j < n && !same; j++) {
+			const struct tls_info *b = &res[j].tls;
+
+			if (res[j].ep.mode != MODE_TLS || res[j].ep.proto != res[i].ep.proto ||
+			    res[j].ep.proxy != res[i].ep.proxy ||
+			    strcmp(res[j].ep.host, res[i].ep.host) != 0 ||
+			    strcmp(res[j].ep.address, res[i].ep.address) != 0 || !b->done ||
+			    b->chain_len < 1 || !b->chain[0].fingerprint_sha256[0])
+				continue;
+			same = strcmp(a->chain[0].fingerprint_sha256,
+				      b->chain[0].fingerprint_sha256) == 0;
+			if (!other)
+				other = &res[j];
+		}
+		if (other && !same)
+			result_add_finding(&res[i], FINDING_STARTTLS_CERT_DIFFERS,
+					   "the certificate after STARTTLS on port %u (SHA-256 "
+					   "%.16s...) differs from the one on implicit-TLS port %u "
+					   "(%.16s...)", (unsigned)res[i].ep.port,
+					   a->chain[0].fingerprint_sha256, (unsigned)other->ep.port,
+					   other->tls.chain[0].fingerprint_sha256);
+	}
+}
+
+/* Auto mode: what the skipped endpoints report. */
+static void report_skipped(struct pool *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		char msg[MP_MAX_ERROR];
+		size_t g = p->group[i];
+		size_t w = g;
+
+		if (!p->skip[i])
+			continue;
+		for (size_t j = g; j < i; j++)
+			if (p->group[j] == g && !p->skip[j] && p->res[j].status == MP_OK)
+				w = j;
+		snprintf(msg, sizeof(msg), "not needed: auto mode settled on %s port %u %s, "
+			 "which comes first in the order of preference",
+			 protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
+			 mode_name(p->eps[w].mode));
+		result_free(&p->res[i]);
+		result_init(&p->res[i], &p->eps[i]);
+		result_fail(&p->res[i], MP_ERR_SKIPPED, msg);
+	}
+}
+
+/* The stack size of the threads we start: small, so that thousands of
+ * probes in flight cost little memory; sanitizers need more. */
+#ifdef MP_ASAN
+#define MP_STACK MP_WORKER_STACK_SANITIZER
+#else
+#define MP_STACK MP_WORKER_STACK
+#endif
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (pthread_attr_init(&attr) != 0)
+		return pthread_create(t, NULL, fn, arg);
+	pthread_attr_setstacksize(&attr, MP_STACK);
+	rc = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+/* Sets up what both kinds of run share; n is endpoints or slots. */
+static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
+		     const struct engine_params *prm, size_t nthreads)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	p->cfg = cfg;
+	if (prm->rate > 0) {
+		/* every new connection of the run is paced, helpers' too */
+		p->paced = *cfg;
+		p->paced.before_connect = rate_wait;
+		p->paced.before_connect_arg = p;
+		p->cfg = &p->paced;
+	}
+	p->prm = prm;
+	p->deadline = prm->deadline;
+	p->stop = prm->stop;
+	p->done_pipe[0] = p->done_pipe[1] = -1;
+	p->jitter = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ULL | 1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->src_lock, NULL);
+	pthread_mutex_init(&p->done_lock, NULL);
+	pthread_cond_init(&p->host_free, NULL);
+	p->spare = (size_t)(prm->concurrency < 1 ? 1 : prm->concurrency) - nthreads;
+	if (n == 0)
+		return 0;
+	if (cfg->auth) {
+		p->logins = calloc(n, sizeof(*p->logins));
+		if (!p->logins)
+			return -1;
+	}
+	if (cfg->enumerate_tls) {
+		p->tls_enums = calloc(n, sizeof(*p->tls_enums));
+		if (!p->tls_enums)
+			return -1;
+	}
+	if (cfg->checks) {
+		p->checks = calloc(n, sizeof(*p->checks));
+		if (!p->checks)
+			return -1;
+	}
+	p->state = calloc(n, sizeof(*p->state));
+	p->fds = calloc(n, sizeof(*p->fds));
+	p->hosts = calloc(nthreads, sizeof(*p->hosts));
+	if (!p->state || !p->fds || !p->hosts || pipe2(p->done_pipe, O_CLOEXEC) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		p->fds[i] = -1;
+	return 0;
+}
+
+static void pool_free(struct pool *p)
+{
+	if (p->done_pipe[0] >= 0)
+		close(p->done_pipe[0]);
+	if (p->done_pipe[1] >= 0)
+		close(p->done_pipe[1]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->src_lock);
+	pthread_mutex_destroy(&p->done_lock);
+	pthread_cond_destroy(&p->host_free);
+	free(p->state);
+	free(p->skip);
+	free(p->group);
+	free(p->logins);
+	free(p->tls_enums);
+	free(p->checks);
+	free(p->hosts);
+	free((void *)p->fds);
+}
+
+/* Waits until `want` bytes came through the done pipe (finished endpoints
+ * or workers), or an interrupt. Calls settle (may be NULL) after each. */
+static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(struct pool *))
+{
+	size_t finished = 0;
+	int64_t trimmed = mono_ms();
+
+	while (finished < want) {
+		struct pollfd pfd[2] = {{.fd = p->done_pipe[0], .events = POLLIN},
+					{.fd = wake_fd, .events = POLLIN}};
+		char buf[64];
+		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, MP_HEAP_TRIM_MS);
+
+		/* Handshakes free many small blocks between the long-lived ones
+		 * of probes in flight; hand the whole free pages back now and
+		 * then, so that memory follows the probes in flight, not the
+		 * run's busiest moment. */
+		if (mono_ms() - trimmed >= MP_HEAP_TRIM_MS) {
+			threadmem_trim_heap();
+			trimmed = mono_ms();
+		}
+
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (p->stop && *p->stop)
+			return true;
+		if (rc > 0 && (pfd[0].revents & POLLIN)) {
+			ssize_t got = read(p->done_pipe[0], buf, sizeof(buf));
+
+			if (got > 0)
+				finished += (size_t)got;
+			if (got > 0 && settle) {
+				pthread_mutex_lock(&p->lock);
+				settle(p);
+				pthread_mutex_unlock(&p->lock);
+			}
+		}
+	}
+	return false;
+}
+
+void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
+		const struct probe_config *cfg, const struct engine_params *prm)
+{
+	struct pool p;
+	pthread_t *threads = NULL;
+	size_t nthreads, started = 0;
+	bool interrupted = false;
+	bool first_ok_wins = prm->first_ok_wins;
+	enum job_state *was = NULL;
+
+	nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
+	if (nthreads > n)
+		nthreads = n ? n : 1;
+	if (pool_init(&p, n, cfg, prm, nthreads) != 0)
+		goto nomem;
+	p.eps = eps;
+	p.res = res;
+	if (n == 0)
+		goto out;
+	threads = calloc(nthreads, sizeof(*threads));
+	was = calloc(n, sizeof(*was));
+	if (first_ok_wins) {
+		p.skip = calloc(n, sizeof(*p.skip));
+		p.group = calloc(n, sizeof(*p.group));
+		if (!p.skip || !p.group)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			p.group[i] = i;
+			for (size_t j = 0; j < i; j++) {
+				if (same_group(&eps[i], &eps[j])) {
+					p.group[i] = p.group[j];
+					break;
+				}
+			}
+		}
+	}
+	if (!threads || !was) {
+nomem:
+		for (size_t i = 0; i < n; i++)
+			if (!eps[i].invalid)
+				result_fail(&res[i], MP_ERR_INTERNAL,
+					    "out of memory or file descriptors");
+		goto out;
+	}
+	for (; started < nthreads; started++)
+		if (start_thread(&threads[started], worker, &p) != 0)
+			break;
+	if (started == 0) {
+		/* No thread could be made: probe in this thread. */
+		worker(&p);
+	} else {
+		/* Wait for every endpoint, or for an interrupt. */
+		interrupted = wait_done(&p, n, prm->wake_fd, first_ok_wins ? settle_auto : NULL);
+	}
+	if (interrupted) {
+		pthread_mutex_lock(&p.lock);
+		memcpy(was, p.state, n * sizeof(*was));
+		pthread_mutex_unlock(&p.lock);
+		interrupt_all(&p);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	if (first_ok_wins && !interrupted) {
+		settle_auto(&p);
+		report_skipped(&p);
+	}
+	starttls_cert_findings(res, n);
+	if (interrupted) {
+		for (size_t i = 0; i < n; i++) {
+			if (was[i] == JOB_DONE || eps[i].invalid)
+				continue;
+			res[i].status = MP_OK;
+			result_fail(&res[i], MP_ERR_INTERRUPTED,
+				    was[i] == JOB_PENDING ? "interrupted before this endpoint was probed"
+							  : "interrupted while probing this endpoint");
+		}
+	}
+out:
+	pool_free(&p);
+	free(threads);
+	free(was);
+}
+
+int engine_stream(const struct engine_source *src, const struct probe_config *cfg,
+		  const struct engine_params *prm,
+		  void (*done)(void *arg, struct probe_result *res), void *done_arg,
+		  struct mp_error *err)
+{
+	struct pool p;
+	pthread_t *threads = NULL;
+	struct stream_worker *ws = NULL;
+	size_t nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
+	size_t started = 0;
+	int rc = -1;
+
+	if (pool_init(&p, nthreads, cfg, prm, nthreads) != 0)
+		goto nomem;
+	p.streamed = true;
+	p.src = src;
+	p.done = done;
+	p.done_arg = done_arg;
+	mp_error_clear(&p.src_err);
+	p.slot_eps = calloc(nthreads, sizeof(*p.slot_eps));
+	p.res = calloc(nthreads, sizeof(*p.res));
+	p.skip = calloc(nthreads, sizeof(*p.skip));
+	threads = calloc(nthreads, sizeof(*threads));
+	ws = calloc(nthreads, sizeof(*ws));
+	if (!p.slot_eps || !p.res || !p.skip || !threads || !ws) {
+nomem:
+		mp_error_set(err, MP_ERR_INTERNAL, "out of memory or file descriptors");
+		goto out;
+	}
+	p.eps = p.slot_eps;
+	for (size_t k = 0; k < nthreads; k++) {
+		ws[k].p = &p;
+		ws[k].k = k;
+	}
+	for (; started < nthreads; started++)
+		if (start_thread(&threads[started], stream_worker, &ws[started]) != 0)
+			break;
+	if (started == 0) {
+		stream_worker(&ws[0]);
+	} else if (wait_done(&p, started, prm->wake_fd, NULL)) {
+		/* Interrupted: cut what is in flight; the workers hand it over. */
+		pthread_mutex_lock(&p.lock);
+		for (size_t k = 0; k < nthreads; k++)
+			p.skip[k] = p.state[k] == JOB_RUNNING;
+		pthread_mutex_unlock(&p.lock);
+		interrupt_all(&p);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	rc = p.src_rc;
+	if (rc != 0)
+		*err = p.src_err;
+out:
+	pool_free(&p);
+	free(p.slot_eps);
+	free(p.res);
+	free(threads);
+	free(ws);
+	return rc;
+}
