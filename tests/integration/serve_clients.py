@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Clients (and one silent server) for test_serve.sh, test_prometheus.sh and
+"""Clients (and one silent server) for test_serve*.sh, test_prometheus.sh and
 tests/bench/bench_serve.py. Loopback only; every wait is bounded.
 
   serve_clients.py freeport
