@@ -267,7 +267,15 @@ static bool shut_down(struct server *s, const sigset_t *sigs)
 		int sig = sigtimedwait(sigs, NULL, &tick);
 
 		if (sig == SIGTERM || sig == SIGINT) {
+			sigset_t one;
+
+			/* die of the signal itself, as without a handler */
 			serve_log("second signal: exiting now");
+			signal(sig, SIG_DFL);
+			sigemptyset(&one);
+			sigaddset(&one, sig);
+			pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+			raise(sig);
 			_exit(128 + sig);
 		}
 		now = mono_ms();
