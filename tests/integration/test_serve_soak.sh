@@ -111,13 +111,14 @@ kill -0 "$SERVE_PID" 2>/dev/null || mp_fail "the exporter died during the soak: 
 export PROM_PORT NTARGETS SOAK_S
 
 "$MP_PY" - <<'PY' || mp_fail "the soak failed (see $MP_WORK/prometheus.log, $MP_WORK/serve.err)"
-import json, os, sys, urllib.parse, urllib.request
+import json, os, sys, time, urllib.parse, urllib.request
 env = os.environ
+at = "%.3f" % time.time()  # every query at one instant: one window for all
 api = "http://127.0.0.1:%s/api/v1/query?query=" % env["PROM_PORT"]
 n, window = int(env["NTARGETS"]), "%ds" % (int(env["SOAK_S"]) + 10)
 
 def query(q):
-    with urllib.request.urlopen(api + urllib.parse.quote(q), timeout=10) as r:
+    with urllib.request.urlopen(api + urllib.parse.quote(q) + "&time=" + at, timeout=10) as r:
         d = json.load(r)
     assert d["status"] == "success", d
     return {tuple(sorted(s["metric"].items())): float(s["value"][1]) for s in d["data"]["result"]}
