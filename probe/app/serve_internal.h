@@ -181,7 +181,7 @@ enum MHD_Result serve_http_handle(void *cls, struct MHD_Connection *conn, const 
 void *serve_http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
 void serve_http_request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                              enum MHD_RequestTerminationCode code);
-void serve_http_log(void *cls, const char *fm, va_list ap);
+void serve_http_log(void *cls, const char *fm, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* serve_work.c: thread bodies (arg is the server), and a job's end */
 void *serve_worker(void *arg);
