@@ -114,6 +114,7 @@ int serve_reload(struct server *s, struct mp_error *err)
 	s->status = st;
 	s->nstatus = c->ntargets;
 	s->generation++;
+	serve_cut_pass(s);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < old_n; i++)
@@ -256,6 +257,7 @@ static bool shut_down(struct server *s, const sigset_t *sigs)
 
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
+	serve_cut_pass(s);
 	pthread_cond_broadcast(&s->cond);
 	pthread_cond_broadcast(&s->reap);
 	pthread_cond_broadcast(&s->work);

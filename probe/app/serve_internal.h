@@ -111,6 +111,7 @@ struct server {
 	bool stopping;                     /* SIGTERM: new requests get 503 */
 	bool quit;                         /* workers and reaper end */
 	volatile sig_atomic_t stop_probes; /* set after the grace: cut the probes */
+	volatile sig_atomic_t stop_pass;   /* a reload or SIGTERM: cut the status pass */
 	size_t pending;                    /* jobs made whose answer is not yet queued in MHD */
 	size_t unsent;                     /* answers queued in MHD, not yet sent */
 	/* metrics */
@@ -187,6 +188,9 @@ void serve_http_log(void *cls, const char *fm, va_list ap) __attribute__((format
 void *serve_worker(void *arg);
 void *serve_reaper(void *arg);
 void *serve_prober(void *arg);
+/* Cuts the status page's background probe in flight (a reload starts the
+ * new configuration's pass at once; SIGTERM needs no pass). */
+void serve_cut_pass(struct server *s);
 /* Frees a job and lets go of its configuration (NULL: nothing). */
 void serve_job_free(struct server *s, struct job *j);
 

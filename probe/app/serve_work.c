@@ -41,6 +41,13 @@ static void job_text(struct job *j, unsigned code, const char *fmt, ...)
 	j->retry_after = code == MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
+void serve_cut_pass(struct server *s)
+{
+	/* read by the engine without a lock, as a signal handler's flag is
+	 * (the ThreadSanitizer build suppresses this one, tests/tsan.supp) */
+	s->stop_pass = 1;
+}
+
 void serve_job_free(struct server *s, struct job *j)
 {
 	if (!j)
@@ -351,6 +358,8 @@ void *serve_prober(void *arg)
 
 		h->refs++;
 		interval = h->c->interval_s;
+		/* no probe of the pass runs now: a fresh flag for this one */
+		s->stop_pass = 0;
 		if (!interval) {
 			pthread_mutex_unlock(&s->lock);
 			serve_cfg_put(s, h);
@@ -383,7 +392,7 @@ void *serve_prober(void *arg)
 			memset(&run, 0, sizeof(run));
 			if (serve_config_options(serve_config_module(h->c, t->module), targets, 1,
 			                         opt, &err) == 0 &&
-			    run_probe(opt, 0, &s->stop_probes, -1, NULL, NULL, &run, &err) == 0) {
+			    run_probe(opt, 0, &s->stop_pass, -1, NULL, NULL, &run, &err) == 0) {
 				snprintf(heading, sizeof(heading), "%s (module %s)", t->target,
 				         t->module);
 				snprintf(ids, sizeof(ids), "t%zu", i);

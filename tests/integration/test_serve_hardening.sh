@@ -12,7 +12,8 @@
 #  3. libmicrohttpd's own 414 is counted in /metrics;
 #  4. a reload storm (100 POST /-/reload and SIGHUP in 10 s) while scrapes
 #     and the background status pass (interval 1) run: no crash, no
-#     sanitizer report;
+#     sanitizer report; a reload cuts a 30 s status pass and shows the new
+#     configuration's target at once;
 #  5. 1 000 slow clients trickling header lines: scrapes still answered
 #     within 1 s;
 #  6. SIGTERM with 20 probes in flight on a silent port: exit 0 within the
@@ -74,10 +75,15 @@ mods = {
 }
 targets = [{"target": "smtp://127.0.0.1:%s" % e["MP_SMTP_PORT"], "module": "tls"},
            {"target": "smtps://127.0.0.1:%s" % e["MP_SMTPS_PORT"], "module": "tls"}]
+interval = 1
 if sys.argv[2] == "b":
     targets = targets[:1] + [{"target": "smtp://127.0.0.1:%s" % e["SILENT_PORT"], "module": "tls"}] * 3
+if sys.argv[2] == "slowpass":   # a background pass that takes 30 s
+    targets, interval = [{"target": "smtp://127.0.0.1:%s" % e["SILENT_PORT"], "module": "slow"}], 60
+if sys.argv[2] == "newpass":
+    targets, interval = [{"target": "smtps://127.0.0.1:%s" % e["MP_SMTPS_PORT"], "module": "tls"}], 60
 json.dump({"allow": ["*.example.test", "127.0.0.1/32"], "modules": mods,
-           "targets": targets, "interval": 1}, open(sys.argv[1] + ".tmp", "w"))
+           "targets": targets, "interval": interval}, open(sys.argv[1] + ".tmp", "w"))
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 PY
 }
@@ -193,6 +199,25 @@ PY
 http mstorm /metrics
 grep -qE '^mailprobe_exporter_config_reloads_total\{result="success"\} (9[0-9]|1[0-9][0-9])$' "$MP_WORK/mstorm.body" ||
 	mp_fail "reloads counted: $(grep reloads_total "$MP_WORK/mstorm.body")"
+# A reload starts the new configuration's status pass at once, even while
+# the old pass waits 30 s on a silent server.
+write_config "$CFG" slowpass
+kill -HUP "$SERVE_PID"
+sleep 1
+write_config "$CFG" newpass
+kill -HUP "$SERVE_PID"
+t0=$(mp_now_ms)
+shown=
+for _ in $(seq 50); do
+	http page /
+	if [ "$CODE" = 200 ] && grep -qF "smtps://$H:$MP_SMTPS_PORT (module tls)" "$MP_WORK/page.body"; then
+		shown=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$shown" ] || mp_fail "the new configuration's target was not probed within 5 s of the reload (the old pass still ran?)"
+mp_note "status pass of the new configuration shown $(($(mp_now_ms) - t0)) ms after the reload"
 write_config "$CFG" a
 kill -HUP "$SERVE_PID"
 
