@@ -203,7 +203,10 @@ grep -qE '^mailprobe_exporter_config_reloads_total\{result="success"\} (9[0-9]|1
 # the old pass waits 30 s on a silent server.
 write_config "$CFG" slowpass
 kill -HUP "$SERVE_PID"
-sleep 1
+sleep 1.5
+http page0 /
+grep -qF "smtp://$H:$SILENT_PORT</h2><p>not probed yet" "$MP_WORK/page0.body" ||
+	mp_fail "the 30 s status pass is not running: $(grep -o '<h2>[^<]*</h2><p>[^<]*' "$MP_WORK/page0.body" | head -3)"
 write_config "$CFG" newpass
 kill -HUP "$SERVE_PID"
 t0=$(mp_now_ms)
