@@ -6,7 +6,7 @@ PKGS=(build-essential cmake pkg-config libwolfssl-dev libcjson-dev libcmocka-dev
       openssl ca-certificates python3 python3-jsonschema postfix dovecot-core dovecot-imapd dovecot-pop3d
       dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev procps iproute2
       valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
-      libunbound-dev libevent-dev knot ldnsutils)
+      libunbound-dev libevent-dev knot ldnsutils libidn2-dev zlib1g-dev libxml2-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -457,7 +457,8 @@ static int write_recommended(FILE *f, const struct run_report *r)
 	bool any = false;
 
 	for (size_t i = 0; i < r->n; i++)
-		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT)
+		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT &&
+		    report_client_endpoint(&r->results[i]))
 			probed[r->results[i].ep.proto] = any = true;
 	if (!any)
 		return 0;
@@ -542,6 +543,10 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			answered++;
 	}
 
+	if (table_write_domain(f, r, color) < 0)
+		goto out;
+	if (r->n == 0 && r->discovery)
+		goto tail;
 	write_row(f, col_header, width, NULL);
 	for (size_t i = 0; i < r->n; i++) {
 		enum mp_status st = r->results[i].status;
@@ -551,6 +556,7 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			sc = st == MP_OK ? ANSI_GREEN : status_is_failure(st) ? ANSI_RED : NULL;
 		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
 	}
+tail:
 	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
 	    write_logins(f, r, color) < 0 || write_checks(f, r, color) < 0 ||
 	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)

@@ -4,6 +4,7 @@
 #include "probe/app/cli.h"
 #include "probe/engine/plan.h"
 #include "core/net.h"
+#include "core/x509_names.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -469,21 +470,36 @@ int serve_target_check(const char *target, struct mp_error *err)
 	return target_host(target, host, sizeof(host), err);
 }
 
-/* When host is a numeric address (also the forms the resolver takes as
- * addresses: "127.1", "0x7f.1", "2130706433"), fills addr, rewrites host
- * in canonical form and returns its family; else 0. */
+/* True if the configured host a (as typed) is the canonical host h. */
+static bool same_host(const char *a, const char *h)
+{
+	struct host_id id;
+
+	if (host_canonical(a, &id) == HOST_INVALID)
+		return strcasecmp(a, h) == 0;
+	return strcmp(id.text, h) == 0;
+}
+
+/* Rewrites host in the one canonical form TLS matches it in too
+ * (x509_names.h): "127.1", "0x7f.1", "2130706433" are the address the
+ * resolver takes them for, judged by CIDRs, never as names a pattern could
+ * match; a name is its lower-case A-labels. Fills addr and returns the
+ * family for an address, else 0. */
 static int host_address(char *host, size_t len, unsigned char *addr)
 {
-	struct in_addr in;
+	struct host_id id;
 
-	if (inet_pton(AF_INET, host, addr) == 1)
-		return AF_INET;
-	if (inet_pton(AF_INET6, host, addr) == 1)
-		return AF_INET6;
-	if (inet_aton(host, &in) == 1) {
-		memcpy(addr, &in, 4);
-		snprintf(host, len, "%s", inet_ntoa(in));
-		return AF_INET;
+	switch (host_canonical(host, &id)) {
+	case HOST_IPV4:
+	case HOST_IPV6:
+		memcpy(addr, id.addr, (size_t)id.addr_len);
+		snprintf(host, len, "%s", id.text);
+		return id.kind == HOST_IPV4 ? AF_INET : AF_INET6;
+	case HOST_NAME:
+		snprintf(host, len, "%s", id.text);
+		return 0;
+	case HOST_INVALID:
+		break;
 	}
 	return 0;
 }
@@ -496,7 +512,7 @@ static bool is_target_host(const struct serve_config *c, const char *host)
 
 	for (size_t i = 0; i < c->ntargets; i++)
 		if (target_host(c->targets[i].target, other, sizeof(other), NULL) == 0 &&
-		    strcasecmp(other, host) == 0)
+		    same_host(other, host))
 			return true;
 	return false;
 }
@@ -509,7 +525,7 @@ static bool name_allowed(const struct serve_config *c, const char *name)
 	for (size_t i = 0; i < c->nallow; i++) {
 		const struct serve_allow *a = &c->allow[i];
 
-		if (a->kind == ALLOW_NAME && strcasecmp(a->text, name) == 0)
+		if (a->kind == ALLOW_NAME && same_host(a->text, name))
 			return true;
 		if (a->kind == ALLOW_PATTERN && fnmatch(a->text, name, FNM_CASEFOLD) == 0)
 			return true;
@@ -527,7 +543,7 @@ static bool addr_allowed(const struct serve_config *c, int family, const unsigne
 	for (size_t i = 0; i < c->nallow; i++) {
 		const struct serve_allow *a = &c->allow[i];
 
-		if (a->kind == ALLOW_NAME && strcasecmp(a->text, text) == 0)
+		if (a->kind == ALLOW_NAME && same_host(a->text, text))
 			return true;
 		if (a->kind == ALLOW_CIDR && family == a->family &&
 		    prefix_match(a->addr, addr, a->prefix))
@@ -555,13 +571,17 @@ static enum mp_status pinned_resolve(void *arg, const char *host, int family, in
                                      struct mp_error *err)
 {
 	const struct serve_pins *pins = arg;
+	struct host_id id;
 
 	(void)deadline;
 	*n = 0;
+	/* the pins hold canonical names (host_address) */
+	if (host_canonical(host, &id) != HOST_NAME)
+		snprintf(id.text, sizeof(id.text), "%s", host);
 	for (size_t i = 0; i < pins->n; i++) {
 		const struct serve_pin *p = &pins->pin[i];
 
-		if (strcasecmp(p->host, host) != 0)
+		if (strcasecmp(p->host, id.text) != 0)
 			continue;
 		for (size_t k = 0; k < p->n && *n < max; k++) {
 			const char *fam = net_family_name(p->addr[k]);
