@@ -457,6 +457,30 @@ static bool null_mx_only(const struct run_report *r)
 	return r->discovery && r->discovery->null_mx_valid && r->n == 0;
 }
 
+/* --format nagios without a policy: a monitoring plugin's thresholds still
+ * apply (Monitoring Plugins Development Guidelines), so the state is the
+ * worst of "something answered" and each certificate's expiry against
+ * --cert-warn-days and the default critical threshold. */
+static int evaluate_plugin(struct run_report *r, struct eval *e)
+{
+	r->state = any_answered(r) || null_mx_only(r) ? PSTATE_OK : PSTATE_CRITICAL;
+	e->cap = r->n + 1;
+	r->verdicts = calloc(e->cap, sizeof(*r->verdicts));
+	if (!r->verdicts) {
+		r->state = PSTATE_UNKNOWN;
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (judged(r, i))
+			rule_cert_expiry(e, (int)i, false);
+	return 0;
+}
+
+bool report_plugin_mode(const struct run_report *r)
+{
+	return r->opt && !r->opt->policy.active && r->opt->format == FORMAT_NAGIOS;
+}
+
 int report_evaluate(struct run_report *r)
 {
 	const struct policy *p = r->opt ? &r->opt->policy : NULL;
@@ -464,6 +488,8 @@ int report_evaluate(struct run_report *r)
 
 	r->verdicts = NULL;
 	r->nverdicts = 0;
+	if (report_plugin_mode(r))
+		return evaluate_plugin(r, &e);
 	if (!p || !p->active) {
 		r->state = any_answered(r) || null_mx_only(r) ? PSTATE_OK : PSTATE_CRITICAL;
 		return 0;

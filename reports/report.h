@@ -118,10 +118,17 @@ int report_write_table(FILE *f, const struct run_report *r, bool color);
 bool report_client_endpoint(const struct probe_result *res);
 /* Writes the domain section of the table (--discover; table_domain.c). */
 int table_write_domain(FILE *f, const struct run_report *r, bool color);
+/* The same, fitted to max columns (0: no limit). report_write_table uses the
+ * terminal's width when f is a terminal (COLUMNS, else its size), else 0, and
+ * no colour on a terminal whose TERM is "dumb". */
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max);
 /* Writes one endpoint's transcript, escaped for a terminal. */
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run (after report_evaluate). */
 int report_exit_code(const struct run_report *r);
+/* True for --format nagios without a policy: the certificate thresholds
+ * still decide the state and the exit code is the state (0..3). */
+bool report_plugin_mode(const struct run_report *r);
 /* True when the endpoint answered as a mail server: it sent a greeting (or
  * the probe succeeded). The one definition behind the exit code and the
  * "answered" counts of the reports. */

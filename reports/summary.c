@@ -211,7 +211,7 @@ bool report_answered(const struct probe_result *res)
 
 int report_exit_code(const struct run_report *r)
 {
-	if (r->opt && r->opt->policy.active)
+	if ((r->opt && r->opt->policy.active) || report_plugin_mode(r))
 		return (int)r->state;
 	if (r->tally)
 		return r->tally->answered > 0 ? MP_EXIT_OK : MP_EXIT_NONE_ANSWERED;

@@ -9,14 +9,14 @@
 # tests (itest.serve*, the fixture included): they are the threaded ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/install-deps.sh
+bash .ci/install-deps.sh all
 jobs=$(nproc 2>/dev/null || echo 2)
 
 run_suite() {
 	local dir=$1
 	shift
 	echo "== build $dir ($*)"
-	cmake -S . -B "$dir" -DMP_WERROR=ON "$@" >/dev/null
+	cmake -S . -B "$dir" -DMP_WERROR=ON -DMP_TESTS=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs"
 	echo "== test $dir"
 	ctest --test-dir "$dir" --output-on-failure --timeout 600
@@ -30,7 +30,7 @@ if [ -z "${MP_QUICK:-}" ]; then
 fi
 if [ -z "${MP_QUICK:-}" ]; then
 	echo "== build build-tsan (-DMP_TSAN=ON, serve tests only)"
-	cmake -S . -B build-tsan -DMP_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DMP_TSAN=ON >/dev/null
+	cmake -S . -B build-tsan -DMP_WERROR=ON -DMP_TESTS=ON -DCMAKE_BUILD_TYPE=Debug -DMP_TSAN=ON >/dev/null
 	cmake --build build-tsan -j"$jobs" --target mailprobe
 	echo "== test build-tsan"
 	MP_SKIP_SOAK=1 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
