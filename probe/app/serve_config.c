@@ -3,6 +3,7 @@
 #include "probe/app/serve_config.h"
 #include "probe/app/cli.h"
 #include "probe/engine/plan.h"
+#include "core/net.h"
 #include "core/x509_names.h"
 
 #include <arpa/inet.h>
@@ -451,6 +452,21 @@ int serve_target_check(const char *target, struct mp_error *err)
 {
 	char host[256];
 
+	/* a target is only ever a target: nothing an option parser, a shell or
+	 * a log line could take for something else */
+	if (target[0] == '-') {
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "a target is a host, an address or an endpoint URL and never "
+		             "starts with '-'");
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)target; *p; p++)
+		if (*p <= ' ' || *p == 0x7f) {
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "a target is a host, an address or an endpoint URL, without "
+			             "spaces or control characters");
+			return -1;
+		}
 	return target_host(target, host, sizeof(host), err);
 }
 
@@ -464,63 +480,199 @@ static bool same_host(const char *a, const char *h)
 	return strcmp(id.text, h) == 0;
 }
 
-bool serve_config_allows(const struct serve_config *c, const char *target)
+/* Rewrites host in the one canonical form TLS matches it in too
+ * (x509_names.h): "127.1", "0x7f.1", "2130706433" are the address the
+ * resolver takes them for, judged by CIDRs, never as names a pattern could
+ * match; a name is its lower-case A-labels. Fills addr and returns the
+ * family for an address, else 0. */
+static int host_address(char *host, size_t len, unsigned char *addr)
 {
-	char host[256], other[256];
-	unsigned char addr[16];
 	struct host_id id;
-	int family = 0;
 
-	if (target_host(target, host, sizeof(host), NULL) != 0)
-		return false;
-	/* The host in the one canonical form TLS matches it in too
-	 * (x509_names.h): "127.1", "0x7f.1", "2130706433" are the address the
-	 * resolver takes them for, judged by CIDRs, never as names a pattern
-	 * could match; a name is its lower-case A-labels. */
 	switch (host_canonical(host, &id)) {
 	case HOST_IPV4:
 	case HOST_IPV6:
-		family = id.kind == HOST_IPV4 ? AF_INET : AF_INET6;
 		memcpy(addr, id.addr, (size_t)id.addr_len);
-		/* fall through */
+		snprintf(host, len, "%s", id.text);
+		return id.kind == HOST_IPV4 ? AF_INET : AF_INET6;
 	case HOST_NAME:
-		snprintf(host, sizeof(host), "%s", id.text);
-		break;
+		snprintf(host, len, "%s", id.text);
+		return 0;
 	case HOST_INVALID:
 		break;
 	}
-	if (!c->allow_given) {
-		for (size_t i = 0; i < c->ntargets; i++)
-			if (target_host(c->targets[i].target, other, sizeof(other), NULL) == 0 &&
-			    same_host(other, host))
-				return true;
-		return false;
-	}
+	return 0;
+}
+
+/* True when host (a name or an address in canonical text) is the host of
+ * a configured target: the rule without "allow". */
+static bool is_target_host(const struct serve_config *c, const char *host)
+{
+	char other[256];
+
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (target_host(c->targets[i].target, other, sizeof(other), NULL) == 0 &&
+		    same_host(other, host))
+			return true;
+	return false;
+}
+
+/* True when a name is allowed as a name: a name or pattern entry. */
+static bool name_allowed(const struct serve_config *c, const char *name)
+{
+	if (!c->allow_given)
+		return is_target_host(c, name);
 	for (size_t i = 0; i < c->nallow; i++) {
 		const struct serve_allow *a = &c->allow[i];
 
-		switch (a->kind) {
-		case ALLOW_NAME:
-			if (same_host(a->text, host))
-				return true;
-			break;
-		case ALLOW_PATTERN:
-			if (!family && fnmatch(a->text, host, FNM_CASEFOLD) == 0)
-				return true;
-			break;
-		case ALLOW_CIDR:
-			if (family == a->family && prefix_match(a->addr, addr, a->prefix))
-				return true;
-			break;
-		}
+		if (a->kind == ALLOW_NAME && same_host(a->text, name))
+			return true;
+		if (a->kind == ALLOW_PATTERN && fnmatch(a->text, name, FNM_CASEFOLD) == 0)
+			return true;
 	}
 	return false;
+}
+
+/* True when an address (text in canonical form, and its bytes) is allowed:
+ * an entry naming it, or a CIDR holding it. Patterns never match one. */
+static bool addr_allowed(const struct serve_config *c, int family, const unsigned char *addr,
+                         const char *text)
+{
+	if (!c->allow_given)
+		return is_target_host(c, text);
+	for (size_t i = 0; i < c->nallow; i++) {
+		const struct serve_allow *a = &c->allow[i];
+
+		if (a->kind == ALLOW_NAME && same_host(a->text, text))
+			return true;
+		if (a->kind == ALLOW_CIDR && family == a->family &&
+		    prefix_match(a->addr, addr, a->prefix))
+			return true;
+	}
+	return false;
+}
+
+bool serve_config_allows(const struct serve_config *c, const char *target)
+{
+	char host[256];
+	unsigned char addr[16];
+	int family;
+
+	if (target_host(target, host, sizeof(host), NULL) != 0)
+		return false;
+	family = host_address(host, sizeof(host), addr);
+	return family ? addr_allowed(c, family, addr, host) : name_allowed(c, host);
+}
+
+/* The resolver a request's probe uses: the pinned addresses of a name,
+ * nothing else (a name not pinned does not resolve). */
+static enum mp_status pinned_resolve(void *arg, const char *host, int family, int64_t deadline,
+                                     char (*out)[MP_ADDR_TEXT], size_t max, size_t *n,
+                                     struct mp_error *err)
+{
+	const struct serve_pins *pins = arg;
+	struct host_id id;
+
+	(void)deadline;
+	*n = 0;
+	/* the pins hold canonical names (host_address) */
+	if (host_canonical(host, &id) != HOST_NAME)
+		snprintf(id.text, sizeof(id.text), "%s", host);
+	for (size_t i = 0; i < pins->n; i++) {
+		const struct serve_pin *p = &pins->pin[i];
+
+		if (strcasecmp(p->host, id.text) != 0)
+			continue;
+		for (size_t k = 0; k < p->n && *n < max; k++) {
+			const char *fam = net_family_name(p->addr[k]);
+
+			if (family == AF_INET && (!fam || strcmp(fam, "ipv4") != 0))
+				continue;
+			if (family == AF_INET6 && (!fam || strcmp(fam, "ipv6") != 0))
+				continue;
+			snprintf(out[(*n)++], MP_ADDR_TEXT, "%s", p->addr[k]);
+		}
+		break;
+	}
+	if (*n)
+		return MP_OK;
+	mp_error_set(err, MP_ERR_DNS, "%.200s did not resolve when the request was checked", host);
+	return MP_ERR_DNS;
+}
+
+int serve_config_pin(const struct serve_config *c, const char *const *targets, size_t n,
+                     const struct addr_resolver *resolver, int family, int64_t deadline,
+                     struct serve_pins *pins, size_t *which, struct mp_error *err)
+{
+	memset(pins, 0, sizeof(*pins));
+	pins->r.resolve = pinned_resolve;
+	pins->r.arg = pins;
+	for (size_t i = 0; i < n && i < MP_SERVE_MAX_TARGETS; i++) {
+		char host[256];
+		unsigned char addr[16];
+		struct serve_pin *p = NULL;
+		struct mp_error rerr;
+		bool by_name;
+
+		*which = i;
+		if (target_host(targets[i], host, sizeof(host), err) != 0)
+			return 1;
+		if (host_address(host, sizeof(host), addr)) {
+			if (!serve_config_allows(c, targets[i]))
+				goto forbidden;
+			continue;
+		}
+		for (size_t k = 0; k < pins->n && !p; k++)
+			if (strcasecmp(pins->pin[k].host, host) == 0)
+				p = &pins->pin[k];
+		by_name = name_allowed(c, host);
+		if (!p) {
+			p = &pins->pin[pins->n++];
+			snprintf(p->host, sizeof(p->host), "%s", host);
+			/* one lookup: what is checked here is what is probed */
+			if (addrs_resolve(resolver, host, family, deadline, p->addr,
+			                  MP_SERVE_MAX_PIN_ADDRS, &p->n, &rerr) != MP_OK)
+				p->n = 0;
+		}
+		if (by_name)
+			continue;
+		if (!p->n) {
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "target %zu is not allowed: its name is not in \"allow\" and "
+			             "did not resolve to addresses to check",
+			             i + 1);
+			return 1;
+		}
+		for (size_t k = 0; k < p->n; k++) {
+			char text[MP_ADDR_TEXT];
+			int fam;
+
+			snprintf(text, sizeof(text), "%s", p->addr[k]);
+			fam = host_address(text, sizeof(text), addr);
+			if (!fam || !addr_allowed(c, fam, addr, text)) {
+				mp_error_set(
+				    err, MP_ERR_INTERNAL,
+				    "target %zu is not allowed: its name resolves to %.64s, "
+				    "which is outside \"allow\" (every address must be in "
+				    "it)",
+				    i + 1, text);
+				return 1;
+			}
+		}
+	}
+	return 0;
+forbidden:
+	mp_error_set(err, MP_ERR_INTERNAL,
+	             "target %zu is not allowed: add its host, a pattern or a CIDR to "
+	             "\"allow\" in the configuration",
+	             *which + 1);
+	return 1;
 }
 
 int serve_config_options(const struct serve_module *m, const char *const *targets, size_t n,
                          struct run_options *opt, struct mp_error *err)
 {
-	char **argv = calloc(m->nargs + n + 1, sizeof(*argv));
+	char **argv = calloc(m->nargs + n + 2, sizeof(*argv));
 	enum cli_result r;
 
 	if (!argv) {
@@ -529,10 +681,12 @@ int serve_config_options(const struct serve_module *m, const char *const *target
 	}
 	for (size_t i = 0; i < m->nargs; i++)
 		argv[i] = m->args[i];
+	/* after "--" a target is a target, whatever it starts with */
+	argv[m->nargs] = "--";
 	for (size_t i = 0; i < n; i++)
-		argv[m->nargs + i] = (char *)targets[i];
+		argv[m->nargs + 1 + i] = (char *)targets[i];
 	pthread_mutex_lock(&parse_lock);
-	r = cli_parse((int)(m->nargs + n), argv, opt, err);
+	r = cli_parse((int)(m->nargs + 1 + n), argv, opt, err);
 	pthread_mutex_unlock(&parse_lock);
 	free(argv);
 	if (r == CLI_EXIT_OK) {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Clients (and one silent server) for test_serve.sh, test_prometheus.sh and
+"""Clients (and one silent server) for test_serve*.sh, test_prometheus.sh and
 tests/bench/bench_serve.py. Loopback only; every wait is bounded.
 
   serve_clients.py freeport
@@ -14,6 +14,13 @@ tests/bench/bench_serve.py. Loopback only; every wait is bounded.
   serve_clients.py huge HOST PORT BYTES
       one GET whose query string is BYTES long; prints the status code (or
       "closed" when the server closes without an answer)
+  serve_clients.py trickle HOST PORT N SECONDS PORTFILE
+      N connections (from 127.0.0.2) each send a request line, then one
+      header line every 4 s, for SECONDS; writes "open" to PORTFILE once all
+      are connected; prints how many the server closed meanwhile
+  serve_clients.py timed HOST PORT PATH OUT.json [SECONDS]
+      one GET every 0.25 s for SECONDS (default 8): writes the status codes
+      and the slowest answer's time to OUT.json
   serve_clients.py stall HOST PORT N WAIT_S OUT.json
       N connections each send half a request and stall; records after how
       many seconds the server closed each (null: still open after WAIT_S)
@@ -82,11 +89,12 @@ def read_response(sock):
     return code, headers, body
 
 
-def get(host, port, path, timeout=IO_TIMEOUT_S):
+def get(host, port, path, timeout=IO_TIMEOUT_S, headers=None):
     s = socket.create_connection((host, port), timeout=timeout)
+    extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
     try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
-                   % (path, host, port)).encode())
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n%sConnection: close\r\n\r\n"
+                   % (path, host, port, extra)).encode())
         return read_response(s)
     finally:
         s.close()
@@ -174,6 +182,52 @@ def stall(host, port, n, wait_s, out):
         json.dump({"closed_after_s": closed}, f)
 
 
+def trickle(host, port, n, seconds, portfile):
+    socks, closed = [], 0
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(5)
+        s.bind(("127.0.0.2", 0))
+        s.connect((host, port))
+        s.sendall(b"GET /probe?target=127.0.0.1 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        s.setblocking(False)
+        socks.append(s)
+    with open(portfile, "w") as f:
+        f.write("open\n")
+    end = time.monotonic() + seconds
+    k = 0
+    while time.monotonic() < end:
+        time.sleep(4)
+        for s in socks:
+            if s.fileno() < 0:
+                continue
+            try:
+                s.send(b"X-Slow-%d: 1\r\n" % k)
+            except OSError:
+                closed += 1
+                s.close()
+        k += 1
+    for s in socks:
+        s.close()
+    print(closed)
+
+
+def timed(host, port, path, out, seconds=8.0):
+    codes, worst = {}, 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        try:
+            code, _, _ = get(host, port, path, timeout=10)
+        except Exception as e:  # noqa: BLE001 - every failure is recorded
+            code = type(e).__name__
+        worst = max(worst, time.monotonic() - t0)
+        codes[str(code)] = codes.get(str(code), 0) + 1
+        time.sleep(0.25)
+    with open(out, "w") as f:
+        json.dump({"codes": codes, "worst_s": round(worst, 3)}, f)
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "freeport":
@@ -184,6 +238,10 @@ def main(argv):
         flood(argv[2], int(argv[3]), argv[4], int(argv[5]), argv[6])
     elif cmd == "huge":
         huge(argv[2], int(argv[3]), int(argv[4]))
+    elif cmd == "trickle":
+        trickle(argv[2], int(argv[3]), int(argv[4]), float(argv[5]), argv[6])
+    elif cmd == "timed":
+        timed(argv[2], int(argv[3]), argv[4], argv[5], float(argv[6]) if len(argv) > 6 else 8.0)
     elif cmd == "stall":
         stall(argv[2], int(argv[3]), int(argv[4]), float(argv[5]), argv[6])
     else:

@@ -163,7 +163,7 @@ export NOT_AFTER
 # Start the exporter on a free loopback port.
 write_config "$CFG"
 PORT=$("$MP_PY" "$CLIENTS" freeport)
-"$MAILPROBE" serve --listen "$H:$PORT" --config "$CFG" --max-probes 4 2>"$LOG" &
+"$MAILPROBE" serve --listen "$H:$PORT" --config "$CFG" --max-probes 4 --enable-lifecycle 2>"$LOG" &
 SERVE_PID=$!
 for _ in $(seq "$HEALTHY_WAIT_TENTHS"); do
 	kill -0 "$SERVE_PID" 2>/dev/null || {
@@ -224,8 +224,8 @@ pyeq "$MP_WORK/json.body" 'sorted((x["protocol"], x["status"]) for x in results)
 pyassert "$MP_WORK/json.body" 'all(a["status"] == "ok" for x in results for a in x["auth_results"]) and all(x["auth_results"] for x in results)' \
 	"format=json: the module's user logs in with its password file"
 pyeq "$MP_WORK/json.body" 'r["options"]["auth"]["password_given"]' 'True' "password given"
-pyeq "$MP_WORK/json.body" 'r["options"]["timeouts_ms"]["overall"]' '30000' \
-	"without the scrape header the run keeps its own deadline"
+pyeq "$MP_WORK/json.body" 'r["options"]["timeouts_ms"]["overall"]' '9500' \
+	"without the scrape header the deadline is --scrape-timeout (10 s) less 0.5 s"
 get json3 "$LOGIN" 200 "format=json, scrape timeout 3 s" -H 'X-Prometheus-Scrape-Timeout-Seconds: 3'
 mp_validate "$MP_WORK/json3.body"
 pyeq "$MP_WORK/json3.body" 'r["options"]["timeouts_ms"]["overall"]' '2500' \
@@ -234,7 +234,7 @@ get json75 "$LOGIN" 200 "scrape timeout 7.5 s" -H 'X-Prometheus-Scrape-Timeout-S
 pyeq "$MP_WORK/json75.body" 'r["options"]["timeouts_ms"]["overall"]' '7000' \
 	"X-Prometheus-Scrape-Timeout-Seconds: 7.5 -> deadline 7 s"
 get jsonbad "$LOGIN" 200 "unreadable scrape timeout" -H 'X-Prometheus-Scrape-Timeout-Seconds: soon'
-pyeq "$MP_WORK/jsonbad.body" 'r["options"]["timeouts_ms"]["overall"]' '30000' \
+pyeq "$MP_WORK/jsonbad.body" 'r["options"]["timeouts_ms"]["overall"]' '9500' \
 	"an unreadable scrape timeout header is ignored"
 # the deadline holds: a silent server with a 2 s greeting timeout, a 1.5 s scrape
 get short "/probe?target=smtp://$H:$SILENT_PORT&module=slow" 200 "slow probe, 1.5 s scrape" \

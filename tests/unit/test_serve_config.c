@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "probe/app/serve_config.h"
 
@@ -569,6 +570,124 @@ static void test_allow_from_targets(void **state)
 	serve_config_free(c);
 }
 
+/* Issue 19: a target is only ever a target. Targets starting with '-'
+ * are refused by the check, and even unchecked ones come after "--": the
+ * options hold them as they are, parse after parse (a full getopt reset). */
+static void test_target_never_an_option(void **state)
+{
+	const struct fx *f = *state;
+	const char *bad[] = {
+	    "-vQx.example.test", "-Q.example.test",     "-ilist.example.test", "--help", "-",
+	    "a b.example.test",  "x\tmail.example.test"};
+	const char *t[2] = {"-ilist.example.test", "-vQx.example.test"};
+	struct serve_config *c = NULL;
+	struct mp_error err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(serve_target_check(bad[i], &err), -1);
+	assert_int_equal(serve_target_check("mail.example.test", &err), 0);
+	assert_int_equal(serve_target_check("smtps://[::1]:465", &err), 0);
+	write_cfg(f, "{\"allow\": [\"*.example.test\"], \"modules\": {\"m\": "
+	             "{\"greeting-timeout\": 1000}}}");
+	c = load_ok(f);
+	for (int round = 0; round < 3; round++) {
+		struct run_options *opt = calloc(1, sizeof(*opt));
+
+		assert_non_null(opt);
+		assert_int_equal(serve_config_options(serve_config_module(c, "m"), t, 2, opt, &err),
+		                 0);
+		assert_int_equal(opt->ntargets, 2);
+		assert_string_equal(opt->targets[0], t[0]);
+		assert_string_equal(opt->targets[1], t[1]);
+		assert_null(opt->targets_file);
+		assert_int_equal(opt->probe.greeting_timeout_ms, 1000);
+		free(opt);
+	}
+	serve_config_free(c);
+}
+
+/* A resolver for the pinning test: one.example.test has 127.0.0.1,
+ * two.example.test 127.0.0.1 and ::1; it counts its lookups. */
+static enum mp_status stub_resolve(void *arg, const char *host, int family, int64_t deadline,
+                                   char (*out)[MP_ADDR_TEXT], size_t max, size_t *n,
+                                   struct mp_error *err)
+{
+	int *lookups = arg;
+
+	(void)family;
+	(void)deadline;
+	(*lookups)++;
+	*n = 0;
+	if (max >= 2 && strcmp(host, "one.example.test") == 0) {
+		snprintf(out[(*n)++], MP_ADDR_TEXT, "127.0.0.1");
+		return MP_OK;
+	}
+	if (max >= 2 && strcmp(host, "two.example.test") == 0) {
+		snprintf(out[(*n)++], MP_ADDR_TEXT, "127.0.0.1");
+		snprintf(out[(*n)++], MP_ADDR_TEXT, "::1");
+		return MP_OK;
+	}
+	mp_error_set(err, MP_ERR_DNS, "no such name");
+	return MP_ERR_DNS;
+}
+
+/* Issue 19: the allow list pinned. A name allowed only by a CIDR is allowed
+ * when every address it resolves to is inside; it is resolved once; the
+ * probe's resolver then answers exactly those addresses, nothing for other
+ * names. */
+static void test_pin_addresses(void **state)
+{
+	const struct fx *f = *state;
+	struct serve_config *c = NULL;
+	struct serve_pins *pins = calloc(1, sizeof(*pins));
+	const char *t1[2] = {"smtp://one.example.test:25", "one.example.test"};
+	const char *t2[1] = {"two.example.test"}, *t3[1] = {"127.0.0.9"};
+	int lookups = 0;
+	struct addr_resolver r = {.resolve = stub_resolve, .arg = &lookups};
+	char out[4][MP_ADDR_TEXT];
+	struct mp_error err;
+	size_t which = 9, n = 0;
+
+	assert_non_null(pins);
+	write_cfg(f, "{\"allow\": [\"127.0.0.1/32\"], \"modules\": {}}");
+	c = load_ok(f);
+	assert_int_equal(serve_config_pin(c, t1, 2, &r, AF_UNSPEC, INT64_MAX, pins, &which, &err),
+	                 0);
+	assert_int_equal(lookups, 1);
+	assert_int_equal(pins->n, 1);
+	assert_int_equal(pins->r.resolve(pins->r.arg, "one.example.test", AF_UNSPEC, INT64_MAX, out,
+	                                 4, &n, &err),
+	                 MP_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0], "127.0.0.1");
+	assert_int_equal(lookups, 1);
+	assert_int_not_equal(
+	    pins->r.resolve(pins->r.arg, "other.invalid", AF_UNSPEC, INT64_MAX, out, 4, &n, &err),
+	    MP_OK);
+	/* ::1 is outside: the name is refused, and says which address */
+	assert_int_equal(serve_config_pin(c, t2, 1, &r, AF_UNSPEC, INT64_MAX, pins, &which, &err),
+	                 1);
+	assert_non_null(strstr(err.msg, "::1"));
+	assert_int_equal(serve_config_pin(c, t3, 1, &r, AF_UNSPEC, INT64_MAX, pins, &which, &err),
+	                 1);
+	assert_int_equal(which, 0);
+	assert_non_null(strstr(err.msg, "target 1 is not allowed"));
+	serve_config_free(c);
+
+	/* a name allowed as a name: pinned all the same */
+	write_cfg(f, "{\"allow\": [\"*.example.test\"], \"modules\": {}}");
+	c = load_ok(f);
+	assert_int_equal(serve_config_pin(c, t2, 1, &r, AF_INET6, INT64_MAX, pins, &which, &err),
+	                 0);
+	assert_int_equal(
+	    pins->r.resolve(pins->r.arg, "two.example.test", AF_INET6, INT64_MAX, out, 4, &n, &err),
+	    MP_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0], "::1");
+	serve_config_free(c);
+	free(pins);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +702,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_allow_ipv4, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allow_from_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_target_never_an_option, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_addresses, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
