@@ -116,12 +116,12 @@ int report_write_table(FILE *f, const struct run_report *r, bool color);
 /* False for an MX found by --discover: where servers deliver, not a
  * client setting (recommended apart, as the domain's inbound). */
 bool report_client_endpoint(const struct probe_result *res);
+/* The same, fitted to max columns (0: no limit). report_write_table uses the
+ * terminal's width when f is a terminal (COLUMNS, else its size), else 0.
+ * Whether to colour is the caller's (cli_stdout_color: NO_COLOR, TERM=dumb). */
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max);
 /* Writes the domain section of the table (--discover; table_domain.c). */
 int table_write_domain(FILE *f, const struct run_report *r, bool color);
-/* The same, fitted to max columns (0: no limit). report_write_table uses the
- * terminal's width when f is a terminal (COLUMNS, else its size), else 0, and
- * no colour on a terminal whose TERM is "dumb". */
-int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max);
 /* Writes one endpoint's transcript, escaped for a terminal. */
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run (after report_evaluate). */

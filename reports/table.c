@@ -335,15 +335,6 @@ static size_t table_terminal_width(FILE *f)
 	return width < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : width;
 }
 
-/* True on a terminal that cannot show colours (TERM=dumb). */
-static bool table_dumb_terminal(FILE *f)
-{
-	const char *term = getenv("TERM");
-	int fd = fileno(f);
-
-	return fd >= 0 && isatty(fd) && term && strcmp(term, "dumb") == 0;
-}
-
 /* Length of our own colour sequence (ESC [ digits m) at s[0..len), else 0.
  * Server text never holds ESC (escape.h), so every one is ours. */
 static size_t sgr_len(const char *s, size_t len)
@@ -827,7 +818,7 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_
 
 int report_write_table(FILE *f, const struct run_report *r, bool color)
 {
-	return report_write_table_width(f, r, color && !table_dumb_terminal(f),
+	return report_write_table_width(f, r, color,
 	                                table_terminal_width(f));
 }
 

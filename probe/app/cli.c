@@ -554,3 +554,14 @@ enum cli_result cli_parse(int argc, char **argv, struct run_options *opt, struct
 {
 	return cli_parse_with(argc, argv, opt, err, cli_usage);
 }
+
+bool cli_stdout_color(const struct run_options *opt)
+{
+	const char *no_color = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (opt->color != COLOR_AUTO)
+		return opt->color == COLOR_ALWAYS;
+	return !opt->output_file && isatty(STDOUT_FILENO) && !(no_color && *no_color) &&
+	       !(term && strcmp(term, "dumb") == 0);
+}

@@ -22,6 +22,10 @@ enum cli_result cli_parse_with(int argc, char **argv, struct run_options *opt, s
 
 /* mailprobe --help. */
 void cli_usage(FILE *f);
+/* Whether the main report (to standard output unless -o FILE) is coloured:
+ * --color always: yes; never: no; auto: only on a terminal, and not when
+ * NO_COLOR is set to anything non-empty (no-color.org) or TERM is "dumb". */
+bool cli_stdout_color(const struct run_options *opt);
 /* The --help lines of the options of the groups in mask (CLI_GROUP(g) bits). */
 void cli_usage_options(FILE *f, unsigned mask);
 

@@ -103,12 +103,11 @@ static int help_main(int argc, char **argv)
 static size_t plan_sinks(const struct run_options *opt, struct report_sink *sinks)
 {
 	size_t n = 0;
-	bool to_tty = !opt->output_file && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 
 	memset(sinks, 0, sizeof(*sinks) * (MP_MAX_OUTPUTS + 1));
 	sinks[n].format = opt->format;
 	sinks[n].path = opt->output_file;
-	sinks[n++].color = opt->color == COLOR_ALWAYS || (opt->color == COLOR_AUTO && to_tty);
+	sinks[n++].color = cli_stdout_color(opt);
 	for (size_t i = 0; i < opt->noutputs && i < MP_MAX_OUTPUTS; i++) {
 		sinks[n].format = opt->outputs[i].format;
 		sinks[n].path = opt->outputs[i].path;

@@ -269,9 +269,7 @@ int merge_main(int argc, char **argv)
 	opt->ntargets = 0;
 	sinks[0].format = opt->format;
 	sinks[0].path = opt->output_file;
-	sinks[0].color =
-	    opt->color == COLOR_ALWAYS || (opt->color == COLOR_AUTO && !opt->output_file &&
-	                                   isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	sinks[0].color = cli_stdout_color(opt);
 	nsinks = 1;
 	for (size_t i = 0; i < opt->noutputs; i++, nsinks++) {
 		sinks[nsinks].format = opt->outputs[i].format;

@@ -95,6 +95,14 @@ grep -q "$ESC" "$MP_WORK/nocolor.txt" && mp_fail "NO_COLOR: escape sequences on 
 on_pty 80 "$MP_WORK/dumb.txt" TERM=dumb
 grep -q "$ESC" "$MP_WORK/dumb.txt" && mp_fail "TERM=dumb: escape sequences on the terminal"
 widest 80 "$MP_WORK/dumb.txt"
+# An empty NO_COLOR does not count (no-color.org); --color always wins over TERM=dumb.
+on_pty 80 "$MP_WORK/emptynocolor.txt" NO_COLOR=
+grep -q "$ESC" "$MP_WORK/emptynocolor.txt" || mp_fail "NO_COLOR empty: no colour on the terminal"
+SAVED2=("${ARGS[@]}")
+ARGS=(--color always "${ARGS[@]}")
+on_pty 80 "$MP_WORK/dumb-always.txt" TERM=dumb
+grep -q "$ESC" "$MP_WORK/dumb-always.txt" || mp_fail "TERM=dumb --color always: no colour"
+ARGS=("${SAVED2[@]}")
 ARGS=(--color never "${ARGS[@]}")
 on_pty 80 "$MP_WORK/never.txt"
 grep -q "$ESC" "$MP_WORK/never.txt" && mp_fail "--color never: escape sequences on the terminal"
