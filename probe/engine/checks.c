@@ -15,10 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 /* The user names the checks use: no one has them (RFC 2606 ".invalid"). */
-#define NONEXISTENT_USER "mailprobe-nonexistent-user"
+#define VRFY_RANDOM_PREFIX "mailprobe-nobody-"
+/* RFC 5321 4.5.1: every SMTP server has a postmaster: the name VRFY
+ * compares a random one with when no --enum-user is given. */
+#define VRFY_KNOWN_USER "postmaster"
 #define INVALID_USER     "mailprobe-check.invalid"
 /* AUTH PLAIN (RFC 4616) of "\0mailprobe-check.invalid\0invalid": a made-up
  * credential that cannot log anybody in. */
@@ -473,76 +477,122 @@ static void check_auth_before_tls(struct check_run *r)
 
 /* ---- vrfy: user enumeration through VRFY and EXPN (RFC 5321 3.5, 7.3) ---- */
 
-enum vclass { V_DISABLED, V_NONCOMMITTAL, V_CONFIRMS, V_DENIES, V_POLICY, V_OTHER };
+/* What one answer says about the name asked for. */
+enum vclass {
+	V_KNOWN,   /* 250/251 confirm, 252 "cannot verify, will try" (RFC 5321 3.5.3) */
+	V_UNKNOWN, /* 550/551/553: no such user (RFC 5321 4.2.2) */
+	V_REFUSED, /* off (500/502/504), syntax (501), policy (530/554), or a 550
+	              that says the command is prohibited: nothing about the user */
+	V_OTHER,   /* anything else */
+	V_BROKE,   /* no answer: the connection broke */
+};
 
-/* RFC 5321 3.5.3 / 4.2: 250/251 confirm, 252 neither confirms nor denies,
- * 550/551/553 deny; 500/502/504 mean the command is off; 554 and 530 refuse
- * for policy (relay access, authentication first) without a word on the
- * user. */
-static enum vclass vrfy_class(int code)
+/* One VRFY or EXPN exchange. */
+struct vanswer {
+	int code;
+	enum vclass cls;
+};
+
+/* Words in a 5xx that refuses the command itself rather than the user:
+ * Exim's "550 Administrative prohibition", "not permitted", "disabled". */
+static bool refuses_command(const char *text)
+{
+	static const char *const words[] = {"prohibit", "not permitted", "not allowed",
+	                                    "disabled", "not available", "not implemented"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasestr(text, words[i]))
+			return true;
+	return false;
+}
+
+static enum vclass vrfy_class(int code, const char *text)
 {
 	switch (code) {
-	case 500:
-	case 502:
-	case 504:
-		return V_DISABLED;
-	case 252:
-		return V_NONCOMMITTAL;
 	case 250:
 	case 251:
-		return V_CONFIRMS;
+	case 252:
+		return V_KNOWN;
 	case 550:
 	case 551:
 	case 553:
-		return V_DENIES;
+		return refuses_command(text) ? V_REFUSED : V_UNKNOWN;
+	case 500:
+	case 501:
+	case 502:
+	case 504:
 	case 530:
 	case 554:
-		return V_POLICY;
+		return V_REFUSED;
 	default:
 		return V_OTHER;
 	}
 }
 
-/* Sends "VERB user"; code 0 when it broke. */
-static int vrfy_ask(struct check_run *r, const char *verb, const char *user)
+/* Sends "VERB user" and classifies the answer. */
+static struct vanswer vrfy_ask(struct check_run *r, const char *verb, const char *user)
 {
 	struct dialect_reply rep;
+	struct vanswer a = {0, V_BROKE};
 	char line[MP_MAX_CHECK_ADDRESS + 16];
 
 	snprintf(line, sizeof(line), "%s %s", verb, user);
 	if (command(r, line, verb, &rep) != MP_OK)
-		return 0;
-	return rep.code;
+		return a;
+	a.code = rep.code;
+	a.cls = vrfy_class(rep.code, rep.text);
+	return a;
 }
 
-/* True when the classes of the answers for an existing user (a) and a
- * nonexistent one (b) tell them apart. */
-static bool tells_apart(int a, int b)
+/* A name nobody has: "mailprobe-" and 12 random hex digits, so that no
+ * server can learn to answer our one fixed name. */
+static void random_user(char *out, size_t size)
 {
-	enum vclass ca = vrfy_class(a), cb = vrfy_class(b);
+	unsigned char b[6];
 
-	return ca != cb && ca != V_DISABLED && ca != V_OTHER && cb != V_DISABLED && cb != V_OTHER;
-}
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		uint64_t t = (uint64_t)mono_ms() * 0x9e3779b97f4a7c15ULL;
 
-/* "disabled", "refused by policy", "non-committal" (the passing answers). */
-static const char *vrfy_word(int code)
-{
-	switch (vrfy_class(code)) {
-	case V_DISABLED:
-		return "disabled";
-	case V_POLICY:
-		return "refused by policy";
-	default:
-		return "enabled, non-committal";
+		memcpy(b, &t, sizeof(b));
 	}
+	snprintf(out, size, VRFY_RANDOM_PREFIX "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+	         b[4], b[5]);
 }
 
+/* What the two answers to one verb show: true when they tell the existing
+ * name (k) from the random one (n); *unclear when they differ in a way
+ * that says nothing either way (e.g. 250 against 451). */
+static bool tells_apart(struct vanswer k, struct vanswer n, bool *unclear)
+{
+	if (k.cls == V_KNOWN && n.cls == V_UNKNOWN)
+		return true;
+	if (k.cls == V_UNKNOWN && n.cls == V_KNOWN)
+		return true; /* odd, but still two different answers about users */
+	if (k.code != n.code && !(k.cls == V_REFUSED && n.cls == V_REFUSED))
+		*unclear = true;
+	return false;
+}
+
+/* "disabled or refused", "the same answer" (the passing words). */
+static const char *vrfy_word(struct vanswer k, struct vanswer n)
+{
+	if (k.cls == V_REFUSED && n.cls == V_REFUSED)
+		return k.code == 501 && n.code == 501 ? "refused as a syntax error (not applicable)"
+		                                      : "refused for both";
+	return "the same answer for both";
+}
+
+/* RFC 5321 3.5 / 7.3: compares a name that must exist (--enum-user, or
+ * postmaster, which RFC 5321 4.5.1 requires) with a random one, by VRFY and
+ * by EXPN; "fail" only when the answers tell them apart. */
 static void check_vrfy(struct check_run *r)
 {
-	const char *user = r->cc->enum_user;
+	const char *user = r->cc->enum_user ? r->cc->enum_user : VRFY_KNOWN_USER;
 	struct session *s = r->s;
 	bool starttls = s->ep->mode == MODE_STARTTLS;
-	int vn, en, vu = 0, eu = 0;
+	bool unclear = false, vapart, eapart;
+	char nobody[32];
+	struct vanswer vn, vk, en, ek;
 	/* On a STARTTLS endpoint ask in plaintext first, as anyone can: it
 	 * saves a handshake; TLS only when the server wants it first. */
 	enum mp_status st = starttls ? open_before_tls(r) : probe_converse(s, r->d);
@@ -551,9 +601,10 @@ static void check_vrfy(struct check_run *r)
 		verdict_broke(r, "before VRFY", st);
 		return;
 	}
+	random_user(nobody, sizeof(nobody));
 	r->mark = s->res->transcript.n;
-	vn = vrfy_ask(r, "VRFY", NONEXISTENT_USER);
-	if (starttls && vn == 530) {
+	vn = vrfy_ask(r, "VRFY", nobody);
+	if (starttls && vn.code == 530) {
 		/* RFC 3207 4: "530 Must issue a STARTTLS command first" */
 		st = r->d->starttls(s);
 		if (st == MP_OK)
@@ -567,44 +618,34 @@ static void check_vrfy(struct check_run *r)
 		r->mark = s->res->transcript.n;
 		transcript_note(&s->res->transcript,
 		                "VRFY before TLS: 530 (STARTTLS first); asked again inside TLS");
-		vn = vrfy_ask(r, "VRFY", NONEXISTENT_USER);
+		vn = vrfy_ask(r, "VRFY", nobody);
 	}
-	en = vrfy_ask(r, "EXPN", NONEXISTENT_USER);
-	if (user) {
-		vu = vrfy_ask(r, "VRFY", user);
-		eu = vrfy_ask(r, "EXPN", user);
-	}
-	if (vn == 0 || en == 0 || (user && (vu == 0 || eu == 0))) {
+	vk = vrfy_ask(r, "VRFY", user);
+	en = vrfy_ask(r, "EXPN", nobody);
+	ek = vrfy_ask(r, "EXPN", user);
+	if (vn.cls == V_BROKE || vk.cls == V_BROKE || en.cls == V_BROKE || ek.cls == V_BROKE) {
 		verdict(r, CHECK_INCONCLUSIVE, "the connection broke during VRFY / EXPN");
-	} else if (user && (tells_apart(vu, vn) || tells_apart(eu, en))) {
-		verdict(r, CHECK_FAIL,
-		        "the answers tell users apart: VRFY %d / EXPN %d for the "
-		        "existing user, VRFY %d / EXPN %d for a nonexistent one",
-		        vu, eu, vn, en);
-	} else if (user) {
-		verdict(r, CHECK_PASS,
-		        "the same answers for an existing and a nonexistent user "
-		        "(VRFY %d / %d, EXPN %d / %d)",
-		        vu, vn, eu, en);
-	} else if (vrfy_class(vn) == V_DENIES || vrfy_class(en) == V_DENIES) {
-		verdict(r, CHECK_FAIL,
-		        "VRFY %d / EXPN %d for a nonexistent user: the server says "
-		        "who does not exist, so names can be enumerated",
-		        vn, en);
-	} else if (vrfy_class(vn) == V_CONFIRMS || vrfy_class(en) == V_CONFIRMS) {
-		verdict(r, CHECK_INCONCLUSIVE,
-		        "VRFY %d / EXPN %d for a nonexistent user (a "
-		        "catch-all?): give --enum-user NAME to compare with an existing one",
-		        vn, en);
-	} else if (vrfy_class(vn) == V_OTHER || vrfy_class(en) == V_OTHER) {
-		verdict(r, CHECK_INCONCLUSIVE,
-		        "VRFY %d / EXPN %d: neither an answer nor a "
-		        "refusal",
-		        vn, en);
-	} else {
-		verdict(r, CHECK_PASS, "VRFY %s (%d), EXPN %s (%d)", vrfy_word(vn), vn,
-		        vrfy_word(en), en);
+		goto out;
 	}
+	vapart = tells_apart(vk, vn, &unclear);
+	eapart = tells_apart(ek, en, &unclear);
+	if (vapart || eapart)
+		verdict(r, CHECK_FAIL,
+		        "the answers tell users apart: %s%s%s answers %s otherwise than a random "
+		        "name (VRFY %d / %d, EXPN %d / %d), so names can be enumerated",
+		        vapart ? "VRFY" : "", vapart && eapart ? " and " : "", eapart ? "EXPN" : "",
+		        user, vk.code, vn.code, ek.code, en.code);
+	else if (unclear)
+		verdict(r, CHECK_INCONCLUSIVE,
+		        "different answers for %s and a random name that neither confirm nor deny "
+		        "a user (VRFY %d / %d, EXPN %d / %d)",
+		        user, vk.code, vn.code, ek.code, en.code);
+	else
+		verdict(r, CHECK_PASS,
+		        "nothing to enumerate: VRFY %s (%d / %d), EXPN %s (%d / %d) for %s and a "
+		        "random name",
+		        vrfy_word(vk, vn), vk.code, vn.code, vrfy_word(ek, en), ek.code, en.code, user);
+out:
 	r->d->quit(r->s);
 }
 

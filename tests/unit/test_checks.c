@@ -359,37 +359,69 @@ static struct cx *run_vrfy(const char *user, const char *const *replies, size_t 
 	return x;
 }
 
+/* Replies in the order asked: VRFY random, VRFY known, EXPN random, EXPN known. */
 static void test_vrfy(void **state)
 {
 	static const char *const off[] = {"502 5.5.1 VRFY command is disabled\r\n",
+					  "502 5.5.1 VRFY command is disabled\r\n",
+					  "502 5.5.2 Error: command not recognized\r\n",
 					  "502 5.5.2 Error: command not recognized\r\n"};
-	static const char *const denies[] = {"550 5.1.1 User unknown\r\n", "502 no\r\n"};
-	static const char *const catchall[] = {"250 ok\r\n", "502 no\r\n"};
-	static const char *const apart[] = {"550 5.1.1 User unknown\r\n", "502 no\r\n",
-					    "252 2.0.0 root\r\n", "502 no\r\n"};
-	static const char *const same[] = {"252 2.0.0 x\r\n", "502 no\r\n", "252 2.0.0 root\r\n",
-					   "502 no\r\n"};
+	/* Exim without a domain: 501 to VRFY, 550 Administrative prohibition to
+	 * EXPN, the same for everybody (issue 23's false alarm) */
+	static const char *const exim[] = {"501 <x>: recipient address must contain a domain\r\n",
+					   "501 <postmaster>: recipient address must contain a domain\r\n",
+					   "550 Administrative prohibition\r\n",
+					   "550 Administrative prohibition\r\n"};
+	/* Postfix with VRFY on: 252 for postmaster, 550 for the random name */
+	static const char *const apart[] = {"550 5.1.1 <x>: Recipient address rejected: User unknown\r\n",
+					    "252 2.0.0 postmaster\r\n", "502 no\r\n",
+					    "502 no\r\n"};
+	/* the same denial for everybody: nothing to tell apart */
+	static const char *const uniform[] = {"550 5.1.1 User unknown\r\n",
+					      "550 5.1.1 User unknown\r\n", "502 no\r\n",
+					      "502 no\r\n"};
+	static const char *const same[] = {"252 2.0.0 x\r\n", "252 2.0.0 root\r\n",
+					   "502 no\r\n", "502 no\r\n"};
+	static const char *const expn_apart[] = {"252 x\r\n", "252 root\r\n",
+						 "550 5.1.1 no such user\r\n", "250 root@x\r\n"};
+	static const char *const odd[] = {"451 try later\r\n", "252 root\r\n", "502 no\r\n",
+					  "502 no\r\n"};
 	struct cx *x = NULL;
+	const char *w = NULL;
 
 	(void)state;
-	x = run_vrfy(NULL, off, 2);
+	x = run_vrfy(NULL, off, 4);
 	check_state(x, CHECK_PASS);
-	check_evidence(x, "VRFY disabled (502)");
-	assert_non_null(strstr(written(x), "VRFY " NONEXISTENT_USER "\r\nEXPN " NONEXISTENT_USER));
+	check_evidence(x, "refused for both (502 / 502)");
+	w = written(x);
+	assert_non_null(strstr(w, "VRFY " VRFY_RANDOM_PREFIX));
+	assert_non_null(strstr(w, "\r\nVRFY postmaster\r\nEXPN " VRFY_RANDOM_PREFIX));
+	assert_non_null(strstr(w, "\r\nEXPN postmaster\r\n"));
 	cx_free(x);
-	x = run_vrfy(NULL, denies, 2);
+	x = run_vrfy(NULL, exim, 4);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "501 / 501");
+	check_evidence(x, "Administrative prohibition");
+	cx_free(x);
+	x = run_vrfy(NULL, apart, 4);
 	check_state(x, CHECK_FAIL);
+	check_evidence(x, "VRFY 252 / 550");
 	cx_free(x);
-	x = run_vrfy(NULL, catchall, 2);
-	check_state(x, CHECK_INCONCLUSIVE);
-	check_evidence(x, "--enum-user");
-	cx_free(x);
-	x = run_vrfy("root", apart, 4);
-	check_state(x, CHECK_FAIL);
-	assert_non_null(strstr(written(x), "VRFY root\r\n"));
+	x = run_vrfy(NULL, uniform, 4);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "the same answer for both");
 	cx_free(x);
 	x = run_vrfy("root", same, 4);
 	check_state(x, CHECK_PASS);
+	assert_non_null(strstr(written(x), "VRFY root\r\n"));
+	assert_null(strstr(written(x), "postmaster"));
+	cx_free(x);
+	x = run_vrfy("root", expn_apart, 4);
+	check_state(x, CHECK_FAIL);
+	check_evidence(x, "EXPN answers root");
+	cx_free(x);
+	x = run_vrfy("root", odd, 4);
+	check_state(x, CHECK_INCONCLUSIVE);
 	cx_free(x);
 }
 
