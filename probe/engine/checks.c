@@ -568,7 +568,10 @@ static bool tells_apart(struct vanswer k, struct vanswer n, bool *unclear)
 		return true;
 	if (k.cls == V_UNKNOWN && n.cls == V_KNOWN)
 		return true; /* odd, but still two different answers about users */
-	if (k.code != n.code && !(k.cls == V_REFUSED && n.cls == V_REFUSED))
+	/* A refusal (off, syntax, policy such as Postfix's "554 Relay access
+	 * denied" for a bare name it qualifies elsewhere) says nothing about
+	 * the user, whatever the other answer is. */
+	if (k.code != n.code && (k.cls == V_OTHER || n.cls == V_OTHER))
 		*unclear = true;
 	return false;
 }
@@ -579,6 +582,8 @@ static const char *vrfy_word(struct vanswer k, struct vanswer n)
 	if (k.cls == V_REFUSED && n.cls == V_REFUSED)
 		return k.code == 501 && n.code == 501 ? "refused as a syntax error (not applicable)"
 		                                      : "refused for both";
+	if (k.cls == V_REFUSED || n.cls == V_REFUSED)
+		return "refused for one name, which says nothing about the user";
 	return "the same answer for both";
 }
 

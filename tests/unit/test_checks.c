@@ -386,6 +386,11 @@ static void test_vrfy(void **state)
 						 "550 5.1.1 no such user\r\n", "250 root@x\r\n"};
 	static const char *const odd[] = {"451 try later\r\n", "252 root\r\n", "502 no\r\n",
 					  "502 no\r\n"};
+	/* Postfix's submission port: postmaster 252, a bare random name
+	 * qualified into a remote domain 554 Relay access denied */
+	static const char *const policy[] = {"554 5.7.1 <x>: Relay access denied\r\n",
+					     "252 2.0.0 postmaster\r\n", "500 no\r\n",
+					     "500 no\r\n"};
 	struct cx *x = NULL;
 	const char *w = NULL;
 
@@ -419,6 +424,10 @@ static void test_vrfy(void **state)
 	x = run_vrfy("root", expn_apart, 4);
 	check_state(x, CHECK_FAIL);
 	check_evidence(x, "EXPN answers root");
+	cx_free(x);
+	x = run_vrfy(NULL, policy, 4);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "says nothing about the user");
 	cx_free(x);
 	x = run_vrfy("root", odd, 4);
 	check_state(x, CHECK_INCONCLUSIVE);
