@@ -511,8 +511,10 @@ static enum vclass vrfy_class(int code, const char *text)
 	switch (code) {
 	case 250:
 	case 251:
-	case 252:
 		return V_KNOWN;
+	case 252:
+		/* Exim: "252 Administrative prohibition" for every name */
+		return refuses_command(text) ? V_REFUSED : V_KNOWN;
 	case 550:
 	case 551:
 	case 553:
@@ -587,6 +589,55 @@ static const char *vrfy_word(struct vanswer k, struct vanswer n)
 	return "the same answer for both";
 }
 
+/* The domain the greeting names (RFC 5321 4.3.1: "220 domain ..."), for
+ * a server that wants user@domain (Exim: "501 recipient address must
+ * contain a domain"); false when it names none that looks like one. */
+static bool greeting_domain(const struct probe_result *res, char *out, size_t size)
+{
+	const char *g = res->greeting ? res->greeting : "";
+	size_t n = 0;
+	bool dot = false, alpha = false;
+
+	if (strlen(g) < 5 || (g[3] != ' ' && g[3] != '-'))
+		return false;
+	for (g += 4; g[n] && n + 1 < size; n++) {
+		char ch = g[n];
+
+		if (ch == '.')
+			dot = true;
+		else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
+			alpha = true;
+		else if (!(ch == '-' || (ch >= '0' && ch <= '9')))
+			break;
+		out[n] = ch;
+	}
+	out[n] = '\0';
+	return dot && alpha && (g[n] == ' ' || g[n] == '\0' || g[n] == '\r');
+}
+
+/* Asks verb for the random name n (unless asked: *n holds its answer) and
+ * the existing one k; when the random
+ * name drew a syntax error (501), asks both again as name@domain of the
+ * greeting, which is what an enumerator would do next. */
+static void vrfy_pair(struct check_run *r, const char *verb, const char *user, const char *nobody,
+                      bool asked, struct vanswer *k, struct vanswer *n)
+{
+	char dom[MP_MAX_CHECK_ADDRESS / 2], a[MP_MAX_CHECK_ADDRESS + 2], b[MP_MAX_CHECK_ADDRESS + 2];
+
+	if (!asked)
+		*n = vrfy_ask(r, verb, nobody);
+	*k = vrfy_ask(r, verb, user);
+	if (n->code != 501 || !greeting_domain(r->s->res, dom, sizeof(dom)))
+		return;
+	snprintf(a, sizeof(a), "%s@%s", nobody, dom);
+	if (strchr(user, '@'))
+		snprintf(b, sizeof(b), "%s", user);
+	else
+		snprintf(b, sizeof(b), "%.120s@%s", user, dom);
+	*n = vrfy_ask(r, verb, a);
+	*k = vrfy_ask(r, verb, b);
+}
+
 /* RFC 5321 3.5 / 7.3: compares a name that must exist (--enum-user, or
  * postmaster, which RFC 5321 4.5.1 requires) with a random one, by VRFY and
  * by EXPN; "fail" only when the answers tell them apart. */
@@ -623,11 +674,9 @@ static void check_vrfy(struct check_run *r)
 		r->mark = s->res->transcript.n;
 		transcript_note(&s->res->transcript,
 		                "VRFY before TLS: 530 (STARTTLS first); asked again inside TLS");
-		vn = vrfy_ask(r, "VRFY", nobody);
 	}
-	vk = vrfy_ask(r, "VRFY", user);
-	en = vrfy_ask(r, "EXPN", nobody);
-	ek = vrfy_ask(r, "EXPN", user);
+	vrfy_pair(r, "VRFY", user, nobody, true, &vk, &vn);
+	vrfy_pair(r, "EXPN", user, nobody, false, &ek, &en);
 	if (vn.cls == V_BROKE || vk.cls == V_BROKE || en.cls == V_BROKE || ek.cls == V_BROKE) {
 		verdict(r, CHECK_INCONCLUSIVE, "the connection broke during VRFY / EXPN");
 		goto out;

@@ -244,9 +244,20 @@ pyassert "$J" '"open_relay" in codes(R("smtp", env["OPEN"])) and "user_enumerati
 	"postfix open: findings open_relay and user_enumeration"
 pyassert "$J" 'not any(c["name"].startswith("smtp-smuggling") for x in results for c in x["checks"])' \
 	"no smuggling entry without --smuggling-test"
+# without --enum-user: postmaster (RFC 5321 4.5.1) against a random name (issue 23)
+J_NODATA=$J
+run pf-vrfy 0 --checks vrfy "smtp://$H:$OPEN" "smtp://$H:$CLOSED" "smtp+starttls://$H:$CLOSED"
+state 'R("smtp", env["OPEN"])' vrfy fail "postfix VRFY on: postmaster (252) told from a random name (550)"
+pyassert "$J" '"VRFY postmaster" in [c for c in R("smtp", env["OPEN"])["checks"]][0]["evidence"]' \
+	"postfix VRFY on: postmaster asked"
+state 'R("smtp", env["CLOSED"], "plain")' vrfy pass "postfix disable_vrfy_command = yes: pass"
+state 'R("smtp", env["CLOSED"], "starttls")' vrfy pass "postfix disable_vrfy_command = yes, STARTTLS: pass"
+pyassert "$J" '"user_enumeration" not in codes(R("smtp", env["CLOSED"], "plain"))' \
+	"postfix VRFY off: no user_enumeration finding"
+J=$J_NODATA
 # the server's own record: every session ended, none with DATA
 for ((i = 0; i < 30; i++)); do
-	[ "$(grep -c ' disconnect from ' "$PF/postfix.log")" -ge 9 ] && break
+	[ "$(grep -c ' disconnect from ' "$PF/postfix.log")" -ge 12 ] && break
 	sleep 0.1
 done
 grep ' disconnect from ' "$PF/postfix.log" >"$MP_WORK/pf-nodata.disconnects" ||

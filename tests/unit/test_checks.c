@@ -366,12 +366,22 @@ static void test_vrfy(void **state)
 					  "502 5.5.1 VRFY command is disabled\r\n",
 					  "502 5.5.2 Error: command not recognized\r\n",
 					  "502 5.5.2 Error: command not recognized\r\n"};
-	/* Exim without a domain: 501 to VRFY, 550 Administrative prohibition to
-	 * EXPN, the same for everybody (issue 23's false alarm) */
-	static const char *const exim[] = {"501 <x>: recipient address must contain a domain\r\n",
-					   "501 <postmaster>: recipient address must contain a domain\r\n",
+	/* Exim 4.96 as installed (no VRFY / EXPN ACL): 501 to a bare name but
+	 * postmaster, asked again with the greeting's domain: 252
+	 * Administrative prohibition; EXPN 550 Administrative prohibition: the
+	 * same for everybody (issue 23's false alarm) */
+	static const char *const exim[] = {"501 x: recipient address must contain a domain\r\n",
+					   "252 Administrative prohibition\r\n",
+					   "252 Administrative prohibition\r\n",
+					   "252 Administrative prohibition\r\n",
 					   "550 Administrative prohibition\r\n",
 					   "550 Administrative prohibition\r\n"};
+	/* Exim with acl_smtp_vrfy = accept: with the domain VRFY tells apart */
+	static const char *const exim_on[] = {"501 x: recipient address must contain a domain\r\n",
+					      "250 <postmaster@mail.test> is deliverable\r\n",
+					      "550 <x@mail.test> Unrouteable address\r\n",
+					      "250 <postmaster@mail.test> is deliverable\r\n",
+					      "502 no\r\n", "502 no\r\n"};
 	/* Postfix with VRFY on: 252 for postmaster, 550 for the random name */
 	static const char *const apart[] = {"550 5.1.1 <x>: Recipient address rejected: User unknown\r\n",
 					    "252 2.0.0 postmaster\r\n", "502 no\r\n",
@@ -403,10 +413,15 @@ static void test_vrfy(void **state)
 	assert_non_null(strstr(w, "\r\nVRFY postmaster\r\nEXPN " VRFY_RANDOM_PREFIX));
 	assert_non_null(strstr(w, "\r\nEXPN postmaster\r\n"));
 	cx_free(x);
-	x = run_vrfy(NULL, exim, 4);
+	x = run_vrfy(NULL, exim, 6);
 	check_state(x, CHECK_PASS);
-	check_evidence(x, "501 / 501");
+	check_evidence(x, "VRFY refused for both (252 / 252)");
 	check_evidence(x, "Administrative prohibition");
+	assert_non_null(strstr(written(x), "\r\nVRFY postmaster@mail.test\r\n"));
+	cx_free(x);
+	x = run_vrfy(NULL, exim_on, 6);
+	check_state(x, CHECK_FAIL);
+	check_evidence(x, "VRFY 250 / 550");
 	cx_free(x);
 	x = run_vrfy(NULL, apart, 4);
 	check_state(x, CHECK_FAIL);
