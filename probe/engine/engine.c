@@ -575,6 +575,46 @@ static int64_t backoff_ms(struct pool *p, int k)
 	return base + jitter;
 }
 
+/* A timeout that load alone can cause: the greeting, a reply or the TLS
+ * handshake came too late (not a connect timeout: that is a filter). */
+static bool load_timeout(enum mp_status st)
+{
+	return st == MP_ERR_TLS_TIMEOUT || st == MP_ERR_GREETING_TIMEOUT || st == MP_ERR_TIMEOUT;
+}
+
+/* Auto mode never falls back to plaintext because a TLS candidate was
+ * slow (issue 23): one that timed out is asked once more, with greeting
+ * and handshake timeouts MP_AUTO_RETRY_TIMEOUT_FACTOR times longer, before
+ * the plaintext ones after it may win. */
+static void auto_retry_slow(struct pool *p, size_t i)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct probe_result *res = &p->res[i];
+	struct probe_config slow = *p->cfg;
+	char first[MP_MAX_ERROR];
+	int attempts = res->attempts;
+
+	if (!p->prm->first_ok_wins || ep->mode == MODE_PLAIN || !load_timeout(res->status) ||
+	    (p->stop && *p->stop) || deadline_expired(p->deadline))
+		return;
+	pthread_mutex_lock(&p->lock);
+	attempts = p->skip && p->skip[i] ? -1 : attempts;
+	pthread_mutex_unlock(&p->lock);
+	if (attempts < 0)
+		return;
+	snprintf(first, sizeof(first), "%s: %.200s", mp_status_name(res->status), res->error);
+	slow.greeting_timeout_ms *= MP_AUTO_RETRY_TIMEOUT_FACTOR;
+	slow.tls_timeout_ms *= MP_AUTO_RETRY_TIMEOUT_FACTOR;
+	result_free(res);
+	result_init(res, ep);
+	transcript_note(&res->transcript,
+			"auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
+			"TLS handshake timeouts before any plaintext candidate may win",
+			attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
+	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i]);
+	res->attempts = attempts + 1;
+}
+
 /* Probes endpoint i (its --enumerate-tls attempts alongside), with --retry
  * attempts of a busy endpoint within the deadline, then its logins. */
 static void run_job(struct pool *p, size_t i)
@@ -617,6 +657,7 @@ static void run_job(struct pool *p, size_t i)
 		result_init(res, ep);
 		attempt++;
 	}
+	auto_retry_slow(p, i);
 	/* Logins and checks are connections to the same host: the slot is
 	 * held until they are done. */
 	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
@@ -834,6 +875,33 @@ static void starttls_cert_findings(struct probe_result *res, size_t n)
 					   "(%.16s...)", (unsigned)res[i].ep.port,
 					   a->chain[0].fingerprint_sha256, (unsigned)other->ep.port,
 					   other->tls.chain[0].fingerprint_sha256);
+	}
+}
+
+/* Auto mode: a plaintext winner chosen while a TLS candidate before it in
+ * the order of preference timed out (twice, see auto_retry_slow) says so:
+ * a mail client configured from it would send passwords in clear. */
+static void auto_plaintext_findings(struct pool *p)
+{
+	for (size_t w = 0; w < p->n; w++) {
+		struct probe_result *res = &p->res[w];
+
+		if (p->skip[w] || res->status != MP_OK || res->ep.mode != MODE_PLAIN)
+			continue;
+		for (size_t j = p->group[w]; j < w; j++) {
+			const struct probe_result *t = &p->res[j];
+
+			if (p->group[j] != p->group[w] || p->skip[j] || t->ep.mode == MODE_PLAIN ||
+			    !load_timeout(t->status))
+				continue;
+			result_add_finding(res, FINDING_AUTO_TLS_TIMED_OUT,
+					   "auto mode chose plaintext only because %s port %u %s, "
+					   "which comes first, timed out twice (%s): try again before "
+					   "configuring a client for plaintext",
+					   protocol_name(t->ep.proto), (unsigned)t->ep.port,
+					   mode_name(t->ep.mode), mp_status_name(t->status));
+			break;
+		}
 	}
 }
 
@@ -1057,6 +1125,7 @@ nomem:
 		pthread_join(threads[i], NULL);
 	if (first_ok_wins && !interrupted) {
 		settle_auto(&p);
+		auto_plaintext_findings(&p);
 		report_skipped(&p);
 	}
 	starttls_cert_findings(res, n);
