@@ -13,6 +13,17 @@ struct auth_request;
 struct auth_outcome;
 struct dialect_reply;
 
+/* How the auth-before-tls check tries a login before TLS. */
+enum dialect_login_probe {
+	DLP_SASL_AUTH,   /* AUTH PLAIN with a made-up credential (RFC 4954 4) */
+	DLP_IMAP_LOGIN,  /* LOGIN under LOGINDISABLED (RFC 9051 6.2.3) */
+	DLP_POP3_USER,   /* USER when CAPA does not list it (RFC 2449 6.8) */
+	DLP_COUNT
+};
+/* Commands a protocol has for the checks that need them. */
+#define DIALECT_OFFERS_VRFY     0x1u /* VRFY and EXPN (RFC 5321 3.5) */
+#define DIALECT_OFFERS_ENVELOPE 0x2u /* MAIL, RCPT and DATA (RFC 5321 3.3) */
+
 struct dialect {
 	enum protocol proto;
 	const char *name;
@@ -48,6 +59,13 @@ struct dialect {
 	 * dialect_read_line(), MP_ERR_PROTOCOL for a line that is no reply. */
 	enum mp_status (*read_reply)(struct session *s, const char *what, int timeout_ms,
 				     struct dialect_reply *r);
+	/* ---- What the protocol offers to the active checks (probe/engine/checks/) ---- */
+	const char *starttls_verb; /* "STARTTLS", "STLS" */
+	const char *quit_verb;     /* "QUIT", "LOGOUT" */
+	bool tagged;               /* commands carry a tag and replies name it (IMAP) */
+	int quit_code;             /* the reply code that answers quit_verb (SMTP 221), 0: none */
+	enum dialect_login_probe login_probe; /* how auth-before-tls asks */
+	unsigned check_offers;     /* DIALECT_OFFERS_* */
 };
 
 extern const struct dialect smtp_dialect;

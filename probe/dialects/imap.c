@@ -610,4 +610,8 @@ const struct dialect imap_dialect = {
 	.quit = imap_quit,
 	.authenticate = imap_authenticate,
 	.read_reply = imap_check_reply,
+	.starttls_verb = "STARTTLS",
+	.quit_verb = "LOGOUT",
+	.tagged = true,
+	.login_probe = DLP_IMAP_LOGIN,
 };

@@ -419,4 +419,8 @@ const struct dialect pop3_dialect = {
 	.quit = pop3_quit,
 	.authenticate = pop3_authenticate,
 	.read_reply = pop3_check_reply,
+	.starttls_verb = "STLS",
+	.quit_verb = "QUIT",
+	.tagged = false,
+	.login_probe = DLP_POP3_USER,
 };

@@ -372,4 +372,9 @@ const struct dialect smtp_dialect = {
 	.quit = smtp_quit,
 	.authenticate = smtp_authenticate,
 	.read_reply = smtp_check_reply,
+	.starttls_verb = "STARTTLS",
+	.quit_verb = "QUIT",
+	.quit_code = 221,
+	.login_probe = DLP_SASL_AUTH,
+	.check_offers = DIALECT_OFFERS_VRFY | DIALECT_OFFERS_ENVELOPE,
 };

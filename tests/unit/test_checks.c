@@ -1,4 +1,4 @@
-/* Unit tests: the active checks (probe/checks.c) against scripted servers
+/* Unit tests: the active checks (probe/engine/checks.c, checks/) against scripted servers
  * (in-memory streams): each check's verdict for pass, fail and inconclusive
  * scripts, what goes on the wire, evidence bounded and escaped, no secret.
  * The check steps are static: the file is included, as libssh's tests do. */
@@ -14,6 +14,15 @@
 #include "core/deadline.h"
 #include "core/stream.h"
 #include "probe/engine/checks.c"
+/* its static steps are tested one by one; the other checks through their
+ * descriptors */
+#include "probe/engine/checks/starttls_injection.c"
+
+/* The names and credentials the checks send (their files' own constants). */
+#define VRFY_RANDOM_PREFIX "mailprobe-nobody-"
+#define INVALID_USER       "mailprobe-check.invalid"
+#define INVALID_PLAIN_IR   "AG1haWxwcm9iZS1jaGVjay5pbnZhbGlkAGludmFsaWQ="
+#define RELAY_LOCAL_PART   "mailprobe-relay-test"
 
 /* A check on a scripted server speaking proto in mode. */
 struct cx {
@@ -143,7 +152,7 @@ static void test_plan(void **state)
 	x->cc.selected = CHECKS_ALL_SAFE | (1u << CHECK_SMUGGLING);
 	x->res.status = MP_ERR_TLS;
 	cs = checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res);
-	assert_int_equal(x->res.nchecks, 4 + NVARIANTS);
+	assert_int_equal(x->res.nchecks, 4 + check_smuggling.nvariants);
 	assert_int_equal(checks_pending(cs), 0);
 	for (size_t i = 0; i < x->res.nchecks; i++)
 		assert_int_equal(x->res.checks[i].state, CHECK_SKIPPED);
@@ -260,7 +269,7 @@ static void run_auth_smtp(const char *reply, enum check_state want)
 	stream_mem_add_str(x->m, 1, EHLO_NO_AUTH);
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "501 cancelled\r\n221 bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	/* the made-up credential on the wire, redacted in the evidence */
 	assert_non_null(strstr(written(x), "AUTH PLAIN " INVALID_PLAIN_IR "\r\n"));
@@ -288,7 +297,7 @@ static void test_auth_smtp_advertised(void **state)
 	stream_mem_add_str(x->m, 0, "220 mail.test ESMTP\r\n");
 	stream_mem_add_str(x->m, 1, "250-mail.test\r\n250 AUTH PLAIN LOGIN\r\n");
 	stream_mem_add_str(x->m, 2, "221 bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, CHECK_SKIPPED);
 	assert_null(strstr(written(x), "AUTH"));
 	cx_free(x);
@@ -303,7 +312,7 @@ static void run_auth_imap(const char *reply, enum check_state want)
 			   "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n");
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "* BYE\r\na3 OK bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	assert_non_null(strstr(written(x), "a2 LOGIN " INVALID_USER " invalid\r\n"));
 	check_evidence(x, "<invalid password>");
@@ -328,7 +337,7 @@ static void run_auth_pop3(const char *capa, const char *reply, enum check_state 
 	stream_mem_add_str(x->m, 1, capa);
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "+OK bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	cx_free(x);
 }
@@ -355,7 +364,7 @@ static struct cx *run_vrfy(const char *user, const char *const *replies, size_t 
 	for (size_t i = 0; i < n; i++)
 		stream_mem_add_str(x->m, (unsigned)(2 + i), replies[i]);
 	stream_mem_add_str(x->m, (unsigned)(2 + n), "221 bye\r\n");
-	check_vrfy(&x->r);
+	check_vrfy.run(&x->r);
 	return x;
 }
 
@@ -463,7 +472,7 @@ static struct cx *run_smuggling(size_t variant, const char *after_data, const ch
 	stream_mem_add_str(x->m, 4, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	stream_mem_add_str(x->m, 5, after_data);
 	stream_mem_add_str(x->m, 6, after_quit);
-	check_smuggling(&x->r);
+	check_smuggling.run(&x->r);
 	return x;
 }
 
@@ -505,7 +514,7 @@ static void test_smuggling_rcpt_refused(void **state)
 	stream_mem_add_str(x->m, 2, "250 2.1.0 Ok\r\n");
 	stream_mem_add_str(x->m, 3, "554 5.7.1 Relay access denied\r\n");
 	stream_mem_add_str(x->m, 4, "221 Bye\r\n");
-	check_smuggling(&x->r);
+	check_smuggling.run(&x->r);
 	check_state(x, CHECK_INCONCLUSIVE);
 	check_evidence(x, "--rcpt-to");
 	assert_null(strstr(written(x), "DATA"));
@@ -522,7 +531,7 @@ static void run_relay(const char *rcpt_reply, enum check_state want)
 	stream_mem_add_str(x->m, 3, rcpt_reply);
 	stream_mem_add_str(x->m, 4, "250 reset\r\n");
 	stream_mem_add_str(x->m, 5, "221 Bye\r\n");
-	check_relay(&x->r);
+	check_open_relay.run(&x->r);
 	check_state(x, want);
 	assert_non_null(strstr(written(x), "MAIL FROM:<" RELAY_LOCAL_PART
 					   "@" CHECK_RELAY_FROM_DEFAULT ">\r\nRCPT TO:<" RELAY_LOCAL_PART
@@ -572,10 +581,10 @@ static void test_response_injection(void **state)
 	(void)state;
 	result_init(&res, &ep);
 	memset(&c, 0, sizeof(c));
-	check_response_injection(&res, &c);
+	check_response_injection.decide(&res, &c);
 	assert_int_equal(c.state, CHECK_PASS);
 	result_add_finding(&res, FINDING_STARTTLS_INJECTION, "server sent 12 bytes\x1b");
-	check_response_injection(&res, &c);
+	check_response_injection.decide(&res, &c);
 	assert_int_equal(c.state, CHECK_FAIL);
 	assert_non_null(strstr(c.evidence, "12 bytes\\x1b"));
 	result_free(&res);

@@ -1,0 +1,163 @@
+/* auth_before_tls.c - AUTH, LOGIN or USER before TLS where the server does
+ * not advertise it, with a made-up invalid credential: the server must
+ * refuse the command, not check the credential. */
+#include "probe/engine/checks/check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A user nobody has (RFC 2606 ".invalid"). */
+#define INVALID_USER "mailprobe-check.invalid"
+/* AUTH PLAIN (RFC 4616) of "\0mailprobe-check.invalid\0invalid": a made-up
+ * credential that cannot log anybody in. */
+#define INVALID_PLAIN_IR "AG1haWxwcm9iZS1jaGVjay5pbnZhbGlkAGludmFsaWQ="
+
+/* RFC 4954 4: AUTH PLAIN with an invalid credential; a server that does not
+ * offer AUTH before TLS must refuse the command, not check the credential. */
+static void auth_smtp(struct check_run *r)
+{
+	struct session *s = r->s;
+	struct dialect_reply rep, cancel;
+	enum mp_status st;
+
+	if (s->res->auth_before.n > 0) {
+		check_verdict(r, CHECK_SKIPPED,
+		        "the server advertises AUTH before TLS (finding "
+		        "auth_before_tls): nothing hidden to test");
+		return;
+	}
+	r->mark = s->res->transcript.n;
+	st = session_send_redacted(s, "AUTH PLAIN " INVALID_PLAIN_IR,
+	                           "AUTH PLAIN <invalid credential for " INVALID_USER ">");
+	if (st == MP_OK)
+		st = r->d->read_reply(s, "AUTH", 0, &rep);
+	if (st != MP_OK) {
+		check_verdict_broke(r, "no reply to AUTH", st);
+		return;
+	}
+	if (rep.code == 334) {
+		/* RFC 4954 4: "*" cancels the exchange. */
+		if (session_send(s, "*") == MP_OK)
+			r->d->read_reply(s, "AUTH", 0, &cancel);
+		check_verdict(r, CHECK_FAIL,
+		        "AUTH is not advertised before TLS, yet the server "
+		        "started the exchange (334)");
+	} else if (rep.code == 235 || rep.code == 535) {
+		check_verdict(r, CHECK_FAIL,
+		        "AUTH is not advertised before TLS, yet the server checked "
+		        "the credential (%d \"%s\")",
+		        rep.code, rep.text);
+	} else if (rep.kind == DR_BAD) {
+		check_verdict(r, CHECK_PASS, "AUTH before TLS refused (%d)", rep.code);
+	} else {
+		check_verdict(r, CHECK_INCONCLUSIVE,
+		        "AUTH before TLS answered %d: neither a refusal "
+		        "nor a verdict on the credential",
+		        rep.code);
+	}
+}
+
+/* RFC 9051 6.2.3: with LOGINDISABLED the server must refuse LOGIN. A NO
+ * with [AUTHENTICATIONFAILED] (RFC 5530) means it checked the credential;
+ * [PRIVACYREQUIRED] or BAD is the refusal. */
+static void auth_imap(struct check_run *r)
+{
+	struct session *s = r->s;
+	struct dialect_reply rep;
+	char line[96], shown[96];
+	enum mp_status st;
+
+	if (!strlist_has(&s->res->caps_before, "LOGINDISABLED")) {
+		check_verdict(r, CHECK_SKIPPED,
+		        "LOGINDISABLED is not advertised before TLS: LOGIN is "
+		        "offered (the rule forbid-auth-before-tls judges that)");
+		return;
+	}
+	r->mark = s->res->transcript.n;
+	snprintf(line, sizeof(line), "a%u LOGIN " INVALID_USER " invalid", ++s->imap_tag);
+	snprintf(shown, sizeof(shown), "a%u LOGIN " INVALID_USER " <invalid password>",
+	         s->imap_tag);
+	st = session_send_redacted(s, line, shown);
+	if (st == MP_OK)
+		st = r->d->read_reply(s, "LOGIN", 0, &rep);
+	if (st != MP_OK) {
+		check_verdict_broke(r, "no reply to LOGIN", st);
+		return;
+	}
+	if (rep.kind == DR_OK || strstr(rep.text, "[AUTHENTICATIONFAILED]") ||
+	    strstr(rep.text, "[AUTHORIZATIONFAILED]"))
+		check_verdict(r, CHECK_FAIL,
+		        "LOGINDISABLED is advertised, yet the server checked the "
+		        "LOGIN credential: \"%s\"",
+		        rep.text);
+	else if (rep.kind == DR_BAD || strstr(rep.text, "[PRIVACYREQUIRED]"))
+		check_verdict(r, CHECK_PASS, "LOGIN before TLS refused as LOGINDISABLED says");
+	else
+		check_verdict(r, CHECK_INCONCLUSIVE,
+		        "NO without a response code: a refusal or a "
+		        "failed login");
+}
+
+/* RFC 2449 6.8 / RFC 2595 4: without USER in CAPA before STLS, USER must be
+ * refused. */
+static void auth_pop3(struct check_run *r)
+{
+	struct session *s = r->s;
+	struct dialect_reply rep;
+	enum mp_status st;
+
+	if (strlist_has(&s->res->caps_before, "USER")) {
+		check_verdict(r, CHECK_SKIPPED,
+		        "USER is advertised before TLS (the rule "
+		        "forbid-auth-before-tls judges that)");
+		return;
+	}
+	r->mark = s->res->transcript.n;
+	st = check_command(r, "USER " INVALID_USER, "USER", &rep);
+	if (st != MP_OK) {
+		check_verdict_broke(r, "no reply to USER", st);
+		return;
+	}
+	if (rep.kind == DR_OK)
+		check_verdict(r, CHECK_FAIL,
+		        "USER is not advertised before TLS, yet the server "
+		        "accepted it: \"%s\"",
+		        rep.text);
+	else
+		check_verdict(r, CHECK_PASS, "USER before TLS refused");
+}
+
+/* The login each protocol tries, by dialect.h's login_probe. */
+static void (*const by_probe[DLP_COUNT])(struct check_run *r) = {
+    [DLP_SASL_AUTH] = auth_smtp,
+    [DLP_IMAP_LOGIN] = auth_imap,
+    [DLP_POP3_USER] = auth_pop3,
+};
+
+static void run(struct check_run *r)
+{
+	enum mp_status st = check_open_before_tls(r);
+
+	if (st != MP_OK) {
+		check_verdict_broke(r, "before the check", st);
+		return;
+	}
+	by_probe[r->d->login_probe](r);
+	r->d->quit(r->s);
+}
+
+static const char *applies(const struct probe_result *res, char *buf, size_t size)
+{
+	(void)buf;
+	(void)size;
+	return res->ep.mode == MODE_TLS ? "implicit TLS: nothing is sent before TLS" : NULL;
+}
+
+const struct check_desc check_auth_before_tls = {
+    .id = CHECK_AUTH_BEFORE_TLS,
+    .reference = "RFC 4954 section 4 (AUTH), RFC 9051 section 6.2.3 (LOGINDISABLED), RFC 2595 "
+                 "section 4",
+    .finding = FINDING_AUTH_ACCEPTED_BEFORE_TLS,
+    .applies = applies,
+    .run = run,
+};
