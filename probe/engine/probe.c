@@ -5,7 +5,6 @@
 #include "probe/engine/probe.h"
 #include "probe/engine/addrs.h"
 #include "probe/dialects/auth.h"
-#include "probe/engine/engine.h"
 #include "core/deadline.h"
 #include "core/net.h"
 #include "core/proxy.h"

@@ -8,6 +8,12 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
+/* Probes one endpoint until done or deadline; res must be result_init'd.
+ * fd_slot (may be NULL) receives the socket while the probe holds it, so
+ * that an interrupt can shut it down. */
+void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
+                    struct probe_result *res, volatile int *fd_slot);
+
 /* Resolves, connects (through the endpoint's proxy, if any) until deadline;
  * records timings and the address in res. fd_slot (may be NULL) holds the
  * socket while it is in use, so that an interrupt can shut it down. On
