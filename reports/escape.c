@@ -186,3 +186,68 @@ char *esc_utf8_truncate(char *s, size_t max)
 	}
 	return s;
 }
+
+/* Length of the noncharacter at p that sink escapes, or 0. */
+static size_t markup_nonchar_len(const unsigned char *p, enum esc_markup_sink sink)
+{
+	if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
+		return 3;
+	if (sink != ESC_HTML)
+		return 0;
+	if (p[0] == 0xEF && p[1] == 0xB7 && p[2] >= 0x90 && p[2] <= 0xAF)
+		return 3;
+	if (p[0] >= 0xF0 && p[0] <= 0xF4 && (p[1] & 0x0F) == 0x0F && p[2] == 0xBF &&
+	    (p[3] == 0xBE || p[3] == 0xBF))
+		return 4;
+	return 0;
+}
+
+void esc_markup_write(FILE *f, const char *s, enum esc_markup_sink sink)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		size_t nc = 0;
+
+		switch (*p) {
+		case '&':
+			fputs("&amp;", f);
+			continue;
+		case '<':
+			fputs("&lt;", f);
+			continue;
+		case '>':
+			fputs("&gt;", f);
+			continue;
+		case '"':
+			fputs("&quot;", f);
+			continue;
+		case '\'':
+			fputs(sink == ESC_HTML ? "&#39;" : "&apos;", f);
+			continue;
+		case '\t':
+		case '\n':
+		case '\r':
+			if (sink == ESC_XML_ATTR)
+				fprintf(f, "&#%d;", *p);
+			else if (sink == ESC_XML_LINE)
+				fprintf(f, "\\x%02x", *p);
+			else
+				fputc(*p, f);
+			continue;
+		default:
+			break;
+		}
+		if (*p < 0x20) {
+			fprintf(f, "\\x%02x", *p);
+			continue;
+		}
+		if (*p >= 0xEF)
+			nc = markup_nonchar_len(p, sink);
+		if (nc) {
+			for (size_t i = 0; i < nc; i++)
+				fprintf(f, "\\x%02x", p[i]);
+			p += nc - 1;
+		} else {
+			fputc(*p, f);
+		}
+	}
+}

@@ -34,4 +34,16 @@ size_t esc_utf8_width(const char *s);
  * ending with "..." when something was cut (max >= 3). Returns s. */
 char *esc_utf8_truncate(char *s, size_t max);
 
+/* Where esc_markup_write() puts text: HTML text (also safe inside a quoted
+ * attribute value), XML character data, an XML attribute value, or XML
+ * character data that must stay on one line. */
+enum esc_markup_sink { ESC_HTML, ESC_XML_TEXT, ESC_XML_ATTR, ESC_XML_LINE };
+/* Writes the valid UTF-8 string s for sink: the markup characters & < > " '
+ * as entities; tab, LF and CR as character references in an XML attribute
+ * (they survive attribute normalisation), as \xHH on one line; other C0
+ * controls, and the noncharacters HTML calls a parse error (U+FDD0..U+FDEF,
+ * U+xFFFE, U+xFFFF; in XML only U+FFFE and U+FFFF, which XML 1.0 excludes),
+ * as \xHH per byte. Does not allocate. */
+void esc_markup_write(FILE *f, const char *s, enum esc_markup_sink sink);
+
 #endif

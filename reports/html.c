@@ -70,20 +70,6 @@ static const char html_style[] =
 
 /* ---- escaping ---- */
 
-/* True when the valid UTF-8 sequence at p is a Unicode noncharacter
- * (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF): HTML calls them a parse error. */
-static size_t nonchar_len(const unsigned char *p)
-{
-	if (p[0] == 0xEF && p[1] == 0xB7 && p[2] >= 0x90 && p[2] <= 0xAF)
-		return 3;
-	if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
-		return 3;
-	if (p[0] >= 0xF0 && p[0] <= 0xF4 && (p[1] & 0x0F) == 0x0F && p[2] == 0xBF &&
-	    (p[3] == 0xBE || p[3] == 0xBF))
-		return 4;
-	return 0;
-}
-
 /* Writes s[0..len) (untrusted, any bytes) as HTML text, also safe inside a
  * quoted attribute value. Returns 0, or -1 when out of memory. */
 static int put_textn(FILE *f, const char *s, size_t len)
@@ -92,38 +78,7 @@ static int put_textn(FILE *f, const char *s, size_t len)
 
 	if (!u)
 		return -1;
-	for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
-		size_t nc = 0;
-
-		switch (*p) {
-		case '&':
-			fputs("&amp;", f);
-			continue;
-		case '<':
-			fputs("&lt;", f);
-			continue;
-		case '>':
-			fputs("&gt;", f);
-			continue;
-		case '"':
-			fputs("&quot;", f);
-			continue;
-		case '\'':
-			fputs("&#39;", f);
-			continue;
-		default:
-			break;
-		}
-		if (*p >= 0xEF)
-			nc = nonchar_len(p);
-		if (nc) {
-			for (size_t i = 0; i < nc; i++)
-				fprintf(f, "\\x%02x", p[i]);
-			p += nc - 1;
-		} else {
-			fputc(*p, f);
-		}
-	}
+	esc_markup_write(f, u, ESC_HTML);
 	free(u);
 	return 0;
 }

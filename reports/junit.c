@@ -29,66 +29,15 @@
 /* Name of the testsuite holding run-level verdicts. */
 #define JUNIT_RUN_SUITE "run"
 
-/* Where escaped text goes: character data, an attribute value, or
- * character data that must stay on one line (the table row). */
-enum xml_sink { XML_TEXT, XML_ATTR, XML_LINE };
-
-/* Writes the valid UTF-8 string s for sink: markup characters as entities;
- * tab, LF and CR as character references in attributes (so they survive
- * attribute normalisation), as \xHH on one line; other C0 controls and
- * U+FFFE/U+FFFF (not XML 1.0 characters) as \xHH. */
-static void put_xml_utf8(FILE *f, const char *s, enum xml_sink sink)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '&':
-			fputs("&amp;", f);
-			continue;
-		case '<':
-			fputs("&lt;", f);
-			continue;
-		case '>':
-			fputs("&gt;", f);
-			continue;
-		case '"':
-			fputs("&quot;", f);
-			continue;
-		case '\'':
-			fputs("&apos;", f);
-			continue;
-		case '\t':
-		case '\n':
-		case '\r':
-			if (sink == XML_ATTR)
-				fprintf(f, "&#%d;", *p);
-			else if (sink == XML_TEXT)
-				fputc(*p, f);
-			else
-				fprintf(f, "\\x%02x", *p);
-			continue;
-		default:
-			break;
-		}
-		if (*p < 0x20) {
-			fprintf(f, "\\x%02x", *p);
-		} else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
-			fprintf(f, "\\x%02x\\x%02x\\x%02x", p[0], p[1], p[2]);
-			p += 2;
-		} else {
-			fputc(*p, f);
-		}
-	}
-}
-
 /* Writes untrusted text s (may be NULL) escaped for sink. Returns 0, or -1
  * when out of memory. */
-static int put_xml(FILE *f, const char *s, enum xml_sink sink)
+static int put_xml(FILE *f, const char *s, enum esc_markup_sink sink)
 {
 	char *u = esc_json_dup(s ? s : "", s ? strlen(s) : 0);
 
 	if (!u)
 		return -1;
-	put_xml_utf8(f, u, sink);
+	esc_markup_write(f, u, sink);
 	free(u);
 	return 0;
 }
@@ -257,31 +206,31 @@ static int put_endpoint_case(FILE *f, const struct run_report *r, size_t i)
 
 	report_endpoint_name(&res->ep, url, sizeof(url));
 	fputs("    <testcase classname=\"mailprobe.", f);
-	rc |= put_xml(f, res->ep.host, XML_ATTR);
+	rc |= put_xml(f, res->ep.host, ESC_XML_ATTR);
 	fputs("\" name=\"", f);
-	rc |= put_xml(f, url, XML_ATTR);
+	rc |= put_xml(f, url, ESC_XML_ATTR);
 	fputs("\" time=\"", f);
 	put_seconds(f, res->t.total);
 	fputs("\">\n", f);
 	if (res->status == MP_ERR_SKIPPED) {
 		fputs("      <skipped message=\"", f);
 		rc |= put_xml(f, res->error[0] ? res->error : mp_status_describe(res->status),
-		              XML_ATTR);
+		              ESC_XML_ATTR);
 		fputs("\"/>\n", f);
 	} else if (res->status != MP_OK) {
 		const char *err = res->error[0] ? res->error : mp_status_describe(res->status);
 
 		fprintf(f, "      <error message=\"%s: ", mp_status_name(res->status));
-		rc |= put_xml(f, err, XML_ATTR);
+		rc |= put_xml(f, err, ESC_XML_ATTR);
 		fprintf(f, "\" type=\"%s\">", mp_status_name(res->status));
-		rc |= put_xml(f, err, XML_TEXT);
+		rc |= put_xml(f, err, ESC_XML_TEXT);
 		fputs("</error>\n", f);
 	}
 	row = row_text(res);
 	if (!row)
 		return -1;
 	fputs("      <system-out>", f);
-	rc |= put_xml(f, row, XML_LINE);
+	rc |= put_xml(f, row, ESC_XML_LINE);
 	fputs("</system-out>\n    </testcase>\n", f);
 	free(row);
 	return rc ? -1 : 0;
@@ -295,23 +244,23 @@ static int put_verdict_case(FILE *f, const struct run_report *r, const struct ve
 	int rc = 0;
 
 	fputs("    <testcase classname=\"mailprobe.", f);
-	rc |= put_xml(f, host ? host : JUNIT_RUN_SUITE, XML_ATTR);
+	rc |= put_xml(f, host ? host : JUNIT_RUN_SUITE, ESC_XML_ATTR);
 	fputs("\" name=\"", f);
 	if (host) {
 		report_endpoint_name(&r->results[v->endpoint].ep, url, sizeof(url));
-		rc |= put_xml(f, url, XML_ATTR);
+		rc |= put_xml(f, url, ESC_XML_ATTR);
 		fputc(' ', f);
 	}
-	rc |= put_xml(f, v->rule, XML_ATTR);
+	rc |= put_xml(f, v->rule, ESC_XML_ATTR);
 	if (v->state == PSTATE_OK) {
 		fputs("\"/>\n", f);
 		return rc ? -1 : 0;
 	}
 	fputs("\">\n", f);
 	fprintf(f, "      <%s message=\"", v->state == PSTATE_UNKNOWN ? "error" : "failure");
-	rc |= put_xml(f, v->message, XML_ATTR);
+	rc |= put_xml(f, v->message, ESC_XML_ATTR);
 	fprintf(f, "\" type=\"%s\">", pstate_name(v->state));
-	rc |= put_xml(f, v->message, XML_TEXT);
+	rc |= put_xml(f, v->message, ESC_XML_TEXT);
 	fprintf(f, "</%s>\n    </testcase>\n", v->state == PSTATE_UNKNOWN ? "error" : "failure");
 	return rc ? -1 : 0;
 }
@@ -325,25 +274,25 @@ static int put_check_case(FILE *f, const struct probe_result *res, size_t k)
 
 	report_endpoint_name(&res->ep, url, sizeof(url));
 	fputs("    <testcase classname=\"mailprobe.", f);
-	rc |= put_xml(f, res->ep.host, XML_ATTR);
+	rc |= put_xml(f, res->ep.host, ESC_XML_ATTR);
 	fputs("\" name=\"", f);
-	rc |= put_xml(f, url, XML_ATTR);
+	rc |= put_xml(f, url, ESC_XML_ATTR);
 	fputs(" check ", f);
-	rc |= put_xml(f, c->name, XML_ATTR);
+	rc |= put_xml(f, c->name, ESC_XML_ATTR);
 	fputs("\">\n", f);
 	if (c->state == CHECK_SKIPPED) {
 		fputs("      <skipped message=\"", f);
-		rc |= put_xml(f, c->evidence, XML_ATTR);
+		rc |= put_xml(f, c->evidence, ESC_XML_ATTR);
 		fputs("\"/>\n", f);
 	} else if (c->state == CHECK_FAIL) {
 		fputs("      <failure message=\"", f);
-		rc |= put_xml(f, c->evidence, XML_ATTR);
+		rc |= put_xml(f, c->evidence, ESC_XML_ATTR);
 		fputs("\" type=\"fail\">", f);
-		rc |= put_xml(f, c->reference, XML_TEXT);
+		rc |= put_xml(f, c->reference, ESC_XML_TEXT);
 		fputs("</failure>\n", f);
 	}
 	fprintf(f, "      <system-out>%s: ", check_state_name(c->state));
-	rc |= put_xml(f, c->evidence, XML_LINE);
+	rc |= put_xml(f, c->evidence, ESC_XML_LINE);
 	fputs("</system-out>\n    </testcase>\n", f);
 	return rc ? -1 : 0;
 }
@@ -356,7 +305,7 @@ static int put_host_suite(FILE *f, const struct run_report *r, const struct juni
 	int rc = 0;
 
 	fputs("  <testsuite name=\"", f);
-	rc |= put_xml(f, host, XML_ATTR);
+	rc |= put_xml(f, host, ESC_XML_ATTR);
 	fputc('"', f);
 	put_counts(f, c, c->ms);
 	fputs(">\n", f);
@@ -406,7 +355,7 @@ int report_write_junit(FILE *f, const struct run_report *r)
 	put_counts(f, &p.all, r->duration_ms);
 	if (r->started_at[0]) {
 		fputs(" timestamp=\"", f);
-		rc |= put_xml(f, r->started_at, XML_ATTR);
+		rc |= put_xml(f, r->started_at, ESC_XML_ATTR);
 		fputc('"', f);
 	}
 	fputs(">\n", f);

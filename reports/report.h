@@ -126,6 +126,7 @@ struct report_writer {
 	enum output_format format;
 	const char *name;               /* "table", "json", "nagios", "junit", "prometheus",
 					   "html", "ndjson" */
+	const char *content_type;       /* the media type of what it writes (HTTP answers) */
 	/* Writes the whole report to f. Returns 0 or -1. */
 	int (*write)(FILE *f, const struct run_report *r, const struct writer_ctx *ctx);
 	/* Streaming formats only (NULL otherwise): one result, r->results[i],

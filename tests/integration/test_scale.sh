@@ -72,16 +72,35 @@ for h in hosts:
     for scheme, port in real:
         lines.append("%s://%s:%s" % (scheme, hh, port))
         n += 1
+import socket
+def refused(h, port):
+    # True only when the port is closed on h (checked now: a machine may run
+    # its own MTA on 127.0.0.1:25, or anything else on a low port).
+    fam = socket.AF_INET6 if ":" in h else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    try:
+        s.connect((h, port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+used = {int(p) for _, p in real}
 port = 1
-while n < 2000:
-    # ports below 1024 where nothing listens: refused at once
-    for h in hosts:
-        if n >= 2000:
-            break
-        hh = "[%s]" % h if ":" in h else h
-        lines.append("smtp://%s:%d" % (hh, port))
-        n += 1
+while n < 2000 and port < 20000:
+    # ports where nothing listens on any of the hosts: refused at once
+    if port not in used and all(refused(h, port) for h in hosts):
+        for h in hosts:
+            if n >= 2000:
+                break
+            hh = "[%s]" % h if ":" in h else h
+            lines.append("smtp://%s:%d" % (hh, port))
+            n += 1
     port += 1
+assert n == 2000, "found too few closed ports (%d targets)" % n
 open(out, "w").write("\n".join(lines) + "\n")
 EOF
 mp_run "$W/all.ndjson" -i "$W/targets.txt" --format ndjson --concurrency 200 --cafile "$MP_CA" \

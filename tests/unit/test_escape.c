@@ -213,6 +213,41 @@ static void test_width_and_truncate(void **state)
 	assert_string_equal(esc_utf8_truncate(d, 2), "ab");
 }
 
+/* esc_markup_write: one escaper for HTML and the XML sinks. */
+static char *markup(const char *in, enum esc_markup_sink sink)
+{
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *f = open_memstream(&mem, &memlen);
+
+	assert_non_null(f);
+	esc_markup_write(f, in, sink);
+	assert_int_equal(fclose(f), 0);
+	return mem;
+}
+
+static void test_markup_sinks(void **state)
+{
+	/* "a&<>\"' \t\n\x01" then U+FDD0 (HTML only) and U+FFFE (both) */
+	const char *in = "a&<>\"' \t\n\x01\xEF\xB7\x90\xEF\xBF\xBE";
+	char *html = markup(in, ESC_HTML);
+	char *text = markup(in, ESC_XML_TEXT);
+	char *attr = markup(in, ESC_XML_ATTR);
+	char *line = markup(in, ESC_XML_LINE);
+
+	(void)state;
+	assert_string_equal(html, "a&amp;&lt;&gt;&quot;&#39; \t\n\\x01\\xef\\xb7\\x90\\xef\\xbf\\xbe");
+	assert_string_equal(text, "a&amp;&lt;&gt;&quot;&apos; \t\n\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
+	assert_string_equal(attr,
+	                    "a&amp;&lt;&gt;&quot;&apos; &#9;&#10;\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
+	assert_string_equal(line,
+	                    "a&amp;&lt;&gt;&quot;&apos; \\x09\\x0a\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
+	free(html);
+	free(text);
+	free(attr);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_term_escapes_controls),
 	    cmocka_unit_test(test_random_input_properties),
 	    cmocka_unit_test(test_width_and_truncate),
+	    cmocka_unit_test(test_markup_sinks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

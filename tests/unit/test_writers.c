@@ -824,6 +824,27 @@ static void test_prometheus_promtool(void **state)
 	free(out);
 }
 
+/* Every format has a writer entry: its name parses back to it, and it says
+ * what it writes (the exporter answers with that content type). */
+static void test_writer_table_complete(void **state)
+{
+	(void)state;
+	for (int fmt = 0; fmt < FORMAT_COUNT; fmt++) {
+		const struct report_writer *w = report_writer_for((enum output_format)fmt);
+
+		assert_non_null(w);
+		assert_int_equal(w->format, fmt);
+		assert_non_null(w->name);
+		assert_int_equal(report_format_parse(w->name), fmt);
+		assert_non_null(w->content_type);
+		assert_non_null(w->write);
+		assert_true((w->write_result == NULL) == (w->write_summary == NULL));
+	}
+	assert_string_equal(report_writer_for(FORMAT_JSON)->content_type, "application/json");
+	assert_null(report_writer_for(FORMAT_COUNT));
+	assert_int_equal(report_format_parse("xml"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -840,6 +861,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prometheus_hostile_labels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prometheus_families_contiguous, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prometheus_promtool, setup, teardown),
+	    cmocka_unit_test(test_writer_table_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
