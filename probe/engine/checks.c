@@ -18,12 +18,8 @@
 
 /* Every check, in the order of the results: one line per check. */
 static const struct check_desc *const check_table[] = {
-    &check_starttls_injection,
-    &check_response_injection,
-    &check_auth_before_tls,
-    &check_vrfy,
-    &check_smuggling,
-    &check_open_relay,
+    &check_starttls_injection, &check_response_injection, &check_auth_before_tls, &check_vrfy,
+    &check_smuggling,          &check_open_relay,
 };
 #define NCHECKS (sizeof(check_table) / sizeof(check_table[0]))
 

@@ -35,7 +35,8 @@ static void pause_until(struct pool *p, int64_t when_ms)
 
 		if (left <= 0 || (p->stop && *p->stop))
 			return;
-		poll(NULL, 0, (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
+		poll(NULL, 0,
+		     (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
 	}
 }
 
@@ -208,9 +209,9 @@ static void auto_retry_slow(struct pool *p, size_t i)
 	result_free(res);
 	result_init(res, ep);
 	transcript_note(&res->transcript,
-			"auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
-			"TLS handshake timeouts before any plaintext candidate may win",
-			attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
+	                "auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
+	                "TLS handshake timeouts before any plaintext candidate may win",
+	                attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
 	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i]);
 	res->attempts = attempts + 1;
 }
@@ -226,7 +227,7 @@ static void run_job(struct pool *p, size_t i)
 	if (!host_acquire(p, ep)) {
 		if (!(p->stop && *p->stop))
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		return;
 	}
 	for (;;) {
@@ -235,7 +236,7 @@ static void run_job(struct pool *p, size_t i)
 
 		if (deadline_expired(p->deadline)) {
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 			break;
 		}
 		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
@@ -248,7 +249,7 @@ static void run_job(struct pool *p, size_t i)
 		if (p->deadline != DEADLINE_NONE && deadline_left_ms(p->deadline) <= wait)
 			break;
 		transcript_note(&res->transcript, "attempt %d: %s; trying again in %lld ms",
-				attempt, mp_status_name(res->status), (long long)wait);
+		                attempt, mp_status_name(res->status), (long long)wait);
 		pause_until(p, mono_ms() + wait);
 		if (p->stop && *p->stop)
 			break;
@@ -296,7 +297,7 @@ static void *worker(void *arg)
 
 		if (deadline_expired(p->deadline))
 			result_fail(&p->res[i], MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		else
 			run_job(p, i);
 		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
@@ -335,10 +336,10 @@ static void *stream_worker(void *arg)
 		int rc;
 
 		pthread_mutex_lock(&p->src_lock);
-		rc = p->src_done || (p->stop && *p->stop)
-			     ? 0
-			     : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why),
-					    &p->src_err);
+		rc =
+		    p->src_done || (p->stop && *p->stop)
+		        ? 0
+		        : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why), &p->src_err);
 		if (rc <= 0) {
 			if (rc < 0)
 				p->src_rc = -1;
@@ -356,7 +357,7 @@ static void *stream_worker(void *arg)
 			result_fail(res, MP_ERR_INVALID_TARGET, why);
 		else if (deadline_expired(p->deadline))
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		else
 			run_job(p, k);
 		tls_thread_cleanup();
@@ -368,7 +369,8 @@ static void *stream_worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (rc && res->status != MP_ERR_INVALID_TARGET) {
 			res->status = MP_OK;
-			result_fail(res, MP_ERR_INTERRUPTED, "interrupted while probing this endpoint");
+			result_fail(res, MP_ERR_INTERRUPTED,
+			            "interrupted while probing this endpoint");
 		}
 		pthread_mutex_lock(&p->done_lock);
 		p->done(p->done_arg, res);
@@ -460,17 +462,18 @@ static void starttls_cert_findings(struct probe_result *res, size_t n)
 			    b->chain_len < 1 || !b->chain[0].fingerprint_sha256[0])
 				continue;
 			same = strcmp(a->chain[0].fingerprint_sha256,
-				      b->chain[0].fingerprint_sha256) == 0;
+			              b->chain[0].fingerprint_sha256) == 0;
 			if (!other)
 				other = &res[j];
 		}
 		if (other && !same)
 			result_add_finding(&res[i], FINDING_STARTTLS_CERT_DIFFERS,
-					   "the certificate after STARTTLS on port %u (SHA-256 "
-					   "%.16s...) differs from the one on implicit-TLS port %u "
-					   "(%.16s...)", (unsigned)res[i].ep.port,
-					   a->chain[0].fingerprint_sha256, (unsigned)other->ep.port,
-					   other->tls.chain[0].fingerprint_sha256);
+			                   "the certificate after STARTTLS on port %u (SHA-256 "
+			                   "%.16s...) differs from the one on implicit-TLS port %u "
+			                   "(%.16s...)",
+			                   (unsigned)res[i].ep.port, a->chain[0].fingerprint_sha256,
+			                   (unsigned)other->ep.port,
+			                   other->tls.chain[0].fingerprint_sha256);
 	}
 }
 
@@ -490,12 +493,13 @@ static void auto_plaintext_findings(struct pool *p)
 			if (p->group[j] != p->group[w] || p->skip[j] || t->ep.mode == MODE_PLAIN ||
 			    !load_timeout(t->status))
 				continue;
-			result_add_finding(res, FINDING_AUTO_TLS_TIMED_OUT,
-					   "auto mode chose plaintext only because %s port %u %s, "
-					   "which comes first, timed out twice (%s): try again before "
-					   "configuring a client for plaintext",
-					   protocol_name(t->ep.proto), (unsigned)t->ep.port,
-					   mode_name(t->ep.mode), mp_status_name(t->status));
+			result_add_finding(
+			    res, FINDING_AUTO_TLS_TIMED_OUT,
+			    "auto mode chose plaintext only because %s port %u %s, "
+			    "which comes first, timed out twice (%s): try again before "
+			    "configuring a client for plaintext",
+			    protocol_name(t->ep.proto), (unsigned)t->ep.port, mode_name(t->ep.mode),
+			    mp_status_name(t->status));
 			break;
 		}
 	}
@@ -514,10 +518,11 @@ static void report_skipped(struct pool *p)
 		for (size_t j = g; j < i; j++)
 			if (p->group[j] == g && !p->skip[j] && p->res[j].status == MP_OK)
 				w = j;
-		snprintf(msg, sizeof(msg), "not needed: auto mode settled on %s port %u %s, "
-			 "which comes first in the order of preference",
-			 protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
-			 mode_name(p->eps[w].mode));
+		snprintf(msg, sizeof(msg),
+		         "not needed: auto mode settled on %s port %u %s, "
+		         "which comes first in the order of preference",
+		         protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
+		         mode_name(p->eps[w].mode));
 		result_free(&p->res[i]);
 		result_init(&p->res[i], &p->eps[i]);
 		result_fail(&p->res[i], MP_ERR_SKIPPED, msg);
@@ -547,7 +552,7 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 
 /* Sets up what both kinds of run share; n is endpoints or slots. */
 static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
-		     const struct engine_params *prm, size_t nthreads)
+                     const struct engine_params *prm, size_t nthreads)
 {
 	memset(p, 0, sizeof(*p));
 	p->n = n;
@@ -625,7 +630,7 @@ static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(s
 
 	while (finished < want) {
 		struct pollfd pfd[2] = {{.fd = p->done_pipe[0], .events = POLLIN},
-					{.fd = wake_fd, .events = POLLIN}};
+		                        {.fd = wake_fd, .events = POLLIN}};
 		char buf[64];
 		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, MP_HEAP_TRIM_MS);
 
@@ -658,7 +663,7 @@ static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(s
 }
 
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
-		const struct probe_config *cfg, const struct engine_params *prm)
+                const struct probe_config *cfg, const struct engine_params *prm)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
@@ -694,11 +699,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 		}
 	}
 	if (!threads || !was) {
-nomem:
+	nomem:
 		for (size_t i = 0; i < n; i++)
 			if (!eps[i].invalid)
 				result_fail(&res[i], MP_ERR_INTERNAL,
-					    "out of memory or file descriptors");
+				            "out of memory or file descriptors");
 		goto out;
 	}
 	for (; started < nthreads; started++)
@@ -731,8 +736,9 @@ nomem:
 				continue;
 			res[i].status = MP_OK;
 			result_fail(&res[i], MP_ERR_INTERRUPTED,
-				    was[i] == JOB_PENDING ? "interrupted before this endpoint was probed"
-							  : "interrupted while probing this endpoint");
+			            was[i] == JOB_PENDING
+			                ? "interrupted before this endpoint was probed"
+			                : "interrupted while probing this endpoint");
 		}
 	}
 out:
@@ -742,9 +748,9 @@ out:
 }
 
 int engine_stream(const struct engine_source *src, const struct probe_config *cfg,
-		  const struct engine_params *prm,
-		  void (*done)(void *arg, struct probe_result *res), void *done_arg,
-		  struct mp_error *err)
+                  const struct engine_params *prm,
+                  void (*done)(void *arg, struct probe_result *res), void *done_arg,
+                  struct mp_error *err)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
@@ -766,7 +772,7 @@ int engine_stream(const struct engine_source *src, const struct probe_config *cf
 	threads = calloc(nthreads, sizeof(*threads));
 	ws = calloc(nthreads, sizeof(*ws));
 	if (!p.slot_eps || !p.res || !p.skip || !threads || !ws) {
-nomem:
+	nomem:
 		mp_error_set(err, MP_ERR_INTERNAL, "out of memory or file descriptors");
 		goto out;
 	}

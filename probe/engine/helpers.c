@@ -4,6 +4,7 @@
  * spare ones (and its host's --per-host slots), and one interrupt path
  * shuts down the sockets of all three. */
 #include "probe/engine/pool.h"
+#include "probe/engine/engine.h"
 #include "probe/dialects/auth.h"
 #include "probe/dialects/dialect.h"
 #include "probe/engine/checks.h"
@@ -25,7 +26,7 @@
 struct login_set {
 	struct pool *p;
 	size_t ep;
-	size_t idx[AUTH_METHOD_COUNT];  /* attempts: indexes into res->auth_results */
+	size_t idx[AUTH_METHOD_COUNT]; /* attempts: indexes into res->auth_results */
 	size_t n, next;
 	volatile int fds[AUTH_METHOD_COUNT];
 };
@@ -159,7 +160,7 @@ static void interrupt_logins(struct pool *p, size_t i)
 struct tls_enum {
 	struct pool *p;
 	size_t ep;
-	size_t threads;                 /* taken from p->spare */
+	size_t threads; /* taken from p->spare */
 	volatile int fds[TLSPROBE_NVERSIONS];
 	struct tlsprobe_run *run;
 };
@@ -168,7 +169,7 @@ struct tls_enum {
  * capabilities and go-ahead (into a scratch result), leaving the stream
  * where a ClientHello goes. */
 static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, struct stream **out,
-				    struct mp_error *err)
+                                    struct mp_error *err)
 {
 	struct tls_enum *te = arg;
 	const struct endpoint *ep = &te->p->eps[te->ep];
@@ -193,7 +194,7 @@ static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, stru
 		st = d->capabilities(&s);
 	if (st == MP_OK && !scratch->starttls_offered)
 		st = mp_error_set(&s.err, MP_ERR_STARTTLS_NOT_OFFERED,
-				  "server does not advertise STARTTLS");
+		                  "server does not advertise STARTTLS");
 	if (st == MP_OK)
 		st = d->starttls(&s);
 	if (st != MP_OK) {
@@ -310,7 +311,7 @@ void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 		known.version = tlsprobe_version_at(k);
 		known.accepted = known.conclusive = true;
 		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
-			 res->tls.cipher);
+		         res->tls.cipher);
 		tlsprobe_enum_known(te->run, &known);
 	}
 	want = take_helpers(p, i, TLSPROBE_NVERSIONS);
@@ -335,16 +336,16 @@ void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 		if (!chk[k].accepted || !name)
 			continue;
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-			 list[0] ? " " : "", name);
+		         list[0] ? " " : "", name);
 		if (to)
 			snprintf(to + strlen(to), sizeof(legacy) - strlen(to), "%s%s",
-				 to[0] ? ", " : "", name);
+			         to[0] ? ", " : "", name);
 	}
 	transcript_note(&res->transcript, "TLS versions accepted: %s", list[0] ? list : "none");
 	if (legacy[0])
 		result_add_finding(res, FINDING_LEGACY_TLS_ACCEPTED,
-				   "server accepts %s, which %s deprecated (RFC 7568, RFC 8996)",
-				   legacy, strchr(legacy, ',') ? "are" : "is");
+		                   "server accepts %s, which %s deprecated (RFC 7568, RFC 8996)",
+		                   legacy, strchr(legacy, ',') ? "are" : "is");
 }
 
 /* After endpoint i's probe: its active checks (checks.h), each on a fresh

@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
-#include "probe/engine/engine.h"
 
+struct engine_params;
+struct engine_source;
 
 enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
 
@@ -30,12 +31,12 @@ struct pool {
 	volatile sig_atomic_t *stop;
 	enum job_state *state;
 	volatile int *fds;
-	bool *skip;             /* auto mode: not needed any more */
-	size_t *group;          /* auto mode: first index of the endpoint's group */
-	struct login_set **logins; /* logins running per endpoint (NULL: none) */
+	bool *skip;                  /* auto mode: not needed any more */
+	size_t *group;               /* auto mode: first index of the endpoint's group */
+	struct login_set **logins;   /* logins running per endpoint (NULL: none) */
 	struct tls_enum **tls_enums; /* --enumerate-tls attempts running per endpoint */
-	struct check_set **checks; /* active checks running per endpoint (checks.h) */
-	size_t spare;           /* threads that may still start: concurrency - workers */
+	struct check_set **checks;   /* active checks running per endpoint (checks.h) */
+	size_t spare;                /* threads that may still start: concurrency - workers */
 	pthread_mutex_t lock;
 	pthread_cond_t host_free; /* a per-host slot came free */
 	int done_pipe[2];
@@ -45,7 +46,7 @@ struct pool {
 	size_t nhosts;
 	/* --rate: when the next connection may start (microseconds, monotonic) */
 	int64_t next_conn_us;
-	uint64_t jitter;        /* xorshift state for the back-off's jitter */
+	uint64_t jitter; /* xorshift state for the back-off's jitter */
 	/* streamed runs */
 	struct endpoint *slot_eps;
 	const struct engine_source *src;

@@ -87,7 +87,7 @@ static void check_state(struct cx *x, enum check_state want)
 
 	if (x->c.state != want) {
 		print_error("state %s, expected %s; evidence: %s\n", check_state_name(x->c.state),
-			    check_state_name(want), x->c.evidence);
+		            check_state_name(want), x->c.evidence);
 		fail();
 	}
 	assert_true(len < sizeof(x->c.evidence));
@@ -309,7 +309,7 @@ static void run_auth_imap(const char *reply, enum check_state want)
 
 	stream_mem_add_str(x->m, 0, "* OK ready\r\n");
 	stream_mem_add_str(x->m, 1,
-			   "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n");
+	                   "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n");
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "* BYE\r\na3 OK bye\r\n");
 	check_auth_before_tls.run(&x->r);
@@ -372,44 +372,44 @@ static struct cx *run_vrfy(const char *user, const char *const *replies, size_t 
 static void test_vrfy(void **state)
 {
 	static const char *const off[] = {"502 5.5.1 VRFY command is disabled\r\n",
-					  "502 5.5.1 VRFY command is disabled\r\n",
-					  "502 5.5.2 Error: command not recognized\r\n",
-					  "502 5.5.2 Error: command not recognized\r\n"};
+	                                  "502 5.5.1 VRFY command is disabled\r\n",
+	                                  "502 5.5.2 Error: command not recognized\r\n",
+	                                  "502 5.5.2 Error: command not recognized\r\n"};
 	/* Exim 4.96 as installed (no VRFY / EXPN ACL): 501 to a bare name but
 	 * postmaster, asked again with the greeting's domain: 252
 	 * Administrative prohibition; EXPN 550 Administrative prohibition: the
 	 * same for everybody (issue 23's false alarm) */
 	static const char *const exim[] = {"501 x: recipient address must contain a domain\r\n",
-					   "252 Administrative prohibition\r\n",
-					   "252 Administrative prohibition\r\n",
-					   "252 Administrative prohibition\r\n",
-					   "550 Administrative prohibition\r\n",
-					   "550 Administrative prohibition\r\n"};
+	                                   "252 Administrative prohibition\r\n",
+	                                   "252 Administrative prohibition\r\n",
+	                                   "252 Administrative prohibition\r\n",
+	                                   "550 Administrative prohibition\r\n",
+	                                   "550 Administrative prohibition\r\n"};
 	/* Exim with acl_smtp_vrfy = accept: with the domain VRFY tells apart */
 	static const char *const exim_on[] = {"501 x: recipient address must contain a domain\r\n",
-					      "250 <postmaster@mail.test> is deliverable\r\n",
-					      "550 <x@mail.test> Unrouteable address\r\n",
-					      "250 <postmaster@mail.test> is deliverable\r\n",
-					      "502 no\r\n", "502 no\r\n"};
+	                                      "250 <postmaster@mail.test> is deliverable\r\n",
+	                                      "550 <x@mail.test> Unrouteable address\r\n",
+	                                      "250 <postmaster@mail.test> is deliverable\r\n",
+	                                      "502 no\r\n",
+	                                      "502 no\r\n"};
 	/* Postfix with VRFY on: 252 for postmaster, 550 for the random name */
-	static const char *const apart[] = {"550 5.1.1 <x>: Recipient address rejected: User unknown\r\n",
-					    "252 2.0.0 postmaster\r\n", "502 no\r\n",
-					    "502 no\r\n"};
+	static const char *const apart[] = {
+	    "550 5.1.1 <x>: Recipient address rejected: User unknown\r\n",
+	    "252 2.0.0 postmaster\r\n", "502 no\r\n", "502 no\r\n"};
 	/* the same denial for everybody: nothing to tell apart */
-	static const char *const uniform[] = {"550 5.1.1 User unknown\r\n",
-					      "550 5.1.1 User unknown\r\n", "502 no\r\n",
-					      "502 no\r\n"};
-	static const char *const same[] = {"252 2.0.0 x\r\n", "252 2.0.0 root\r\n",
-					   "502 no\r\n", "502 no\r\n"};
+	static const char *const uniform[] = {
+	    "550 5.1.1 User unknown\r\n", "550 5.1.1 User unknown\r\n", "502 no\r\n", "502 no\r\n"};
+	static const char *const same[] = {"252 2.0.0 x\r\n", "252 2.0.0 root\r\n", "502 no\r\n",
+	                                   "502 no\r\n"};
 	static const char *const expn_apart[] = {"252 x\r\n", "252 root\r\n",
-						 "550 5.1.1 no such user\r\n", "250 root@x\r\n"};
+	                                         "550 5.1.1 no such user\r\n", "250 root@x\r\n"};
 	static const char *const odd[] = {"451 try later\r\n", "252 root\r\n", "502 no\r\n",
-					  "502 no\r\n"};
+	                                  "502 no\r\n"};
 	/* Postfix's submission port: postmaster 252, a bare random name
 	 * qualified into a remote domain 554 Relay access denied */
 	static const char *const policy[] = {"554 5.7.1 <x>: Relay access denied\r\n",
-					     "252 2.0.0 postmaster\r\n", "500 no\r\n",
-					     "500 no\r\n"};
+	                                     "252 2.0.0 postmaster\r\n", "500 no\r\n",
+	                                     "500 no\r\n"};
 	struct cx *x = NULL;
 	const char *w = NULL;
 
@@ -484,14 +484,15 @@ static void test_smuggling(void **state)
 	x = run_smuggling(0, "250 2.0.0 Ok: queued\r\n", "221 2.0.0 Bye\r\n");
 	check_state(x, CHECK_PASS);
 	/* the variant, then MAIL FROM, then the real end of data, in one write */
-	assert_non_null(strstr(written(x), "message.\n.\nMAIL FROM:<a@localhost>\r\n.\r\nQUIT\r\n"));
+	assert_non_null(
+	    strstr(written(x), "message.\n.\nMAIL FROM:<a@localhost>\r\n.\r\nQUIT\r\n"));
 	assert_non_null(strstr(written(x), "MAIL FROM:<a@localhost>\r\nRCPT TO:<b@localhost>\r\n"
-					   "DATA\r\n"));
+	                                   "DATA\r\n"));
 	check_evidence(x, "\\x0a.\\x0aMAIL FROM");
 	cx_free(x);
 
 	x = run_smuggling(3, "250 2.0.0 Ok: queued\r\n250 2.1.0 Ok\r\n502 5.5.2 Error\r\n",
-			  "221 2.0.0 Bye\r\n");
+	                  "221 2.0.0 Bye\r\n");
 	check_state(x, CHECK_FAIL);
 	check_evidence(x, "<CR><LF>.<LF>");
 	check_evidence(x, "250 502");
@@ -533,9 +534,9 @@ static void run_relay(const char *rcpt_reply, enum check_state want)
 	stream_mem_add_str(x->m, 5, "221 Bye\r\n");
 	check_open_relay.run(&x->r);
 	check_state(x, want);
-	assert_non_null(strstr(written(x), "MAIL FROM:<" RELAY_LOCAL_PART
-					   "@" CHECK_RELAY_FROM_DEFAULT ">\r\nRCPT TO:<" RELAY_LOCAL_PART
-					   "@" CHECK_RELAY_TO_DEFAULT ">\r\n"));
+	assert_non_null(strstr(
+	    written(x), "MAIL FROM:<" RELAY_LOCAL_PART "@" CHECK_RELAY_FROM_DEFAULT
+	                ">\r\nRCPT TO:<" RELAY_LOCAL_PART "@" CHECK_RELAY_TO_DEFAULT ">\r\n"));
 	assert_null(strstr(written(x), "DATA"));
 	cx_free(x);
 }

@@ -22,8 +22,8 @@ static void auth_smtp(struct check_run *r)
 
 	if (s->res->auth_before.n > 0) {
 		check_verdict(r, CHECK_SKIPPED,
-		        "the server advertises AUTH before TLS (finding "
-		        "auth_before_tls): nothing hidden to test");
+		              "the server advertises AUTH before TLS (finding "
+		              "auth_before_tls): nothing hidden to test");
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -40,20 +40,20 @@ static void auth_smtp(struct check_run *r)
 		if (session_send(s, "*") == MP_OK)
 			r->d->read_reply(s, "AUTH", 0, &cancel);
 		check_verdict(r, CHECK_FAIL,
-		        "AUTH is not advertised before TLS, yet the server "
-		        "started the exchange (334)");
+		              "AUTH is not advertised before TLS, yet the server "
+		              "started the exchange (334)");
 	} else if (rep.code == 235 || rep.code == 535) {
 		check_verdict(r, CHECK_FAIL,
-		        "AUTH is not advertised before TLS, yet the server checked "
-		        "the credential (%d \"%s\")",
-		        rep.code, rep.text);
+		              "AUTH is not advertised before TLS, yet the server checked "
+		              "the credential (%d \"%s\")",
+		              rep.code, rep.text);
 	} else if (rep.kind == DR_BAD) {
 		check_verdict(r, CHECK_PASS, "AUTH before TLS refused (%d)", rep.code);
 	} else {
 		check_verdict(r, CHECK_INCONCLUSIVE,
-		        "AUTH before TLS answered %d: neither a refusal "
-		        "nor a verdict on the credential",
-		        rep.code);
+		              "AUTH before TLS answered %d: neither a refusal "
+		              "nor a verdict on the credential",
+		              rep.code);
 	}
 }
 
@@ -69,8 +69,8 @@ static void auth_imap(struct check_run *r)
 
 	if (!strlist_has(&s->res->caps_before, "LOGINDISABLED")) {
 		check_verdict(r, CHECK_SKIPPED,
-		        "LOGINDISABLED is not advertised before TLS: LOGIN is "
-		        "offered (the rule forbid-auth-before-tls judges that)");
+		              "LOGINDISABLED is not advertised before TLS: LOGIN is "
+		              "offered (the rule forbid-auth-before-tls judges that)");
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -87,15 +87,15 @@ static void auth_imap(struct check_run *r)
 	if (rep.kind == DR_OK || strstr(rep.text, "[AUTHENTICATIONFAILED]") ||
 	    strstr(rep.text, "[AUTHORIZATIONFAILED]"))
 		check_verdict(r, CHECK_FAIL,
-		        "LOGINDISABLED is advertised, yet the server checked the "
-		        "LOGIN credential: \"%s\"",
-		        rep.text);
+		              "LOGINDISABLED is advertised, yet the server checked the "
+		              "LOGIN credential: \"%s\"",
+		              rep.text);
 	else if (rep.kind == DR_BAD || strstr(rep.text, "[PRIVACYREQUIRED]"))
 		check_verdict(r, CHECK_PASS, "LOGIN before TLS refused as LOGINDISABLED says");
 	else
 		check_verdict(r, CHECK_INCONCLUSIVE,
-		        "NO without a response code: a refusal or a "
-		        "failed login");
+		              "NO without a response code: a refusal or a "
+		              "failed login");
 }
 
 /* RFC 2449 6.8 / RFC 2595 4: without USER in CAPA before STLS, USER must be
@@ -108,8 +108,8 @@ static void auth_pop3(struct check_run *r)
 
 	if (strlist_has(&s->res->caps_before, "USER")) {
 		check_verdict(r, CHECK_SKIPPED,
-		        "USER is advertised before TLS (the rule "
-		        "forbid-auth-before-tls judges that)");
+		              "USER is advertised before TLS (the rule "
+		              "forbid-auth-before-tls judges that)");
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -120,9 +120,9 @@ static void auth_pop3(struct check_run *r)
 	}
 	if (rep.kind == DR_OK)
 		check_verdict(r, CHECK_FAIL,
-		        "USER is not advertised before TLS, yet the server "
-		        "accepted it: \"%s\"",
-		        rep.text);
+		              "USER is not advertised before TLS, yet the server "
+		              "accepted it: \"%s\"",
+		              rep.text);
 	else
 		check_verdict(r, CHECK_PASS, "USER before TLS refused");
 }

@@ -47,7 +47,7 @@ void check_verdict_broke(struct check_run *r, const char *where, enum mp_status 
 
 /* Sends line and reads its reply. */
 enum mp_status check_command(struct check_run *r, const char *line, const char *what,
-                              struct dialect_reply *rep)
+                             struct dialect_reply *rep)
 {
 	enum mp_status st = session_send(r->s, line);
 
@@ -77,7 +77,7 @@ enum mp_status check_open_before_tls(struct check_run *r)
  * unless the server is ready for the message, or without data unless RCPT
  * got a reply (left in rep). */
 bool check_smtp_envelope(struct check_run *r, const char *from, const char *to, bool data,
-                          struct dialect_reply *rep_out)
+                         struct dialect_reply *rep_out)
 {
 	struct dialect_reply rep;
 	char line[MP_MAX_CHECK_ADDRESS + 16];
@@ -86,7 +86,8 @@ bool check_smtp_envelope(struct check_run *r, const char *from, const char *to, 
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>", from);
 	st = check_command(r, line, "MAIL FROM", &rep);
 	if (st == MP_OK && rep.code != 250) {
-		check_verdict(r, CHECK_INCONCLUSIVE, "MAIL FROM refused: %d \"%s\"", rep.code, rep.text);
+		check_verdict(r, CHECK_INCONCLUSIVE, "MAIL FROM refused: %d \"%s\"", rep.code,
+		              rep.text);
 		return false;
 	}
 	if (st == MP_OK) {
@@ -103,9 +104,9 @@ bool check_smtp_envelope(struct check_run *r, const char *from, const char *to, 
 	}
 	if (rep.code != 250 && rep.code != 251) {
 		check_verdict(r, CHECK_INCONCLUSIVE,
-		        "RCPT TO refused (%d \"%s\"): give --rcpt-to an "
-		        "address this server accepts",
-		        rep.code, rep.text);
+		              "RCPT TO refused (%d \"%s\"): give --rcpt-to an "
+		              "address this server accepts",
+		              rep.code, rep.text);
 		return false;
 	}
 	st = check_command(r, "DATA", "DATA", &rep);

@@ -26,16 +26,17 @@ static void run(struct check_run *r)
 		goto out;
 	if (rep.code == 250 || rep.code == 251)
 		check_verdict(r, CHECK_FAIL,
-		        "without authentication the server accepted a recipient in "
-		        "%s from a sender in %s (%d): an open relay",
-		        r->cc->relay_to, r->cc->relay_from, rep.code);
+		              "without authentication the server accepted a recipient in "
+		              "%s from a sender in %s (%d): an open relay",
+		              r->cc->relay_to, r->cc->relay_from, rep.code);
 	else if (rep.kind == DR_BAD)
-		check_verdict(r, CHECK_PASS, "relaying to %s refused (%d)", r->cc->relay_to, rep.code);
+		check_verdict(r, CHECK_PASS, "relaying to %s refused (%d)", r->cc->relay_to,
+		              rep.code);
 	else
 		check_verdict(r, CHECK_INCONCLUSIVE,
-		        "RCPT TO answered %d: neither accepted nor refused "
-		        "for good",
-		        rep.code);
+		              "RCPT TO answered %d: neither accepted nor refused "
+		              "for good",
+		              rep.code);
 	check_command(r, "RSET", "RSET", &rep);
 out:
 	r->d->quit(r->s);

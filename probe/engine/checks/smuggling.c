@@ -72,18 +72,19 @@ static void run(struct check_run *r)
 		for (int k = 0; k < extra && k < 3; k++)
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
 			         k ? " " : "", codes[k]);
-		check_verdict(r, CHECK_FAIL,
-		        "the server ended DATA at %s: after its %d it answered %s to lines of "
-		        "the message it took as commands",
-		        v->shown, end.code, list);
+		check_verdict(
+		    r, CHECK_FAIL,
+		    "the server ended DATA at %s: after its %d it answered %s to lines of "
+		    "the message it took as commands",
+		    v->shown, end.code, list);
 	} else if (end.kind == DR_OK) {
 		check_verdict(r, CHECK_PASS, "%s stayed data: one reply (%d) for the whole message",
-		        v->shown, end.code);
+		              v->shown, end.code);
 	} else {
 		check_verdict(r, CHECK_PASS,
-		        "the server refused the message (%d \"%s\") and did not "
-		        "take %s as end of data",
-		        end.code, end.text, v->shown);
+		              "the server refused the message (%d \"%s\") and did not "
+		              "take %s as end of data",
+		              end.code, end.text, v->shown);
 	}
 	return;
 out:
@@ -112,8 +113,9 @@ static void findings(struct probe_result *res)
 			continue;
 		for (size_t v = 0; v < NVARIANTS; v++)
 			if (strcmp(c->name, variants[v].name) == 0)
-				snprintf(smuggled + strlen(smuggled), sizeof(smuggled) - strlen(smuggled),
-				         "%s%s", smuggled[0] ? ", " : "", variants[v].shown);
+				snprintf(smuggled + strlen(smuggled),
+				         sizeof(smuggled) - strlen(smuggled), "%s%s",
+				         smuggled[0] ? ", " : "", variants[v].shown);
 	}
 	if (smuggled[0])
 		result_add_finding(res, FINDING_SMTP_SMUGGLING,

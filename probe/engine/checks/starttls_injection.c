@@ -69,11 +69,11 @@ static void injection_after_tls(struct check_run *r, const char *noop_tag)
 			              "plaintext with %s was not carried over",
 			              d->quit_verb, d->quit_code, d->starttls_verb);
 		else
-			check_verdict(r, CHECK_FAIL,
-			              "inside TLS the server answered %d \"%s\" before %s's %d: it "
-			              "ran the NOOP it got in plaintext with %s inside the TLS session",
-			              rep.code, rep.text, d->quit_verb, d->quit_code,
-			              d->starttls_verb);
+			check_verdict(
+			    r, CHECK_FAIL,
+			    "inside TLS the server answered %d \"%s\" before %s's %d: it "
+			    "ran the NOOP it got in plaintext with %s inside the TLS session",
+			    rep.code, rep.text, d->quit_verb, d->quit_code, d->starttls_verb);
 	} else if (d->tagged) {
 		/* the reply's tag says whose it is */
 		if (strcmp(rep.tag, noop_tag) == 0)
@@ -82,10 +82,11 @@ static void injection_after_tls(struct check_run *r, const char *noop_tag)
 			              "plaintext with %s: \"%s\"",
 			              noop_tag, d->starttls_verb, rep.text);
 		else if (strcmp(rep.tag, quit_tag) == 0)
-			check_verdict(r, CHECK_PASS,
-			              "inside TLS the only tagged reply was %s's: the %s NOOP sent in "
-			              "plaintext with %s was not carried over",
-			              d->quit_verb, noop_tag, d->starttls_verb);
+			check_verdict(
+			    r, CHECK_PASS,
+			    "inside TLS the only tagged reply was %s's: the %s NOOP sent in "
+			    "plaintext with %s was not carried over",
+			    d->quit_verb, noop_tag, d->starttls_verb);
 		else
 			check_verdict(r, CHECK_INCONCLUSIVE,
 			              "inside TLS a reply with an unknown tag: \"%s\"", rep.text);
@@ -132,8 +133,8 @@ static void run(struct check_run *r)
 		return;
 	}
 	if (!is_go_ahead(r, &rep, stls_tag)) {
-		check_verdict(r, CHECK_INCONCLUSIVE, "server refused STARTTLS sent with NOOP: \"%s\"",
-		              rep.text);
+		check_verdict(r, CHECK_INCONCLUSIVE,
+		              "server refused STARTTLS sent with NOOP: \"%s\"", rep.text);
 		return;
 	}
 	st = session_start_tls(s, s->cfg->tls_timeout_ms, true);

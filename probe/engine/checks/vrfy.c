@@ -162,7 +162,8 @@ static bool greeting_domain(const struct probe_result *res, char *out, size_t si
 static void vrfy_pair(struct check_run *r, const char *verb, const char *user, const char *nobody,
                       bool asked, struct vanswer *k, struct vanswer *n)
 {
-	char dom[MP_MAX_CHECK_ADDRESS / 2], a[MP_MAX_CHECK_ADDRESS + 2], b[MP_MAX_CHECK_ADDRESS + 2];
+	char dom[MP_MAX_CHECK_ADDRESS / 2], a[MP_MAX_CHECK_ADDRESS + 2],
+	    b[MP_MAX_CHECK_ADDRESS + 2];
 
 	if (!asked)
 		*n = vrfy_ask(r, verb, nobody);
@@ -224,21 +225,24 @@ static void run(struct check_run *r)
 	vapart = tells_apart(vk, vn, &unclear);
 	eapart = tells_apart(ek, en, &unclear);
 	if (vapart || eapart)
-		check_verdict(r, CHECK_FAIL,
-		        "the answers tell users apart: %s%s%s answers %s otherwise than a random "
-		        "name (VRFY %d / %d, EXPN %d / %d), so names can be enumerated",
-		        vapart ? "VRFY" : "", vapart && eapart ? " and " : "", eapart ? "EXPN" : "",
-		        user, vk.code, vn.code, ek.code, en.code);
+		check_verdict(
+		    r, CHECK_FAIL,
+		    "the answers tell users apart: %s%s%s answers %s otherwise than a random "
+		    "name (VRFY %d / %d, EXPN %d / %d), so names can be enumerated",
+		    vapart ? "VRFY" : "", vapart && eapart ? " and " : "", eapart ? "EXPN" : "",
+		    user, vk.code, vn.code, ek.code, en.code);
 	else if (unclear)
-		check_verdict(r, CHECK_INCONCLUSIVE,
-		        "different answers for %s and a random name that neither confirm nor deny "
-		        "a user (VRFY %d / %d, EXPN %d / %d)",
-		        user, vk.code, vn.code, ek.code, en.code);
+		check_verdict(
+		    r, CHECK_INCONCLUSIVE,
+		    "different answers for %s and a random name that neither confirm nor deny "
+		    "a user (VRFY %d / %d, EXPN %d / %d)",
+		    user, vk.code, vn.code, ek.code, en.code);
 	else
-		check_verdict(r, CHECK_PASS,
-		        "nothing to enumerate: VRFY %s (%d / %d), EXPN %s (%d / %d) for %s and a "
-		        "random name",
-		        vrfy_word(vk, vn), vk.code, vn.code, vrfy_word(ek, en), ek.code, en.code, user);
+		check_verdict(
+		    r, CHECK_PASS,
+		    "nothing to enumerate: VRFY %s (%d / %d), EXPN %s (%d / %d) for %s and a "
+		    "random name",
+		    vrfy_word(vk, vn), vk.code, vn.code, vrfy_word(ek, en), ek.code, en.code, user);
 out:
 	r->d->quit(r->s);
 }
