@@ -2,6 +2,7 @@
 #include "probe/dialects/session.h"
 #include "core/deadline.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,8 +123,8 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 		transcript_note(&s->res->transcript, "discarded %zu bytes received after the "
 				    "STARTTLS go-ahead", stale);
 	}
-	st = tls_start(s->cfg->tls, s->stream, name, name,
-		       session_step_deadline(s, timeout_ms), &tls, &s->res->tls, &s->err);
+	st = tls_start_resume(s->cfg->tls, s->resume, s->stream, name, name,
+			      session_step_deadline(s, timeout_ms), &tls, &s->res->tls, &s->err);
 	s->res->t.tls = mono_ms() - t0;
 	s->res->tls_used = true;
 	if (st != MP_OK)
@@ -131,7 +132,7 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 	s->stream = tls;
 	lr_set_stream(&s->lr, tls);
 	s->tls_active = true;
-	transcript_note(&s->res->transcript, "TLS established: %s %s", s->res->tls.version,
-			s->res->tls.cipher);
+	transcript_note(&s->res->transcript, "TLS established: %s %s%s", s->res->tls.version,
+			s->res->tls.cipher, s->res->tls.resumed ? " (session resumed)" : "");
 	return MP_OK;
 }

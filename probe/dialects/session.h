@@ -16,6 +16,8 @@
 #include "core/model/result.h"
 
 
+struct tls_resume;
+
 struct session {
 	const struct endpoint *ep;
 	const struct probe_config *cfg;
@@ -26,6 +28,8 @@ struct session {
 	bool tls_active;                /* capabilities go to *_after when true */
 	unsigned imap_tag;              /* last IMAP tag number used */
 	struct mp_error err;            /* message of the last failure */
+	/* a helper connection's TLS session to resume (tls_session.h), or NULL */
+	const struct tls_resume *resume;
 };
 
 /* Initialises s on an open stream (which it now owns). */

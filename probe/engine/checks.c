@@ -41,6 +41,7 @@ struct check_set {
 	size_t njobs, next;              /* next: guarded by lock */
 	volatile int fds[MP_MAX_CHECKS]; /* sockets in use, for an interrupt */
 	volatile sig_atomic_t *stop;
+	const struct tls_resume *resume; /* the probe's TLS session, or NULL */
 	pthread_mutex_t lock;
 };
 
@@ -73,6 +74,7 @@ static void run_job(struct check_set *cs, size_t k)
 		goto out;
 	}
 	session_init(&s, &scratch->ep, cs->cfg, scratch, stream, cs->deadline);
+	s.resume = cs->resume;
 	memset(&r, 0, sizeof(r));
 	r.s = &s;
 	r.d = dialect_for(cs->ep->proto);
@@ -194,6 +196,12 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 			plan_one(cs, desc, v);
 	}
 	return cs;
+}
+
+void checks_resume_from(struct check_set *cs, const struct tls_resume *resume)
+{
+	if (cs)
+		cs->resume = resume;
 }
 
 size_t checks_pending(const struct check_set *cs)

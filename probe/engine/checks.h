@@ -44,6 +44,10 @@ struct check_set;
  * (res->checks stays NULL) or memory ran out (res->checks then says so). */
 struct check_set *checks_begin(const struct endpoint *ep, const struct probe_config *cfg,
                                int64_t deadline, struct probe_result *res);
+/* The TLS session the checks' connections offer to resume (tls_session.h;
+ * NULL: full handshakes). */
+struct tls_resume;
+void checks_resume_from(struct check_set *cs, const struct tls_resume *resume);
 /* How many checks of cs need a connection (the most threads it can use). */
 size_t checks_pending(const struct check_set *cs);
 /* Runs the checks of cs in this thread and up to extra_threads more, until

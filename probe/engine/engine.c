@@ -11,6 +11,7 @@
 #include "core/sanitizer.h"
 #include "core/threadmem.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 #include "probe/engine/targets.h"
 
 #include <arpa/inet.h>
@@ -187,7 +188,7 @@ static bool load_timeout(enum mp_status st)
  * slow (issue 23): one that timed out is asked once more, with greeting
  * and handshake timeouts MP_AUTO_RETRY_TIMEOUT_FACTOR times longer, before
  * the plaintext ones after it may win. */
-static void auto_retry_slow(struct pool *p, size_t i)
+static void auto_retry_slow(struct pool *p, size_t i, struct tls_resume *save)
 {
 	const struct endpoint *ep = &p->eps[i];
 	struct probe_result *res = &p->res[i];
@@ -212,7 +213,7 @@ static void auto_retry_slow(struct pool *p, size_t i)
 	                "auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
 	                "TLS handshake timeouts before any plaintext candidate may win",
 	                attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
-	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i]);
+	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i], save);
 	res->attempts = attempts + 1;
 }
 
@@ -222,9 +223,14 @@ static void run_job(struct pool *p, size_t i)
 {
 	const struct endpoint *ep = &p->eps[i];
 	struct probe_result *res = &p->res[i];
+	/* the probe's TLS session, for its logins and checks to resume */
+	struct tls_resume *rs = (p->cfg->auth || p->checks) && ep->mode != MODE_PLAIN
+	                            ? tls_resume_new()
+	                            : NULL;
 	int attempt = 1;
 
 	if (!host_acquire(p, ep)) {
+		tls_resume_free(rs);
 		if (!(p->stop && *p->stop))
 			result_fail(res, MP_ERR_DEADLINE,
 			            "the run's deadline passed before this endpoint was probed");
@@ -240,7 +246,7 @@ static void run_job(struct pool *p, size_t i)
 			break;
 		}
 		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
-		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i]);
+		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i], rs);
 		tls_enum_end(p, i, te);
 		res->attempts = attempt;
 		if (attempt > p->prm->retry || !retryable(res) || (p->stop && *p->stop))
@@ -258,13 +264,14 @@ static void run_job(struct pool *p, size_t i)
 		result_init(res, ep);
 		attempt++;
 	}
-	auto_retry_slow(p, i);
+	auto_retry_slow(p, i, rs);
 	/* Logins and checks are connections to the same host: the slot is
 	 * held until they are done. */
 	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
-		run_logins(p, i);
+		run_logins(p, i, rs);
 	if (p->checks && !(p->stop && *p->stop))
-		run_checks(p, i);
+		run_checks(p, i, rs);
+	tls_resume_free(rs);
 	host_release(p, ep);
 }
 

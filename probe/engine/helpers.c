@@ -29,6 +29,7 @@ struct login_set {
 	size_t idx[AUTH_METHOD_COUNT]; /* attempts: indexes into res->auth_results */
 	size_t n, next;
 	volatile int fds[AUTH_METHOD_COUNT];
+	const struct tls_resume *resume; /* the probe's TLS session, or NULL */
 };
 
 /* Runs attempts of ls until none is left (or the run stops). */
@@ -51,7 +52,8 @@ static void login_loop(struct login_set *ls)
 		if (deadline_expired(p->deadline))
 			continue;
 		a = &p->res[ls->ep].auth_results[ls->idx[k]];
-		probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k]);
+		probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k],
+		                    ls->resume);
 		/* A socket shut down by the interrupt looks like a server that
 		 * closed: say what happened. */
 		if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
@@ -110,7 +112,7 @@ void give_helpers(struct pool *p, size_t i, size_t n)
 
 /* After endpoint i's probe: plans its logins and runs them concurrently,
  * with extra threads taken from the pool's spare ones. */
-void run_logins(struct pool *p, size_t i)
+void run_logins(struct pool *p, size_t i, const struct tls_resume *resume)
 {
 	struct probe_result *res = &p->res[i];
 	struct login_set ls;
@@ -122,6 +124,7 @@ void run_logins(struct pool *p, size_t i)
 	memset(&ls, 0, sizeof(ls));
 	ls.p = p;
 	ls.ep = i;
+	ls.resume = resume;
 	for (size_t k = 0; k < res->nauth && ls.n < AUTH_METHOD_COUNT; k++)
 		if (res->auth_results[k].attempt)
 			ls.idx[ls.n++] = k;
@@ -350,10 +353,12 @@ void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 
 /* After endpoint i's probe: its active checks (checks.h), each on a fresh
  * connection, with extra threads taken from the pool's spare ones. */
-void run_checks(struct pool *p, size_t i)
+void run_checks(struct pool *p, size_t i, const struct tls_resume *resume)
 {
 	struct check_set *cs = checks_begin(&p->eps[i], p->cfg, p->deadline, &p->res[i]);
 	size_t got = take_helpers(p, i, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
+
+	checks_resume_from(cs, resume);
 
 	pthread_mutex_lock(&p->lock);
 	p->checks[i] = cs;

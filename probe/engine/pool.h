@@ -13,6 +13,7 @@
 #include "probe/dialects/session.h"
 
 struct engine_params;
+struct tls_resume;
 struct engine_source;
 
 enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
@@ -79,8 +80,8 @@ size_t take_helpers(struct pool *p, size_t i, size_t want);
 void give_helpers(struct pool *p, size_t i, size_t n);
 /* After endpoint i's probe: its logins, then its active checks, each
  * concurrently on extra threads taken from the pool. */
-void run_logins(struct pool *p, size_t i);
-void run_checks(struct pool *p, size_t i);
+void run_logins(struct pool *p, size_t i, const struct tls_resume *resume);
+void run_checks(struct pool *p, size_t i, const struct tls_resume *resume);
 /* --enumerate-tls: starts endpoint i's version attempts beside its probe
  * (NULL when not enumerating); tls_enum_end() waits for them after the
  * probe and records them in its result. */

@@ -9,6 +9,7 @@
 #include "core/net.h"
 #include "core/proxy.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -475,7 +476,7 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d)
 }
 
 void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-		    struct probe_result *res, volatile int *fd_slot)
+		    struct probe_result *res, volatile int *fd_slot, struct tls_resume *save)
 {
 	const struct dialect *d = dialect_for(ep->proto);
 	struct session s;
@@ -492,10 +493,17 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 	}
 	session_init(&s, &res->ep, cfg, res, stream, deadline);
 	st = probe_converse(&s, d);
-	if (st != MP_OK)
+	if (st != MP_OK) {
 		fail(res, st, &s.err);
-	else
+	} else {
+		/* TLS 1.3 tickets come after the handshake: there is one once
+		 * a reply inside TLS was read, or at the latest with QUIT's. */
+		bool saved = s.tls_active && tls_resume_save(save, s.stream, &res->tls);
+
 		d->quit(&s);
+		if (s.tls_active && !saved)
+			tls_resume_save(save, s.stream, &res->tls);
+	}
 	if (ep->mode != MODE_TLS)
 		auth_findings(res);
 	tls_findings(res, cfg->cert_warn_days, cfg->sni ? cfg->sni : ep->host);
@@ -512,7 +520,8 @@ out:
  * conversation again, into a scratch result, then auth_attempt(). The
  * connection's transcript goes to a. */
 void probe_attempt_login(const struct endpoint *ep, const struct probe_config *cfg,
-			  int64_t deadline, struct auth_result *a, volatile int *fd_slot)
+			  int64_t deadline, struct auth_result *a, volatile int *fd_slot,
+			  const struct tls_resume *resume)
 {
 	const struct dialect *d = dialect_for(ep->proto);
 	struct probe_result *scratch = calloc(1, sizeof(*scratch));
@@ -535,6 +544,7 @@ void probe_attempt_login(const struct endpoint *ep, const struct probe_config *c
 		goto out;
 	}
 	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
+	s.resume = resume;
 	st = probe_converse(&s, d);
 	if (st != MP_OK) {
 		auth_attempt_failed(a, st, s.err.msg);

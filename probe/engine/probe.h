@@ -4,15 +4,18 @@
 #define MP_PROBE_H
 
 #include <stdint.h>
+
+struct tls_resume;
 #include "probe/dialects/dialect.h"
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
 /* Probes one endpoint until done or deadline; res must be result_init'd.
  * fd_slot (may be NULL) receives the socket while the probe holds it, so
- * that an interrupt can shut it down. */
+ * that an interrupt can shut it down. save (may be NULL) receives its TLS
+ * session, for the helper connections to resume (tls_session.h). */
 void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-                    struct probe_result *res, volatile int *fd_slot);
+                    struct probe_result *res, volatile int *fd_slot, struct tls_resume *save);
 
 /* Resolves, connects (through the endpoint's proxy, if any) until deadline;
  * records timings and the address in res. fd_slot (may be NULL) holds the
@@ -29,6 +32,7 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d);
  * conversation again, into a scratch result, then auth_attempt(); the
  * connection's transcript goes to a. */
 void probe_attempt_login(const struct endpoint *ep, const struct probe_config *cfg,
-			 int64_t deadline, struct auth_result *a, volatile int *fd_slot);
+			 int64_t deadline, struct auth_result *a, volatile int *fd_slot,
+			 const struct tls_resume *resume);
 
 #endif

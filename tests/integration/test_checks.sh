@@ -77,6 +77,8 @@ pyassert "$J" '"530" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks
 	"real: the 530 in the evidence"
 state 'R("smtp", env["MP_SMTP_PORT"], "plain")' auth-before-tls pass "real: port 25 refuses AUTH (503)"
 state "$SM" vrfy pass "real: VRFY of a nonexistent user refused for relay policy (554)"
+pyassert "$J" '"asked again inside TLS | C: VRFY mailprobe-nobody-" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "vrfy"][0]["evidence"]' \
+	"real: after 530 the random name is asked again inside TLS"
 state 'R("smtp", env["MP_SMTPS_PORT"])' starttls-injection skipped \
 	"real: implicit TLS skips the STARTTLS checks"
 state "$IM" vrfy skipped "real: vrfy is SMTP only"

@@ -215,6 +215,7 @@ static void run(struct check_run *r)
 		r->mark = s->res->transcript.n;
 		transcript_note(&s->res->transcript,
 		                "VRFY before TLS: 530 (STARTTLS first); asked again inside TLS");
+		vn = vrfy_ask(r, "VRFY", nobody);
 	}
 	vrfy_pair(r, "VRFY", user, nobody, true, &vk, &vn);
 	vrfy_pair(r, "EXPN", user, nobody, false, &ek, &en);
