@@ -72,6 +72,9 @@ for res in "$SM" "$S25" "$IM" "$PO"; do
 	state "$res" starttls-injection pass "real: STARTTLS injection passes ($res)"
 	state "$res" starttls-response-injection pass "real: response injection passes ($res)"
 done
+# issue 23: the check's handshake resumes the probe's TLS session (Postfix tickets)
+pyassert "$J" '"(session resumed)" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "starttls-injection"][0]["evidence"]' \
+	"real: the starttls-injection connection resumed the probe's TLS session"
 state "$SM" auth-before-tls pass "real: Postfix submission refuses AUTH before TLS (530)"
 pyassert "$J" '"530" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "auth-before-tls"][0]["evidence"]' \
 	"real: the 530 in the evidence"
