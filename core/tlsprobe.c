@@ -825,6 +825,12 @@ int tlsprobe_enum_more(struct tlsprobe_run *run, int threads)
 	return started;
 }
 
+void tlsprobe_enum_release(struct tlsprobe_run *run)
+{
+	if (run)
+		run->t.defer_version = 0;
+}
+
 void tlsprobe_enum_known(struct tlsprobe_run *run, const struct tls_version_check *chk)
 {
 	for (int i = 0; run && i < TLSPROBE_NVERSIONS; i++) {

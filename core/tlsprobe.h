@@ -134,6 +134,9 @@ struct tlsprobe_run;
 struct tlsprobe_run *tlsprobe_enum_start(const struct tlsprobe_target *t, int threads);
 /* Starts up to `threads` more of the waiting attempts; returns how many. */
 int tlsprobe_enum_more(struct tlsprobe_run *run, int threads);
+/* Lets tlsprobe_enum_more start the deferred version too (its verdict was
+ * not learnt elsewhere). */
+void tlsprobe_enum_release(struct tlsprobe_run *run);
 /* Records a verdict learnt elsewhere (the probe's own handshake selected
  * chk->version) for an attempt that has not started; ignored otherwise. */
 void tlsprobe_enum_known(struct tlsprobe_run *run, const struct tls_version_check *chk);

@@ -134,5 +134,7 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 	s->tls_active = true;
 	transcript_note(&s->res->transcript, "TLS established: %s %s%s", s->res->tls.version,
 			s->res->tls.cipher, s->res->tls.resumed ? " (session resumed)" : "");
+	if (s->on_tls)
+		s->on_tls(s->on_tls_arg, &s->res->tls);
 	return MP_OK;
 }

@@ -30,6 +30,10 @@ struct session {
 	struct mp_error err;            /* message of the last failure */
 	/* a helper connection's TLS session to resume (tls_session.h), or NULL */
 	const struct tls_resume *resume;
+	/* called once a handshake completed (the engine starts the
+	 * --enumerate-tls attempts then), or NULL */
+	void (*on_tls)(void *arg, const struct tls_info *info);
+	void *on_tls_arg;
 };
 
 /* Initialises s on an open stream (which it now owns). */

@@ -213,7 +213,9 @@ static void auto_retry_slow(struct pool *p, size_t i, struct tls_resume *save)
 	                "auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
 	                "TLS handshake timeouts before any plaintext candidate may win",
 	                attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
-	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i], save);
+	struct probe_hooks hooks = {.save = save};
+
+	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i], &hooks);
 	res->attempts = attempts + 1;
 }
 
@@ -238,6 +240,7 @@ static void run_job(struct pool *p, size_t i)
 	}
 	for (;;) {
 		struct tls_enum *te = NULL;
+		struct probe_hooks hooks = {.save = rs};
 		int64_t wait;
 
 		if (deadline_expired(p->deadline)) {
@@ -246,7 +249,9 @@ static void run_job(struct pool *p, size_t i)
 			break;
 		}
 		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
-		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i], rs);
+		hooks.tls_done = te ? tls_enum_handshake_done : NULL;
+		hooks.arg = te;
+		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i], &hooks);
 		tls_enum_end(p, i, te);
 		res->attempts = attempt;
 		if (attempt > p->prm->retry || !retryable(res) || (p->stop && *p->stop))

@@ -288,6 +288,42 @@ static bool tls_enum_applies(const struct probe_result *res)
 	return res->ep.mode == MODE_STARTTLS && res->status != MP_ERR_GREETING_TIMEOUT;
 }
 
+/* The version the probe's handshake selected is accepted (RFC 8446 4.2.1,
+ * RFC 5246 7.4.1.3): no need to ask again. */
+static void tls_enum_know(struct tls_enum *te, const struct tls_info *info)
+{
+	for (int k = 0; info->done && k < TLSPROBE_NVERSIONS; k++) {
+		struct tls_version_check known;
+		const char *name = tlsprobe_version_name(tlsprobe_version_at(k));
+
+		if (!name || strcmp(name, info->version) != 0)
+			continue;
+		memset(&known, 0, sizeof(known));
+		known.version = tlsprobe_version_at(k);
+		known.accepted = known.conclusive = true;
+		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
+		         info->cipher);
+		tlsprobe_enum_known(te->run, &known);
+	}
+}
+
+void tls_enum_handshake_done(void *arg, const struct tls_info *info)
+{
+	struct tls_enum *te = arg;
+	size_t want, started;
+
+	if (!te || !te->run)
+		return;
+	tls_enum_know(te, info);
+	/* The deferred version was not the one negotiated: it starts now,
+	 * with the others still waiting for a thread. */
+	tlsprobe_enum_release(te->run);
+	want = take_helpers(te->p, te->ep, TLSPROBE_NVERSIONS);
+	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
+	te->threads += started;
+	give_helpers(te->p, te->ep, want - started);
+}
+
 /* Waits for endpoint i's attempts (running those still waiting, on threads
  * that came free meanwhile or in this one), records them and flags the
  * legacy versions accepted (RFC 7568, RFC 8996). */
@@ -302,21 +338,8 @@ void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
 	if (!te)
 		return;
 	ran = te->run != NULL;
-	/* The version the probe's handshake selected is accepted (RFC 8446
-	 * 4.2.1, RFC 5246 7.4.1.3): no need to ask again. */
-	for (int k = 0; res->tls_used && res->tls.done && k < TLSPROBE_NVERSIONS; k++) {
-		struct tls_version_check known;
-		const char *name = tlsprobe_version_name(tlsprobe_version_at(k));
-
-		if (!name || strcmp(name, res->tls.version) != 0)
-			continue;
-		memset(&known, 0, sizeof(known));
-		known.version = tlsprobe_version_at(k);
-		known.accepted = known.conclusive = true;
-		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
-		         res->tls.cipher);
-		tlsprobe_enum_known(te->run, &known);
-	}
+	if (res->tls_used)
+		tls_enum_know(te, &res->tls);
 	want = take_helpers(p, i, TLSPROBE_NVERSIONS);
 	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
 	te->threads += started;

@@ -87,6 +87,10 @@ void run_checks(struct pool *p, size_t i, const struct tls_resume *resume);
  * probe and records them in its result. */
 struct tls_enum *tls_enum_begin(struct pool *p, size_t i);
 void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te);
+/* probe_hooks.tls_done (arg: the struct tls_enum): as soon as the probe's
+ * own handshake ended, its version is known and the attempts for the
+ * others start. */
+void tls_enum_handshake_done(void *arg, const struct tls_info *info);
 /* The one interrupt path of endpoint i's helper connections (logins,
  * version attempts, checks): shuts their sockets down. Call with the lock held. */
 void helpers_interrupt(struct pool *p, size_t i);

@@ -476,8 +476,9 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d)
 }
 
 void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-		    struct probe_result *res, volatile int *fd_slot, struct tls_resume *save)
+		    struct probe_result *res, volatile int *fd_slot, const struct probe_hooks *hooks)
 {
+	struct tls_resume *save = hooks ? hooks->save : NULL;
 	const struct dialect *d = dialect_for(ep->proto);
 	struct session s;
 	struct stream *stream = NULL;
@@ -492,6 +493,10 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 		goto out;
 	}
 	session_init(&s, &res->ep, cfg, res, stream, deadline);
+	if (hooks) {
+		s.on_tls = hooks->tls_done;
+		s.on_tls_arg = hooks->arg;
+	}
 	st = probe_converse(&s, d);
 	if (st != MP_OK) {
 		fail(res, st, &s.err);

@@ -10,12 +10,21 @@ struct tls_resume;
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
+/* What the scheduler hands a probe for the helpers of its endpoint: save
+ * (may be NULL) receives its TLS session for them to resume
+ * (tls_session.h); tls_done (may be NULL) is called with arg as soon as
+ * its handshake completed. */
+struct probe_hooks {
+	struct tls_resume *save;
+	void (*tls_done)(void *arg, const struct tls_info *info);
+	void *arg;
+};
 /* Probes one endpoint until done or deadline; res must be result_init'd.
  * fd_slot (may be NULL) receives the socket while the probe holds it, so
- * that an interrupt can shut it down. save (may be NULL) receives its TLS
- * session, for the helper connections to resume (tls_session.h). */
+ * that an interrupt can shut it down. hooks may be NULL. */
 void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-                    struct probe_result *res, volatile int *fd_slot, struct tls_resume *save);
+                    struct probe_result *res, volatile int *fd_slot,
+                    const struct probe_hooks *hooks);
 
 /* Resolves, connects (through the endpoint's proxy, if any) until deadline;
  * records timings and the address in res. fd_slot (may be NULL) holds the
