@@ -687,6 +687,8 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
 	if (nthreads > n)
 		nthreads = n ? n : 1;
+	/* Memory measures only where many probes are in flight (issue 23). */
+	threadmem_set_thrifty(nthreads >= MP_THRIFTY_MIN_THREADS);
 	if (pool_init(&p, n, cfg, prm, nthreads) != 0)
 		goto nomem;
 	p.eps = eps;
@@ -771,6 +773,7 @@ int engine_stream(const struct engine_source *src, const struct probe_config *cf
 	size_t started = 0;
 	int rc = -1;
 
+	threadmem_set_thrifty(nthreads >= MP_THRIFTY_MIN_THREADS);
 	if (pool_init(&p, nthreads, cfg, prm, nthreads) != 0)
 		goto nomem;
 	p.streamed = true;
