@@ -7,6 +7,7 @@
 #include "probe/engine/checks/check.h"
 #include "probe/engine/probe.h"
 #include "core/deadline.h"
+#include "core/helper_runner.h"
 #include "core/threadmem.h"
 #include "core/tls.h"
 
@@ -38,18 +39,17 @@ struct check_set {
 	int64_t deadline;
 	struct probe_result *res;
 	struct check_job jobs[MP_MAX_CHECKS];
-	size_t njobs, next;              /* next: guarded by lock */
-	volatile int fds[MP_MAX_CHECKS]; /* sockets in use, for an interrupt */
-	volatile sig_atomic_t *stop;
+	size_t njobs;
 	const struct tls_resume *resume; /* the probe's TLS session, or NULL */
-	pthread_mutex_t lock;
+	struct helper_run *hr;           /* the jobs on the helper runner */
 };
 
 /* ---- Running ---- */
 
-/* Runs job k on a fresh connection. */
-static void run_job(struct check_set *cs, size_t k)
+/* Runs job k on a fresh connection (helper_spec.run). */
+static void run_job(void *arg, size_t k, volatile int *fd_slot)
 {
+	struct check_set *cs = arg;
 	const struct check_job *j = &cs->jobs[k];
 	struct check_result *c = &cs->res->checks[j->slot];
 	struct probe_result *scratch = calloc(1, sizeof(*scratch));
@@ -65,7 +65,7 @@ static void run_job(struct check_set *cs, size_t k)
 	}
 	mp_error_clear(&err);
 	result_init(scratch, cs->ep);
-	st = probe_open_path(cs->ep, cs->cfg, cs->deadline, scratch, &cs->fds[k], &stream, &err);
+	st = probe_open_path(cs->ep, cs->cfg, cs->deadline, scratch, fd_slot, &stream, &err);
 	if (st != MP_OK) {
 		char q[DIALECT_QUOTE_SIZE];
 
@@ -85,38 +85,12 @@ static void run_job(struct check_set *cs, size_t k)
 	j->desc->run(&r);
 	if (!r.decided)
 		check_verdict(&r, CHECK_INCONCLUSIVE, "the check ended without a verdict");
-	cs->fds[k] = -1;
+	*fd_slot = -1;
 	session_close(&s);
 out:
-	cs->fds[k] = -1;
+	*fd_slot = -1;
 	result_free(scratch);
 	free(scratch);
-}
-
-/* Runs jobs until none is left, the deadline passed or the run stops. */
-static void check_loop(struct check_set *cs)
-{
-	for (;;) {
-		size_t k;
-
-		pthread_mutex_lock(&cs->lock);
-		if (cs->next >= cs->njobs || (cs->stop && *cs->stop)) {
-			pthread_mutex_unlock(&cs->lock);
-			return;
-		}
-		k = cs->next++;
-		pthread_mutex_unlock(&cs->lock);
-		if (!deadline_expired(cs->deadline))
-			run_job(cs, k);
-	}
-}
-
-static void *check_thread(void *arg)
-{
-	threadmem_thread_start();
-	check_loop(arg);
-	tls_thread_cleanup();
-	return NULL;
 }
 
 /* Why desc does not apply to res, or NULL when it does. */
@@ -166,6 +140,7 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 {
 	const struct check_config *cc = cfg->checks;
 	struct check_set *cs = NULL;
+	struct helper_spec spec;
 
 	if (!cc || !cc->selected)
 		return NULL;
@@ -184,9 +159,6 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 	cs->cc = cc;
 	cs->deadline = deadline;
 	cs->res = res;
-	for (size_t k = 0; k < MP_MAX_CHECKS; k++)
-		cs->fds[k] = -1;
-	pthread_mutex_init(&cs->lock, NULL);
 	for (size_t k = 0; k < NCHECKS; k++) {
 		const struct check_desc *desc = check_table[k];
 
@@ -195,6 +167,14 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 		for (size_t v = 0; v < (desc->nvariants > 1 ? desc->nvariants : 1); v++)
 			plan_one(cs, desc, v);
 	}
+	memset(&spec, 0, sizeof(spec));
+	spec.njobs = cs->njobs;
+	spec.run = run_job;
+	spec.arg = cs;
+	spec.deadline = deadline;
+	cs->hr = helper_run_new(&spec);
+	if (!cs->hr)
+		cs->njobs = 0; /* they stay "not run" */
 	return cs;
 }
 
@@ -211,30 +191,17 @@ size_t checks_pending(const struct check_set *cs)
 
 void checks_run(struct check_set *cs, size_t extra_threads, volatile sig_atomic_t *stop)
 {
-	pthread_t t[MP_MAX_CHECKS];
-	size_t started = 0;
-
 	if (!cs)
 		return;
-	cs->stop = stop;
-	if (extra_threads > MP_MAX_CHECKS)
-		extra_threads = MP_MAX_CHECKS;
-	for (; started < extra_threads; started++)
-		if (pthread_create(&t[started], NULL, check_thread, cs) != 0)
-			break;
-	check_loop(cs);
-	for (size_t k = 0; k < started; k++)
-		pthread_join(t[k], NULL);
+	helper_run_stop_on(cs->hr, stop);
+	helper_run_start(cs->hr, extra_threads);
+	helper_run_finish(cs->hr);
 }
 
 void checks_interrupt(struct check_set *cs)
 {
-	for (size_t k = 0; cs && k < MP_MAX_CHECKS; k++) {
-		int fd = cs->fds[k];
-
-		if (fd >= 0)
-			shutdown(fd, SHUT_RDWR);
-	}
+	if (cs)
+		helper_run_interrupt(cs->hr);
 }
 
 /* The descriptor whose entry is named name, or NULL. */
@@ -269,6 +236,6 @@ void checks_end(struct check_set *cs)
 	for (size_t k = 0; k < NCHECKS; k++)
 		if (check_table[k]->findings && (cs->cc->selected & (1u << check_table[k]->id)))
 			check_table[k]->findings(res);
-	pthread_mutex_destroy(&cs->lock);
+	helper_run_free(cs->hr);
 	free(cs);
 }

@@ -226,9 +226,8 @@ static void run_job(struct pool *p, size_t i)
 	const struct endpoint *ep = &p->eps[i];
 	struct probe_result *res = &p->res[i];
 	/* the probe's TLS session, for its logins and checks to resume */
-	struct tls_resume *rs = (p->cfg->auth || p->checks) && ep->mode != MODE_PLAIN
-	                            ? tls_resume_new()
-	                            : NULL;
+	struct tls_resume *rs =
+	    (p->cfg->auth || p->checks) && ep->mode != MODE_PLAIN ? tls_resume_new() : NULL;
 	int attempt = 1;
 
 	if (!host_acquire(p, ep)) {

@@ -10,6 +10,7 @@
 #include "probe/engine/checks.h"
 #include "probe/engine/probe.h"
 #include "core/deadline.h"
+#include "core/helper_runner.h"
 #include "core/threadmem.h"
 #include "core/tls.h"
 
@@ -19,54 +20,42 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* The login attempts of one endpoint (auth.h), run by its worker and by up
- * to as many extra threads as the pool has spare, so that no more than
- * --concurrency connections are open at once. next is guarded by the pool's
- * lock; fds lets an interrupt shut the attempts' sockets down. */
+/* The login attempts of one endpoint (auth.h), run on the helper runner
+ * by its worker and by up to as many extra threads as the pool has spare,
+ * so that no more than --concurrency connections are open at once. */
 struct login_set {
 	struct pool *p;
 	size_t ep;
 	size_t idx[AUTH_METHOD_COUNT]; /* attempts: indexes into res->auth_results */
-	size_t n, next;
-	volatile int fds[AUTH_METHOD_COUNT];
+	size_t n;
 	const struct tls_resume *resume; /* the probe's TLS session, or NULL */
+	struct helper_run *hr;
 };
 
-/* Runs attempts of ls until none is left (or the run stops). */
-static void login_loop(struct login_set *ls)
+/* helper_spec.run: attempt k. */
+static void login_job(void *arg, size_t k, volatile int *fd_slot)
 {
+	struct login_set *ls = arg;
 	struct pool *p = ls->p;
+	struct auth_result *a = &p->res[ls->ep].auth_results[ls->idx[k]];
 
-	for (;;) {
-		struct auth_result *a = NULL;
-		size_t k;
-
-		pthread_mutex_lock(&p->lock);
-		if (ls->next >= ls->n || (p->stop && *p->stop) || (p->skip && p->skip[ls->ep])) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		k = ls->next++;
-		pthread_mutex_unlock(&p->lock);
-		/* Past the deadline the attempt keeps its "not attempted". */
-		if (deadline_expired(p->deadline))
-			continue;
-		a = &p->res[ls->ep].auth_results[ls->idx[k]];
-		probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k],
-		                    ls->resume);
-		/* A socket shut down by the interrupt looks like a server that
-		 * closed: say what happened. */
-		if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
-			snprintf(a->detail, sizeof(a->detail), "interrupted during the login");
-	}
+	probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, fd_slot, ls->resume);
+	/* A socket shut down by the interrupt looks like a server that
+	 * closed: say what happened. */
+	if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
+		snprintf(a->detail, sizeof(a->detail), "interrupted during the login");
 }
 
-static void *login_thread(void *arg)
+/* helper_spec.cancelled: auto mode no longer needs the endpoint. */
+static bool login_cancelled(void *arg)
 {
-	threadmem_thread_start();
-	login_loop(arg);
-	tls_thread_cleanup();
-	return NULL;
+	struct login_set *ls = arg;
+	bool skip;
+
+	pthread_mutex_lock(&ls->p->lock);
+	skip = ls->p->skip && ls->p->skip[ls->ep];
+	pthread_mutex_unlock(&ls->p->lock);
+	return skip;
 }
 
 /* Threads (and so connections) for endpoint i's helpers: up to want of the
@@ -111,13 +100,14 @@ void give_helpers(struct pool *p, size_t i, size_t n)
 }
 
 /* After endpoint i's probe: plans its logins and runs them concurrently,
- * with extra threads taken from the pool's spare ones. */
+ * with extra threads taken from the pool's spare ones. Past the deadline an
+ * attempt keeps its "not attempted". */
 void run_logins(struct pool *p, size_t i, const struct tls_resume *resume)
 {
 	struct probe_result *res = &p->res[i];
+	struct helper_spec spec;
 	struct login_set ls;
-	pthread_t extra[AUTH_METHOD_COUNT];
-	size_t got, started = 0;
+	size_t got;
 
 	if (auth_plan(p->cfg->auth, res) == 0)
 		return;
@@ -128,21 +118,30 @@ void run_logins(struct pool *p, size_t i, const struct tls_resume *resume)
 	for (size_t k = 0; k < res->nauth && ls.n < AUTH_METHOD_COUNT; k++)
 		if (res->auth_results[k].attempt)
 			ls.idx[ls.n++] = k;
-	for (size_t k = 0; k < AUTH_METHOD_COUNT; k++)
-		ls.fds[k] = -1;
+	memset(&spec, 0, sizeof(spec));
+	spec.njobs = ls.n;
+	spec.run = login_job;
+	spec.arg = &ls;
+	spec.stop = p->stop;
+	spec.cancelled = login_cancelled;
+	spec.deadline = p->deadline;
+	ls.hr = helper_run_new(&spec);
+	if (!ls.hr) {
+		for (size_t k = 0; k < ls.n; k++)
+			auth_attempt_failed(&res->auth_results[ls.idx[k]], MP_ERR_INTERNAL,
+			                    "out of memory");
+		return;
+	}
 	got = take_helpers(p, i, ls.n - 1);
 	pthread_mutex_lock(&p->lock);
 	p->logins[i] = &ls;
 	pthread_mutex_unlock(&p->lock);
-	for (; started < got; started++)
-		if (pthread_create(&extra[started], NULL, login_thread, &ls) != 0)
-			break;
-	login_loop(&ls);
-	for (size_t k = 0; k < started; k++)
-		pthread_join(extra[k], NULL);
+	helper_run_start(ls.hr, got);
+	helper_run_finish(ls.hr);
 	pthread_mutex_lock(&p->lock);
 	p->logins[i] = NULL;
 	pthread_mutex_unlock(&p->lock);
+	helper_run_free(ls.hr);
 	give_helpers(p, i, got);
 }
 
@@ -151,28 +150,26 @@ static void interrupt_logins(struct pool *p, size_t i)
 {
 	struct login_set *ls = p->logins ? p->logins[i] : NULL;
 
-	for (size_t k = 0; ls && k < ls->n; k++)
-		if (ls->fds[k] >= 0)
-			shutdown(ls->fds[k], SHUT_RDWR);
+	if (ls)
+		helper_run_interrupt(ls->hr);
 }
 
 /* ---- --enumerate-tls: each TLS version on a fresh connection (tlsprobe.h) ---- */
 
-/* One endpoint's version attempts, which run while its worker probes it.
- * fds lets an interrupt shut their sockets down. */
+/* One endpoint's version attempts, which run while its worker probes it
+ * (on the helper runner, through tlsprobe). */
 struct tls_enum {
 	struct pool *p;
 	size_t ep;
 	size_t threads; /* taken from p->spare */
-	volatile int fds[TLSPROBE_NVERSIONS];
 	struct tlsprobe_run *run;
 };
 
 /* tlsprobe open(): the endpoint's path, and for STARTTLS the greeting,
  * capabilities and go-ahead (into a scratch result), leaving the stream
  * where a ClientHello goes. */
-static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, struct stream **out,
-                                    struct mp_error *err)
+static enum mp_status tls_enum_open(void *arg, int index, volatile int *fd_slot, int64_t deadline,
+                                    struct stream **out, struct mp_error *err)
 {
 	struct tls_enum *te = arg;
 	const struct endpoint *ep = &te->p->eps[te->ep];
@@ -187,7 +184,8 @@ static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, stru
 	if (!scratch)
 		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 	result_init(scratch, ep);
-	st = probe_open_path(ep, cfg, deadline, scratch, &te->fds[index], &stream, err);
+	(void)index;
+	st = probe_open_path(ep, cfg, deadline, scratch, fd_slot, &stream, err);
 	if (st != MP_OK || ep->mode != MODE_STARTTLS)
 		goto out;
 	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
@@ -202,7 +200,7 @@ static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, stru
 		st = d->starttls(&s);
 	if (st != MP_OK) {
 		mp_error_set(err, st, "%s", s.err.msg[0] ? s.err.msg : mp_status_describe(st));
-		te->fds[index] = -1;
+		*fd_slot = -1;
 		session_close(&s);
 		goto out;
 	}
@@ -215,18 +213,18 @@ out:
 	if (st == MP_OK)
 		*out = stream;
 	else
-		te->fds[index] = -1;
+		*fd_slot = -1;
 	result_free(scratch);
 	free(scratch);
 	return st;
 }
 
 /* tlsprobe close(). */
-static void tls_enum_close(void *arg, int index, struct stream *s)
+static void tls_enum_close(void *arg, int index, volatile int *fd_slot, struct stream *s)
 {
-	struct tls_enum *te = arg;
-
-	te->fds[index] = -1;
+	(void)arg;
+	(void)index;
+	*fd_slot = -1;
 	stream_close(s);
 }
 
@@ -235,9 +233,8 @@ static void interrupt_tls_enum(struct pool *p, size_t i)
 {
 	struct tls_enum *te = p->tls_enums ? p->tls_enums[i] : NULL;
 
-	for (int k = 0; te && k < TLSPROBE_NVERSIONS; k++)
-		if (te->fds[k] >= 0)
-			shutdown(te->fds[k], SHUT_RDWR);
+	if (te)
+		tlsprobe_enum_interrupt(te->run);
 }
 
 /* Starts enumerating endpoint i, when asked for and the endpoint may speak
@@ -256,8 +253,6 @@ struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
 		return NULL;
 	te->p = p;
 	te->ep = i;
-	for (int k = 0; k < TLSPROBE_NVERSIONS; k++)
-		te->fds[k] = -1;
 	memset(&t, 0, sizeof(t));
 	t.open = tls_enum_open;
 	t.close = tls_enum_close;
@@ -269,10 +264,10 @@ struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
 	/* The probe's own handshake usually settles TLS 1.3: wait for it. */
 	t.defer_version = MP_TLS_V1_3;
 	te->threads = take_helpers(p, i, TLSPROBE_NVERSIONS);
+	te->run = tlsprobe_enum_start(&t, (int)te->threads);
 	pthread_mutex_lock(&p->lock);
 	p->tls_enums[i] = te;
 	pthread_mutex_unlock(&p->lock);
-	te->run = tlsprobe_enum_start(&t, (int)te->threads);
 	return te;
 }
 
