@@ -12,6 +12,31 @@
  * credential that cannot log anybody in. */
 #define INVALID_PLAIN_IR "AG1haWxwcm9iZS1jaGVjay5pbnZhbGlkAGludmFsaWQ="
 
+/* Why there is nothing hidden to test on a connection whose record is res
+ * (the server offers the login before TLS anyway), or NULL. */
+static const char *offered_anyway(const struct probe_result *res, enum dialect_login_probe lp)
+{
+	switch (lp) {
+	case DLP_SASL_AUTH:
+		return res->auth_before.n > 0 ? "the server advertises AUTH before TLS (finding "
+		                                "auth_before_tls): nothing hidden to test"
+		                              : NULL;
+	case DLP_IMAP_LOGIN:
+		return !strlist_has(&res->caps_before, "LOGINDISABLED")
+		           ? "LOGINDISABLED is not advertised before TLS: LOGIN is offered (the rule "
+		             "forbid-auth-before-tls judges that)"
+		           : NULL;
+	case DLP_POP3_USER:
+		return strlist_has(&res->caps_before, "USER") ? "USER is advertised before TLS (the "
+		                                                "rule forbid-auth-before-tls judges "
+		                                                "that)"
+		                                              : NULL;
+	case DLP_COUNT:
+		break;
+	}
+	return NULL;
+}
+
 /* RFC 4954 4: AUTH PLAIN with an invalid credential; a server that does not
  * offer AUTH before TLS must refuse the command, not check the credential. */
 static void auth_smtp(struct check_run *r)
@@ -20,10 +45,8 @@ static void auth_smtp(struct check_run *r)
 	struct dialect_reply rep, cancel;
 	enum mp_status st;
 
-	if (s->res->auth_before.n > 0) {
-		check_verdict(r, CHECK_SKIPPED,
-		              "the server advertises AUTH before TLS (finding "
-		              "auth_before_tls): nothing hidden to test");
+	if (offered_anyway(s->res, DLP_SASL_AUTH)) {
+		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_SASL_AUTH));
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -67,10 +90,8 @@ static void auth_imap(struct check_run *r)
 	char line[96], shown[96];
 	enum mp_status st;
 
-	if (!strlist_has(&s->res->caps_before, "LOGINDISABLED")) {
-		check_verdict(r, CHECK_SKIPPED,
-		              "LOGINDISABLED is not advertised before TLS: LOGIN is "
-		              "offered (the rule forbid-auth-before-tls judges that)");
+	if (offered_anyway(s->res, DLP_IMAP_LOGIN)) {
+		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_IMAP_LOGIN));
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -106,10 +127,8 @@ static void auth_pop3(struct check_run *r)
 	struct dialect_reply rep;
 	enum mp_status st;
 
-	if (strlist_has(&s->res->caps_before, "USER")) {
-		check_verdict(r, CHECK_SKIPPED,
-		              "USER is advertised before TLS (the rule "
-		              "forbid-auth-before-tls judges that)");
+	if (offered_anyway(s->res, DLP_POP3_USER)) {
+		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_POP3_USER));
 		return;
 	}
 	r->mark = s->res->transcript.n;
@@ -146,11 +165,18 @@ static void run(struct check_run *r)
 	r->d->quit(r->s);
 }
 
+/* Not on implicit TLS; and no connection when the probe's own record
+ * shows the login offered before TLS anyway (the check's connection would
+ * see the same and stop there). */
 static const char *applies(const struct probe_result *res, char *buf, size_t size)
 {
+	const struct dialect *d = dialect_for(res->ep.proto);
+
 	(void)buf;
 	(void)size;
-	return res->ep.mode == MODE_TLS ? "implicit TLS: nothing is sent before TLS" : NULL;
+	if (res->ep.mode == MODE_TLS)
+		return "implicit TLS: nothing is sent before TLS";
+	return d ? offered_anyway(res, d->login_probe) : NULL;
 }
 
 const struct check_desc check_auth_before_tls = {
