@@ -1,5 +1,6 @@
 /* main.c - mailprobe: the composition root. "mailprobe serve" is the
- * exporter (serve.c), "mailprobe merge" joins reports (merge.c); anything else is one run from the command line:
+ * exporter (serve.c), "mailprobe merge" joins reports (merge.c), "mailprobe
+ * help" prints a help; anything else is one run from the command line:
  * parse options, open the report files, run (run.c), write the reports. */
 #include "probe/app/cli.h"
 #include "probe/app/run.h"
@@ -69,6 +70,34 @@ static int usage_error(const char *msg)
 	return MP_EXIT_USAGE;
 }
 
+/* "mailprobe help [serve|merge]": the help of the command line or of a
+ * subcommand (each prints its own on --help). argv[0] is "help". A host
+ * named "help" is still reachable as "help." or smtp://help. */
+static int help_main(int argc, char **argv)
+{
+	char help_opt[] = "--help";
+	char serve[] = "serve", merge[] = "merge";
+	char *sub[] = {NULL, help_opt, NULL};
+
+	if (argc == 1) {
+		cli_usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "serve") == 0) {
+		sub[0] = serve;
+		return serve_main(2, sub);
+	}
+	if (argc == 2 && strcmp(argv[1], "merge") == 0) {
+		sub[0] = merge;
+		return merge_main(2, sub);
+	}
+	fprintf(stderr,
+	        "mailprobe: no help on '%.40s%s': use mailprobe help, mailprobe help "
+	        "serve or mailprobe help merge\n",
+	        argv[1], argc > 2 ? " ..." : "");
+	return MP_EXIT_USAGE;
+}
+
 /* The reports to write: the main one (--format, to -o FILE or standard
  * output), then every -o FORMAT:FILE. */
 static size_t plan_sinks(const struct run_options *opt, struct report_sink *sinks)
@@ -111,9 +140,10 @@ static void fit_concurrency(struct run_options *opt)
 	if (most < 1)
 		most = 1;
 	if (opt->concurrency > most) {
-		fprintf(stderr, "mailprobe: --concurrency %d capped to %ld: the process may open "
-			"only %lu descriptors (raise ulimit -n)\n", opt->concurrency, most,
-			(unsigned long)rl.rlim_cur);
+		fprintf(stderr,
+		        "mailprobe: --concurrency %d capped to %ld: the process may open "
+		        "only %lu descriptors (raise ulimit -n)\n",
+		        opt->concurrency, most, (unsigned long)rl.rlim_cur);
 		opt->concurrency = (int)most;
 	}
 }
@@ -128,7 +158,7 @@ static int main_stream(struct run_options *opt, struct report_sink *sinks, size_
 
 	mp_error_clear(&err);
 	if (run_stream(opt, &interrupted, wake_pipe[0], report_writer_for(opt->format), sinks[0].f,
-		       &report, &tally, &err) != 0) {
+	               &report, &tally, &err) != 0) {
 		/* Nothing probed (a bad plan): no report at all. */
 		if (tally.total == 0 && !report.started_at[0]) {
 			sinks_abort(sinks, nsinks);
@@ -154,6 +184,8 @@ int main(int argc, char **argv)
 	bool sinks_opened = false, ran = false;
 	int rc = MP_EXIT_USAGE;
 
+	if (argc > 1 && strcmp(argv[1], "help") == 0)
+		return help_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "merge") == 0)

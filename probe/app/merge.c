@@ -216,6 +216,23 @@ out:
 	return rc;
 }
 
+/* mailprobe merge --help: what it does and the options it reads (the
+ * command line's output and policy options, from the option table). */
+static void merge_usage(FILE *f)
+{
+	fputs("Usage: mailprobe merge [OPTIONS] FILE...\n"
+	      "One report from NDJSON or JSON reports of mailprobe, e.g. the shards of a run\n"
+	      "(--shard I/N): the summary, the recommendations and the policy's verdicts are\n"
+	      "recomputed, the report written in any format. FILE - is standard input.\n"
+	      "\n",
+	      f);
+	cli_usage_options(f, CLI_GROUP(CLI_G_OUTPUT) | CLI_GROUP(CLI_G_POLICY));
+	fputs("\n"
+	      "Exit codes: those of mailprobe for the merged results; 3 for a usage error or\n"
+	      "a file that cannot be read. See mailprobe(1).\n",
+	      f);
+}
+
 int merge_main(int argc, char **argv)
 {
 	struct run_options *opt = calloc(1, sizeof(*opt));
@@ -231,7 +248,7 @@ int merge_main(int argc, char **argv)
 	mp_error_clear(&err);
 	if (!opt)
 		goto out;
-	switch (cli_parse(argc, argv, opt, &err)) {
+	switch (cli_parse_with(argc, argv, opt, &err, merge_usage)) {
 	case CLI_EXIT_OK:
 		rc = 0;
 		goto out;

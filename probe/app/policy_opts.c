@@ -231,15 +231,39 @@ static int line_of(const char *text, size_t off)
 	return line;
 }
 
-/* Line of the first occurrence of "key" in text, 0 when not found. */
-static int key_line(const char *text, const char *key)
+/* Line of the nth (from 1) occurrence of "key" as a key (followed by a
+ * colon) in text, 0 when not found. */
+static int key_line(const char *text, const char *key, int nth)
 {
 	char quoted[80];
-	const char *at;
+	const char *at = text;
+	size_t qlen;
 
 	snprintf(quoted, sizeof(quoted), "\"%.70s\"", key);
-	at = strstr(text, quoted);
-	return at ? line_of(text, (size_t)(at - text)) : 0;
+	qlen = strlen(quoted);
+	while ((at = strstr(at, quoted)) != NULL) {
+		const char *after = at + qlen;
+
+		while (*after == ' ' || *after == '\t' || *after == '\r' || *after == '\n')
+			after++;
+		if (*after == ':' && --nth == 0)
+			return line_of(text, (size_t)(at - text));
+		at += qlen;
+	}
+	return 0;
+}
+
+/* How many keys before item in its object are the same as its own (the
+ * first item's prev is the last one, whose next is NULL: the walk ends). */
+static int earlier_same_keys(const cJSON *item)
+{
+	int n = 0;
+
+	for (const cJSON *e = item->prev; e && e->next; e = e->prev) {
+		if (e->string && strcmp(e->string, item->string) == 0)
+			n++;
+	}
+	return n;
 }
 
 /* Reads a whole file of at most MP_MAX_POLICY_FILE bytes into a new
@@ -394,7 +418,8 @@ int policy_load_file(const char *path, struct policy *p, struct mp_error *err)
 	p->active = true;
 	cJSON_ArrayForEach(item, root)
 	{
-		int line = key_line(text, item->string);
+		int earlier = earlier_same_keys(item);
+		int line = key_line(text, item->string, earlier + 1);
 
 		snprintf(where, sizeof(where), "--policy %.100s line %d: '%.60s'", path, line,
 		         item->string);
@@ -403,6 +428,14 @@ int policy_load_file(const char *path, struct policy *p, struct mp_error *err)
 			             "--policy %.100s line %d: unknown rule "
 			             "'%.60s': known rules are " KNOWN_KEYS,
 			             path, line, item->string);
+			goto out;
+		}
+		if (earlier > 0) {
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "--policy %.100s: rule '%.60s' is given twice, on line %d and "
+			             "line %d: keep one",
+			             path, item->string, key_line(text, item->string, 1),
+			             key_line(text, item->string, earlier + 1));
 			goto out;
 		}
 		if (apply_item(p, item, where, err) != 0)

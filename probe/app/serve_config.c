@@ -19,12 +19,6 @@
 /* getopt's state is global: one parse at a time. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Options a module may not set: they decide the exporter's own output, or
- * would put a secret into the configuration file. */
-static const char *const forbidden[] = {
-    "format", "output", "help", "version", "verbose", "color", "no-color", "compact", "password",
-};
-
 static char *dup_or_fail(const char *s, struct mp_error *err)
 {
 	char *d = strdup(s);
@@ -125,19 +119,19 @@ static int module_item(struct serve_module *m, const cJSON *item, const char *pa
 	char opt[80], num[32];
 	const cJSON *e = NULL;
 
-	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
-		if (strcmp(item->string, forbidden[i]) == 0) {
-			mp_error_set(err, MP_ERR_INTERNAL,
-			             "%.100s: module '%.40s': \"%.40s\" is not "
-			             "allowed in a module%s",
-			             path, m->name, item->string,
-			             strcmp(item->string, "password") == 0
-			                 ? ": put the password in a file and name it with "
-			                   "\"password-file\""
-			                 : "");
-			return -1;
-		}
-	if (strlen(item->string) > 60 || item->string[0] == '-' || !item->string[0]) {
+	/* the option table says which options a module may set (cli_options.c) */
+	if (cli_module_key(item->string) == CLI_KEY_FORBIDDEN) {
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "%.100s: module '%.40s': \"%.40s\" is not "
+		             "allowed in a module%s",
+		             path, m->name, item->string,
+		             strcmp(item->string, "password") == 0
+		                 ? ": put the password in a file and name it with "
+		                   "\"password-file\""
+		                 : "");
+		return -1;
+	}
+	if (cli_module_key(item->string) == CLI_KEY_UNKNOWN) {
 		mp_error_set(err, MP_ERR_INTERNAL,
 		             "%.100s: module '%.40s': '%.60s' is not an option "
 		             "name (the long option without dashes, e.g. \"greeting-timeout\")",

@@ -146,6 +146,42 @@ static int parse_port(const char *s, size_t len, uint16_t *port)
 	return 0;
 }
 
+/* A URL whose host has colons but no brackets (smtp://::1:25): says how to
+ * write it, smtp://[::1]:25, taking a last ":digits" as the port when what
+ * stands before it is an IPv6 address. Returns -1. */
+static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *rest,
+			       size_t restlen, struct mp_error *err)
+{
+	const char *end = rest + restlen, *p = end;
+	char addr[64], port[8] = "";
+	struct in6_addr a6;
+	size_t n;
+
+	while (p > rest && isdigit((unsigned char)p[-1]))
+		p--;
+	n = p > rest ? (size_t)(p - 1 - rest) : 0;
+	if (p < end && p > rest && p[-1] == ':' && (size_t)(end - p) < sizeof(port) - 1 &&
+	    n < sizeof(addr)) {
+		memcpy(addr, rest, n);
+		addr[n] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) == 1)
+			snprintf(port, sizeof(port), ":%.*s", (int)(end - p), p);
+	}
+	if (!port[0]) {
+		n = restlen < sizeof(addr) ? restlen : 0;
+		memcpy(addr, rest, n);
+		addr[n] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) != 1) {
+			snprintf(addr, sizeof(addr), "ADDRESS");
+			snprintf(port, sizeof(port), ":PORT");
+		}
+	}
+	mp_error_set(err, MP_ERR_INTERNAL,
+		     "an IPv6 address in a URL goes in brackets: write %.*s://[%s]%s, not "
+		     "'%.80s'", (int)schemelen, arg, addr, port, arg);
+	return -1;
+}
+
 int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 {
 	const char *sep = strstr(arg, "://");
@@ -201,6 +237,8 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 	} else {
 		const char *colon = memchr(rest, ':', restlen);
 
+		if (colon && memchr(colon + 1, ':', restlen - (size_t)(colon + 1 - rest)))
+			return ipv6_needs_brackets(arg, schemelen, rest, restlen, err);
 		hostend = colon ? colon : rest + restlen;
 		if (colon)
 			portstart = colon + 1;

@@ -33,6 +33,51 @@ for h in --help -h; do
 done
 cmp -s "$MP_WORK/help--help.txt" "$MP_WORK/help-h.txt" || mp_fail "-h and --help differ"
 
+# --- --help: within 80 columns, short, pointing to the man page, and listing
+# every option of the table (read from its source, cli_options.c)
+H=$MP_WORK/help--help.txt
+wide=$(awk 'length > 80' "$H")
+[ -z "$wide" ] || mp_fail "--help has lines wider than 80 columns: $wide"
+lines=$(wc -l <"$H")
+[ "$lines" -lt 130 ] || mp_fail "--help is $lines lines long"
+grep -qF 'mailprobe(1)' "$H" || mp_fail "--help does not point to mailprobe(1)"
+names=$(sed -n 's/^ *{"\([a-z0-9-]*\)", .*/\1/p' "$MP_SRC/probe/app/cli_options.c")
+[ "$(echo "$names" | wc -l)" -gt 60 ] || mp_fail "cannot read the option table: $names"
+for name in $names; do
+	grep -qE -- "^  (-., )?--$name( |\$)" "$H" || mp_fail "--help does not list --$name"
+done
+mp_note "--help: $lines lines, every one of $(echo "$names" | wc -l) options listed"
+
+# --- mailprobe help [serve|merge]: the same text as each --help, no probing
+mp_run "$MP_WORK/help.txt" help
+mp_expect_rc 0
+cmp -s "$MP_WORK/help.txt" "$H" || mp_fail "mailprobe help differs from mailprobe --help"
+for sub in serve merge; do
+	mp_run "$MP_WORK/help-$sub.txt" help "$sub"
+	mp_expect_rc 0
+	mp_run "$MP_WORK/$sub-help.txt" "$sub" --help
+	mp_expect_rc 0
+	cmp -s "$MP_WORK/help-$sub.txt" "$MP_WORK/$sub-help.txt" ||
+		mp_fail "mailprobe help $sub differs from mailprobe $sub --help"
+	head -1 "$MP_WORK/help-$sub.txt" | grep -q "^Usage: mailprobe $sub " ||
+		mp_fail "mailprobe help $sub: $(head -1 "$MP_WORK/help-$sub.txt")"
+	[ -z "$(awk 'length > 80' "$MP_WORK/help-$sub.txt")" ] ||
+		mp_fail "mailprobe help $sub is wider than 80 columns"
+	[ ! -s "$MP_WORK/help-$sub.txt.err" ] || mp_fail "mailprobe help $sub wrote to stderr"
+done
+# merge lists its own options (output and policy), not the probing ones
+M=$MP_WORK/merge-help.txt
+for opt in --format --output --policy --require-tls --min-tls; do
+	grep -qE -- "^  (-., )?$opt( |\$)" "$M" || mp_fail "merge --help does not list $opt"
+done
+for opt in --timeout --proxy --user --checks; do
+	! grep -qE -- "^  (-., )?$opt( |\$)" "$M" || mp_fail "merge --help lists $opt"
+done
+mp_run "$MP_WORK/merge-help2.txt" merge -o "$MP_WORK/never.json" --help
+mp_expect_rc 0
+cmp -s "$MP_WORK/merge-help2.txt" "$M" || mp_fail "merge -o FILE --help differs from merge --help"
+[ ! -e "$MP_WORK/never.json" ] || mp_fail "merge --help wrote a report"
+
 # --- version: exit 0, "mailprobe" and the project version on stdout
 for v in -V --version; do
 	out=$MP_WORK/version$v.txt
@@ -102,9 +147,33 @@ usage_error "--timeout -5" --timeout -5 "$T"
 usage_error "--connect-timeout 10x" --connect-timeout 10x "$T"
 usage_error "--concurrency 0" --concurrency 0 "$T"
 usage_error "--deadline abc" --deadline abc "$T"
+usage_error "--version --bogus" --version --bogus
+usage_error "--bogus --version" --bogus --version
+usage_error "-V --ports 0" -V --ports 0 "$T"
+usage_error "--help --format xml" --help --format xml
+usage_error "-h -Z" -h -Z
+usage_error "help with an unknown topic" help probes
+usage_error "help with two topics" help serve merge
+usage_error "IPv6 without brackets" smtp://::1:$closed
+usage_error "IPv6 without brackets, no port" smtps://::1
+printf '{\n  "require-tls": true,\n  "min-tls": "1.2",\n  "require-tls": false\n}\n' \
+	>"$MP_WORK/twice.json"
+usage_error "a policy rule twice" --policy "$MP_WORK/twice.json" "$T"
 
 [ ${#failed[@]} -eq 0 ] ||
 	mp_fail "${#failed[@]} of $n usage errors wrong: $(printf '[%s] ' "${failed[@]}")"
+
+# --- what those errors say
+grep -qF "unknown option '--bogus'" "$MP_WORK"/usage*.txt.err ||
+	mp_fail "--version --bogus does not name --bogus"
+grep -qF "write smtp://[::1]:$closed," "$MP_WORK"/usage*.txt.err ||
+	mp_fail "smtp://::1:$closed does not say to write smtp://[::1]:$closed"
+grep -qF "write smtps://[::1]," "$MP_WORK"/usage*.txt.err ||
+	mp_fail "smtps://::1 does not say to write smtps://[::1]"
+grep -qF "rule 'require-tls' is given twice, on line 2 and line 4" "$MP_WORK"/usage*.txt.err ||
+	mp_fail "a rule given twice is not named with both lines"
+grep -qF "mailprobe help serve or mailprobe help merge" "$MP_WORK"/usage*.txt.err ||
+	mp_fail "mailprobe help TOPIC does not name the topics"
 
 # --- and the same target with valid options is a real run: exit 2 (refused)
 mp_json "$MP_WORK/closed.json" --connect-timeout 2000 "$T"
