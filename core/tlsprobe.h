@@ -28,7 +28,6 @@
 #include "core/tls.h"
 #include "core/tls_version.h"
 
-
 /* The versions --enumerate-tls tries, oldest first (index into results). */
 enum tlsprobe_index {
 	TLSPROBE_SSL3,

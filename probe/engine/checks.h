@@ -34,7 +34,6 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
-
 /* One endpoint's checks while they run (opaque). */
 struct check_set;
 

@@ -31,8 +31,8 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
  * socket while it is in use, so that an interrupt can shut it down. On
  * success *out is the stream (plain TCP or the proxy tunnel). */
 enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_config *cfg,
-			       int64_t deadline, struct probe_result *res, volatile int *fd_slot,
-			       struct stream **out, struct mp_error *err);
+                               int64_t deadline, struct probe_result *res, volatile int *fd_slot,
+                               struct stream **out, struct mp_error *err);
 /* The conversation on an open session: implicit TLS, greeting,
  * capabilities, STARTTLS and capabilities again, as the mode says; the
  * mode-mismatch checks on the way. MP_OK when the endpoint works. */
@@ -41,7 +41,7 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d);
  * conversation again, into a scratch result, then auth_attempt(); the
  * connection's transcript goes to a. */
 void probe_attempt_login(const struct endpoint *ep, const struct probe_config *cfg,
-			 int64_t deadline, struct auth_result *a, volatile int *fd_slot,
-			 const struct tls_resume *resume);
+                         int64_t deadline, struct auth_result *a, volatile int *fd_slot,
+                         const struct tls_resume *resume);
 
 #endif

@@ -23,14 +23,16 @@ static const char *offered_anyway(const struct probe_result *res, enum dialect_l
 		                              : NULL;
 	case DLP_IMAP_LOGIN:
 		return !strlist_has(&res->caps_before, "LOGINDISABLED")
-		           ? "LOGINDISABLED is not advertised before TLS: LOGIN is offered (the rule "
+		           ? "LOGINDISABLED is not advertised before TLS: LOGIN is offered (the "
+		             "rule "
 		             "forbid-auth-before-tls judges that)"
 		           : NULL;
 	case DLP_POP3_USER:
-		return strlist_has(&res->caps_before, "USER") ? "USER is advertised before TLS (the "
-		                                                "rule forbid-auth-before-tls judges "
-		                                                "that)"
-		                                              : NULL;
+		return strlist_has(&res->caps_before, "USER")
+		           ? "USER is advertised before TLS (the "
+		             "rule forbid-auth-before-tls judges "
+		             "that)"
+		           : NULL;
 	case DLP_COUNT:
 		break;
 	}
