@@ -19,9 +19,6 @@ struct tls_resume {
 	char verify_error[MP_MAX_ERROR];
 };
 
-static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long n_resumed, n_declined;
-
 struct tls_resume *tls_resume_new(void)
 {
 	struct tls_resume *r = calloc(1, sizeof(*r));
@@ -69,18 +66,6 @@ bool tls_resume_save(struct tls_resume *r, struct stream *tls, const struct tls_
 	return true;
 }
 
-bool tls_resume_ready(const struct tls_resume *r)
-{
-	bool ready;
-
-	if (!r)
-		return false;
-	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
-	ready = r->sess != NULL;
-	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
-	return ready;
-}
-
 enum mp_status tls_start_resume(struct tls_ctx *ctx, const struct tls_resume *r,
                                 struct stream *lower, const char *sni, const char *verify_host,
                                 int64_t deadline, struct stream **out, struct tls_info *info,
@@ -113,21 +98,5 @@ enum mp_status tls_start_resume(struct tls_ctx *ctx, const struct tls_resume *r,
 		memcpy(info->verify_error, rw->verify_error, sizeof(info->verify_error));
 		pthread_mutex_unlock(&rw->lock);
 	}
-	if (st == MP_OK) {
-		pthread_mutex_lock(&count_lock);
-		if (resumed)
-			n_resumed++;
-		else
-			n_declined++;
-		pthread_mutex_unlock(&count_lock);
-	}
 	return st;
-}
-
-void tls_resume_counts(unsigned long *resumed, unsigned long *declined)
-{
-	pthread_mutex_lock(&count_lock);
-	*resumed = n_resumed;
-	*declined = n_declined;
-	pthread_mutex_unlock(&count_lock);
 }

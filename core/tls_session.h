@@ -29,9 +29,6 @@ void tls_resume_free(struct tls_resume *r);
  * is nothing to resume (no ticket or session ID, a resumed session). */
 bool tls_resume_save(struct tls_resume *r, struct stream *tls, const struct tls_info *info);
 
-/* True when r holds a session to resume. */
-bool tls_resume_ready(const struct tls_resume *r);
-
 /* As tls_start, offering r's session (r may be NULL or empty: a full
  * handshake). When the server resumed it, info gets the saved verdict
  * (verified, host name, reasons, chain summary) and info->resumed is set. */
@@ -39,9 +36,5 @@ enum mp_status tls_start_resume(struct tls_ctx *ctx, const struct tls_resume *r,
                                 struct stream *lower, const char *sni, const char *verify_host,
                                 int64_t deadline, struct stream **out, struct tls_info *info,
                                 struct mp_error *err);
-
-/* How many handshakes resumed a session and how many offered one but got
- * a full handshake, since the start of the process (for the benchmarks). */
-void tls_resume_counts(unsigned long *resumed, unsigned long *declined);
 
 #endif
