@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unbound.h>
 #include <unistd.h>
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
 
 /* The root's trust anchor as Debian's dns-root-data ships it. */
 #define ROOT_ANCHOR_FILE "/usr/share/dns/root.key"
@@ -149,6 +151,10 @@ int dns_parse_rdata(uint16_t type, const uint8_t *rd, size_t len, struct dns_rr 
 			rr->u.tlsa.truncated = true;
 		}
 		memcpy(rr->u.tlsa.data, rd + 3, rr->u.tlsa.len);
+		/* the whole data, however long, for an exact match (type 0) */
+		rr->u.tlsa.full_len = len - 3;
+		if (wc_Sha512Hash(rd + 3, (word32)(len - 3), rr->u.tlsa.full_sha512) != 0)
+			return -1;
 		return 0;
 	default:
 		return -1;

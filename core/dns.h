@@ -56,9 +56,11 @@ struct dns_rr {
 		} txt;
 		struct {
 			uint8_t usage, selector, mtype;
-			uint8_t data[MP_DNS_MAX_TLSA_DATA];
+			uint8_t data[MP_DNS_MAX_TLSA_DATA]; /* the first bytes (for printing) */
 			size_t len;
 			bool truncated;
+			size_t full_len;         /* the data's real length */
+			uint8_t full_sha512[64]; /* SHA-512 of all full_len bytes */
 		} tlsa;
 	} u;
 };

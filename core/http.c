@@ -168,6 +168,7 @@ enum mp_status http_parse_response(const char *buf, size_t len, size_t max_body,
 			got = 0;
 		}
 		resp->body_len = (size_t)got;
+		resp->complete = !resp->truncated;
 	} else {
 		size_t take = blen;
 
@@ -186,6 +187,7 @@ enum mp_status http_parse_response(const char *buf, size_t len, size_t max_body,
 		}
 		memcpy(resp->body, body, take);
 		resp->body_len = take;
+		resp->complete = !resp->truncated && (clen >= 0 ? blen >= (size_t)clen : complete);
 	}
 	resp->body[resp->body_len] = '\0';
 	return MP_OK;

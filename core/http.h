@@ -17,6 +17,9 @@ struct http_response {
 	char *body; /* malloc'd, NUL-terminated, body_len bytes */
 	size_t body_len;
 	bool truncated; /* the body was longer than max_body */
+	bool complete;  /* the whole body arrived: Content-Length reached, the last
+	                   chunk, or (neither given) the server closed; false when
+	                   the server stalled or closed early */
 };
 
 /* Sends "GET path" for host and reads the answer until the body is

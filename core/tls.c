@@ -13,6 +13,8 @@
 #include "core/der.h"
 #include "core/threadmem.h"
 #include "core/trust.h"
+#include "core/tls_peer.h"
+#include "core/x509_names.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -34,8 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Serial numbers are at most 20 octets (RFC 5280 4.1.2.2); allow some slack. */
-#define TLS_MAX_SERIAL 32
 /* Handshakes computing at once: CPU slots per online processor, and bounds. */
 #define TLS_SLOTS_PER_CPU 2
 #define TLS_MIN_SLOTS     2
@@ -262,30 +262,6 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	return sz;
 }
 
-const char *tls_verify_reason_name(unsigned bit)
-{
-	switch (bit) {
-	case TLS_VR_EXPIRED:
-		return "expired";
-	case TLS_VR_NOT_YET_VALID:
-		return "not_yet_valid";
-	case TLS_VR_UNKNOWN_ISSUER:
-		return "unknown_issuer";
-	case TLS_VR_SELF_SIGNED:
-		return "self_signed";
-	case TLS_VR_BAD_SIGNATURE:
-		return "bad_signature";
-	case TLS_VR_NO_CERTIFICATE:
-		return "no_certificate";
-	case TLS_VR_OTHER:
-		return "other";
-	case TLS_VR_NAME_MISMATCH:
-		return "name_mismatch";
-	default:
-		return NULL;
-	}
-}
-
 /* Copies the certificates the peer sent, as sent, the first time it is
  * called in a handshake; wolfSSL calls it for every certificate, even
  * without verification (WOLFSSL_ALWAYS_VERIFY_CB, WOLFSSL_VERIFY_CB_ALL_CERTS
@@ -498,437 +474,6 @@ static WOLFSSL_CTX *version_ctx(struct tls_ctx *t, int version, struct mp_error 
 	return c;
 }
 
-/* ---- certificate details ---- */
-
-/* A bounded string being built. */
-struct sbuf {
-	char s[MP_MAX_CERT_FIELD];
-	size_t len;
-	bool full;
-};
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	if (b->len + 1 >= sizeof(b->s)) {
-		b->full = true;
-		return;
-	}
-	b->s[b->len++] = c;
-	b->s[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	while (*s)
-		sb_putc(b, *s++);
-}
-
-/* Appends an attribute value escaped as in RFC 4514 section 2.4, with bytes
- * outside printable ASCII (other than UTF-8) as \XX. */
-static void sb_put_dn_value(struct sbuf *b, const unsigned char *v, int len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (int i = 0; i < len; i++) {
-		unsigned char c = v[i];
-		bool edge = (i == 0 && (c == ' ' || c == '#')) || (i == len - 1 && c == ' ');
-
-		if (c < 0x20 || c == 0x7f) {
-			sb_putc(b, '\\');
-			sb_putc(b, hex[c >> 4]);
-			sb_putc(b, hex[c & 15]);
-			continue;
-		}
-		if (edge || strchr(",+\"\\<>;=", c))
-			sb_putc(b, '\\');
-		sb_putc(b, (char)c);
-	}
-}
-
-/* One-line distinguished name, most specific first (RFC 4514 section 2.1),
- * e.g. "CN=mail.test, O=Example". */
-static char *name_text(WOLFSSL_X509_NAME *name)
-{
-	struct sbuf b = {.len = 0};
-	int n = name ? wolfSSL_X509_NAME_entry_count(name) : 0;
-
-	b.s[0] = '\0';
-	for (int i = n - 1; i >= 0; i--) {
-		WOLFSSL_X509_NAME_ENTRY *e = wolfSSL_X509_NAME_get_entry(name, i);
-		WOLFSSL_ASN1_OBJECT *o = e ? wolfSSL_X509_NAME_ENTRY_get_object(e) : NULL;
-		WOLFSSL_ASN1_STRING *d = e ? wolfSSL_X509_NAME_ENTRY_get_data(e) : NULL;
-		const char *sn = o ? wolfSSL_OBJ_nid2sn(wolfSSL_OBJ_obj2nid(o)) : NULL;
-		char oid[64];
-
-		if (!d)
-			continue;
-		if (!sn || !*sn) {
-			if (!o || wolfSSL_OBJ_obj2txt(oid, sizeof(oid), o, 1) <= 0)
-				snprintf(oid, sizeof(oid), "?");
-			sn = oid;
-		}
-		if (b.len)
-			sb_puts(&b, ", ");
-		sb_puts(&b, sn);
-		sb_putc(&b, '=');
-		sb_put_dn_value(&b, wolfSSL_ASN1_STRING_get0_data(d),
-		                wolfSSL_ASN1_STRING_length(d));
-	}
-	return strdup(b.s);
-}
-
-/* Serial number in upper-case hex without leading zero octets. */
-static char *serial_text(WOLFSSL_X509 *x)
-{
-	unsigned char raw[TLS_MAX_SERIAL];
-	char out[2 * TLS_MAX_SERIAL + 1];
-	int sz = (int)sizeof(raw);
-	int i = 0;
-	size_t o = 0;
-
-	if (wolfSSL_X509_get_serial_number(x, raw, &sz) != WOLFSSL_SUCCESS || sz <= 0)
-		return strdup("");
-	while (i < sz - 1 && raw[i] == 0)
-		i++;
-	for (; i < sz; i++) {
-		snprintf(out + o, sizeof(out) - o, "%02X", raw[i]);
-		o += 2;
-	}
-	out[o] = '\0';
-	return strdup(out);
-}
-
-/* RFC 3339 UTC form of an epoch time, e.g. "2027-01-01T00:00:00Z". */
-static char *rfc3339(time_t t)
-{
-	struct tm tm;
-	char buf[32];
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return strdup("");
-	return strdup(buf);
-}
-
-/* Whole days from now until t, rounded down (negative once t has passed). */
-static long days_until(time_t t, time_t now)
-{
-	long long diff = (long long)t - (long long)now;
-	long long d = diff / 86400;
-
-	if (diff % 86400 < 0)
-		d--;
-	return (long)d;
-}
-
-/* Printable form of a SAN entry ("DNS:x", "IP:y", "email:z", "URI:u"), or
- * -1 for kinds we do not record. */
-static int san_text(WOLFSSL_GENERAL_NAME *gn, char *out, size_t size)
-{
-	WOLFSSL_ASN1_STRING *s = NULL;
-	const char *prefix = NULL;
-	const unsigned char *p = NULL;
-	int len;
-
-	switch (gn->type) {
-	case GEN_DNS:
-		prefix = "DNS";
-		s = gn->d.dNSName;
-		break;
-	case GEN_EMAIL:
-		prefix = "email";
-		s = gn->d.rfc822Name;
-		break;
-	case GEN_URI:
-		prefix = "URI";
-		s = gn->d.uniformResourceIdentifier;
-		break;
-	case GEN_IPADD: {
-		char ip[INET6_ADDRSTRLEN];
-
-		s = gn->d.iPAddress;
-		p = s ? wolfSSL_ASN1_STRING_get0_data(s) : NULL;
-		len = s ? wolfSSL_ASN1_STRING_length(s) : 0;
-		if (!p || (len != 4 && len != 16) ||
-		    !inet_ntop(len == 4 ? AF_INET : AF_INET6, p, ip, sizeof(ip)))
-			return -1;
-		snprintf(out, size, "IP:%s", ip);
-		return 0;
-	}
-	default:
-		return -1;
-	}
-	p = s ? wolfSSL_ASN1_STRING_get0_data(s) : NULL;
-	len = s ? wolfSSL_ASN1_STRING_length(s) : 0;
-	if (!p || len < 0)
-		return -1;
-	snprintf(out, size, "%s:%.*s", prefix, len, (const char *)p);
-	return 0;
-}
-
-/* Fills ci->san from the subjectAltName extension (RFC 5280 4.2.1.6). */
-static void fill_sans(WOLFSSL_X509 *x, struct cert_info *ci)
-{
-	WOLFSSL_STACK *names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	int n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
-	char text[MP_MAX_CAP_LEN];
-
-	for (int i = 0; i < n; i++) {
-		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
-
-		if (gn && san_text(gn, text, sizeof(text)) == 0 &&
-		    strlist_add_str(&ci->san, text) < 0 && ci->san.truncated)
-			break;
-	}
-	if (names)
-		wolfSSL_GENERAL_NAMES_free(names);
-}
-
-/* Public key algorithm and size. */
-static void fill_key(WOLFSSL_X509 *x, struct cert_info *ci)
-{
-	WOLFSSL_EVP_PKEY *pk = NULL;
-	const char *type = "unknown";
-
-	switch (wolfSSL_X509_get_pubkey_type(x)) {
-	case RSAk:
-		type = "RSA";
-		break;
-	case ECDSAk:
-		type = "EC";
-		break;
-	case DSAk:
-		type = "DSA";
-		break;
-	case ED25519k:
-		type = "Ed25519";
-		ci->key_bits = 256;
-		break;
-	case ED448k:
-		type = "Ed448";
-		ci->key_bits = 456;
-		break;
-	default:
-		break;
-	}
-	ci->key_type = strdup(type);
-	if (ci->key_bits)
-		return;
-	pk = wolfSSL_X509_get_pubkey(x);
-	if (pk) {
-		ci->key_bits = wolfSSL_EVP_PKEY_bits(pk);
-		wolfSSL_EVP_PKEY_free(pk);
-	}
-}
-
-/* Hex SHA-256 of the certificate's DER encoding, as `openssl x509
- * -fingerprint -sha256` shows it (without the colons, lower case), and the
- * digests DANE matches against. */
-static void fill_fingerprint(WOLFSSL_X509 *x, struct cert_info *ci)
-{
-	const unsigned char *der = NULL;
-	struct der_cert f;
-	int len = 0;
-
-	ci->fingerprint_sha256[0] = '\0';
-	der = wolfSSL_X509_get_der(x, &len);
-	if (!der || len <= 0 || wc_Sha256Hash(der, (word32)len, ci->der_sha256) != 0 ||
-	    wc_Sha512Hash(der, (word32)len, ci->der_sha512) != 0)
-		return;
-	ci->digests_ok = true;
-	for (size_t i = 0; i < sizeof(ci->der_sha256); i++)
-		snprintf(ci->fingerprint_sha256 + 2 * i, 3, "%02x", ci->der_sha256[i]);
-	if (der_cert_fields(der, (size_t)len, &f) == 0 &&
-	    wc_Sha256Hash(f.spki, (word32)f.spki_len, ci->spki_sha256) == 0 &&
-	    wc_Sha512Hash(f.spki, (word32)f.spki_len, ci->spki_sha512) == 0)
-		ci->spki_ok = true;
-}
-
-/* The key type (RSAk, ECDSAk...) a signature algorithm (CTC_*) needs, 0 if
- * unknown. */
-static int sig_key_type(int sig)
-{
-	switch (sig) {
-	case CTC_MD2wRSA:
-	case CTC_MD5wRSA:
-	case CTC_SHAwRSA:
-	case CTC_SHA224wRSA:
-	case CTC_SHA256wRSA:
-	case CTC_SHA384wRSA:
-	case CTC_SHA512wRSA:
-	case CTC_SHA3_224wRSA:
-	case CTC_SHA3_256wRSA:
-	case CTC_SHA3_384wRSA:
-	case CTC_SHA3_512wRSA:
-	case CTC_RSASSAPSS:
-		return RSAk;
-	case CTC_SHAwECDSA:
-	case CTC_SHA224wECDSA:
-	case CTC_SHA256wECDSA:
-	case CTC_SHA384wECDSA:
-	case CTC_SHA512wECDSA:
-	case CTC_SHA3_224wECDSA:
-	case CTC_SHA3_256wECDSA:
-	case CTC_SHA3_384wECDSA:
-	case CTC_SHA3_512wECDSA:
-		return ECDSAk;
-	case CTC_SHAwDSA:
-		return DSAk;
-	case CTC_ED25519:
-		return ED25519k;
-	case CTC_ED448:
-		return ED448k;
-	default:
-		return 0;
-	}
-}
-
-/* True if x is self-signed as OpenSSL classifies it (EXFLAG_SS in
- * ossl_x509v3_cache_extensions): it names itself as its issuer, its
- * authority key identifier (if any) is its own subject key identifier, and
- * its signature algorithm fits its own key. The signature is not checked
- * here: that is one more ECDSA or RSA operation per self-issued
- * certificate, and whether it verifies is the chain verification's call. */
-static bool is_self_signed(WOLFSSL_X509 *x)
-{
-	int need = sig_key_type(wolfSSL_X509_get_signature_type(x));
-
-	if (wolfSSL_X509_check_issued(x, x) != X509_V_OK)
-		return false;
-	return need == 0 || need == wolfSSL_X509_get_pubkey_type(x);
-}
-
-/* Fills one cert_info from a certificate. */
-static void fill_cert(WOLFSSL_X509 *x, struct cert_info *ci, time_t now)
-{
-	const char *sig = NULL;
-	time_t t;
-
-	ci->subject = name_text(wolfSSL_X509_get_subject_name(x));
-	ci->issuer = name_text(wolfSSL_X509_get_issuer_name(x));
-	ci->serial = serial_text(x);
-	fill_sans(x, ci);
-	if (trust_asn1_time(wolfSSL_X509_get_notBefore(x), &t) == 0)
-		ci->not_before = rfc3339(t);
-	else
-		ci->not_before = strdup("");
-	if (trust_asn1_time(wolfSSL_X509_get_notAfter(x), &t) == 0) {
-		ci->not_after = rfc3339(t);
-		ci->days_left = days_until(t, now);
-	} else {
-		ci->not_after = strdup("");
-	}
-	fill_key(x, ci);
-	sig = wolfSSL_OBJ_nid2ln(wolfSSL_X509_get_signature_nid(x));
-	ci->sig_alg = strdup(sig ? sig : "unknown");
-	fill_fingerprint(x, ci);
-	ci->self_signed = is_self_signed(x);
-}
-
-/* ---- host name matching (RFC 6125 section 6) ---- */
-
-/* True if host is an IPv4 or IPv6 literal; its bytes go to addr. */
-static bool ip_literal(const char *host, unsigned char addr[16], int *len)
-{
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*len = 4;
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, addr) == 1) {
-		*len = 16;
-		return true;
-	}
-	return false;
-}
-
-/* Case-insensitive compare of n bytes, ignoring one trailing dot on either
- * side (an absolute name "mail.test." matches "mail.test"). */
-static bool name_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen && a[alen - 1] == '.')
-		alen--;
-	if (blen && b[blen - 1] == '.')
-		blen--;
-	return alen == blen && alen > 0 && strncasecmp(a, b, alen) == 0;
-}
-
-/* Matches a reference name against a presented DNS name. A wildcard is only
- * allowed as the whole left-most label, matches exactly one label, and needs
- * at least two labels after it (RFC 6125 6.4.3). */
-static bool dns_match(const char *host, const unsigned char *pat, int plen)
-{
-	const char *p = (const char *)pat;
-	size_t hlen = strlen(host);
-	const char *hdot = NULL;
-	const char *rest = NULL;
-	size_t rlen;
-
-	if (plen <= 0 || memchr(p, '\0', (size_t)plen))
-		return false;
-	if (!(plen > 2 && p[0] == '*' && p[1] == '.'))
-		return name_eq(host, hlen, p, (size_t)plen);
-	rest = p + 2;
-	rlen = (size_t)plen - 2;
-	if (!memchr(rest, '.', rlen) || (rest[rlen - 1] == '.' && !memchr(rest, '.', rlen - 1)))
-		return false;
-	hdot = strchr(host, '.');
-	if (!hdot || hdot == host)
-		return false;
-	return name_eq(hdot + 1, hlen - (size_t)(hdot + 1 - host), rest, rlen);
-}
-
-/* True if the leaf certificate is valid for host: IP SANs for an address
- * literal, DNS SANs for a name, the subject CN only when there is no DNS SAN
- * (RFC 6125 6.4.4). */
-static bool host_matches(WOLFSSL_X509 *x, const char *host)
-{
-	WOLFSSL_STACK *names = NULL;
-	unsigned char addr[16];
-	int alen = 0;
-	bool is_ip;
-	bool any_dns = false;
-	bool ok = false;
-	int n;
-
-	if (!host || !*host)
-		return false;
-	is_ip = ip_literal(host, addr, &alen);
-	names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
-	for (int i = 0; i < n && !ok; i++) {
-		WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
-		WOLFSSL_ASN1_STRING *s = NULL;
-
-		if (!gn)
-			continue;
-		if (gn->type == GEN_DNS) {
-			any_dns = true;
-			s = gn->d.dNSName;
-			if (!is_ip && s &&
-			    dns_match(host, wolfSSL_ASN1_STRING_get0_data(s),
-			              wolfSSL_ASN1_STRING_length(s)))
-				ok = true;
-		} else if (gn->type == GEN_IPADD && is_ip) {
-			s = gn->d.iPAddress;
-			if (s && wolfSSL_ASN1_STRING_length(s) == alen &&
-			    memcmp(wolfSSL_ASN1_STRING_get0_data(s), addr, (size_t)alen) == 0)
-				ok = true;
-		}
-	}
-	if (!ok && !any_dns && !is_ip) {
-		WOLFSSL_X509_NAME *subj = wolfSSL_X509_get_subject_name(x);
-		char cn[256];
-		int len = subj ? wolfSSL_X509_NAME_get_text_by_NID(subj, NID_commonName, cn,
-		                                                   (int)sizeof(cn))
-		               : -1;
-
-		if (len > 0 && (size_t)len < sizeof(cn))
-			ok = dns_match(host, (const unsigned char *)cn, len);
-	}
-	if (names)
-		wolfSSL_GENERAL_NAMES_free(names);
-	return ok;
-}
-
 /* ---- handshake ---- */
 
 /* Normalised protocol version name ("TLSv1.3"). */
@@ -986,31 +531,19 @@ static void fill_cipher(WOLFSSL *ssl, struct tls_info *info)
 	snprintf(info->cipher, sizeof(info->cipher), "%s", name ? name : "");
 }
 
-/* Records the chain the peer sent (capture_cb's copies), leaf first, checks
- * the leaf's name, and verifies the chain against the trust store. */
+/* Records and verifies the chain the peer sent (capture_cb's copies, see
+ * tls_peer.h), then frees the copies. */
 static void describe_peer(const struct trust_store *trust, struct tls_io *io,
                           const char *verify_host, struct tls_info *info)
 {
-	time_t now = time(NULL);
-	struct trust_verdict v;
+	struct tls_peer_verdict v;
 
-	for (int i = 0; i < io->peer_n; i++) {
-		WOLFSSL_X509 *x = wolfSSL_X509_d2i(NULL, io->peer[i], (int)io->peer_len[i]);
-
-		if (!x)
-			continue;
-		fill_cert(x, &info->chain[info->chain_len++], now);
-		if (i == 0)
-			info->hostname_matched = host_matches(x, verify_host);
-		wolfSSL_X509_free(x);
-	}
+	tls_peer_describe(trust, (const unsigned char *const *)io->peer, io->peer_len, io->peer_n,
+	                  verify_host, info->chain, &info->chain_len, &v);
 	info->chain_truncated = io->peer_truncated;
-	trust_verify(trust, (const unsigned char *const *)io->peer, io->peer_len, io->peer_n, now,
-	             &v);
 	info->verified = v.verified;
+	info->hostname_matched = v.hostname_matched;
 	info->verify_reasons = v.reasons;
-	if (!info->hostname_matched)
-		info->verify_reasons |= TLS_VR_NAME_MISMATCH;
 	snprintf(info->verify_error, sizeof(info->verify_error), "%s", v.error);
 	free_peer_certs(io);
 }
@@ -1120,16 +653,17 @@ static enum mp_status set_extensions(WOLFSSL *ssl, const char *sni, struct tls_i
 	    WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1, WOLFSSL_ECC_SECP384R1, WOLFSSL_ECC_SECP521R1,
 	    WOLFSSL_ECC_X448,   WOLFSSL_FFDHE_2048,    WOLFSSL_FFDHE_3072,
 	};
-	unsigned char addr[16];
-	int alen;
-	size_t len = sni ? strlen(sni) : 0;
+	struct host_id id;
+	size_t len = 0;
 
-	/* The name goes without a trailing dot; an address literal (also an
-	 * IPv6 one with a zone id, hence the ':') is never sent. */
-	if (len && sni[len - 1] == '.')
-		len--;
-	if (len && len <= 255 && !strchr(sni, ':') && !ip_literal(sni, addr, &alen)) {
-		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni, (word16)len) != WOLFSSL_SUCCESS)
+	/* The name goes as IDNA2008 A-labels without a trailing dot (RFC 6066
+	 * section 3); an address in any spelling (also an IPv6 one with a
+	 * zone id, hence the ':') is never sent. */
+	if (sni && !strchr(sni, ':') && host_canonical(sni, &id) == HOST_NAME)
+		len = strlen(id.text);
+	if (len && len <= 255) {
+		if (wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, id.text, (word16)len) !=
+		    WOLFSSL_SUCCESS)
 			return mp_error_set(err, MP_ERR_INTERNAL, "cannot set TLS server name");
 		info->sni_sent = true;
 	}

@@ -15,6 +15,7 @@
 #include "core/stream.h"
 #include "core/strlist.h"
 #include "core/tls_version.h"
+#include "core/tls_peer.h" /* struct cert_info, TLS_VR_* */
 
 struct tls_config {
 	int min_version;        /* MP_TLS_V1_x, 0 = the widest wolfSSL offers */
@@ -23,44 +24,6 @@ struct tls_config {
 	const char *capath;     /* NULL = system store */
 };
 
-struct cert_info {
-	char *subject;          /* one-line RFC 4514-ish form */
-	char *issuer;
-	char *serial;           /* hex */
-	struct strlist san;     /* "DNS:name", "IP:addr" */
-	char *not_before;       /* RFC 3339 UTC */
-	char *not_after;        /* RFC 3339 UTC */
-	long days_left;         /* whole days until not_after (negative once expired) */
-	char *key_type;         /* "RSA", "EC", "Ed25519"... */
-	int key_bits;
-	char *sig_alg;
-	char fingerprint_sha256[65]; /* hex SHA-256 of the DER certificate, "" if unknown */
-	/* For DANE (RFC 6698 2.1.2-2.1.3): SHA-256 and SHA-512 of the whole DER
-	 * certificate (selector 0) and of its SubjectPublicKeyInfo (selector
-	 * 1); digests_ok / spki_ok say whether they were computed. */
-	bool digests_ok, spki_ok;
-	unsigned char der_sha256[32], der_sha512[64];
-	unsigned char spki_sha256[32], spki_sha512[64];
-	bool self_signed;       /* issuer = subject, key identifiers agree, signature
-	                           algorithm fits the key (OpenSSL's EXFLAG_SS) */
-};
-
-/* Why a chain or name did not verify: bits of tls_info.verify_reasons. */
-enum tls_verify_reason {
-	TLS_VR_EXPIRED = 1u << 0,        /* "expired" */
-	TLS_VR_NOT_YET_VALID = 1u << 1,  /* "not_yet_valid" */
-	TLS_VR_UNKNOWN_ISSUER = 1u << 2, /* "unknown_issuer": no trusted issuer found
-	                                    (a private CA, or an incomplete chain) */
-	TLS_VR_SELF_SIGNED = 1u << 3,    /* "self_signed" */
-	TLS_VR_BAD_SIGNATURE = 1u << 4,  /* "bad_signature" */
-	TLS_VR_NO_CERTIFICATE = 1u << 5, /* "no_certificate" */
-	TLS_VR_OTHER = 1u << 6,          /* "other": see verify_error */
-	TLS_VR_NAME_MISMATCH = 1u << 7,  /* "name_mismatch": the leaf is not for the host */
-};
-#define TLS_VR_COUNT 8
-
-/* Stable name of one TLS_VR_* bit (as listed above), NULL for others. */
-const char *tls_verify_reason_name(unsigned bit);
 
 struct tls_info {
 	bool done;              /* a handshake completed */

@@ -28,12 +28,32 @@
 
 struct trust_store;
 
+/* Why a chain or name did not verify: bits of tls_info.verify_reasons. */
+enum tls_verify_reason {
+	TLS_VR_EXPIRED = 1u << 0,        /* "expired" */
+	TLS_VR_NOT_YET_VALID = 1u << 1,  /* "not_yet_valid" */
+	TLS_VR_UNKNOWN_ISSUER = 1u << 2, /* "unknown_issuer": no trusted issuer found
+	                                    (a private CA, or an incomplete chain) */
+	TLS_VR_SELF_SIGNED = 1u << 3,    /* "self_signed" */
+	TLS_VR_BAD_SIGNATURE = 1u << 4,  /* "bad_signature" */
+	TLS_VR_NO_CERTIFICATE = 1u << 5, /* "no_certificate" */
+	TLS_VR_OTHER = 1u << 6,          /* "other": see verify_error */
+	TLS_VR_NAME_MISMATCH = 1u << 7,  /* "name_mismatch": the leaf is not for the host */
+};
+#define TLS_VR_COUNT 8
+
+/* Stable name of one TLS_VR_* bit (as listed above), NULL for others. */
+const char *tls_verify_reason_name(unsigned bit);
+
 /* Reads the CA store: cafile (PEM, any number of certificates) and/or capath
  * (every regular file in the directory), or with both NULL the system store
  * (its absence is not an error: every chain is then unverified). Errors name
  * the file or directory that is unreadable or holds no certificate. */
 enum mp_status trust_load(const char *cafile, const char *capath, struct trust_store **out,
                           struct mp_error *err);
+/* A store of the PEM certificates in a buffer (none is no error). */
+enum mp_status trust_load_pem(const char *pem, size_t len, struct trust_store **out,
+                              struct mp_error *err);
 void trust_free(struct trust_store *ts);
 
 /* How many distinct certificates the store holds. */

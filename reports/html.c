@@ -397,7 +397,8 @@ static int put_recommended(FILE *f, const struct run_report *r)
 		bool probed = false;
 
 		for (size_t i = 0; i < r->n && !probed; i++)
-			probed = (int)r->results[i].ep.proto == p;
+			probed = (int)r->results[i].ep.proto == p &&
+			         report_client_endpoint(&r->results[i]);
 		if (!probed)
 			continue;
 		fprintf(f, "<li>%s: ", protocol_name((enum protocol)p));
@@ -884,6 +885,7 @@ int report_write_html_body(FILE *f, const struct run_report *r, const char *head
 	fputs("</p>\n", f);
 	if (r->interrupted)
 		fputs("<p><strong>interrupted: results are incomplete</strong></p>\n", f);
+	rc |= html_write_domain(f, r);
 	for (size_t i = 0; i < r->n; i++) {
 		bool first = true;
 

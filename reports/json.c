@@ -447,8 +447,16 @@ static cJSON *result_item(struct jb *b, const struct probe_result *res,
 	if (res->ep.discovered_by) {
 		cJSON *by = add_obj(b, o, "discovered_by");
 
+		cJSON *srcs = NULL;
+
 		add_str(b, by, "source", res->ep.discovered_by);
 		add_str(b, by, "record", res->ep.discovered_record);
+		srcs = add_arr(b, by, "sources");
+		jb_push(b, srcs, text_item(res->ep.discovered_by, strlen(res->ep.discovered_by)));
+		for (size_t k = 0; srcs && k < 4 && res->ep.discovered_also[k]; k++)
+			jb_push(b, srcs,
+			        text_item(res->ep.discovered_also[k],
+			                  strlen(res->ep.discovered_also[k])));
 	} else {
 		add_null(b, o, "discovered_by");
 	}
@@ -552,6 +560,9 @@ static void add_policy(struct jb *b, cJSON *root, const struct run_options *opt)
 	add_bool(b, o, "require_tls", p->require_tls);
 	add_str(b, o, "min_tls", p->min_tls ? tlsprobe_version_name(p->min_tls) : NULL);
 	add_bool(b, o, "require_verified", p->require_verified);
+	add_bool(b, o, "require_dane", p->require_dane);
+	add_bool(b, o, "require_mta_sts", p->require_mta_sts);
+	add_bool(b, o, "require_dnssec", p->require_dnssec);
 	add_int(b, o, "cert_warn_days", p->cert_warn_days);
 	add_int(b, o, "cert_crit_days", p->cert_crit_days);
 	add_bool(b, o, "forbid_auth_before_tls", p->forbid_auth_before_tls);
@@ -683,10 +694,55 @@ cJSON *report_json_summary_line(const struct run_report *r)
 	return o;
 }
 
+/* "mx_hosts": each MX with preference, addresses, and what senders may do. */
+static void add_mx_hosts(struct jb *b, cJSON *o, const struct discovery *d)
+{
+	cJSON *arr = add_arr(b, o, "mx_hosts");
+
+	for (size_t i = 0; arr && i < d->nmx; i++) {
+		const struct disc_mx_info *mi = &d->mx_info[i];
+		cJSON *item = jb_check(b, cJSON_CreateObject());
+		bool addr_known = mi->n4 + mi->n6 > 0 || mi->bogus;
+
+		add_str(b, item, "host", d->mx[i]);
+		add_int(b, item, "preference", d->mx_pref[i]);
+		add_int(b, item, "ipv4", mi->n4);
+		add_int(b, item, "ipv6", mi->n6);
+		add_str(b, item, "address_security",
+		        addr_known ? dns_security_name(mi->security) : NULL);
+		add_bool(b, item, "usable", !mi->unusable);
+		add_str_nonempty(b, item, "why_unusable", mi->why_unusable);
+		if (mi->sts_match < 0)
+			add_null(b, item, "mta_sts_match");
+		else
+			add_bool(b, item, "mta_sts_match", mi->sts_match > 0);
+		add_str(b, item, "dane", mi->dane ? mi->dane : DANE_STATE_NO_ANSWER);
+		add_bool(b, item, "answered", mi->answered);
+		jb_push(b, arr, item);
+	}
+}
+
+/* "recommended_inbound": the MX other servers deliver to. */
+static void add_inbound(struct jb *b, cJSON *o, const struct run_report *r)
+{
+	cJSON *e = NULL;
+	int i = r->recommended_inbound;
+
+	if (i < 0 || (size_t)i >= r->n) {
+		add_null(b, o, "recommended_inbound");
+		return;
+	}
+	e = add_obj(b, o, "recommended_inbound");
+	add_str(b, e, "host", r->results[i].ep.host);
+	add_int(b, e, "port", r->results[i].ep.port);
+	add_int(b, e, "endpoint", i);
+}
+
 /* "discovery": every DNS question with its answers, what the domain
  * publishes (MX, MTA-STS, TLS-RPT, autoconfig, DANE) and its findings. */
-static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
+static void add_discovery(struct jb *b, cJSON *root, const struct run_report *r)
 {
+	const struct discovery *d = r->discovery;
 	cJSON *o = add_obj(b, root, "discovery"), *arr, *item, *sub, *list;
 	const struct mtasts_state *m = &d->mtasts;
 	const struct autoconfig_state *a = &d->autoconfig;
@@ -696,6 +752,7 @@ static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
 	add_str_nonempty(b, o, "email", d->email);
 	add_int(b, o, "dns_ms", d->dns_ms);
 	add_int(b, o, "http_ms", d->http_ms);
+	add_bool(b, o, "exists", !d->nxdomain);
 	arr = add_arr(b, o, "queries");
 	for (size_t i = 0; arr && i < d->nqueries; i++) {
 		const struct dns_query *q = &d->queries[i];
@@ -726,10 +783,14 @@ static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
 	for (size_t i = 0; arr && i < d->nmx; i++)
 		jb_push(b, arr, text_item(d->mx[i], strlen(d->mx[i])));
 	add_bool(b, o, "null_mx", d->null_mx);
+	add_str(b, o, "mx_security", d->mx_answered ? dns_security_name(d->mx_security) : NULL);
+	add_mx_hosts(b, o, d);
+	add_inbound(b, o, r);
 
 	sub = add_obj(b, o, "mta_sts");
 	add_bool(b, sub, "record_present", m->txt_present);
 	add_bool(b, sub, "record_valid", m->txt_valid);
+	add_str(b, sub, "record_security", dns_security_name(m->txt_security));
 	add_str_nonempty(b, sub, "id", m->txt_id);
 	add_str_nonempty(b, sub, "record_error", m->txt_error);
 	add_str_nonempty(b, sub, "url", m->url);
@@ -737,6 +798,9 @@ static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
 	add_bool(b, sub, "policy_valid", m->policy_valid);
 	add_str_nonempty(b, sub, "policy_error", m->policy_error);
 	add_str(b, sub, "mode", m->policy_valid ? mtasts_mode_name(m->mode) : NULL);
+	add_str_nonempty(b, sub, "content_type", m->content_type);
+	add_str_nonempty(b, sub, "repeated_field", m->repeated);
+	add_int(b, sub, "mx_total", (int64_t)m->nmx_total);
 	list = add_arr(b, sub, "mx");
 	for (size_t i = 0; list && i < m->nmx; i++)
 		jb_push(b, list, text_item(m->mx[i], strlen(m->mx[i])));
@@ -748,6 +812,7 @@ static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
 	sub = add_obj(b, o, "tls_rpt");
 	add_bool(b, sub, "present", d->tlsrpt.present);
 	add_bool(b, sub, "valid", d->tlsrpt.valid);
+	add_str(b, sub, "security", dns_security_name(d->tlsrpt.security));
 	add_str_nonempty(b, sub, "error", d->tlsrpt.error);
 	list = add_arr(b, sub, "rua");
 	for (size_t i = 0; list && i < d->tlsrpt.nrua; i++)
@@ -780,6 +845,9 @@ static void add_discovery(struct jb *b, cJSON *root, const struct discovery *d)
 
 		item = jb_check(b, cJSON_CreateObject());
 		add_str(b, item, "mx", ds->mx);
+		add_int(b, item, "port", ds->port);
+		add_bool(b, item, "bogus", ds->bogus);
+		add_str(b, item, "state", ds->state ? ds->state : DANE_STATE_NO_ANSWER);
 		add_int(b, item, "records", (int64_t)ds->records);
 		add_int(b, item, "unusable_records", (int64_t)ds->unusable);
 		add_str(b, item, "security", dns_security_name(ds->security));
@@ -820,7 +888,7 @@ int report_write_json(FILE *f, const struct run_report *r)
 	for (size_t i = 0; arr && i < r->n; i++)
 		jb_push(&b, arr, result_item(&b, &r->results[i], opt));
 	if (r->discovery)
-		add_discovery(&b, root, r->discovery);
+		add_discovery(&b, root, r);
 	add_policy(&b, root, opt);
 	add_verdicts(&b, root, r);
 	add_summary(&b, root, r);

@@ -184,12 +184,12 @@ static void put_lower(FILE *f, bool on, int v)
 }
 
 /* The perfdata of every endpoint: total time in ms against warn_ms/crit_ms,
- * and the leaf certificate's days left against the certificate thresholds
- * (only when a policy is active). */
+ * and the leaf certificate's days left against the certificate thresholds,
+ * as ranges that alert below them ("14:"). */
 static void put_perfdata(FILE *f, const struct run_report *r, char (*labels)[NAGIOS_LABEL_MAX])
 {
 	const struct policy *pol = r->opt ? &r->opt->policy : NULL;
-	bool active = pol && pol->active;
+	bool active = pol != NULL;
 	const char *sep = " | ";
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -215,8 +215,8 @@ static void put_perfdata(FILE *f, const struct run_report *r, char (*labels)[NAG
 	}
 }
 
-/* Long output: one line per non-OK verdict; without verdicts (no policy),
- * one line per endpoint that did not answer. */
+/* Long output: one line per non-OK verdict; without a policy, also one
+ * line per endpoint that did not answer. */
 static void put_long_output(FILE *f, const struct run_report *r)
 {
 	for (size_t i = 0; i < r->nverdicts; i++) {
@@ -232,7 +232,7 @@ static void put_long_output(FILE *f, const struct run_report *r)
 		put_text(f, v->message);
 		fputc('\n', f);
 	}
-	if (r->nverdicts)
+	if (r->opt && r->opt->policy.active)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct probe_result *res = &r->results[i];

@@ -1,6 +1,9 @@
 /* policy.c - the policy rules turned into verdicts: a pure function of the
  * results and the options. Never probes, never prints. */
 #include "reports/report.h"
+#include "core/model/domain.h"
+
+#include <stdio.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -310,6 +313,128 @@ static void rule_time(struct eval *e, int i, bool opt)
 		verdict(e, RULE_TIME, i, opt, PSTATE_OK, "took %lld ms", (long long)t);
 }
 
+/* ---- the domain (--discover): RFC 7672, RFC 8461, DNSSEC ---- */
+
+/* The first answer that matters and failed DNSSEC validation, described
+ * in buf; false when none did. */
+static bool domain_bogus(const struct discovery *d, char *buf, size_t size)
+{
+	if (d->mx_answered && d->mx_security == DNS_SEC_BOGUS)
+		return snprintf(buf, size, "the MX answer of %.120s", d->domain), true;
+	for (size_t i = 0; i < d->nmx; i++)
+		if (d->mx_info[i].bogus)
+			return snprintf(buf, size, "the addresses of the MX %.120s", d->mx[i]),
+			       true;
+	for (size_t i = 0; i < d->ndane; i++)
+		if (d->dane[i].bogus)
+			return snprintf(buf, size, "the TLSA answer of _%u._tcp.%.120s",
+			                (unsigned)d->dane[i].port, d->dane[i].mx),
+			       true;
+	if (d->mtasts.txt_security == DNS_SEC_BOGUS)
+		return snprintf(buf, size, "the MTA-STS record of %.120s", d->domain), true;
+	if (d->tlsrpt.security == DNS_SEC_BOGUS)
+		return snprintf(buf, size, "the TLS-RPT record of %.120s", d->domain), true;
+	return false;
+}
+
+/* The first answer that matters (MX, MX addresses, TLSA) not validated. */
+static bool domain_unsigned(const struct discovery *d, char *buf, size_t size)
+{
+	if (d->mx_security != DNS_SEC_SECURE)
+		return snprintf(buf, size, "the MX answer of %.120s is %s", d->domain,
+		                dns_security_name(d->mx_security)),
+		       true;
+	for (size_t i = 0; i < d->nmx; i++)
+		if (d->mx_info[i].security != DNS_SEC_SECURE)
+			return snprintf(buf, size, "the addresses of the MX %.120s are %s",
+			                d->mx[i], dns_security_name(d->mx_info[i].security)),
+			       true;
+	for (size_t i = 0; i < d->ndane; i++)
+		if (d->dane[i].security != DNS_SEC_SECURE)
+			return snprintf(buf, size, "the TLSA answer of _%u._tcp.%.120s is %s",
+			                (unsigned)d->dane[i].port, d->dane[i].mx,
+			                dns_security_name(d->dane[i].security)),
+			       true;
+	return false;
+}
+
+/* The domain's verdicts (endpoint -1): a bogus answer that matters is
+ * CRITICAL under any policy; the domain must exist; then --require-dnssec,
+ * --require-dane, --require-mta-sts. */
+static void rule_domain(struct eval *e)
+{
+	const struct discovery *d = e->r->discovery;
+	const struct mtasts_state *m = NULL;
+	char what[MP_MAX_ERROR];
+	size_t bad = 0;
+
+	if (!d) {
+		if (e->p->require_dane || e->p->require_mta_sts || e->p->require_dnssec)
+			verdict(e, RULE_DOMAIN, -1, false, PSTATE_UNKNOWN,
+			        "--require-dane, --require-mta-sts and --require-dnssec judge a "
+			        "domain: they need --discover");
+		return;
+	}
+	m = &d->mtasts;
+	if (domain_bogus(d, what, sizeof(what)))
+		verdict(e, RULE_DNSSEC_BOGUS, -1, false, PSTATE_CRITICAL,
+		        "%s failed DNSSEC validation: senders must not use it", what);
+	if (d->nxdomain)
+		verdict(e, RULE_DOMAIN, -1, false, PSTATE_CRITICAL, "%s does not exist (NXDOMAIN)",
+		        d->domain);
+	else if (d->null_mx_valid && d->nmx == 0)
+		verdict(e, RULE_DOMAIN, -1, false, PSTATE_OK,
+		        "%s publishes a null MX: it accepts no mail (RFC 7505)", d->domain);
+	if (e->p->require_dnssec) {
+		if (domain_unsigned(d, what, sizeof(what)))
+			verdict(e, RULE_REQUIRE_DNSSEC, -1, false, PSTATE_CRITICAL, "%s", what);
+		else
+			verdict(e, RULE_REQUIRE_DNSSEC, -1, false, PSTATE_OK,
+			        "the MX, address and TLSA answers are DNSSEC-validated");
+	}
+	if (e->p->require_dane) {
+		for (size_t i = 0; i < d->nmx; i++) {
+			const char *st = d->mx_info[i].dane;
+
+			if (st && strcmp(st, DANE_STATE_MATCH) == 0)
+				continue;
+			if (bad++ == 0)
+				verdict(
+				    e, RULE_REQUIRE_DANE, -1, false, PSTATE_CRITICAL,
+				    "the MX %s has no usable TLSA set its chain matches (DANE: %s)",
+				    d->mx[i], st ? st : DANE_STATE_NO_ANSWER);
+		}
+		if (d->nmx == 0)
+			verdict(e, RULE_REQUIRE_DANE, -1, false, PSTATE_CRITICAL,
+			        "%s has no MX host to check", d->domain);
+		else if (!bad)
+			verdict(e, RULE_REQUIRE_DANE, -1, false, PSTATE_OK,
+			        "every MX matches its DNSSEC-validated TLSA records");
+	}
+	if (e->p->require_mta_sts) {
+		bad = 0;
+		for (size_t i = 0; m->policy_valid && i < d->nmx; i++)
+			if (d->mx_info[i].sts_match != 1 && bad++ == 0)
+				verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_CRITICAL,
+				        "the MX %s matches no mx pattern of the MTA-STS policy",
+				        d->mx[i]);
+		if (!m->policy_valid)
+			verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_CRITICAL,
+			        "no valid MTA-STS policy%s%s",
+			        m->policy_error[0] ? ": "
+			        : m->txt_error[0]  ? ": "
+			                           : "",
+			        m->policy_error[0] ? m->policy_error : m->txt_error);
+		else if (m->mode != MTASTS_ENFORCE)
+			verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_CRITICAL,
+			        "the MTA-STS policy is in mode %s, not enforce",
+			        mtasts_mode_name(m->mode));
+		else if (!bad)
+			verdict(e, RULE_REQUIRE_MTA_STS, -1, false, PSTATE_OK,
+			        "MTA-STS enforce, every MX matches the policy");
+	}
+}
+
 /* True when result i is judged: every probed endpoint, or in --auto mode
  * only the recommended one. */
 static bool judged(const struct run_report *r, size_t i)
@@ -332,6 +457,37 @@ static bool any_answered(const struct run_report *r)
 	return false;
 }
 
+/* True when --discover found a null MX and nothing to probe: a valid
+ * configuration (RFC 7505), not a failure. */
+static bool null_mx_only(const struct run_report *r)
+{
+	return r->discovery && r->discovery->null_mx_valid && r->n == 0;
+}
+
+/* --format nagios without a policy: a monitoring plugin's thresholds still
+ * apply (Monitoring Plugins Development Guidelines), so the state is the
+ * worst of "something answered" and each certificate's expiry against
+ * --cert-warn-days and the default critical threshold. */
+static int evaluate_plugin(struct run_report *r, struct eval *e)
+{
+	r->state = any_answered(r) || null_mx_only(r) ? PSTATE_OK : PSTATE_CRITICAL;
+	e->cap = r->n + 1;
+	r->verdicts = calloc(e->cap, sizeof(*r->verdicts));
+	if (!r->verdicts) {
+		r->state = PSTATE_UNKNOWN;
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (judged(r, i))
+			rule_cert_expiry(e, (int)i, false);
+	return 0;
+}
+
+bool report_plugin_mode(const struct run_report *r)
+{
+	return r->opt && !r->opt->policy.active && r->opt->format == FORMAT_NAGIOS;
+}
+
 int report_evaluate(struct run_report *r)
 {
 	const struct policy *p = r->opt ? &r->opt->policy : NULL;
@@ -339,12 +495,14 @@ int report_evaluate(struct run_report *r)
 
 	r->verdicts = NULL;
 	r->nverdicts = 0;
+	if (report_plugin_mode(r))
+		return evaluate_plugin(r, &e);
 	if (!p || !p->active) {
-		r->state = any_answered(r) ? PSTATE_OK : PSTATE_CRITICAL;
+		r->state = any_answered(r) || null_mx_only(r) ? PSTATE_OK : PSTATE_CRITICAL;
 		return 0;
 	}
 	r->state = PSTATE_OK;
-	e.cap = r->n * RULES_PER_ENDPOINT + 2;
+	e.cap = r->n * RULES_PER_ENDPOINT + 8;
 	r->verdicts = calloc(e.cap, sizeof(*r->verdicts));
 	if (!r->verdicts) {
 		r->state = PSTATE_UNKNOWN;
@@ -370,6 +528,7 @@ int report_evaluate(struct run_report *r)
 		rule_require_login(&e, (int)i, opt);
 		rule_time(&e, (int)i, opt);
 	}
+	rule_domain(&e);
 	if (r->interrupted)
 		verdict(&e, RULE_EXPECT, -1, false, PSTATE_UNKNOWN,
 		        "the run was interrupted before every endpoint was probed");

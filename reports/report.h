@@ -38,6 +38,11 @@ const char *pstate_name(enum pstate s);
 #define RULE_REQUIRE_AUTH "require-auth"
 #define RULE_REQUIRE_LOGIN "require-login"
 #define RULE_TIME "time"
+#define RULE_REQUIRE_DANE "require-dane"
+#define RULE_REQUIRE_MTA_STS "require-mta-sts"
+#define RULE_REQUIRE_DNSSEC "require-dnssec"
+#define RULE_DNSSEC_BOGUS "dnssec-bogus" /* any policy: a bogus answer that matters */
+#define RULE_DOMAIN "domain"             /* the domain exists, or has a null MX */
 
 /* What one rule said about one endpoint (or the run, endpoint -1). */
 struct verdict {
@@ -74,6 +79,7 @@ struct run_report {
 	int64_t duration_ms;
 	int recommended[PROTO_COUNT];   /* index into results, or -1 */
 	char recommend_reason[PROTO_COUNT][MP_MAX_REASON]; /* why that one, "" if none */
+	int recommended_inbound;        /* --discover: the MX result to deliver to, or -1 */
 	bool interrupted;
 	/* report_evaluate(): every verdict of the policy (OK ones included),
 	 * and the run's state (the worst verdict; without a policy, OK when an
@@ -107,10 +113,22 @@ void report_free(struct run_report *r);
 int report_write_json(FILE *f, const struct run_report *r);
 /* Writes the human table; color adds ANSI colours. Returns 0 or -1. */
 int report_write_table(FILE *f, const struct run_report *r, bool color);
+/* False for an MX found by --discover: where servers deliver, not a
+ * client setting (recommended apart, as the domain's inbound). */
+bool report_client_endpoint(const struct probe_result *res);
+/* Writes the domain section of the table (--discover; table_domain.c). */
+int table_write_domain(FILE *f, const struct run_report *r, bool color);
+/* The same, fitted to max columns (0: no limit). report_write_table uses the
+ * terminal's width when f is a terminal (COLUMNS, else its size), else 0, and
+ * no colour on a terminal whose TERM is "dumb". */
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max);
 /* Writes one endpoint's transcript, escaped for a terminal. */
 void report_write_transcript(FILE *f, const struct probe_result *res);
 /* Exit code for a finished run (after report_evaluate). */
 int report_exit_code(const struct run_report *r);
+/* True for --format nagios without a policy: the certificate thresholds
+ * still decide the state and the exit code is the state (0..3). */
+bool report_plugin_mode(const struct run_report *r);
 /* True when the endpoint answered as a mail server: it sent a greeting (or
  * the probe succeeded). The one definition behind the exit code and the
  * "answered" counts of the reports. */
@@ -161,6 +179,8 @@ int report_write_html_tail(FILE *f);
 /* Writes untrusted text s as HTML text, escaped as the page escapes every
  * server string (also safe in a quoted attribute). Returns 0 or -1. */
 int report_html_text(FILE *f, const char *s);
+/* Writes the domain section of the HTML report (--discover; html_domain.c). */
+int html_write_domain(FILE *f, const struct run_report *r);
 /* The body with element ids "IDS-N" instead of "ep-N" (IDS: letters,
  * digits, '-'), so that several runs fit on one page. */
 int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,

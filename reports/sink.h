@@ -15,6 +15,7 @@ struct report_sink {
 	char tmp[PATH_MAX]; /* the temporary name, "" when none */
 	bool color;         /* table: ANSI colours */
 	FILE *f;
+	int rename_errno; /* why the rename into place failed, 0 if it did not */
 };
 
 /* Creates the temporary file of every sink with a path (so that a path that

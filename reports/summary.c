@@ -1,6 +1,7 @@
 /* summary.c - run-level verdicts: the recommended endpoint per protocol and
  * the exit code. */
 #include "reports/report.h"
+#include "core/model/domain.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +133,7 @@ void report_tally_finish(struct run_report *r)
 	const struct run_tally *t = r->tally;
 
 	r->state = t->answered > 0 ? PSTATE_OK : PSTATE_CRITICAL;
+	r->recommended_inbound = -1;
 	for (int p = 0; p < PROTO_COUNT; p++) {
 		r->recommended[p] = -1;
 		r->recommend_reason[p][0] = '\0';
@@ -141,6 +143,38 @@ void report_tally_finish(struct run_report *r)
 			 t->best_desc[p]);
 		describe_count(t->working[p], r->recommend_reason[p],
 			       sizeof(r->recommend_reason[p]));
+	}
+}
+
+/* An MX found by --discover is where other servers deliver (port 25),
+ * not a client's submission setting; an MX whose TLSA answer is bogus must
+ * not be used at all (RFC 7672 2.1.1). */
+static bool inbound(const struct probe_result *res)
+{
+	return res->ep.discovered_by && strcmp(res->ep.discovered_by, "mx") == 0;
+}
+
+bool report_client_endpoint(const struct probe_result *res)
+{
+	return !inbound(res);
+}
+
+static bool client_setting(const struct probe_result *res)
+{
+	return !inbound(res) && !result_has_finding(res, FINDING_DANE_BOGUS);
+}
+
+/* The inbound recommendation: the first MX (by preference, the order
+ * discovery gives) that works and that senders may use. */
+static void recommend_inbound(struct run_report *r)
+{
+	r->recommended_inbound = -1;
+	for (size_t i = 0; i < r->n && r->recommended_inbound < 0; i++) {
+		const struct probe_result *res = &r->results[i];
+
+		if (inbound(res) && res->status == MP_OK &&
+		    !result_has_finding(res, FINDING_DANE_BOGUS))
+			r->recommended_inbound = (int)i;
 	}
 }
 
@@ -155,7 +189,8 @@ void report_recommend(struct run_report *r)
 			const struct probe_result *res = &r->results[i];
 			int key;
 
-			if (res->ep.proto != (enum protocol)p || res->status != MP_OK)
+			if (res->ep.proto != (enum protocol)p || res->status != MP_OK ||
+			    !client_setting(res))
 				continue;
 			working++;
 			key = pref_key(res);
@@ -170,6 +205,7 @@ void report_recommend(struct run_report *r)
 			describe_choice(&r->results[best], working, r->recommend_reason[p],
 					sizeof(r->recommend_reason[p]));
 	}
+	recommend_inbound(r);
 }
 
 bool report_answered(const struct probe_result *res)
@@ -182,13 +218,16 @@ bool report_answered(const struct probe_result *res)
 
 int report_exit_code(const struct run_report *r)
 {
-	if (r->opt && r->opt->policy.active)
+	if ((r->opt && r->opt->policy.active) || report_plugin_mode(r))
 		return (int)r->state;
 	if (r->tally)
 		return r->tally->answered > 0 ? MP_EXIT_OK : MP_EXIT_NONE_ANSWERED;
 	for (size_t i = 0; i < r->n; i++)
 		if (report_answered(&r->results[i]))
 			return MP_EXIT_OK;
+	/* a null MX and nothing else to probe is a valid configuration (RFC 7505) */
+	if (r->discovery && r->discovery->null_mx_valid && r->n == 0)
+		return MP_EXIT_OK;
 	return MP_EXIT_NONE_ANSWERED;
 }
 

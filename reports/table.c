@@ -9,9 +9,12 @@
 #include "reports/report.h"
 #include "reports/escape.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 /* Widest AUTH cell, in characters; longer lists end in "...". */
 #define TABLE_AUTH_WIDTH 32
@@ -197,26 +200,285 @@ static int row_cells(const struct probe_result *res, const struct probe_result *
 	return 0;
 }
 
-/* Writes one row, padding every column but the last to its width. */
-static void write_row(FILE *f, const char *const *cell, const size_t *width,
+/* Writes one row: the shown columns, each but the last padded to its width. */
+static void write_row(FILE *f, const char *const *cell, const size_t *width, const bool *shown,
                       const char *status_color)
 {
+	int last = 0;
+
+	for (int c = 0; c < COL_COUNT; c++)
+		if (shown[c])
+			last = c;
 	for (int c = 0; c < COL_COUNT; c++) {
 		size_t w = esc_utf8_width(cell[c]);
 
+		if (!shown[c])
+			continue;
 		if (c == COL_STATUS && status_color)
 			fprintf(f, "%s%s%s", status_color, cell[c], ANSI_RESET);
 		else
 			fputs(cell[c], f);
-		if (c + 1 < COL_COUNT)
-			fprintf(f, "%*s", (int)(width[c] - w + TABLE_GAP), "");
+		if (c < last)
+			fprintf(f, "%*s",
+			        (int)(width[c] > w ? width[c] - w + TABLE_GAP : TABLE_GAP), "");
 	}
 	fputc('\n', f);
 }
 
+/* ---- fitting a terminal: the table's columns and wrapped lines ----
+ *
+ * On a terminal the report fits its width (table_terminal_width): the table
+ * first loses VIA when every row is direct, then AUTH shrinks, then whole
+ * columns go by drop_order, and last HOST:PORT is cut; findings, errors and
+ * verdicts wrap at spaces with an indentation. A width of 0 means no limit
+ * (files and pipes), and the output is the same as before any fitting. */
+
+/* Narrowest AUTH and HOST:PORT columns before dropping or overflowing. */
+#define TABLE_AUTH_MIN 10
+#define TABLE_HOST_MIN 16
+/* The narrowest width fitted to; a narrower terminal gets this width. */
+#define TABLE_MIN_WIDTH 40
+#define TABLE_MAX_WIDTH 1000
+
+/* Columns dropped, in this order, while the table is still too wide. */
+static const enum col drop_order[] = {COL_TIME, COL_AUTH, COL_VIA, COL_TLS, COL_MODE};
+
+/* The width of the shown columns with their gaps. */
+static size_t table_total(const size_t *width, const bool *shown)
+{
+	size_t total = 0, n = 0;
+
+	for (int c = 0; c < COL_COUNT; c++) {
+		if (!shown[c])
+			continue;
+		total += width[c];
+		n++;
+	}
+	return n ? total + TABLE_GAP * (n - 1) : 0;
+}
+
+/* True when no result went through a proxy (VIA says "direct" on every row). */
+static bool all_direct(const struct run_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->results[i].ep.proxy)
+			return false;
+	return true;
+}
+
+/* Chooses the shown columns and their widths so that the table fits max
+ * columns (0: no limit, every column at its natural width). */
+static void table_fit(const struct run_report *r, size_t *width, bool *shown, size_t max)
+{
+	size_t total, over;
+
+	for (int c = 0; c < COL_COUNT; c++)
+		shown[c] = true;
+	if (max == 0 || table_total(width, shown) <= max)
+		return;
+	if (all_direct(r))
+		shown[COL_VIA] = false;
+	total = table_total(width, shown);
+	if (total > max && width[COL_AUTH] > TABLE_AUTH_MIN) {
+		over = total - max;
+		width[COL_AUTH] = over + TABLE_AUTH_MIN <= width[COL_AUTH] ? width[COL_AUTH] - over
+		                                                           : TABLE_AUTH_MIN;
+	}
+	for (size_t k = 0; k < sizeof(drop_order) / sizeof(drop_order[0]); k++) {
+		if (table_total(width, shown) <= max)
+			return;
+		shown[drop_order[k]] = false;
+	}
+	total = table_total(width, shown);
+	if (total > max && width[COL_ENDPOINT] > TABLE_HOST_MIN) {
+		over = total - max;
+		width[COL_ENDPOINT] = width[COL_ENDPOINT] - TABLE_HOST_MIN > over
+		                          ? width[COL_ENDPOINT] - over
+		                          : TABLE_HOST_MIN;
+	}
+}
+
+/* Cuts the cells of one row to the widths table_fit chose ("..." ends a cut
+ * cell); cells are shortened in place. */
+static void table_cut_row(char **cell, const size_t *width)
+{
+	for (int c = 0; c < COL_COUNT; c++)
+		if (esc_utf8_width(cell[c]) > width[c])
+			esc_utf8_truncate(cell[c], width[c] < 3 ? 3 : width[c]);
+}
+
+/* The width the report fits: 0 (no limit) unless f is a terminal; then
+ * COLUMNS when it holds a number, else the terminal's size (TIOCGWINSZ),
+ * else 80; never less than TABLE_MIN_WIDTH. */
+static size_t table_terminal_width(FILE *f)
+{
+	int fd = fileno(f);
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	size_t width = 80;
+
+	if (fd < 0 || !isatty(fd))
+		return 0;
+	if (env && *env) {
+		char *end = NULL;
+		long v;
+
+		errno = 0;
+		v = strtol(env, &end, 10);
+		if (errno == 0 && end && *end == '\0' && v > 0 && v <= TABLE_MAX_WIDTH) {
+			width = (size_t)v;
+			return width < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : width;
+		}
+	}
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	return width < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : width;
+}
+
+/* True on a terminal that cannot show colours (TERM=dumb). */
+static bool table_dumb_terminal(FILE *f)
+{
+	const char *term = getenv("TERM");
+	int fd = fileno(f);
+
+	return fd >= 0 && isatty(fd) && term && strcmp(term, "dumb") == 0;
+}
+
+/* Length of our own colour sequence (ESC [ digits m) at s[0..len), else 0.
+ * Server text never holds ESC (escape.h), so every one is ours. */
+static size_t sgr_len(const char *s, size_t len)
+{
+	size_t i = 2;
+
+	if (len < 3 || s[0] != '\033' || s[1] != '[')
+		return 0;
+	while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ';'))
+		i++;
+	return i < len && s[i] == 'm' ? i + 1 : 0;
+}
+
+/* Columns taken by the first len bytes of valid UTF-8 s: its code points,
+ * colour sequences taking none. */
+static size_t utf8_points(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		size_t sgr = sgr_len(s + i, len - i);
+
+		if (sgr)
+			i += sgr - 1;
+		else if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+/* Byte length of the first n columns of the valid UTF-8 s[0..len), never
+ * cutting a colour sequence. */
+static size_t utf8_prefix(const char *s, size_t len, size_t n)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t sgr = sgr_len(s + i, len - i);
+
+		if (sgr) {
+			i += sgr;
+			continue;
+		}
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (n == 0)
+				break;
+			n--;
+		}
+		i++;
+	}
+	return i;
+}
+
+/* Writes the terminal-safe text s on a line already holding col columns
+ * (after a space when space_first), breaking at spaces so that no line
+ * passes max columns (0: no limit, s written as it is); each further line
+ * starts with indent, and a word wider than a line is split. Returns the
+ * column where the text ended. */
+static size_t write_wrapped(FILE *f, const char *s, size_t col, const char *indent, size_t max,
+                            bool space_first)
+{
+	size_t ind = strlen(indent);
+	bool fresh = col <= ind, need_space = space_first;
+
+	if (max == 0 || max <= ind + 8) {
+		if (space_first)
+			fputc(' ', f);
+		fputs(s, f);
+		return col + (space_first ? 1 : 0) + esc_utf8_width(s);
+	}
+	while (*s) {
+		size_t len = strcspn(s, " ");
+		size_t w = utf8_points(s, len);
+
+		if (len == 0) { /* runs of spaces collapse into one break point */
+			s++;
+			continue;
+		}
+		if (!fresh && col + (need_space ? 1 : 0) + w > max) {
+			fprintf(f, "\n%s", indent);
+			col = ind;
+			fresh = true;
+			need_space = false;
+		}
+		if (need_space) {
+			fputc(' ', f);
+			col++;
+		}
+		while (col + w > max && col < max) { /* a word wider than the line */
+			size_t take = utf8_prefix(s, len, max - col);
+
+			fwrite(s, 1, take, f);
+			fprintf(f, "\n%s", indent);
+			s += take;
+			len -= take;
+			w = utf8_points(s, len);
+			col = ind;
+		}
+		fwrite(s, 1, len, f);
+		col += w;
+		fresh = false;
+		need_space = true;
+		s += len;
+	}
+	return col;
+}
+
+/* Writes a rendered, terminal-safe line (ending in a newline) after two
+ * spaces, wrapped to max with the further lines indented by four. */
+static void write_fitted_line(FILE *f, char *line, size_t len, size_t max)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	fputs("  ", f);
+	write_wrapped(f, line, 2, "    ", max, false);
+	fputc('\n', f);
+}
+
+/* write_wrapped for untrusted text: escaped for the terminal first.
+ * Returns the column where it ended, or -1 when out of memory. */
+static long write_wrapped_raw(FILE *f, const char *raw, size_t col, const char *indent, size_t max,
+                              bool space_first)
+{
+	char *esc = esc_term_dup(raw, strlen(raw));
+
+	if (!esc)
+		return -1;
+	col = write_wrapped(f, esc, col, indent, max, space_first);
+	free(esc);
+	return (long)col;
+}
+
 /* Under the table: each endpoint that failed or has findings, with its
  * error and "! finding" lines. */
-static int write_details(FILE *f, const struct run_report *r, bool color)
+static int write_details(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	bool any = false;
 
@@ -224,6 +486,7 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 		const struct probe_result *res = &r->results[i];
 		const char *err = res->error[0] ? res->error : NULL;
 		char *desc = NULL;
+		size_t col;
 
 		if (!err && res->status != MP_OK)
 			err = mp_status_describe(res->status);
@@ -234,13 +497,14 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 			return -1;
 		fputs(any ? "" : "\n", f);
 		any = true;
-		fputs(desc, f);
+		col = write_wrapped(f, desc, 0, "  ", max, false);
 		free(desc);
 		if (err) {
-			fputs(": ", f);
+			fputc(':', f);
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RED, f);
-			esc_term_write(f, err, strlen(err));
+			if (write_wrapped_raw(f, err, col + 1, "  ", max, true) < 0)
+				return -1;
 			if (color && status_is_failure(res->status))
 				fputs(ANSI_RESET, f);
 		}
@@ -249,7 +513,8 @@ static int write_details(FILE *f, const struct run_report *r, bool color)
 			const char *msg = res->findings[k].message;
 
 			fprintf(f, "  %s! ", color ? ANSI_YELLOW : "");
-			esc_term_write(f, msg, strlen(msg));
+			if (write_wrapped_raw(f, msg, 4, "    ", max, false) < 0)
+				return -1;
 			fprintf(f, "%s\n", color ? ANSI_RESET : "");
 		}
 		if (res->findings_truncated)
@@ -327,7 +592,7 @@ static void write_login_line(FILE *f, const struct probe_result *res, bool color
 }
 
 /* With --user: "Logins as USER:" and one line per endpoint. */
-static int write_logins(FILE *f, const struct run_report *r, bool color)
+static int write_logins(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	const char *user = r->opt ? r->opt->auth.user : NULL;
 
@@ -338,12 +603,26 @@ static int write_logins(FILE *f, const struct run_report *r, bool color)
 	fputs(":\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		char *desc = endpoint_desc(&r->results[i].ep, true);
+		char *line = NULL;
+		size_t len = 0;
+		FILE *m = NULL;
 
 		if (!desc)
 			return -1;
-		fprintf(f, "  %s:", desc);
+		m = open_memstream(&line, &len);
+		if (!m) {
+			free(desc);
+			return -1;
+		}
+		fprintf(m, "%s:", desc);
 		free(desc);
-		write_login_line(f, &r->results[i], color);
+		write_login_line(m, &r->results[i], color);
+		if (fclose(m) != 0 || !line) {
+			free(line);
+			return -1;
+		}
+		write_fitted_line(f, line, len, max);
+		free(line);
 	}
 	return 0;
 }
@@ -375,31 +654,41 @@ static void write_version_group(FILE *f, const struct probe_result *res, const c
 
 /* With --enumerate-tls: "TLS versions:" and one line per endpoint that
  * may speak TLS, e.g. "accepts TLSv1.2 TLSv1.3; refuses SSLv3 TLSv1.0". */
-static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
+static int write_tls_versions(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	if (!r->opt || !r->opt->probe.enumerate_tls || r->n == 0)
 		return 0;
 	fputs("\nTLS versions (each tried on its own connection):\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct probe_result *res = &r->results[i];
-		char *desc = NULL;
+		char *desc = NULL, *line = NULL;
+		size_t len = 0;
 		bool first = true;
+		FILE *m = NULL;
 
 		if (res->ep.mode == MODE_PLAIN)
 			continue;
 		desc = endpoint_desc(&res->ep, true);
-		if (!desc)
+		m = desc ? open_memstream(&line, &len) : NULL;
+		if (!m) {
+			free(desc);
 			return -1;
-		fprintf(f, "  %s:", desc);
+		}
+		fprintf(m, "%s:", desc);
 		free(desc);
 		if (!res->tls_versions_done) {
-			fputs(" not tried: the probe showed no TLS on this endpoint\n", f);
-			continue;
+			fputs(" not tried: the probe showed no TLS on this endpoint", m);
+		} else {
+			write_version_group(m, res, "accepts", true, true, color, &first);
+			write_version_group(m, res, "refuses", false, true, color, &first);
+			write_version_group(m, res, "no verdict for", false, false, color, &first);
 		}
-		write_version_group(f, res, "accepts", true, true, color, &first);
-		write_version_group(f, res, "refuses", false, true, color, &first);
-		write_version_group(f, res, "no verdict for", false, false, color, &first);
-		fputc('\n', f);
+		if (fclose(m) != 0 || !line) {
+			free(line);
+			return -1;
+		}
+		write_fitted_line(f, line, len, max);
+		free(line);
 	}
 	return 0;
 }
@@ -409,8 +698,11 @@ static int write_tls_versions(FILE *f, const struct run_report *r, bool color)
 
 /* With active checks: "Checks:", each endpoint that has them, and one line
  * per check: name, state, the evidence cut to one short line. */
-static int write_checks(FILE *f, const struct run_report *r, bool color)
+static int write_checks(FILE *f, const struct run_report *r, bool color, size_t max)
 {
+	/* "    name(28) state(12) " comes before the evidence */
+	size_t room = max == 0 ? TABLE_EVIDENCE_MAX : max > 46 + 16 ? max - 46 : 16;
+
 	bool any = false;
 
 	for (size_t i = 0; i < r->n; i++)
@@ -443,21 +735,26 @@ static int write_checks(FILE *f, const struct run_report *r, bool color)
 			else
 				fprintf(f, "%-12s ", st);
 			/* evidence is printable ASCII already; escaped again all the same */
-			esc_term_write(f, c->evidence, len < TABLE_EVIDENCE_MAX ? len : TABLE_EVIDENCE_MAX);
-			fputs(len > TABLE_EVIDENCE_MAX ? "...\n" : "\n", f);
+			if (room > TABLE_EVIDENCE_MAX)
+				room = TABLE_EVIDENCE_MAX;
+			if (len > room) /* printable ASCII: one column per byte */
+				len = room - 3;
+			esc_term_write(f, c->evidence, len);
+			fputs(len < strnlen(c->evidence, sizeof(c->evidence)) ? "...\n" : "\n", f);
 		}
 	}
 	return 0;
 }
 
 /* "Recommended:" and one line per probed protocol. */
-static int write_recommended(FILE *f, const struct run_report *r)
+static int write_recommended(FILE *f, const struct run_report *r, size_t max)
 {
 	bool probed[PROTO_COUNT] = {false};
 	bool any = false;
 
 	for (size_t i = 0; i < r->n; i++)
-		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT)
+		if ((unsigned)r->results[i].ep.proto < PROTO_COUNT &&
+		    report_client_endpoint(&r->results[i]))
 			probed[r->results[i].ep.proto] = any = true;
 	if (!any)
 		return 0;
@@ -478,16 +775,22 @@ static int write_recommended(FILE *f, const struct run_report *r)
 		if (!desc)
 			return -1;
 		fprintf(f, "  %s: %s\n", protocol_name(res->ep.proto), desc);
-		if (r->recommend_reason[p][0])
-			fprintf(f, "        (%s)\n", r->recommend_reason[p]);
+		if (r->recommend_reason[p][0]) {
+			fputs("        (", f);
+			write_wrapped(f, r->recommend_reason[p], 9, "         ", max, false);
+			fputs(")\n", f);
+		}
 		free(desc);
 	}
 	return 0;
 }
 
+/* Where the further lines of a wrapped verdict start. */
+#define VERDICT_INDENT "           "
+
 /* "Policy: STATE" and one line per verdict that is not OK (policy runs
  * only); messages may quote a server, so they are escaped. */
-static int write_verdicts(FILE *f, const struct run_report *r, bool color)
+static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_t max)
 {
 	size_t shown = 0;
 
@@ -500,14 +803,20 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color)
 	for (size_t i = 0; r->verdicts && i < r->nverdicts; i++) {
 		const struct verdict *v = &r->verdicts[i];
 		char *desc = NULL;
+		char rule[64];
+		size_t col;
 
 		if (v->state == PSTATE_OK)
 			continue;
 		if (v->endpoint >= 0 && (size_t)v->endpoint < r->n)
 			desc = endpoint_desc(&r->results[v->endpoint].ep, true);
-		fprintf(f, "  %-8s %s [%s] ", pstate_name(v->state), desc ? desc : "run", v->rule);
+		snprintf(rule, sizeof(rule), "[%s]", v->rule);
+		fprintf(f, "  %-8s ", pstate_name(v->state));
+		col = write_wrapped(f, desc ? desc : "run", 11, VERDICT_INDENT, max, false);
+		col = write_wrapped(f, rule, col, VERDICT_INDENT, max, true);
 		free(desc);
-		esc_term_write(f, v->message, strlen(v->message));
+		if (write_wrapped_raw(f, v->message, col, VERDICT_INDENT, max, true) < 0)
+			return -1;
 		fputc('\n', f);
 		shown++;
 	}
@@ -518,8 +827,15 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color)
 
 int report_write_table(FILE *f, const struct run_report *r, bool color)
 {
+	return report_write_table_width(f, r, color && !table_dumb_terminal(f),
+	                                table_terminal_width(f));
+}
+
+int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max)
+{
 	char **cells = NULL;
 	size_t width[COL_COUNT], answered = 0;
+	bool shown[COL_COUNT];
 	int rc = -1;
 
 	cells = calloc(r->n ? r->n * COL_COUNT : 1, sizeof(*cells));
@@ -542,18 +858,25 @@ int report_write_table(FILE *f, const struct run_report *r, bool color)
 			answered++;
 	}
 
-	write_row(f, col_header, width, NULL);
+	if (table_write_domain(f, r, color) < 0)
+		goto out;
+	if (r->n == 0 && r->discovery)
+		goto tail;
+	table_fit(r, width, shown, max);
+	write_row(f, col_header, width, shown, NULL);
 	for (size_t i = 0; i < r->n; i++) {
 		enum mp_status st = r->results[i].status;
 		const char *sc = NULL;
 
 		if (color)
 			sc = st == MP_OK ? ANSI_GREEN : status_is_failure(st) ? ANSI_RED : NULL;
-		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, sc);
+		table_cut_row(cells + i * COL_COUNT, width);
+		write_row(f, (const char *const *)(cells + i * COL_COUNT), width, shown, sc);
 	}
-	if (write_details(f, r, color) < 0 || write_tls_versions(f, r, color) < 0 ||
-	    write_logins(f, r, color) < 0 || write_checks(f, r, color) < 0 ||
-	    write_recommended(f, r) < 0 || write_verdicts(f, r, color) < 0)
+tail:
+	if (write_details(f, r, color, max) < 0 || write_tls_versions(f, r, color, max) < 0 ||
+	    write_logins(f, r, color, max) < 0 || write_checks(f, r, color, max) < 0 ||
+	    write_recommended(f, r, max) < 0 || write_verdicts(f, r, color, max) < 0)
 		goto out;
 	fprintf(f, "\n%zu endpoint%s probed, %zu answered, %" PRId64 " ms%s\n", r->n,
 	        r->n == 1 ? "" : "s", answered, r->duration_ms,

@@ -7,14 +7,14 @@
 #   MP_QUICK=1 tests/run-all.sh the normal build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/install-deps.sh
+bash .ci/install-deps.sh all
 jobs=$(nproc 2>/dev/null || echo 2)
 
 run_suite() {
 	local dir=$1
 	shift
 	echo "== build $dir ($*)"
-	cmake -S . -B "$dir" -DMP_WERROR=ON "$@" >/dev/null
+	cmake -S . -B "$dir" -DMP_WERROR=ON -DMP_TESTS=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs"
 	echo "== test $dir"
 	ctest --test-dir "$dir" --output-on-failure --timeout 600

@@ -93,6 +93,10 @@ struct policy {
 	bool require_tls;
 	int min_tls;                    /* MP_TLS_V1_x wire version, 0 = no rule */
 	bool require_verified;
+	/* --discover: every MX has a usable, matching TLSA set (RFC 7672); a
+	 * valid MTA-STS policy in enforce mode every MX matches (RFC 8461);
+	 * the answers that matter DNSSEC-validated */
+	bool require_dane, require_mta_sts, require_dnssec;
 	int cert_warn_days;             /* WARNING below it (days left); default 14 */
 	int cert_crit_days;             /* CRITICAL below it; default 3 */
 	bool forbid_auth_before_tls;

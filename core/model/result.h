@@ -37,6 +37,7 @@ struct endpoint {
 	 * record that named it ("10 mx1.example.test."). */
 	const char *discovered_by;
 	char discovered_record[160];
+	const char *discovered_also[4]; /* other sources that named it too, NULL-ended */
 	unsigned line;                  /* the line of -i FILE it came from; 0: command line */
 	bool invalid;                   /* an invalid target (host: its text, made printable) */
 };

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -45,14 +46,25 @@ static int read_secret_file(const char *opt, const char *path, char *buf, size_t
 	char tmp[MP_MAX_SASL_CRED + 3];
 	char what[64];
 	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	int rc = -1;
+	struct stat st;
 
 	if (fd < 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "--%s: cannot read %.100s: %s", opt, path,
 		             strerror(errno));
 		return -1;
 	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "--%s: %.100s is not a regular file", opt, path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		fprintf(stderr,
+		        "mailprobe: warning: --%s: %.100s is readable by other users "
+		        "(mode %04o); chmod 600 it\n",
+		        opt, path, (unsigned)(st.st_mode & 07777));
 	while (n < sizeof(tmp)) {
 		ssize_t got = read(fd, tmp + n, sizeof(tmp) - n);
 

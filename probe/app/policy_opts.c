@@ -31,6 +31,9 @@ static const struct rule_key {
     {"forbid-check-failures", K_FLAG, 0, 0},
     {"require-auth", K_MECHS, 0, 0},
     {"require-login", K_FLAG, 0, 0},
+    {"require-dane", K_FLAG, 0, 0},
+    {"require-mta-sts", K_FLAG, 0, 0},
+    {"require-dnssec", K_FLAG, 0, 0},
     {"warn-ms", K_NUM, 1, 24L * 3600 * 1000},
     {"crit-ms", K_NUM, 1, 24L * 3600 * 1000},
 };
@@ -38,7 +41,7 @@ static const struct rule_key {
 #define KNOWN_KEYS                                                                                 \
 	"expect, optional, require-tls, min-tls, require-verified, cert-warn-days, "               \
 	"cert-crit-days, forbid-auth-before-tls, forbid-check-failures, require-auth, "            \
-	"require-login, warn-ms, crit-ms"
+	"require-login, warn-ms, crit-ms, require-dane, require-mta-sts, require-dnssec"
 
 void policy_defaults(struct policy *p)
 {
@@ -59,6 +62,11 @@ static const struct rule_key *find_key(const char *key)
 bool policy_is_key(const char *key)
 {
 	return find_key(key) != NULL;
+}
+
+const char *policy_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].key : NULL;
 }
 
 /* A flag's value: NULL or "true" sets it, "false" clears it. */
@@ -149,6 +157,12 @@ int policy_set(struct policy *p, const char *key, const char *value, const char 
 			return parse_flag(value, &p->forbid_auth_before_tls, where, err);
 		if (strcmp(key, "forbid-check-failures") == 0)
 			return parse_flag(value, &p->forbid_check_failures, where, err);
+		if (strcmp(key, "require-dane") == 0)
+			return parse_flag(value, &p->require_dane, where, err);
+		if (strcmp(key, "require-mta-sts") == 0)
+			return parse_flag(value, &p->require_mta_sts, where, err);
+		if (strcmp(key, "require-dnssec") == 0)
+			return parse_flag(value, &p->require_dnssec, where, err);
 		return parse_flag(value, &p->require_login, where, err);
 	case K_NUM:
 		errno = 0;

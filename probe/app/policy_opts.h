@@ -14,6 +14,8 @@
 void policy_defaults(struct policy *p);
 /* True when key names a rule ("require-tls", ...). */
 bool policy_is_key(const char *key);
+/* The i-th rule key, NULL past the last (for the tests and the help). */
+const char *policy_key_name(size_t i);
 /* Sets the rule key to value (NULL or "true" for a flag, "false" clears it;
  * lists are comma-separated; "optional" adds one URL) and marks the policy
  * active. where names the source in messages ("--min-tls", "policy.json

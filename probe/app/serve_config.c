@@ -3,6 +3,7 @@
 #include "probe/app/serve_config.h"
 #include "probe/app/cli.h"
 #include "probe/engine/plan.h"
+#include "core/x509_names.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -453,31 +454,45 @@ int serve_target_check(const char *target, struct mp_error *err)
 	return target_host(target, host, sizeof(host), err);
 }
 
+/* True if the configured host a (as typed) is the canonical host h. */
+static bool same_host(const char *a, const char *h)
+{
+	struct host_id id;
+
+	if (host_canonical(a, &id) == HOST_INVALID)
+		return strcasecmp(a, h) == 0;
+	return strcmp(id.text, h) == 0;
+}
+
 bool serve_config_allows(const struct serve_config *c, const char *target)
 {
 	char host[256], other[256];
 	unsigned char addr[16];
-	struct in_addr in;
+	struct host_id id;
 	int family = 0;
 
 	if (target_host(target, host, sizeof(host), NULL) != 0)
 		return false;
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		family = AF_INET;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
-		family = AF_INET6;
-	} else if (inet_aton(host, &in) == 1) {
-		/* "127.1", "0x7f.1", "2130706433": the resolver takes these as
-		 * addresses, so they are judged as addresses (CIDRs), never as
-		 * names a pattern could match */
-		family = AF_INET;
-		memcpy(addr, &in, 4);
-		snprintf(host, sizeof(host), "%s", inet_ntoa(in));
+	/* The host in the one canonical form TLS matches it in too
+	 * (x509_names.h): "127.1", "0x7f.1", "2130706433" are the address the
+	 * resolver takes them for, judged by CIDRs, never as names a pattern
+	 * could match; a name is its lower-case A-labels. */
+	switch (host_canonical(host, &id)) {
+	case HOST_IPV4:
+	case HOST_IPV6:
+		family = id.kind == HOST_IPV4 ? AF_INET : AF_INET6;
+		memcpy(addr, id.addr, (size_t)id.addr_len);
+		/* fall through */
+	case HOST_NAME:
+		snprintf(host, sizeof(host), "%s", id.text);
+		break;
+	case HOST_INVALID:
+		break;
 	}
 	if (!c->allow_given) {
 		for (size_t i = 0; i < c->ntargets; i++)
 			if (target_host(c->targets[i].target, other, sizeof(other), NULL) == 0 &&
-			    strcasecmp(other, host) == 0)
+			    same_host(other, host))
 				return true;
 		return false;
 	}
@@ -486,7 +501,7 @@ bool serve_config_allows(const struct serve_config *c, const char *target)
 
 		switch (a->kind) {
 		case ALLOW_NAME:
-			if (strcasecmp(a->text, host) == 0)
+			if (same_host(a->text, host))
 				return true;
 			break;
 		case ALLOW_PATTERN:

@@ -21,20 +21,17 @@
 /* What a withheld line or message says instead. */
 #define AUTH_WITHHELD "[withheld: it contained a credential]"
 
-
 static bool is_oauth(enum auth_method m)
 {
 	return m == AUTH_XOAUTH2 || m == AUTH_OAUTHBEARER;
 }
 
-/* True when protocol p has method m at all. */
+/* True when protocol p has method m at all (its dialect says). */
 static bool method_of_protocol(enum auth_method m, enum protocol p)
 {
-	if (auth_method_is_sasl(m))
-		return true;
-	if (m == AUTH_IMAP_LOGIN)
-		return p == PROTO_IMAP;
-	return p == PROTO_POP3;
+	const struct dialect *d = dialect_for(p);
+
+	return d && (d->auth_methods & (1u << m));
 }
 
 /* ---- Secrets kept out of results ---- */
@@ -206,6 +203,7 @@ static void offered_methods(struct probe_result *res, bool *offered)
 {
 	const struct strlist *l = final_auth(res);
 	enum protocol p = res->ep.proto;
+	const struct dialect *d = dialect_for(p);
 
 	for (size_t i = 0; i < l->n; i++) {
 		int m = auth_method_parse(l->v[i]);
@@ -217,19 +215,19 @@ static void offered_methods(struct probe_result *res, bool *offered)
 		else if (!strlist_has(&res->auth_unsupported, l->v[i]))
 			strlist_add_str(&res->auth_unsupported, l->v[i]);
 	}
-	/* RFC 9051 6.2.3: LOGIN works unless LOGINDISABLED is advertised. */
-	if (p == PROTO_IMAP && !strlist_has(final_caps(res), "LOGINDISABLED"))
-		offered[AUTH_IMAP_LOGIN] = true;
-	/* RFC 1939 section 7: a timestamp in the greeting offers APOP. */
-	if (p == PROTO_POP3 && res->apop_timestamp)
-		offered[AUTH_POP3_APOP] = true;
+	/* What the protocol offers without listing it (IMAP LOGIN, APOP). */
+	if (d && d->implied_methods)
+		d->implied_methods(res, final_caps(res), offered);
 }
 
-/* True when the IMAP greeting was PREAUTH (RFC 9051 7.1.4). */
+/* True when the greeting says the session is logged in already (IMAP
+ * PREAUTH, RFC 9051 7.1.4). */
 static bool preauthenticated(const struct probe_result *res)
 {
-	return res->ep.proto == PROTO_IMAP && res->greeting &&
-	       strncasecmp(res->greeting, "* PREAUTH", 9) == 0;
+	const struct dialect *d = dialect_for(res->ep.proto);
+	const char *g = d ? d->preauth_greeting : NULL;
+
+	return g && res->greeting && strncasecmp(res->greeting, g, strlen(g)) == 0;
 }
 
 size_t auth_plan(const struct auth_config *cfg, struct probe_result *res)
@@ -356,14 +354,18 @@ void auth_scrub(struct transcript *t, const struct auth_config *cfg)
 
 /* ---- The SASL exchange ---- */
 
-/* Sends one response line (base64), recorded redacted. */
-static enum mp_status send_response(struct session *s, const char *resp, struct secrets *ss)
+/* Sends one response (base64, or "*"), as the framing f frames it (by
+ * default a line of its own), recorded redacted. */
+static enum mp_status send_response(struct session *s, const struct sasl_framing *f,
+                                    const char *resp, struct secrets *ss)
 {
 	char shown[64];
 
-	sasl_redact_line(resp, 0, shown, sizeof(shown));
 	if (strcmp(resp, "*") != 0)
 		secrets_add(ss, resp);
+	if (f->respond)
+		return f->respond(s, resp);
+	sasl_redact_line(resp, 0, shown, sizeof(shown));
 	return session_send_redacted(s, resp, shown);
 }
 
@@ -376,7 +378,7 @@ static void cancel(struct session *s, const struct auth_config *cfg, const struc
 	struct mp_error saved = s->err;
 	enum sasl_answer kind;
 
-	if (send_response(s, "*", ss) == MP_OK)
+	if (send_response(s, f, "*", ss) == MP_OK)
 		f->next(s, cfg, &kind, text, textsz, out);
 	s->err = saved;
 }
@@ -442,6 +444,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 	if (st != MP_OK)
 		goto out;
 	for (unsigned round = 0;; round++) {
+		text[0] = '\0'; /* a success without data leaves it empty */
 		st = f->next(s, cfg, &kind, text, textsz, out);
 		if (st != MP_OK)
 			goto out;
@@ -458,7 +461,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 			/* RFC 4422 section 5: the (empty) first challenge asks
 			 * for the initial response we could not send at once. */
 			ir_sent = true;
-			st = send_response(s, ir, &ss);
+			st = send_response(s, f, ir, &ss);
 			if (st != MP_OK)
 				goto out;
 			continue;
@@ -468,7 +471,7 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 			cancel(s, cfg, f, &ss, out, text, textsz);
 			goto out;
 		}
-		st = send_response(s, resp, &ss);
+		st = send_response(s, f, resp, &ss);
 		sasl_response_free(resp);
 		resp = NULL;
 		if (st != MP_OK)
@@ -477,8 +480,9 @@ enum mp_status auth_sasl_exchange(struct session *s, const struct auth_request *
 	switch (kind) {
 	case SASL_A_SUCCESS:
 		out->verdict = AUTH_V_OK;
-		/* RFC 5802 section 5: the client must verify the server. */
-		st = sasl_finish(c, NULL, &s->err);
+		/* RFC 5802 section 5: the client must verify the server;
+		 * RFC 4422 section 5: its proof may come with the success. */
+		st = sasl_finish(c, text[0] ? text : NULL, &s->err);
 		break;
 	case SASL_A_FAILURE:
 		out->verdict = AUTH_V_REJECTED;

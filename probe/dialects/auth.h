@@ -32,7 +32,6 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
-
 /* After a successful probe of res->ep: fills res->auth_results (one per
  * method that is offered or explicitly allowed) and res->auth_unsupported,
  * sets res->auth_planned. Entries to be tried have `attempt` set and stay
@@ -96,10 +95,20 @@ struct sasl_framing {
 	enum mp_status (*start)(struct session *s, const char *mech, const char *ir, bool *ir_sent);
 	/* Reads the next answer: kind, and the challenge text (base64, NUL-
 	 * terminated, in text of textsz bytes); a verdict line goes to
-	 * out->reply through auth_set_reply(cfg, ...). */
+	 * out->reply through auth_set_reply(cfg, ...). With SASL_A_SUCCESS,
+	 * text may get the "additional data with success" (RFC 4422 section
+	 * 5, base64) of a protocol that carries it in its success reply
+	 * (ManageSieve's OK (SASL "..."), RFC 5804 2.1); left empty, there is
+	 * none (SMTP, IMAP and POP3 send it as a last challenge). */
 	enum mp_status (*next)(struct session *s, const struct auth_config *cfg,
 	                       enum sasl_answer *kind, char *text, size_t textsz,
 	                       struct auth_outcome *out);
+	/* Sends one client response: resp is base64 (possibly "") or "*" to
+	 * cancel. NULL: resp is the whole line (SMTP, RFC 4954 section 4;
+	 * IMAP, RFC 9051 6.2.2; POP3, RFC 5034 section 4). A protocol that
+	 * wraps it (ManageSieve's quoted string, RFC 5804 2.1) sends it with
+	 * session_send_redacted, showing no base64 but "" and "*". */
+	enum mp_status (*respond)(struct session *s, const char *resp);
 };
 
 /* Runs a whole SASL exchange (req->method < AUTH_IMAP_LOGIN) with the

@@ -1,6 +1,6 @@
-/* dialect.c - picking a dialect, and the reply plumbing smtp.c, imap.c and
- * pop3.c share: one bounded reply reader, quoting of server text, greeting
- * and capability bookkeeping. */
+/* dialect.c - the dialect table and lookups in it, and the reply plumbing
+ * smtp.c, imap.c and pop3.c share: one bounded reply reader, greeting and
+ * capability bookkeeping. */
 #include "probe/dialects/dialect.h"
 #include "core/deadline.h"
 #include "probe/dialects/sasl.h"
@@ -10,23 +10,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The dialect table: every protocol's facts and steps, one line each. */
+const struct dialect *const dialect_table[PROTO_COUNT] = {
+    [PROTO_SMTP] = &smtp_dialect,
+    [PROTO_IMAP] = &imap_dialect,
+    [PROTO_POP3] = &pop3_dialect,
+};
+
 const struct dialect *dialect_for(enum protocol p)
 {
-	switch (p) {
-	case PROTO_SMTP:
-		return &smtp_dialect;
-	case PROTO_IMAP:
-		return &imap_dialect;
-	case PROTO_POP3:
-		return &pop3_dialect;
-	default:
-		return NULL;
-	}
+	return (unsigned)p < PROTO_COUNT ? dialect_table[p] : NULL;
+}
+
+const struct dialect *dialect_of_tls_port(uint16_t port)
+{
+	for (int p = 0; port != 0 && p < PROTO_COUNT; p++)
+		if (dialect_table[p] && dialect_table[p]->port_tls == port)
+			return dialect_table[p];
+	return NULL;
+}
+
+const struct dialect *dialect_of_port(uint16_t port)
+{
+	for (int p = 0; port != 0 && p < PROTO_COUNT; p++)
+		for (size_t i = 0; dialect_table[p] && i < DIALECT_MAX_PORTS &&
+		                   dialect_table[p]->well_known_ports[i] != 0;
+		     i++)
+			if (dialect_table[p]->well_known_ports[i] == port)
+				return dialect_table[p];
+	return NULL;
 }
 
 /* Fills w for a reply due within timeout_ms (capped by the probe deadline). */
 static void wait_start(struct session *s, struct reply_wait *w, const char *what, int timeout_ms,
-		       bool greeting)
+                       bool greeting)
 {
 	int64_t now = mono_ms();
 
@@ -63,27 +80,27 @@ static enum mp_status wait_failed(struct session *s, struct reply_wait *w, enum 
 	case MP_ERR_TIMEOUT:
 		if (w->greeting)
 			return mp_error_set(&s->err, MP_ERR_GREETING_TIMEOUT,
-					    mid ? "server stopped in the middle of its greeting "
-						  "(no complete greeting within %d ms)"
-						: "server sent no greeting within %d ms",
-					    w->timeout_ms);
+			                    mid ? "server stopped in the middle of its greeting "
+			                          "(no complete greeting within %d ms)"
+			                        : "server sent no greeting within %d ms",
+			                    w->timeout_ms);
 		return mp_error_set(&s->err, MP_ERR_TIMEOUT,
-				    mid ? "server stopped in the middle of its reply to %s "
-					  "(no complete reply within %d ms)"
-					: "server did not answer %s within %d ms",
-				    w->what, w->timeout_ms);
+		                    mid ? "server stopped in the middle of its reply to %s "
+		                          "(no complete reply within %d ms)"
+		                        : "server did not answer %s within %d ms",
+		                    w->what, w->timeout_ms);
 	case MP_ERR_CLOSED:
 		if (w->greeting)
 			return mp_error_set(&s->err, MP_ERR_CLOSED,
-					    mid ? "server closed the connection in the middle of "
-						  "its greeting"
-						: "server closed the connection without a "
-						  "greeting");
+			                    mid ? "server closed the connection in the middle of "
+			                          "its greeting"
+			                        : "server closed the connection without a "
+			                          "greeting");
 		return mp_error_set(&s->err, MP_ERR_CLOSED,
-				    mid ? "server closed the connection in the middle of its reply "
-					  "to %s"
-					: "server closed the connection instead of answering %s",
-				    w->what);
+		                    mid ? "server closed the connection in the middle of its reply "
+		                          "to %s"
+		                        : "server closed the connection instead of answering %s",
+		                    w->what);
 	default:
 		return st; /* line too long, network, TLS: the reader's message says it */
 	}
@@ -96,26 +113,24 @@ static enum mp_status wait_count(struct session *s, struct reply_wait *w, size_t
 		w->lines++;
 	w->bytes += n;
 	if (w->lines > MP_MAX_REPLY_LINES) {
-		result_add_finding(s->res, FINDING_LIMIT_HIT,
-				   "reply to %s has more than %d lines", w->what,
-				   MP_MAX_REPLY_LINES);
+		result_add_finding(s->res, FINDING_LIMIT_HIT, "reply to %s has more than %d lines",
+		                   w->what, MP_MAX_REPLY_LINES);
 		return mp_error_set(&s->err, MP_ERR_REPLY_TOO_LARGE,
-				    "server sent more than %d lines in its reply to %s",
-				    MP_MAX_REPLY_LINES, w->what);
+		                    "server sent more than %d lines in its reply to %s",
+		                    MP_MAX_REPLY_LINES, w->what);
 	}
 	if (w->bytes > MP_MAX_REPLY_BYTES) {
-		result_add_finding(s->res, FINDING_LIMIT_HIT,
-				   "reply to %s is larger than %d bytes", w->what,
-				   MP_MAX_REPLY_BYTES);
+		result_add_finding(s->res, FINDING_LIMIT_HIT, "reply to %s is larger than %d bytes",
+		                   w->what, MP_MAX_REPLY_BYTES);
 		return mp_error_set(&s->err, MP_ERR_REPLY_TOO_LARGE,
-				    "server sent more than %d bytes in its reply to %s",
-				    MP_MAX_REPLY_BYTES, w->what);
+		                    "server sent more than %d bytes in its reply to %s",
+		                    MP_MAX_REPLY_BYTES, w->what);
 	}
 	return MP_OK;
 }
 
 enum mp_status dialect_read_line(struct session *s, struct reply_wait *w, char *buf, size_t bufsz,
-				 size_t *len)
+                                 size_t *len)
 {
 	char q[DIALECT_QUOTE_SIZE];
 	size_t n = 0;
@@ -131,8 +146,8 @@ enum mp_status dialect_read_line(struct session *s, struct reply_wait *w, char *
 		/* session_read_line recorded FINDING_NUL_IN_REPLY already. */
 		dialect_quote(q, sizeof(q), buf, n < bufsz ? n : bufsz - 1);
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent a NUL byte in its reply to %s: \"%s\"", w->what,
-				    q);
+		                    "server sent a NUL byte in its reply to %s: \"%s\"", w->what,
+		                    q);
 	}
 	if (n >= bufsz)
 		return mp_error_set(&s->err, MP_ERR_INTERNAL, "reply line buffer too small");
@@ -154,37 +169,6 @@ enum mp_status dialect_skip_bytes(struct session *s, struct reply_wait *w, size_
 	return MP_OK;
 }
 
-void dialect_quote(char *out, size_t outsz, const char *text, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	size_t i;
-
-	if (outsz == 0)
-		return;
-	for (i = 0; i < len && i < MP_MAX_QUOTE; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			if (o + 1 >= outsz)
-				break;
-			out[o++] = (char)c;
-		} else {
-			if (o + 4 >= outsz)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 0xf];
-		}
-	}
-	if (i < len && o + 3 < outsz) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 void dialect_greeting_append(struct session *s, const char *line, size_t len)
 {
 	struct probe_result *r = s->res;
@@ -195,13 +179,13 @@ void dialect_greeting_append(struct session *s, const char *line, size_t len)
 
 	if (have + sep >= MP_MAX_GREETING) {
 		result_add_finding(r, FINDING_LIMIT_HIT, "greeting longer than %d bytes, truncated",
-				   MP_MAX_GREETING);
+		                   MP_MAX_GREETING);
 		return;
 	}
 	room = MP_MAX_GREETING - have - sep;
 	if (len > room) {
 		result_add_finding(r, FINDING_LIMIT_HIT, "greeting longer than %d bytes, truncated",
-				   MP_MAX_GREETING);
+		                   MP_MAX_GREETING);
 		len = room;
 	}
 	ng = realloc(r->greeting, have + sep + len + 1);
@@ -231,8 +215,8 @@ static void list_add_once(struct session *s, struct strlist *l, const char *str,
 		return;
 	if (strlist_add_str(l, str) != 0 && l->truncated)
 		result_add_finding(s->res, FINDING_LIMIT_HIT,
-				   "server advertised more than %d %s; the rest were ignored",
-				   MP_MAX_CAPS, kind);
+		                   "server advertised more than %d %s; the rest were ignored",
+		                   MP_MAX_CAPS, kind);
 }
 
 void dialect_add_cap(struct session *s, const char *cap)
@@ -316,20 +300,21 @@ enum mp_status dialect_check_unsolicited(struct session *s, const char *what)
 	if (st == MP_OK) {
 		dialect_quote(q, sizeof(q), line, len);
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent \"%s\" before %s was sent: a reply to no command "
-				    "(later replies would be shifted)", q, what);
+		                    "server sent \"%s\" before %s was sent: a reply to no command "
+		                    "(later replies would be shifted)",
+		                    q, what);
 	}
 	if (lr_pending(&s->lr) > 0)
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent %zu bytes before %s was sent: a reply to no "
-				    "command (later replies would be shifted)",
-				    lr_pending(&s->lr), what);
+		                    "server sent %zu bytes before %s was sent: a reply to no "
+		                    "command (later replies would be shifted)",
+		                    lr_pending(&s->lr), what);
 	s->err = saved;
 	return MP_OK;
 }
 
 enum mp_status dialect_send_auth(struct session *s, const char *mech, const char *ir,
-				 size_t max_line, bool *ir_sent)
+                                 size_t max_line, bool *ir_sent)
 {
 	size_t irlen = ir ? (ir[0] ? strlen(ir) : 1) : 0;
 	size_t len = 5 + strlen(mech) + 1 + irlen;
@@ -345,7 +330,7 @@ enum mp_status dialect_send_auth(struct session *s, const char *mech, const char
 	if (!line)
 		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
 	snprintf(line, len + 1, "AUTH %s%s%s", mech, *ir_sent ? " " : "",
-		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	         *ir_sent ? (ir[0] ? ir : "=") : "");
 	sasl_redact_line(line, 2, shown, sizeof(shown));
 	st = session_send_redacted(s, line, shown);
 	explicit_bzero(line, len);

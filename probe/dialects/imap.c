@@ -18,10 +18,10 @@ enum imap_cond { IMAP_OK, IMAP_NO, IMAP_BAD };
 
 /* What a command's response came to. */
 struct imap_reply {
-	enum imap_cond cond;            /* of the tagged line */
+	enum imap_cond cond;             /* of the tagged line */
 	char tagged[DIALECT_QUOTE_SIZE]; /* the tagged line, quoted for messages */
-	char tag[16];                   /* the tag of the tagged line (any-tag reads) */
-	bool caps_seen;                 /* an untagged CAPABILITY was read */
+	char tag[16];                    /* the tag of the tagged line (any-tag reads) */
+	bool caps_seen;                  /* an untagged CAPABILITY was read */
 	/* Logins (auth.h): with cont set, a continuation request ends the
 	 * read (continued) and its text goes to cont (contsz bytes); with
 	 * auth_out set, the tagged line becomes auth_out->reply. */
@@ -66,8 +66,8 @@ static void imap_cap_word(struct session *s, const char *word, size_t len)
 	} else if (strcmp(cap, "LOGINDISABLED") == 0 && !s->tls_active) {
 		/* RFC 3501 6.2.3 / RFC 9051 6.2.3: LOGIN refused until TLS. */
 		result_add_finding(s->res, FINDING_LOGINDISABLED,
-				   "server refuses LOGIN before TLS (LOGINDISABLED): good, "
-				   "passwords cannot be sent in cleartext");
+		                   "server refuses LOGIN before TLS (LOGINDISABLED): good, "
+		                   "passwords cannot be sent in cleartext");
 	}
 }
 
@@ -137,7 +137,7 @@ static int imap_literal(const char *line, size_t len, size_t *n, size_t *start)
  * the literal bytes and reads the line that continues after them, as often
  * as needed. Capability words in the continuation are recorded if caps. */
 static enum mp_status imap_literals(struct session *s, struct reply_wait *w, char *line,
-				    size_t bufsz, size_t len, bool caps)
+                                    size_t bufsz, size_t len, bool caps)
 {
 	char q[DIALECT_QUOTE_SIZE];
 	size_t n = 0, start = 0;
@@ -148,12 +148,12 @@ static enum mp_status imap_literals(struct session *s, struct reply_wait *w, cha
 		if (lit < 0) {
 			dialect_quote(q, sizeof(q), line + start, len - start);
 			result_add_finding(s->res, FINDING_LIMIT_HIT,
-					   "IMAP literal larger than %d bytes in the reply to %s",
-					   MP_MAX_IMAP_LITERAL, w->what);
+			                   "IMAP literal larger than %d bytes in the reply to %s",
+			                   MP_MAX_IMAP_LITERAL, w->what);
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server announced an IMAP literal over the %d-byte "
-					    "limit (in the reply to %s): \"%s\"",
-					    MP_MAX_IMAP_LITERAL, w->what, q);
+			                    "server announced an IMAP literal over the %d-byte "
+			                    "limit (in the reply to %s): \"%s\"",
+			                    MP_MAX_IMAP_LITERAL, w->what, q);
 		}
 		st = dialect_skip_bytes(s, w, n);
 		if (st != MP_OK)
@@ -175,7 +175,7 @@ static enum mp_status imap_literals(struct session *s, struct reply_wait *w, cha
 /* Handles one untagged line ("* ..."): CAPABILITY is recorded (the first
  * one of a response replaces the current lists), the rest is ignored. */
 static enum mp_status imap_untagged(struct session *s, struct reply_wait *w, struct imap_reply *r,
-				    char *line, size_t bufsz, size_t len)
+                                    char *line, size_t bufsz, size_t len)
 {
 	const char *rest = NULL;
 	bool caps = imap_word(line + 2, len - 2, "CAPABILITY", &rest);
@@ -201,7 +201,7 @@ static enum mp_status imap_untagged(struct session *s, struct reply_wait *w, str
  * r->tag). A continuation request is a protocol error here: no command we
  * send asks for one. */
 static enum mp_status imap_read_response(struct session *s, struct reply_wait *w, const char *tag,
-					 struct imap_reply *r)
+                                         struct imap_reply *r)
 {
 	char line[MP_MAX_LINE + 1];
 	char q[DIALECT_QUOTE_SIZE];
@@ -232,30 +232,31 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 		}
 		if (len >= 1 && line[0] == '+')
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent an unexpected continuation request in its "
-					    "reply to %s: \"%s\"", w->what, q);
+			                    "server sent an unexpected continuation request in its "
+			                    "reply to %s: \"%s\"",
+			                    w->what, q);
 		if (!tag) {
 			/* RFC 9051 9: tag = 1*<any ASTRING-CHAR except "+"> */
 			sp = memchr(line, ' ', len);
 			taglen = sp ? (size_t)(sp - line) : 0;
 			if (taglen == 0 || taglen >= sizeof(r->tag))
 				return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-						    "server sent a line that is neither untagged "
-						    "nor tagged in its reply to %s: \"%s\"",
-						    w->what, q);
+				                    "server sent a line that is neither untagged "
+				                    "nor tagged in its reply to %s: \"%s\"",
+				                    w->what, q);
 			memcpy(r->tag, line, taglen);
 			r->tag[taglen] = '\0';
 		} else if (len <= taglen || strncmp(line, tag, taglen) != 0 ||
-			   line[taglen] != ' ') {
+		           line[taglen] != ' ') {
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent a line that is neither untagged nor "
-					    "tagged %s in its reply to %s: \"%s\"",
-					    tag, w->what, q);
+			                    "server sent a line that is neither untagged nor "
+			                    "tagged %s in its reply to %s: \"%s\"",
+			                    tag, w->what, q);
 		}
 		memcpy(r->tagged, q, sizeof(r->tagged));
 		if (r->auth_out)
 			auth_set_reply(r->auth_cfg, r->auth_out, line + taglen + 1,
-				       len - taglen - 1);
+			               len - taglen - 1);
 		if (imap_word(line + taglen + 1, len - taglen - 1, "OK", &rest)) {
 			r->cond = IMAP_OK;
 			imap_resp_code_caps(s, rest, len - (size_t)(rest - line));
@@ -265,8 +266,9 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 			r->cond = IMAP_BAD;
 		} else {
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent a tagged reply that is not OK, NO or BAD "
-					    "(to %s): \"%s\"", w->what, q);
+			                    "server sent a tagged reply that is not OK, NO or BAD "
+			                    "(to %s): \"%s\"",
+			                    w->what, q);
 		}
 		return MP_OK;
 	}
@@ -274,7 +276,7 @@ static enum mp_status imap_read_response(struct session *s, struct reply_wait *w
 
 /* Sends "<tag> <command>" with the next tag and reads the response. */
 static enum mp_status imap_command(struct session *s, const char *command, struct reply_wait *w,
-				   bool quit, struct imap_reply *r)
+                                   bool quit, struct imap_reply *r)
 {
 	char tag[16];
 	char line[64];
@@ -310,7 +312,7 @@ static enum mp_status imap_greeting(struct session *s)
 	dialect_quote(q, sizeof(q), line, len);
 	if (len < 2 || line[0] != '*' || line[1] != ' ')
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent an IMAP greeting that is not untagged: \"%s\"", q);
+		                    "server sent an IMAP greeting that is not untagged: \"%s\"", q);
 	/* RFC 3501 7.1.5: a BYE greeting means the server is not willing to
 	 * accept a connection now (busy or shutting down). */
 	if (imap_word(line + 2, len - 2, "BYE", &rest)) {
@@ -319,11 +321,12 @@ static enum mp_status imap_greeting(struct session *s)
 	}
 	if (imap_word(line + 2, len - 2, "PREAUTH", &rest)) {
 		transcript_note(&s->res->transcript,
-				"server pre-authenticated the connection (PREAUTH)");
+		                "server pre-authenticated the connection (PREAUTH)");
 	} else if (!imap_word(line + 2, len - 2, "OK", &rest)) {
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent an IMAP greeting that is not OK, PREAUTH or BYE: "
-				    "\"%s\"", q);
+		                    "server sent an IMAP greeting that is not OK, PREAUTH or BYE: "
+		                    "\"%s\"",
+		                    q);
 	}
 	imap_resp_code_caps(s, rest, len - (size_t)(rest - line));
 	return MP_OK;
@@ -341,10 +344,10 @@ static enum mp_status imap_capabilities(struct session *s)
 		return st;
 	if (r.cond != IMAP_OK)
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL, "server refused CAPABILITY: \"%s\"",
-				    r.tagged);
+		                    r.tagged);
 	if (!r.caps_seen)
 		transcript_note(&s->res->transcript,
-				"server answered CAPABILITY without a CAPABILITY response");
+		                "server answered CAPABILITY without a CAPABILITY response");
 	return MP_OK;
 }
 
@@ -360,7 +363,7 @@ static enum mp_status imap_starttls(struct session *s)
 		return st;
 	if (r.cond != IMAP_OK)
 		return mp_error_set(&s->err, MP_ERR_STARTTLS_REFUSED,
-				    "server refused STARTTLS: \"%s\"", r.tagged);
+		                    "server refused STARTTLS: \"%s\"", r.tagged);
 	return MP_OK;
 }
 
@@ -399,7 +402,7 @@ static enum mp_status imap_send_tagged(struct session *s, const char *rest, unsi
 /* "AUTHENTICATE mech [ir]": the initial response goes with the command only
  * when SASL-IR is advertised (RFC 4959 section 3), "=" when empty. */
 static enum mp_status imap_auth_start(struct session *s, const char *mech, const char *ir,
-				      bool *ir_sent)
+                                      bool *ir_sent)
 {
 	size_t len = 16 + strlen(mech) + (ir ? strlen(ir) + 2 : 0);
 	char *rest = malloc(len);
@@ -409,7 +412,7 @@ static enum mp_status imap_auth_start(struct session *s, const char *mech, const
 		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
 	*ir_sent = ir && strlist_has(dialect_caps(s), "SASL-IR");
 	snprintf(rest, len, "AUTHENTICATE %s%s%s", mech, *ir_sent ? " " : "",
-		 *ir_sent ? (ir[0] ? ir : "=") : "");
+	         *ir_sent ? (ir[0] ? ir : "=") : "");
 	st = imap_send_tagged(s, rest, 3);
 	explicit_bzero(rest, len);
 	free(rest);
@@ -419,8 +422,8 @@ static enum mp_status imap_auth_start(struct session *s, const char *mech, const
 /* Reads up to the next continuation request or the tagged answer of the
  * command in flight; the tagged line becomes out->reply. */
 static enum mp_status imap_auth_read(struct session *s, const struct auth_config *cfg,
-				     const char *what, char *cont, size_t contsz,
-				     struct auth_outcome *out, struct imap_reply *r)
+                                     const char *what, char *cont, size_t contsz,
+                                     struct auth_outcome *out, struct imap_reply *r)
 {
 	struct reply_wait w;
 	char tag[16];
@@ -440,14 +443,14 @@ static enum sasl_answer imap_answer(const struct imap_reply *r)
 {
 	if (r->continued)
 		return SASL_A_CHALLENGE;
-	return r->cond == IMAP_OK ? SASL_A_SUCCESS
+	return r->cond == IMAP_OK   ? SASL_A_SUCCESS
 	       : r->cond == IMAP_NO ? SASL_A_FAILURE
-				    : SASL_A_TEMPFAIL;
+	                            : SASL_A_TEMPFAIL;
 }
 
 static enum mp_status imap_auth_next(struct session *s, const struct auth_config *cfg,
-				     enum sasl_answer *kind, char *text, size_t textsz,
-				     struct auth_outcome *out)
+                                     enum sasl_answer *kind, char *text, size_t textsz,
+                                     struct auth_outcome *out)
 {
 	struct imap_reply r;
 	enum mp_status st = imap_auth_read(s, cfg, "AUTHENTICATE", text, textsz, out, &r);
@@ -458,8 +461,8 @@ static enum mp_status imap_auth_next(struct session *s, const struct auth_config
 }
 
 static const struct sasl_framing imap_sasl = {
-	.start = imap_auth_start,
-	.next = imap_auth_next,
+    .start = imap_auth_start,
+    .next = imap_auth_next,
 };
 
 /* True when v can be an IMAP quoted string: printable ASCII only (RFC 9051
@@ -490,7 +493,7 @@ static size_t imap_put_quoted(char *buf, size_t o, const char *v)
  * synchronizing literal "{n}" (4.3) for other bytes, sent after the
  * server's "+". Every line that carries an argument is recorded redacted. */
 static enum mp_status imap_login(struct session *s, const struct auth_request *req,
-				 struct auth_outcome *out)
+                                 struct auth_outcome *out)
 {
 	const char *args[2] = {req->cfg->user, req->cfg->password};
 	size_t bufsz = 2 * (2 * MP_MAX_SASL_CRED + 16) + 32;
@@ -504,8 +507,10 @@ static enum mp_status imap_login(struct session *s, const struct auth_request *r
 
 	for (int i = 0; i < 2; i++)
 		if (!args[i] || strlen(args[i]) > MP_MAX_SASL_CRED || strpbrk(args[i], "\r\n"))
-			return mp_error_set(&s->err, MP_ERR_INTERNAL, "the %s cannot go into an "
-					    "IMAP LOGIN command", i ? "password" : "user name");
+			return mp_error_set(&s->err, MP_ERR_INTERNAL,
+			                    "the %s cannot go into an "
+			                    "IMAP LOGIN command",
+			                    i ? "password" : "user name");
 	buf = malloc(bufsz);
 	if (!buf)
 		return mp_error_set(&s->err, MP_ERR_INTERNAL, "out of memory");
@@ -530,8 +535,8 @@ static enum mp_status imap_login(struct session *s, const struct auth_request *r
 		if (st != MP_OK)
 			goto out;
 		if (!r.continued) {
-			out->verdict = imap_answer(&r) == SASL_A_FAILURE ? AUTH_V_REJECTED
-									   : AUTH_V_TEMPFAIL;
+			out->verdict =
+			    imap_answer(&r) == SASL_A_FAILURE ? AUTH_V_REJECTED : AUTH_V_TEMPFAIL;
 			goto out;
 		}
 		o = strlen(args[i]);
@@ -569,7 +574,7 @@ out:
 /* Untagged lines, then the first tagged line of any tag: the reply to one
  * of the commands a check sent (RFC 9051 7.1). */
 static enum mp_status imap_check_reply(struct session *s, const char *what, int timeout_ms,
-				       struct dialect_reply *out)
+                                       struct dialect_reply *out)
 {
 	struct imap_reply r = {0};
 	struct reply_wait w;
@@ -589,29 +594,50 @@ static enum mp_status imap_check_reply(struct session *s, const char *what, int 
 }
 
 static enum mp_status imap_authenticate(struct session *s, const struct auth_request *req,
-					struct auth_outcome *out)
+                                        struct auth_outcome *out)
 {
 	if (auth_method_is_sasl(req->method))
 		return auth_sasl_exchange(s, req, &imap_sasl, out);
 	if (req->method == AUTH_IMAP_LOGIN)
 		return imap_login(s, req, out);
 	return mp_error_set(&s->err, MP_ERR_INTERNAL, "IMAP has no %s login",
-			    auth_method_name(req->method));
+	                    auth_method_name(req->method));
+}
+
+/* RFC 9051 6.2.3: LOGIN works unless LOGINDISABLED is advertised. */
+static void imap_implied_methods(const struct probe_result *res, const struct strlist *caps,
+                                 bool *offered)
+{
+	(void)res;
+	if (!strlist_has(caps, "LOGINDISABLED"))
+		offered[AUTH_IMAP_LOGIN] = true;
 }
 
 const struct dialect imap_dialect = {
-	.proto = PROTO_IMAP,
-	.name = "imap",
-	.port_plain = 143,
-	.port_tls = 993,
-	.greeting = imap_greeting,
-	.capabilities = imap_capabilities,
-	.starttls = imap_starttls,
-	.quit = imap_quit,
-	.authenticate = imap_authenticate,
-	.read_reply = imap_check_reply,
-	.starttls_verb = "STARTTLS",
-	.quit_verb = "LOGOUT",
-	.tagged = true,
-	.login_probe = DLP_IMAP_LOGIN,
+    .proto = PROTO_IMAP,
+    .name = "imap",
+    /* RFC 9051 (143), RFC 8314 (993). */
+    .scheme_tls = "imaps",
+    .port_plain = 143,
+    .port_tls = 993,
+    .well_known_ports = {143, 993},
+    .matrix = {{143, MODE_STARTTLS}, {993, MODE_TLS}},
+    .auto_order = {{993, MODE_TLS}, {143, MODE_STARTTLS}, {143, MODE_PLAIN}},
+    .auth_methods = DIALECT_SASL_METHODS | 1u << AUTH_IMAP_LOGIN,
+    .implied_methods = imap_implied_methods,
+    .preauth_greeting = "* PREAUTH",
+    /* RFC 9051 6.2.1: the go-ahead is the tagged OK. */
+    .tagged = true,
+    .starttls_command = "STARTTLS",
+    .noop_command = "NOOP",
+    .quit_command = "LOGOUT",
+    .login_probe = "LOGIN",
+    .login_probe_cap = "LOGINDISABLED",
+    .login_probe_cap_forbids = true,
+    .greeting = imap_greeting,
+    .capabilities = imap_capabilities,
+    .starttls = imap_starttls,
+    .quit = imap_quit,
+    .authenticate = imap_authenticate,
+    .read_reply = imap_check_reply,
 };

@@ -27,8 +27,7 @@ static enum pop3_status pop3_status_of(const char *line, size_t len)
 
 /* Sends cmd and reads its status line into line (MP_MAX_LINE + 1 bytes). */
 static enum mp_status pop3_command(struct session *s, const char *cmd, struct reply_wait *w,
-				   char *line, size_t bufsz, size_t *len,
-				   enum pop3_status *status)
+                                   char *line, size_t bufsz, size_t *len, enum pop3_status *status)
 {
 	char q[DIALECT_QUOTE_SIZE];
 	enum mp_status st;
@@ -47,7 +46,7 @@ static enum mp_status pop3_command(struct session *s, const char *cmd, struct re
 	if (*status == POP3_GARBAGE) {
 		dialect_quote(q, sizeof(q), line, *len);
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server answered %s with neither +OK nor -ERR: \"%s\"", cmd, q);
+		                    "server answered %s with neither +OK nor -ERR: \"%s\"", cmd, q);
 	}
 	return MP_OK;
 }
@@ -101,11 +100,11 @@ static enum mp_status pop3_greeting(struct session *s)
 	case POP3_ERR:
 		/* RFC 2449 8.1.2 [IN-USE], RFC 3206 4 [SYS/TEMP]: transient. */
 		s->res->busy = memmem(line, len, "[IN-USE]", 8) != NULL ||
-			       memmem(line, len, "[SYS/TEMP]", 10) != NULL;
+		               memmem(line, len, "[SYS/TEMP]", 10) != NULL;
 		return mp_error_set(&s->err, MP_ERR_REJECTED, "server refused service: \"%s\"", q);
 	default:
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server sent a POP3 greeting without +OK or -ERR: \"%s\"", q);
+		                    "server sent a POP3 greeting without +OK or -ERR: \"%s\"", q);
 	}
 }
 
@@ -143,7 +142,7 @@ static enum mp_status pop3_capabilities(struct session *s)
 		return st;
 	if (status == POP3_ERR) {
 		transcript_note(&s->res->transcript,
-				"server does not support CAPA (RFC 2449): capabilities unknown");
+		                "server does not support CAPA (RFC 2449): capabilities unknown");
 		return MP_OK;
 	}
 	for (;;) {
@@ -179,7 +178,7 @@ static enum mp_status pop3_starttls(struct session *s)
 	if (status == POP3_ERR) {
 		dialect_quote(q, sizeof(q), line, len);
 		return mp_error_set(&s->err, MP_ERR_STARTTLS_REFUSED, "server refused STLS: \"%s\"",
-				    q);
+		                    q);
 	}
 	return MP_OK;
 }
@@ -205,8 +204,8 @@ static void pop3_quit(struct session *s)
  * its status line; a +OK / -ERR line becomes out->reply. what names the
  * command in messages (never the line itself). */
 static enum mp_status pop3_auth_command(struct session *s, const struct auth_config *cfg,
-					const char *line, const char *shown, const char *what,
-					struct auth_outcome *out, enum pop3_status *status)
+                                        const char *line, const char *shown, const char *what,
+                                        struct auth_outcome *out, enum pop3_status *status)
 {
 	char buf[MP_MAX_LINE + 1];
 	char q[DIALECT_QUOTE_SIZE];
@@ -230,21 +229,21 @@ static enum mp_status pop3_auth_command(struct session *s, const struct auth_con
 	}
 	dialect_quote(q, sizeof(q), buf, len);
 	return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-			    "server answered %s with neither +OK nor -ERR: \"%s\"", what, q);
+	                    "server answered %s with neither +OK nor -ERR: \"%s\"", what, q);
 }
 
 /* RFC 5034 section 4: "AUTH mechanism [initial-response]", "=" for an empty
  * one; a line longer than MP_POP3_MAX_COMMAND waits for the first "+". */
 static enum mp_status pop3_auth_start(struct session *s, const char *mech, const char *ir,
-				      bool *ir_sent)
+                                      bool *ir_sent)
 {
 	return dialect_send_auth(s, mech, ir, MP_POP3_MAX_COMMAND, ir_sent);
 }
 
 /* RFC 5034 section 4: "+" SP challenge, then "+OK" (success) or "-ERR". */
 static enum mp_status pop3_auth_next(struct session *s, const struct auth_config *cfg,
-				     enum sasl_answer *kind, char *text, size_t textsz,
-				     struct auth_outcome *out)
+                                     enum sasl_answer *kind, char *text, size_t textsz,
+                                     struct auth_outcome *out)
 {
 	char line[MP_MAX_LINE + 1];
 	char q[DIALECT_QUOTE_SIZE];
@@ -271,18 +270,18 @@ static enum mp_status pop3_auth_next(struct session *s, const struct auth_config
 	if (len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
 		*kind = SASL_A_CHALLENGE;
 		return auth_challenge_text(s, text, textsz, line + (len > 1 ? 2 : 1),
-					   len > 1 ? len - 2 : 0);
+		                           len > 1 ? len - 2 : 0);
 	}
 	dialect_quote(q, sizeof(q), line, len);
 	return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-			    "server answered AUTH with neither \"+ \", +OK nor -ERR: \"%s\"", q);
+	                    "server answered AUTH with neither \"+ \", +OK nor -ERR: \"%s\"", q);
 }
 
 /* ---- Active checks (checks.h) ---- */
 
 /* One status line answering a command a check sent (RFC 1939 section 3). */
 static enum mp_status pop3_check_reply(struct session *s, const char *what, int timeout_ms,
-				       struct dialect_reply *out)
+                                       struct dialect_reply *out)
 {
 	char line[MP_MAX_LINE + 1];
 	struct reply_wait w;
@@ -306,14 +305,14 @@ static enum mp_status pop3_check_reply(struct session *s, const char *what, int 
 		return MP_OK;
 	default:
 		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				    "server answered %s with neither +OK nor -ERR: \"%s\"", what,
-				    out->text);
+		                    "server answered %s with neither +OK nor -ERR: \"%s\"", what,
+		                    out->text);
 	}
 }
 
 static const struct sasl_framing pop3_sasl = {
-	.start = pop3_auth_start,
-	.next = pop3_auth_next,
+    .start = pop3_auth_start,
+    .next = pop3_auth_next,
 };
 
 /* True when v fits a POP3 command argument: no control characters. */
@@ -330,7 +329,7 @@ static bool pop3_arg_ok(const char *v)
 /* USER name, then PASS secret (RFC 1939 section 7); PASS is recorded
  * redacted. */
 static enum mp_status pop3_user_pass(struct session *s, const struct auth_request *req,
-				     struct auth_outcome *out)
+                                     struct auth_outcome *out)
 {
 	const struct auth_config *cfg = req->cfg;
 	size_t len = 0;
@@ -340,8 +339,9 @@ static enum mp_status pop3_user_pass(struct session *s, const struct auth_reques
 	enum mp_status st;
 
 	if (!pop3_arg_ok(cfg->user) || !pop3_arg_ok(cfg->password))
-		return mp_error_set(&s->err, MP_ERR_INTERNAL, "the user name or password cannot go "
-				    "into a POP3 command");
+		return mp_error_set(&s->err, MP_ERR_INTERNAL,
+		                    "the user name or password cannot go "
+		                    "into a POP3 command");
 	len = 8 + strlen(cfg->user) + strlen(cfg->password);
 	line = malloc(len);
 	if (!line)
@@ -369,7 +369,7 @@ out:
  * timestamp and the password; the digest is recorded redacted (it allows an
  * offline guess of the password). */
 static enum mp_status pop3_apop(struct session *s, const struct auth_request *req,
-				struct auth_outcome *out)
+                                struct auth_outcome *out)
 {
 	const struct auth_config *cfg = req->cfg;
 	char digest[33];
@@ -379,12 +379,14 @@ static enum mp_status pop3_apop(struct session *s, const struct auth_request *re
 	enum mp_status st;
 
 	if (!s->res->apop_timestamp)
-		return mp_error_set(&s->err, MP_ERR_PROTOCOL, "this connection's greeting has no "
-				    "APOP timestamp");
+		return mp_error_set(&s->err, MP_ERR_PROTOCOL,
+		                    "this connection's greeting has no "
+		                    "APOP timestamp");
 	if (!pop3_arg_ok(cfg->user) || !cfg->password ||
 	    apop_digest(s->res->apop_timestamp, cfg->password, digest) != 0)
-		return mp_error_set(&s->err, MP_ERR_INTERNAL, "the user name or password cannot go "
-				    "into an APOP command");
+		return mp_error_set(&s->err, MP_ERR_INTERNAL,
+		                    "the user name or password cannot go "
+		                    "into an APOP command");
 	snprintf(line, sizeof(line), "APOP %s %s", cfg->user, digest);
 	snprintf(shown, sizeof(shown), "APOP %s [redacted %zu bytes]", cfg->user, strlen(digest));
 	st = pop3_auth_command(s, cfg, line, shown, "APOP", out, &status);
@@ -396,7 +398,7 @@ static enum mp_status pop3_apop(struct session *s, const struct auth_request *re
 }
 
 static enum mp_status pop3_authenticate(struct session *s, const struct auth_request *req,
-					struct auth_outcome *out)
+                                        struct auth_outcome *out)
 {
 	if (auth_method_is_sasl(req->method))
 		return auth_sasl_exchange(s, req, &pop3_sasl, out);
@@ -405,22 +407,41 @@ static enum mp_status pop3_authenticate(struct session *s, const struct auth_req
 	if (req->method == AUTH_POP3_APOP)
 		return pop3_apop(s, req, out);
 	return mp_error_set(&s->err, MP_ERR_INTERNAL, "POP3 has no %s login",
-			    auth_method_name(req->method));
+	                    auth_method_name(req->method));
+}
+
+/* RFC 1939 section 7: a timestamp in the greeting offers APOP. */
+static void pop3_implied_methods(const struct probe_result *res, const struct strlist *caps,
+                                 bool *offered)
+{
+	(void)caps;
+	if (res->apop_timestamp)
+		offered[AUTH_POP3_APOP] = true;
 }
 
 const struct dialect pop3_dialect = {
-	.proto = PROTO_POP3,
-	.name = "pop3",
-	.port_plain = 110,
-	.port_tls = 995,
-	.greeting = pop3_greeting,
-	.capabilities = pop3_capabilities,
-	.starttls = pop3_starttls,
-	.quit = pop3_quit,
-	.authenticate = pop3_authenticate,
-	.read_reply = pop3_check_reply,
-	.starttls_verb = "STLS",
-	.quit_verb = "QUIT",
-	.tagged = false,
-	.login_probe = DLP_POP3_USER,
+    .proto = PROTO_POP3,
+    .name = "pop3",
+    /* RFC 1939 (110), RFC 8314 (995). */
+    .scheme_tls = "pop3s",
+    .port_plain = 110,
+    .port_tls = 995,
+    .well_known_ports = {110, 995},
+    .matrix = {{110, MODE_STARTTLS}, {995, MODE_TLS}},
+    .auto_order = {{995, MODE_TLS}, {110, MODE_STARTTLS}, {110, MODE_PLAIN}},
+    /* RFC 5034 SASL, RFC 1939 7 USER/PASS and APOP. */
+    .auth_methods = DIALECT_SASL_METHODS | 1u << AUTH_POP3_USER | 1u << AUTH_POP3_APOP,
+    .implied_methods = pop3_implied_methods,
+    /* RFC 2595 4: STLS, go-ahead +OK; RFC 2449 6.8: USER in CAPA. */
+    .starttls_command = "STLS",
+    .noop_command = "NOOP",
+    .quit_command = "QUIT",
+    .login_probe = "USER",
+    .login_probe_cap = "USER",
+    .greeting = pop3_greeting,
+    .capabilities = pop3_capabilities,
+    .starttls = pop3_starttls,
+    .quit = pop3_quit,
+    .authenticate = pop3_authenticate,
+    .read_reply = pop3_check_reply,
 };

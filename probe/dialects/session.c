@@ -9,7 +9,7 @@
 #include <string.h>
 
 void session_init(struct session *s, const struct endpoint *ep, const struct probe_config *cfg,
-		  struct probe_result *res, struct stream *stream, int64_t deadline)
+                  struct probe_result *res, struct stream *stream, int64_t deadline)
 {
 	memset(s, 0, sizeof(*s));
 	s->ep = ep;
@@ -48,7 +48,7 @@ enum mp_status session_send_redacted(struct session *s, const char *line, const 
 	buf[len + 1] = '\n';
 	transcript_add(&s->res->transcript, TR_CLIENT, shown, strlen(shown));
 	if (stream_write(s->stream, buf, len + 2,
-			 session_step_deadline(s, s->cfg->command_timeout_ms), &s->err) != 0)
+	                 session_step_deadline(s, s->cfg->command_timeout_ms), &s->err) != 0)
 		st = s->err.code;
 	explicit_bzero(buf, len + 2); /* it may have held credentials */
 	free(buf);
@@ -61,7 +61,7 @@ enum mp_status session_send(struct session *s, const char *line)
 }
 
 enum mp_status session_read_line(struct session *s, int64_t deadline, char *buf, size_t bufsz,
-				 size_t *len)
+                                 size_t *len)
 {
 	size_t n = 0;
 	enum mp_status st;
@@ -74,10 +74,10 @@ enum mp_status session_read_line(struct session *s, int64_t deadline, char *buf,
 	transcript_add(&s->res->transcript, TR_SERVER, buf, n < bufsz ? n : strlen(buf));
 	if (s->lr.had_nul)
 		result_add_finding(s->res, FINDING_NUL_IN_REPLY,
-				   "server sent NUL bytes inside a reply line");
+		                   "server sent NUL bytes inside a reply line");
 	if (s->lr.bare_lf)
 		result_add_finding(s->res, FINDING_BARE_LF,
-				   "server ended a line with a bare LF instead of CRLF");
+		                   "server ended a line with a bare LF instead of CRLF");
 	if (len)
 		*len = n;
 	return MP_OK;
@@ -116,15 +116,18 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 	if (after_starttls)
 		stale += drain_unsolicited(s);
 	if (after_starttls && stale > 0) {
-		result_add_finding(s->res, FINDING_STARTTLS_INJECTION,
-				   "server sent %zu bytes of plaintext after the STARTTLS go-ahead, "
-				   "before the TLS handshake (discarded)",
-				   stale);
-		transcript_note(&s->res->transcript, "discarded %zu bytes received after the "
-				    "STARTTLS go-ahead", stale);
+		result_add_finding(
+		    s->res, FINDING_STARTTLS_INJECTION,
+		    "server sent %zu bytes of plaintext after the STARTTLS go-ahead, "
+		    "before the TLS handshake (discarded)",
+		    stale);
+		transcript_note(&s->res->transcript,
+		                "discarded %zu bytes received after the "
+		                "STARTTLS go-ahead",
+		                stale);
 	}
 	st = tls_start_resume(s->cfg->tls, s->resume, s->stream, name, name,
-			      session_step_deadline(s, timeout_ms), &tls, &s->res->tls, &s->err);
+	                      session_step_deadline(s, timeout_ms), &tls, &s->res->tls, &s->err);
 	s->res->t.tls = mono_ms() - t0;
 	s->res->tls_used = true;
 	if (st != MP_OK)
@@ -133,7 +136,7 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 	lr_set_stream(&s->lr, tls);
 	s->tls_active = true;
 	transcript_note(&s->res->transcript, "TLS established: %s %s%s", s->res->tls.version,
-			s->res->tls.cipher, s->res->tls.resumed ? " (session resumed)" : "");
+	                s->res->tls.cipher, s->res->tls.resumed ? " (session resumed)" : "");
 	if (s->on_tls)
 		s->on_tls(s->on_tls_arg, &s->res->tls);
 	return MP_OK;

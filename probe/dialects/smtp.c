@@ -19,7 +19,7 @@ struct smtp_reply {
 	int code;
 	char *text;
 	size_t len;
-	size_t first_len;   /* length of the first line, for messages */
+	size_t first_len; /* length of the first line, for messages */
 };
 
 static void smtp_reply_free(struct smtp_reply *r)
@@ -32,7 +32,7 @@ static void smtp_reply_free(struct smtp_reply *r)
 
 /* Appends one line to r->text (its size is bounded by the reader's limits). */
 static enum mp_status smtp_reply_append(struct session *s, struct smtp_reply *r, const char *line,
-					size_t len)
+                                        size_t len)
 {
 	size_t sep = r->text ? 1 : 0;
 	char *nt = realloc(r->text, r->len + sep + len + 1);
@@ -53,8 +53,7 @@ static enum mp_status smtp_reply_append(struct session *s, struct smtp_reply *r,
 /* Reads one reply (RFC 5321 4.2): lines "ddd-text" then a last "ddd text" or
  * "ddd", the same code on every line, 200 <= code <= 599. Anything else is
  * MP_ERR_PROTOCOL; size limits give MP_ERR_REPLY_TOO_LARGE. */
-static enum mp_status smtp_read_reply(struct session *s, struct reply_wait *w,
-				      struct smtp_reply *r)
+static enum mp_status smtp_read_reply(struct session *s, struct reply_wait *w, struct smtp_reply *r)
 {
 	char line[MP_MAX_LINE + 1];
 	char q[DIALECT_QUOTE_SIZE];
@@ -72,21 +71,25 @@ static enum mp_status smtp_read_reply(struct session *s, struct reply_wait *w,
 		if (len < 3 || !isdigit((unsigned char)line[0]) ||
 		    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]))
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent an SMTP reply with an invalid code "
-					    "(to %s): \"%s\"", w->what, q);
+			                    "server sent an SMTP reply with an invalid code "
+			                    "(to %s): \"%s\"",
+			                    w->what, q);
 		code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 		if (code < 200 || code > 599)
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent an SMTP reply with code %d, outside "
-					    "200-599 (to %s): \"%s\"", code, w->what, q);
+			                    "server sent an SMTP reply with code %d, outside "
+			                    "200-599 (to %s): \"%s\"",
+			                    code, w->what, q);
 		if (len > 3 && line[3] != ' ' && line[3] != '-')
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server sent an SMTP reply line without ' ' or '-' "
-					    "after the code (to %s): \"%s\"", w->what, q);
+			                    "server sent an SMTP reply line without ' ' or '-' "
+			                    "after the code (to %s): \"%s\"",
+			                    w->what, q);
 		if (r->code != 0 && code != r->code)
 			return mp_error_set(&s->err, MP_ERR_PROTOCOL,
-					    "server mixed reply codes %d and %d in one reply "
-					    "(to %s): \"%s\"", r->code, code, w->what, q);
+			                    "server mixed reply codes %d and %d in one reply "
+			                    "(to %s): \"%s\"",
+			                    r->code, code, w->what, q);
 		r->code = code;
 		last = len == 3 || line[3] == ' ';
 		st = smtp_reply_append(s, r, line, len);
@@ -105,7 +108,7 @@ static void smtp_quote_first(char *q, size_t qsz, const struct smtp_reply *r)
 
 /* Sends cmd and reads its reply (one deadline for the whole reply). */
 static enum mp_status smtp_command(struct session *s, const char *cmd, const char *what,
-				   struct smtp_reply *r)
+                                   struct smtp_reply *r)
 {
 	struct reply_wait w;
 	enum mp_status st;
@@ -178,11 +181,11 @@ static enum mp_status smtp_greeting(struct session *s)
 	s->res->busy = r.code >= 400 && r.code < 500;
 	if (r.code >= 400)
 		st = mp_error_set(&s->err, MP_ERR_REJECTED,
-				  "server refused service with %d%s: \"%s\"", r.code,
-				  s->res->busy ? " (busy, try again later)" : "", q);
+		                  "server refused service with %d%s: \"%s\"", r.code,
+		                  s->res->busy ? " (busy, try again later)" : "", q);
 	else if (r.code != 220)
 		st = mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				  "server greeted with %d instead of 220: \"%s\"", r.code, q);
+		                  "server greeted with %d instead of 220: \"%s\"", r.code, q);
 out:
 	smtp_reply_free(&r);
 	return st;
@@ -207,12 +210,12 @@ static enum mp_status smtp_capabilities(struct session *s)
 	}
 	if (r.code < 500) {
 		st = mp_error_set(&s->err, r.code >= 400 ? MP_ERR_REJECTED : MP_ERR_PROTOCOL,
-				  "server answered EHLO with %d: \"%s\"", r.code, q);
+		                  "server answered EHLO with %d: \"%s\"", r.code, q);
 		goto out;
 	}
 	s->res->ehlo_refused = true;
 	result_add_finding(s->res, FINDING_EHLO_REFUSED,
-			   "server refused EHLO (\"%s\"); HELO used, no extensions known", q);
+	                   "server refused EHLO (\"%s\"); HELO used, no extensions known", q);
 	smtp_reply_free(&r);
 	snprintf(cmd, sizeof(cmd), "HELO %s", s->cfg->ehlo_name);
 	st = smtp_command(s, cmd, "HELO", &r);
@@ -221,7 +224,7 @@ static enum mp_status smtp_capabilities(struct session *s)
 	smtp_quote_first(q, sizeof(q), &r);
 	if (r.code != 250)
 		st = mp_error_set(&s->err, r.code >= 400 ? MP_ERR_REJECTED : MP_ERR_PROTOCOL,
-				  "server refused both EHLO and HELO: \"%s\"", q);
+		                  "server refused both EHLO and HELO: \"%s\"", q);
 out:
 	smtp_reply_free(&r);
 	return st;
@@ -241,11 +244,11 @@ static enum mp_status smtp_starttls(struct session *s)
 	smtp_quote_first(q, sizeof(q), &r);
 	if (r.code >= 400)
 		st = mp_error_set(&s->err, MP_ERR_STARTTLS_REFUSED,
-				  "server refused STARTTLS: \"%s\"", q);
+		                  "server refused STARTTLS: \"%s\"", q);
 	else if (r.code != 220)
 		st = mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				  "server answered STARTTLS with %d instead of 220: \"%s\"", r.code,
-				  q);
+		                  "server answered STARTTLS with %d instead of 220: \"%s\"", r.code,
+		                  q);
 out:
 	smtp_reply_free(&r);
 	return st;
@@ -272,7 +275,7 @@ static void smtp_quit(struct session *s)
  * one; the initial response waits for a 334 when the line would pass
  * MP_SMTP_MAX_AUTH_LINE. Recorded with the response redacted. */
 static enum mp_status smtp_auth_start(struct session *s, const char *mech, const char *ir,
-				      bool *ir_sent)
+                                      bool *ir_sent)
 {
 	return dialect_send_auth(s, mech, ir, MP_SMTP_MAX_AUTH_LINE, ir_sent);
 }
@@ -280,8 +283,8 @@ static enum mp_status smtp_auth_start(struct session *s, const char *mech, const
 /* RFC 4954 section 4: 334 carries a challenge, 235 is success, 4xx a
  * temporary failure (454), 5xx a refusal (535, 534, 504...). */
 static enum mp_status smtp_auth_next(struct session *s, const struct auth_config *cfg,
-				     enum sasl_answer *kind, char *text, size_t textsz,
-				     struct auth_outcome *out)
+                                     enum sasl_answer *kind, char *text, size_t textsz,
+                                     struct auth_outcome *out)
 {
 	struct smtp_reply r = {0};
 	struct reply_wait w;
@@ -314,8 +317,8 @@ static enum mp_status smtp_auth_next(struct session *s, const struct auth_config
 	} else {
 		smtp_quote_first(q, sizeof(q), &r);
 		st = mp_error_set(&s->err, MP_ERR_PROTOCOL,
-				  "server answered AUTH with %d, neither 235, 334 nor a failure",
-				  r.code);
+		                  "server answered AUTH with %d, neither 235, 334 nor a failure",
+		                  r.code);
 	}
 out:
 	smtp_reply_free(&r);
@@ -326,7 +329,7 @@ out:
 
 /* One reply to a command a check sent (RFC 5321 4.2). */
 static enum mp_status smtp_check_reply(struct session *s, const char *what, int timeout_ms,
-				       struct dialect_reply *out)
+                                       struct dialect_reply *out)
 {
 	struct smtp_reply r = {0};
 	struct reply_wait w;
@@ -347,34 +350,49 @@ static enum mp_status smtp_check_reply(struct session *s, const char *what, int 
 }
 
 static const struct sasl_framing smtp_sasl = {
-	.start = smtp_auth_start,
-	.next = smtp_auth_next,
+    .start = smtp_auth_start,
+    .next = smtp_auth_next,
 };
 
 /* SMTP logs in with SASL only (RFC 4954). */
 static enum mp_status smtp_authenticate(struct session *s, const struct auth_request *req,
-					struct auth_outcome *out)
+                                        struct auth_outcome *out)
 {
 	if (!auth_method_is_sasl(req->method))
 		return mp_error_set(&s->err, MP_ERR_INTERNAL, "SMTP has no %s login",
-				    auth_method_name(req->method));
+		                    auth_method_name(req->method));
 	return auth_sasl_exchange(s, req, &smtp_sasl, out);
 }
 
 const struct dialect smtp_dialect = {
-	.proto = PROTO_SMTP,
-	.name = "smtp",
-	.port_plain = 25,
-	.port_tls = 465,
-	.greeting = smtp_greeting,
-	.capabilities = smtp_capabilities,
-	.starttls = smtp_starttls,
-	.quit = smtp_quit,
-	.authenticate = smtp_authenticate,
-	.read_reply = smtp_check_reply,
-	.starttls_verb = "STARTTLS",
-	.quit_verb = "QUIT",
-	.quit_code = 221,
-	.login_probe = DLP_SASL_AUTH,
-	.check_offers = DIALECT_OFFERS_VRFY | DIALECT_OFFERS_ENVELOPE,
+    .proto = PROTO_SMTP,
+    .name = "smtp",
+    /* RFC 5321 (25), RFC 6409 (587 submission), RFC 8314 (465 submissions);
+     * 2525 is a common alternative port. */
+    .scheme_tls = "smtps",
+    .port_plain = 25,
+    .port_tls = 465,
+    .well_known_ports = {25, 465, 587, 2525},
+    .matrix = {{25, MODE_STARTTLS}, {587, MODE_STARTTLS}, {465, MODE_TLS}},
+    .auto_order = {{465, MODE_TLS},
+                   {587, MODE_STARTTLS},
+                   {25, MODE_STARTTLS},
+                   {587, MODE_PLAIN},
+                   {25, MODE_PLAIN}},
+    /* RFC 4954: SASL only. */
+    .auth_methods = DIALECT_SASL_METHODS,
+    /* RFC 3207 4: 220 is the go-ahead; RFC 5321 4.1.1.10: QUIT gets 221. */
+    .starttls_command = "STARTTLS",
+    .starttls_go_ahead_code = 220,
+    .noop_command = "NOOP",
+    .quit_command = "QUIT",
+    .quit_code = 221,
+    .login_probe = "AUTH PLAIN",
+    .mail_envelope = true,
+    .greeting = smtp_greeting,
+    .capabilities = smtp_capabilities,
+    .starttls = smtp_starttls,
+    .quit = smtp_quit,
+    .authenticate = smtp_authenticate,
+    .read_reply = smtp_check_reply,
 };

@@ -45,6 +45,9 @@ void discovery_free(struct discovery *d);
 /* DANE (dane.c, RFC 7672): matches each MX result's chain against the
  * validated TLSA records of its MX, fills d->dane[] and adds findings. */
 void dane_findings(struct discovery *d, struct probe_result *res, size_t n);
+/* Reads the answer q to the TLSA question of an MX probed on port into a
+ * new d->dane[] entry (RFC 7672 2.2: used only when DNSSEC-secure). */
+void dane_take(struct discovery *d, uint16_t port, const struct dns_query *q);
 /* Keeps a usable TLSA record (usage 2/3, selector 0/1, type 0/1/2) in ds
  * for matching; false when it is not usable. */
 bool dane_add_record(struct dane_state *ds, uint8_t usage, uint8_t selector, uint8_t mtype,

@@ -11,71 +11,108 @@
 #include <string.h>
 #include <strings.h>
 
-struct scheme {
-	const char *name;
-	enum protocol proto;
-	enum sec_mode mode;
-	uint16_t port;
-};
+/* Every protocol fact used here (URL schemes, default ports, the default
+ * matrix, --auto's order, well-known and implicit-TLS ports) comes from the
+ * dialect table (probe/dialects/dialect.h); nothing below names a protocol. */
 
-/* curl's scheme names, plus "+starttls" for an explicit STARTTLS upgrade. */
-static const struct scheme schemes[] = {
-	{"smtp", PROTO_SMTP, MODE_PLAIN, 25},
-	{"smtp+starttls", PROTO_SMTP, MODE_STARTTLS, 25},
-	{"smtps", PROTO_SMTP, MODE_TLS, 465},
-	{"imap", PROTO_IMAP, MODE_PLAIN, 143},
-	{"imap+starttls", PROTO_IMAP, MODE_STARTTLS, 143},
-	{"imaps", PROTO_IMAP, MODE_TLS, 993},
-	{"pop3", PROTO_POP3, MODE_PLAIN, 110},
-	{"pop3+starttls", PROTO_POP3, MODE_STARTTLS, 110},
-	{"pop3s", PROTO_POP3, MODE_TLS, 995},
-};
+/* The suffix of a STARTTLS scheme ("smtp+starttls"). */
+#define STARTTLS_SUFFIX "+starttls"
 
-/* The default matrix: 7 endpoints per host. */
-static const struct {
-	enum protocol proto;
-	uint16_t port;
-	enum sec_mode mode;
-} default_matrix[] = {
-	{PROTO_SMTP, 25, MODE_STARTTLS},  {PROTO_SMTP, 587, MODE_STARTTLS},
-	{PROTO_SMTP, 465, MODE_TLS},      {PROTO_IMAP, 143, MODE_STARTTLS},
-	{PROTO_IMAP, 993, MODE_TLS},      {PROTO_POP3, 110, MODE_STARTTLS},
-	{PROTO_POP3, 995, MODE_TLS},
-};
+/* Finds the scheme of len bytes at s: curl's scheme names (name, name+s for
+ * implicit TLS), plus "+starttls" for an explicit STARTTLS upgrade. Fills
+ * proto, mode and the default port; returns false when unknown. */
+static bool scheme_parse(const char *s, size_t len, struct endpoint *ep)
+{
+	size_t sl = strlen(STARTTLS_SUFFIX);
 
-/* Auto mode's preference order per protocol (implicit TLS, STARTTLS, plain;
- * submission before 25). */
-static const struct {
-	enum protocol proto;
-	uint16_t port;
-	enum sec_mode mode;
-} auto_order[] = {
-	{PROTO_SMTP, 465, MODE_TLS},      {PROTO_SMTP, 587, MODE_STARTTLS},
-	{PROTO_SMTP, 25, MODE_STARTTLS},  {PROTO_SMTP, 587, MODE_PLAIN},
-	{PROTO_SMTP, 25, MODE_PLAIN},     {PROTO_IMAP, 993, MODE_TLS},
-	{PROTO_IMAP, 143, MODE_STARTTLS}, {PROTO_IMAP, 143, MODE_PLAIN},
-	{PROTO_POP3, 995, MODE_TLS},      {PROTO_POP3, 110, MODE_STARTTLS},
-	{PROTO_POP3, 110, MODE_PLAIN},
-};
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_for((enum protocol)p);
+		enum sec_mode mode;
+		size_t nl;
+
+		if (!d)
+			continue;
+		nl = strlen(d->name);
+		if (len == nl && strncasecmp(s, d->name, len) == 0)
+			mode = MODE_PLAIN;
+		else if (d->starttls_command && len == nl + sl &&
+		         strncasecmp(s, d->name, nl) == 0 &&
+		         strncasecmp(s + nl, STARTTLS_SUFFIX, sl) == 0)
+			mode = MODE_STARTTLS;
+		else if (d->scheme_tls && len == strlen(d->scheme_tls) &&
+		         strncasecmp(s, d->scheme_tls, len) == 0)
+			mode = MODE_TLS;
+		else
+			continue;
+		ep->proto = d->proto;
+		ep->mode = mode;
+		ep->port = mode == MODE_TLS ? d->port_tls : d->port_plain;
+		return true;
+	}
+	return false;
+}
+
+/* Appends name to the list in buf ("a, b or c" once last is set). */
+static void list_append(char *buf, size_t size, const char *name, const char *suffix, bool first,
+                        bool last)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, size - len, "%s%s%s", first ? "" : last ? " or " : ", ", name, suffix);
+}
+
+/* Every scheme, for a message: "smtp, smtp+starttls, smtps, imap, ... or pop3s". */
+static void scheme_list(char *buf, size_t size)
+{
+	struct {
+		const char *name, *suffix;
+	} v[PROTO_COUNT * 3];
+	size_t n = 0;
+
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_for((enum protocol)p);
+
+		if (!d)
+			continue;
+		v[n].name = d->name;
+		v[n++].suffix = "";
+		if (d->starttls_command) {
+			v[n].name = d->name;
+			v[n++].suffix = STARTTLS_SUFFIX;
+		}
+		if (d->scheme_tls) {
+			v[n].name = d->scheme_tls;
+			v[n++].suffix = "";
+		}
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		list_append(buf, size, v[i].name, v[i].suffix, i == 0, i + 1 == n);
+}
+
+/* Every protocol name, for a message: "smtp|imap|pop3". */
+static void protocol_list(char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, "%s%s", p ? "|" : "",
+		         protocol_name((enum protocol)p));
+	}
+}
 
 /* Well-known ports, to tell the protocol of --ports without --protocols. */
 static int protocol_of_port(uint16_t port)
 {
-	switch (port) {
-	case 25: case 465: case 587: case 2525:
-		return PROTO_SMTP;
-	case 143: case 993:
-		return PROTO_IMAP;
-	case 110: case 995:
-		return PROTO_POP3;
-	default:
-		return -1;
-	}
+	const struct dialect *d = dialect_of_port(port);
+
+	return d ? (int)d->proto : -1;
 }
 
 static bool is_implicit_tls_port(uint16_t port)
 {
-	return port == 465 || port == 993 || port == 995;
+	return dialect_of_tls_port(port) != NULL;
 }
 
 int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error *err)
@@ -85,7 +122,8 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 
 	if (len > 0 && arg[0] == '[') {
 		if (arg[len - 1] != ']' || len < 3) {
-			mp_error_set(err, MP_ERR_INTERNAL, "bad IPv6 literal '%.64s': expected [address]", arg);
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "bad IPv6 literal '%.64s': expected [address]", arg);
 			return -1;
 		}
 		h = arg + 1;
@@ -96,7 +134,8 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 		return -1;
 	}
 	if (len >= hostsz) {
-		mp_error_set(err, MP_ERR_INTERNAL, "host name longer than %zu characters", hostsz - 1);
+		mp_error_set(err, MP_ERR_INTERNAL, "host name longer than %zu characters",
+		             hostsz - 1);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -104,8 +143,9 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 
 		if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':' && c != '%') {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "'%.64s' is not a host name, address or endpoint URL "
-				     "(unexpected character '%c')", arg, isprint(c) ? c : '?');
+			             "'%.64s' is not a host name, address or endpoint URL "
+			             "(unexpected character '%c')",
+			             arg, isprint(c) ? c : '?');
 			return -1;
 		}
 	}
@@ -115,9 +155,11 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
 		struct in6_addr a6;
 
 		if (inet_pton(AF_INET6, host, &a6) != 1) {
-			mp_error_set(err, MP_ERR_INTERNAL,
-				     "'%.64s' is neither a host name nor an IPv6 address; for a host "
-				     "and port give an endpoint URL such as smtp://host:port", arg);
+			mp_error_set(
+			    err, MP_ERR_INTERNAL,
+			    "'%.64s' is neither a host name nor an IPv6 address; for a host "
+			    "and port give an endpoint URL such as smtp://host:port",
+			    arg);
 			return -1;
 		}
 	}
@@ -149,8 +191,8 @@ static int parse_port(const char *s, size_t len, uint16_t *port)
 /* A URL whose host has colons but no brackets (smtp://::1:25): says how to
  * write it, smtp://[::1]:25, taking a last ":digits" as the port when what
  * stands before it is an IPv6 address. Returns -1. */
-static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *rest,
-			       size_t restlen, struct mp_error *err)
+static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *rest, size_t restlen,
+                               struct mp_error *err)
 {
 	const char *end = rest + restlen, *p = end;
 	char addr[64], port[8] = "";
@@ -177,8 +219,9 @@ static int ipv6_needs_brackets(const char *arg, size_t schemelen, const char *re
 		}
 	}
 	mp_error_set(err, MP_ERR_INTERNAL,
-		     "an IPv6 address in a URL goes in brackets: write %.*s://[%s]%s, not "
-		     "'%.80s'", (int)schemelen, arg, addr, port, arg);
+	             "an IPv6 address in a URL goes in brackets: write %.*s://[%s]%s, not "
+	             "'%.80s'",
+	             (int)schemelen, arg, addr, port, arg);
 	return -1;
 }
 
@@ -186,37 +229,33 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 {
 	const char *sep = strstr(arg, "://");
 	const char *rest, *hostend, *portstart = NULL;
-	const struct scheme *sc = NULL;
+	struct endpoint found;
 	size_t schemelen, restlen;
 	char hostbuf[260];
+	char list[256];
 
 	if (!sep)
 		return 0;
 	schemelen = (size_t)(sep - arg);
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strlen(schemes[i].name) == schemelen &&
-		    strncasecmp(arg, schemes[i].name, schemelen) == 0)
-			sc = &schemes[i];
-	if (!sc) {
-		mp_error_set(err, MP_ERR_INTERNAL,
-			     "unknown scheme in '%.80s': use smtp, smtp+starttls, smtps, imap, "
-			     "imap+starttls, imaps, pop3, pop3+starttls or pop3s", arg);
+	memset(&found, 0, sizeof(found));
+	if (!scheme_parse(arg, schemelen, &found)) {
+		scheme_list(list, sizeof(list));
+		mp_error_set(err, MP_ERR_INTERNAL, "unknown scheme in '%.80s': use %s", arg, list);
 		return -1;
 	}
-	memset(ep, 0, sizeof(*ep));
-	ep->proto = sc->proto;
-	ep->mode = sc->mode;
-	ep->port = sc->port;
+	*ep = found;
 	rest = sep + 3;
 	restlen = strlen(rest);
 	if (restlen > 0 && rest[restlen - 1] == '/')
 		restlen--;
 	if (memchr(rest, '@', restlen)) {
-		mp_error_set(err, MP_ERR_INTERNAL, "credentials in endpoint URLs are not supported: '%.80s'", arg);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "credentials in endpoint URLs are not supported: '%.80s'", arg);
 		return -1;
 	}
 	if (memchr(rest, '/', restlen) || memchr(rest, '?', restlen)) {
-		mp_error_set(err, MP_ERR_INTERNAL, "endpoint URL '%.80s' has a path; give scheme://host[:port]", arg);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "endpoint URL '%.80s' has a path; give scheme://host[:port]", arg);
 		return -1;
 	}
 	if (restlen > 0 && rest[0] == '[') {
@@ -229,7 +268,8 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 		hostend = close + 1;
 		if (hostend < rest + restlen) {
 			if (*hostend != ':') {
-				mp_error_set(err, MP_ERR_INTERNAL, "unexpected text after ']' in '%.80s'", arg);
+				mp_error_set(err, MP_ERR_INTERNAL,
+				             "unexpected text after ']' in '%.80s'", arg);
 				return -1;
 			}
 			portstart = hostend + 1;
@@ -251,7 +291,8 @@ int plan_parse_url(const char *arg, struct endpoint *ep, struct mp_error *err)
 	hostbuf[hostend - rest] = '\0';
 	if (plan_parse_host(hostbuf, ep->host, sizeof(ep->host), err) != 0)
 		return -1;
-	if (portstart && parse_port(portstart, (size_t)(rest + restlen - portstart), &ep->port) != 0) {
+	if (portstart &&
+	    parse_port(portstart, (size_t)(rest + restlen - portstart), &ep->port) != 0) {
 		mp_error_set(err, MP_ERR_INTERNAL, "bad port in '%.80s': expected 1-65535", arg);
 		return -1;
 	}
@@ -265,13 +306,15 @@ struct eplist {
 
 /* Appends one endpoint per path (direct and/or each proxy). */
 static int add_paths(struct eplist *l, const struct run_options *opt, const struct endpoint *ep,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	size_t paths = (opt->nproxies == 0 || opt->direct ? 1 : 0) + opt->nproxies;
 
 	if (l->n + paths > MP_MAX_ENDPOINTS) {
-		mp_error_set(err, MP_ERR_INTERNAL, "more than %d endpoints for one target; narrow "
-			     "the matrix", MP_MAX_ENDPOINTS);
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "more than %d endpoints for one target; narrow "
+		             "the matrix",
+		             MP_MAX_ENDPOINTS);
 		return -1;
 	}
 	if (l->n + paths > l->cap) {
@@ -300,7 +343,7 @@ static int add_paths(struct eplist *l, const struct run_options *opt, const stru
 }
 
 static int add_one(struct eplist *l, const struct run_options *opt, const char *host,
-		   enum protocol proto, uint16_t port, enum sec_mode mode, struct mp_error *err)
+                   enum protocol proto, uint16_t port, enum sec_mode mode, struct mp_error *err)
 {
 	struct endpoint ep;
 
@@ -312,9 +355,15 @@ static int add_one(struct eplist *l, const struct run_options *opt, const char *
 	return add_paths(l, opt, &ep, err);
 }
 
+/* True when the matrix of a bare host includes protocol p: the ones of
+ * --protocols, or without it every protocol that is not opt-in. */
 static bool want_proto(const struct run_options *opt, enum protocol p)
 {
-	return opt->protocols == 0 || (opt->protocols & (1u << p));
+	const struct dialect *d = dialect_for(p);
+
+	if (opt->protocols == 0)
+		return d && !d->opt_in;
+	return (opt->protocols & (1u << p)) != 0;
 }
 
 static bool want_mode(const struct run_options *opt, enum sec_mode m)
@@ -324,53 +373,62 @@ static bool want_mode(const struct run_options *opt, enum sec_mode m)
 
 /* The endpoints of auto mode for one host, in preference order. */
 static int plan_auto(struct eplist *l, const struct run_options *opt, const char *host,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	static const enum sec_mode order[] = {MODE_TLS, MODE_STARTTLS, MODE_PLAIN};
 
+	const struct dialect *d = dialect_for(opt->auto_proto);
+
 	if (opt->nports == 0) {
-		for (size_t i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++)
-			if (auto_order[i].proto == opt->auto_proto &&
-			    add_one(l, opt, host, opt->auto_proto, auto_order[i].port,
-				    auto_order[i].mode, err) != 0)
+		for (size_t i = 0; d && i < DIALECT_MAX_PORTS && d->auto_order[i].port; i++)
+			if (add_one(l, opt, host, opt->auto_proto, d->auto_order[i].port,
+			            d->auto_order[i].mode, err) != 0)
 				return -1;
 		return 0;
 	}
 	for (size_t m = 0; m < 3; m++)
 		for (size_t i = 0; i < opt->nports; i++)
 			if ((opt->modes == 0 || want_mode(opt, order[m])) &&
-			    add_one(l, opt, host, opt->auto_proto, opt->ports[i], order[m], err) != 0)
+			    add_one(l, opt, host, opt->auto_proto, opt->ports[i], order[m], err) !=
+			        0)
 				return -1;
+	return 0;
+}
+
+/* One cell of a protocol's default matrix: as listed without --modes; with
+ * --modes, each mode asked for that fits the port (TLS on an implicit-TLS
+ * port, the others elsewhere). */
+static int plan_cell(struct eplist *l, const struct run_options *opt, const char *host,
+                     enum protocol proto, const struct dialect_port *cell, struct mp_error *err)
+{
+	bool tls_port = is_implicit_tls_port(cell->port);
+
+	if (opt->modes == 0)
+		return add_one(l, opt, host, proto, cell->port, cell->mode, err);
+	for (int m = 0; m < MODE_COUNT; m++) {
+		if (!want_mode(opt, (enum sec_mode)m) || tls_port != (m == MODE_TLS))
+			continue;
+		if (add_one(l, opt, host, proto, cell->port, (enum sec_mode)m, err) != 0)
+			return -1;
+	}
 	return 0;
 }
 
 /* The matrix for one bare host. */
 static int plan_host(struct eplist *l, const struct run_options *opt, const char *host,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	if (opt->auto_mode)
 		return plan_auto(l, opt, host, err);
 	if (opt->nports == 0) {
-		for (size_t i = 0; i < sizeof(default_matrix) / sizeof(default_matrix[0]); i++) {
-			uint16_t port = default_matrix[i].port;
+		for (int p = 0; p < PROTO_COUNT; p++) {
+			const struct dialect *d = dialect_for((enum protocol)p);
 
-			if (!want_proto(opt, default_matrix[i].proto))
+			if (!d || !want_proto(opt, (enum protocol)p))
 				continue;
-			if (opt->modes == 0) {
-				if (add_one(l, opt, host, default_matrix[i].proto, port,
-					    default_matrix[i].mode, err) != 0)
+			for (size_t i = 0; i < DIALECT_MAX_PORTS && d->matrix[i].port; i++)
+				if (plan_cell(l, opt, host, d->proto, &d->matrix[i], err) != 0)
 					return -1;
-				continue;
-			}
-			for (int m = 0; m < MODE_COUNT; m++) {
-				bool tls_port = is_implicit_tls_port(port);
-
-				if (!want_mode(opt, (enum sec_mode)m) || tls_port != (m == MODE_TLS))
-					continue;
-				if (add_one(l, opt, host, default_matrix[i].proto, port,
-					    (enum sec_mode)m, err) != 0)
-					return -1;
-			}
 		}
 		return 0;
 	}
@@ -386,15 +444,15 @@ static int plan_host(struct eplist *l, const struct run_options *opt, const char
 			}
 			if (opt->modes == 0) {
 				if (add_one(l, opt, host, (enum protocol)p, port,
-					    is_implicit_tls_port(port) ? MODE_TLS : MODE_STARTTLS,
-					    err) != 0)
+				            is_implicit_tls_port(port) ? MODE_TLS : MODE_STARTTLS,
+				            err) != 0)
 					return -1;
 				continue;
 			}
 			for (int m = 0; m < MODE_COUNT; m++)
 				if (want_mode(opt, (enum sec_mode)m) &&
 				    add_one(l, opt, host, (enum protocol)p, port, (enum sec_mode)m,
-					    err) != 0)
+				            err) != 0)
 					return -1;
 		}
 	}
@@ -413,7 +471,7 @@ static uint64_t endpoint_key(const struct endpoint *ep, const struct run_options
 		if (ep->proxy == &opt->proxies[i])
 			proxy = (int)i;
 	len = snprintf(buf, sizeof(buf), "%d/%d/%u/%d/", (int)ep->proto, (int)ep->mode,
-		       (unsigned)ep->port, proxy);
+	               (unsigned)ep->port, proxy);
 	if (len < 0)
 		len = 0;
 	for (size_t i = 0; ep->host[i] && (size_t)len < sizeof(buf) - 1; i++)
@@ -461,9 +519,9 @@ void epset_free(struct epset *s)
 
 struct plan_iter {
 	const struct run_options *opt;
-	size_t cli_next;                /* next command-line target */
-	struct target_reader *reader;   /* -i FILE, NULL when none */
-	struct eplist cur;              /* the current target's endpoints */
+	size_t cli_next;              /* next command-line target */
+	struct target_reader *reader; /* -i FILE, NULL when none */
+	struct eplist cur;            /* the current target's endpoints */
 	size_t icur;
 	struct epset seen;
 	size_t given;
@@ -476,9 +534,13 @@ struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *
 	if (opt->nports > 0 && opt->protocols == 0 && !opt->auto_mode) {
 		for (size_t i = 0; i < opt->nports; i++) {
 			if (protocol_of_port(opt->ports[i]) < 0) {
+				char names[128];
+
+				protocol_list(names, sizeof(names));
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "cannot tell which protocol port %u speaks; add "
-					     "--protocols smtp|imap|pop3", (unsigned)opt->ports[i]);
+				             "cannot tell which protocol port %u speaks; add "
+				             "--protocols %s",
+				             (unsigned)opt->ports[i], names);
 				return NULL;
 			}
 		}
@@ -557,7 +619,7 @@ static void invalid_line(struct endpoint *ep, const char *text, unsigned long li
 }
 
 int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz,
-	      struct mp_error *err)
+              struct mp_error *err)
 {
 	const struct run_options *opt = it->opt;
 
@@ -577,7 +639,7 @@ int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz
 			const char *t = opt->targets[it->cli_next++];
 
 			if (!target_in_shard(target_hash(t, strlen(t)), opt->shard_index,
-					     opt->shard_count))
+			                     opt->shard_count))
 				continue;
 			if (expand(it, t, err) != 0)
 				return -1;
@@ -592,11 +654,11 @@ int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz
 			continue;
 		mp_error_clear(&perr);
 		if (ti.kind == TARGET_TOO_LONG)
-			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
-				     "line longer than %d bytes", MP_MAX_TARGET_LINE);
+			mp_error_set(&perr, MP_ERR_INVALID_TARGET, "line longer than %d bytes",
+			             MP_MAX_TARGET_LINE);
 		else if (ti.kind == TARGET_BINARY)
 			mp_error_set(&perr, MP_ERR_INVALID_TARGET,
-				     "line holds control bytes (binary data?)");
+			             "line holds control bytes (binary data?)");
 		else if (expand(it, ti.text, &perr) == 0)
 			continue;
 		invalid_line(ep, ti.text, ti.line);
@@ -629,8 +691,8 @@ static int push_why(char ***whys, size_t *n, size_t *cap, const char *why)
 	return (*whys)[(*n)++] ? 0 : -1;
 }
 
-int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n,
-		   char ***whys, size_t *nwhys, struct mp_error *err)
+int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n, char ***whys,
+                   size_t *nwhys, struct mp_error *err)
 {
 	struct eplist l = {NULL, 0, 0};
 	struct plan_iter *it = plan_iter_new(opt, err);
@@ -676,8 +738,9 @@ int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t 
 	if (oom || rc < 0)
 		goto fail;
 	if (l.n == 0 && !opt->targets_file && opt->shard_count <= 1) {
-		mp_error_set(err, MP_ERR_INTERNAL, "the options leave no endpoint to probe "
-			     "(check --protocols, --ports and --modes)");
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "the options leave no endpoint to probe "
+		             "(check --protocols, --ports and --modes)");
 		goto fail;
 	}
 	*eps = l.v;
@@ -694,7 +757,7 @@ fail:
 }
 
 int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
-	       struct mp_error *err)
+               struct mp_error *err)
 {
 	return plan_build_why(opt, eps, n, NULL, NULL, err);
 }

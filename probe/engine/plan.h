@@ -22,12 +22,12 @@ int plan_parse_host(const char *arg, char *host, size_t hostsz, struct mp_error 
  * protocol is unknown, a bad target on the command line). With -i FILE, a
  * bad line is an endpoint with invalid set (its reason: plan_build_why). */
 int plan_build(const struct run_options *opt, struct endpoint **eps, size_t *n,
-	       struct mp_error *err);
+               struct mp_error *err);
 /* plan_build, and the reasons of the invalid endpoints in their order: the
  * k-th endpoint with invalid set has (*whys)[k] (malloc'd strings, freed by
  * plan_whys_free). */
-int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n,
-		   char ***whys, size_t *nwhys, struct mp_error *err);
+int plan_build_why(const struct run_options *opt, struct endpoint **eps, size_t *n, char ***whys,
+                   size_t *nwhys, struct mp_error *err);
 void plan_whys_free(char **whys, size_t n);
 
 /* The plan as a stream: the command line's targets, then -i FILE's lines,
@@ -43,7 +43,7 @@ struct plan_iter *plan_iter_new(const struct run_options *opt, struct mp_error *
  * why[] (whysz bytes) says why. Returns 0 at the end, -1 with err on a bad
  * target given on the command line or a read error. */
 int plan_next(struct plan_iter *it, struct endpoint *ep, char *why, size_t whysz,
-	      struct mp_error *err);
+              struct mp_error *err);
 /* Endpoints given so far, and duplicates left out. */
 size_t plan_count(const struct plan_iter *it);
 void plan_iter_free(struct plan_iter *it);

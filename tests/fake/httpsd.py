@@ -5,7 +5,10 @@ Usage: httpsd.py --root DIR --cert CERT --key KEY --ready-file F [--port N]
 
 Serves DIR/<Host header without port>/<path without query> on 127.0.0.1 (port
 0 = a free one; the port is written to F once listening). A file named
-*.redirect holds a Location: answered with 301. Standard library only;
+*.redirect holds a Location: answered with 301; a file *.ctype beside a file
+holds its Content-Type (default text/plain for .txt, else text/xml); a file
+*.stall beside it makes the answer promise 100 bytes more than it sends and
+then stall (up to STALL_S seconds). Standard library only;
 loopback only; exits after LIFETIME seconds or on SIGTERM.
 """
 import argparse
@@ -16,6 +19,7 @@ import threading
 import time
 
 LIFETIME = 600
+STALL_S = 20
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,9 +47,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         size = os.path.getsize(local)
+        ctype = "text/plain" if path.endswith(".txt") else "text/xml"
+        if os.path.isfile(local + ".ctype"):
+            with open(local + ".ctype") as f:
+                ctype = f.read().strip()
+        stall = os.path.isfile(local + ".stall")
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain" if path.endswith(".txt") else "text/xml")
-        self.send_header("Content-Length", str(size))
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(size + 100 if stall else size))
         self.end_headers()
         with open(local, "rb") as f:
             while True:
@@ -56,6 +65,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
                 except OSError:
                     return
+        if stall:
+            self.wfile.flush()
+            self.connection.settimeout(STALL_S)
+            try:
+                self.connection.recv(1)  # until the client gives up, bounded
+            except OSError:
+                pass
 
 
 def main():

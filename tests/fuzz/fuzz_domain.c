@@ -61,10 +61,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m = calloc(1, sizeof(*m));
 		if (!m)
 			break;
-		if (data[0] % 6 == 1 && mtasts_parse_txt(body, len, m) == 0)
+		if (data[0] % 6 == 1 && mtasts_parse_txt(body, len, m) == 0) {
 			FUZZ_CHECK(m->txt_id[0] && strlen(m->txt_id) <= 32, "bad id");
+			/* RFC 8461 3.1: sts-version, then ";" or white space */
+			FUZZ_CHECK(len >= 8 && memcmp(body, "v=STSv1", 7) == 0 &&
+			               (body[7] == ';' || body[7] == ' ' || body[7] == '\t'),
+			           "a valid record that does not begin with v=STSv1");
+		}
 		if (data[0] % 6 == 2 && mtasts_parse_policy(body, len, m) == 0) {
 			FUZZ_CHECK(m->nmx <= MP_MTASTS_MAX_MX, "too many mx");
+			FUZZ_CHECK(m->nmx_total >= m->nmx, "mx lines dropped uncounted");
+			FUZZ_CHECK(m->mx_truncated == (m->nmx_total > m->nmx), "mx_truncated");
 			FUZZ_CHECK(m->max_age >= 0 && m->max_age <= MP_MTASTS_MAX_AGE, "max_age");
 			for (size_t i = 0; i < m->nmx; i++)
 				mtasts_mx_matches(m->mx[i], "mx.example.test");

@@ -1,4 +1,4 @@
-/* fuzz_sasl.c - the client side of SASL (probe/sasl.c): one mechanism with
+/* fuzz_sasl.c - the client side of SASL (probe/dialects/sasl*.c): one mechanism with
  * fixed test credentials answering server challenges taken from the input.
  *
  * Input: d[0] flags, then server chunks separated by FUZZ_SEP.

@@ -51,7 +51,7 @@ closed=$("$MP_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 # The services: name, expected state (0 OK, 1 WARNING, 2 CRITICAL) and
 # mailprobe's arguments. Nagios runs the command line itself (no shell: no
 # metacharacters in it), so every argument must be one plain word.
-SERVICES=(ok warning critical)
+SERVICES=(ok warning critical certwarn)
 declare -A WANT_STATE ARGS
 WANT_STATE[ok]=0
 ARGS[ok]="--format nagios --cafile $MP_CA --require-tls --require-verified --min-tls 1.2"
@@ -65,6 +65,12 @@ ARGS[warning]+=" smtps://$H:$MP_SMTPS_PORT smtps://$H:$closed"
 WANT_STATE[critical]=2
 ARGS[critical]="--format nagios --cafile $MP_CA --require-tls"
 ARGS[critical]+=" smtp://$H:$MP_SMTP_PORT"
+# no policy: --cert-warn-days alone makes a certificate expiring within it a
+# WARNING (Monitoring Plugins thresholds); the test certificate has about 365
+# days left
+WANT_STATE[certwarn]=1
+ARGS[certwarn]="--format nagios --cafile $MP_CA --cert-warn-days 3000"
+ARGS[certwarn]+=" smtps://$H:$MP_SMTPS_PORT"
 STATE_NAME=(OK WARNING CRITICAL UNKNOWN)
 
 # Expected perfdata labels (<scheme>_<host>_<port>_time, <...>_cert_days) per service.
@@ -73,6 +79,7 @@ WANT_LABELS[ok]="smtps_${H}_${MP_SMTPS_PORT}_time imaps_${H}_${MP_IMAPS_PORT}_ti
 WANT_LABELS[ok]+=" smtps_${H}_${MP_SMTPS_PORT}_cert_days imaps_${H}_${MP_IMAPS_PORT}_cert_days"
 WANT_LABELS[warning]="smtps_${H}_${MP_SMTPS_PORT}_time smtps_${H}_${MP_SMTPS_PORT}_cert_days"
 WANT_LABELS[critical]="smtp_${H}_${MP_SMTP_PORT}_time"
+WANT_LABELS[certwarn]="smtps_${H}_${MP_SMTPS_PORT}_time smtps_${H}_${MP_SMTPS_PORT}_cert_days"
 
 for s in "${SERVICES[@]}"; do
 	# shellcheck disable=SC2086 # one word per argument, checked below
@@ -93,6 +100,18 @@ for s in "${SERVICES[@]}"; do
 	head -n 1 "$MP_WORK/direct-$s.txt" | grep -q "^MAILPROBE ${STATE_NAME[${WANT_STATE[$s]}]} - " ||
 		mp_fail "service $s: first line is not 'MAILPROBE ${STATE_NAME[${WANT_STATE[$s]}]} - ...': $(head -n 1 "$MP_WORK/direct-$s.txt")"
 done
+
+# The certificate perfdata carries the thresholds as ranges that alert below
+# them ("N:"): --cert-warn-days, and the default critical 3 days.
+grep -q "'smtps_${H}_${MP_SMTPS_PORT}_cert_days'=3[0-9][0-9];3000:;3:;; *\$" <(head -n 1 "$MP_WORK/direct-certwarn.txt") ||
+	mp_fail "certwarn: no cert_days perfdata with thresholds 3000: and 3: in $(head -n 1 "$MP_WORK/direct-certwarn.txt")"
+grep -q '^WARNING: smtps://.* \[cert-expiry\] certificate expires in 3[0-9][0-9] days' "$MP_WORK/direct-certwarn.txt" ||
+	mp_fail "certwarn: no WARNING line for the certificate: $(cat "$MP_WORK/direct-certwarn.txt")"
+# the same certificate with the default threshold (14 days) is OK
+mp_run "$MP_WORK/direct-certok.txt" --format nagios --cafile "$MP_CA" "smtps://$H:$MP_SMTPS_PORT"
+mp_expect_rc 0
+grep -q "^MAILPROBE OK - .*_cert_days'=3[0-9][0-9];14:;3:;;" "$MP_WORK/direct-certok.txt" ||
+	mp_fail "default thresholds: $(cat "$MP_WORK/direct-certok.txt")"
 
 # ---------------------------------------------------------------------------
 # 2. Nagios' configuration: every path inside $ND.

@@ -142,7 +142,7 @@ static void test_smtp_plain_initial_response(void **state)
 	assert_string_equal(f->ar.reply, "235 2.7.0 Authentication successful");
 	assert_true(f->ar.time_ms >= 0);
 	/* recorded redacted at the point it was sent */
-	assert_true(transcript_has(&f->res.transcript, "AUTH PLAIN [redacted 28 bytes]"));
+	assert_true(transcript_has(&f->res.transcript, "AUTH PLAIN [redacted]"));
 	assert_false(transcript_has(&f->res.transcript, TIM_PLAIN_B64));
 	fx_free(f);
 }
@@ -160,7 +160,7 @@ static void test_smtp_login_challenges(void **state)
 	/* "tim", "tanstaaftanstaaf" */
 	check_written(f, "AUTH LOGIN\r\ndGlt\r\ndGFuc3RhYWZ0YW5zdGFhZg==\r\n");
 	assert_false(transcript_has(&f->res.transcript, "dGFuc3RhYWZ0YW5zdGFhZg=="));
-	assert_true(transcript_has(&f->res.transcript, "[redacted 24 bytes]"));
+	assert_true(transcript_has(&f->res.transcript, "[redacted]"));
 	fx_free(f);
 }
 
@@ -474,7 +474,7 @@ static void test_imap_login_literal(void **state)
 	attempt(f, AUTH_IMAP_LOGIN);
 	check_auth(f, AUTH_ST_OK);
 	check_written(f, "a1 LOGIN \"tim\" {9}\r\np\xc3\xa4sswort\r\n");
-	assert_true(transcript_has(&f->res.transcript, "[redacted 9 bytes]"));
+	assert_true(transcript_has(&f->res.transcript, "[redacted]"));
 	assert_false(transcript_has(&f->res.transcript, "sswort"));
 	fx_free(f);
 
@@ -501,7 +501,9 @@ static void test_pop3_user_pass(void **state)
 	check_auth(f, AUTH_ST_OK);
 	check_written(f, "USER tim\r\nPASS " TIM_PASS "\r\n");
 	assert_string_equal(f->ar.reply, "+OK Logged in.");
-	assert_true(transcript_has(&f->res.transcript, "PASS [redacted 16 bytes]"));
+	assert_true(transcript_has(&f->res.transcript, "PASS [redacted]"));
+	/* redacted without its length: the length is a secret too */
+	assert_false(transcript_has(&f->res.transcript, " bytes]"));
 	assert_false(transcript_has(&f->res.transcript, TIM_PASS));
 	fx_free(f);
 
@@ -527,7 +529,7 @@ static void test_pop3_apop_rfc1939(void **state)
 	attempt(f, AUTH_POP3_APOP);
 	check_auth(f, AUTH_ST_OK);
 	check_written(f, "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
-	assert_true(transcript_has(&f->res.transcript, "APOP mrose [redacted 32 bytes]"));
+	assert_true(transcript_has(&f->res.transcript, "APOP mrose [redacted]"));
 	assert_false(transcript_has(&f->res.transcript, "c4c9334b"));
 	fx_free(f);
 }

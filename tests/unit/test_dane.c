@@ -23,8 +23,10 @@ static void make_cert(struct cert_info *c, const char *der, const char *spki)
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(wc_Sha256Hash((const byte *)der, (word32)strlen(der), c->der_sha256), 0);
 	assert_int_equal(wc_Sha512Hash((const byte *)der, (word32)strlen(der), c->der_sha512), 0);
-	assert_int_equal(wc_Sha256Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha256), 0);
-	assert_int_equal(wc_Sha512Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha512), 0);
+	assert_int_equal(wc_Sha256Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha256),
+	                 0);
+	assert_int_equal(wc_Sha512Hash((const byte *)spki, (word32)strlen(spki), c->spki_sha512),
+	                 0);
 	c->digests_ok = c->spki_ok = true;
 }
 
@@ -83,12 +85,17 @@ static void mx_result(struct probe_result *r, const char *leaf, const char *issu
 	ep.mode = MODE_STARTTLS;
 	ep.port = 25;
 	snprintf(ep.host, sizeof(ep.host), "mx.test");
+	ep.discovered_by = "mx";
 	result_init(r, &ep);
 	snprintf(r->address, sizeof(r->address), "127.0.0.1");
 	r->tls_used = r->tls.done = true;
 	make_cert(&r->tls.chain[0], leaf, leaf);
 	make_cert(&r->tls.chain[1], issuer, issuer);
+	/* linked: the leaf's issuer is the next one's subject (static strings) */
+	r->tls.chain[0].issuer = (char *)issuer;
+	r->tls.chain[1].subject = (char *)issuer;
 	r->tls.chain_len = 2;
+	r->tls.hostname_matched = true;
 }
 
 static void test_ee_ta_and_validation(void **state)
@@ -106,6 +113,8 @@ static void test_ee_ta_and_validation(void **state)
 	d->ndane = 1;
 	snprintf(d->dane[0].mx, sizeof(d->dane[0].mx), "mx.test");
 	d->dane[0].validated = true;
+	d->dane[0].answered = true;
+	d->dane[0].port = 25;
 	/* DANE-EE of the first leaf: the second address does not match */
 	assert_true(dane_add_record(&d->dane[0], 3, 1, 1, leaf.spki_sha256, 32));
 	d->dane[0].records = 1;
@@ -124,15 +133,51 @@ static void test_ee_ta_and_validation(void **state)
 	d->dane[0].rec[0].usage = 3;
 	dane_findings(d, r, 2);
 	assert_false(d->dane[0].matched);
-	/* an answer that was not validated is never used */
 	d->dane[0].rec[0].usage = 2;
+	/* DANE-TA: the anchor appended to a chain that does not lead to it
+	 * (RFC 7672 3.1.2), and a chain that leads to it for another name
+	 * (3.2.2): no match either way */
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t f = 0; f < r[i].nfindings; f++)
+			free(r[i].findings[f].message);
+		r[i].nfindings = 0;
+	}
+	r[0].tls.chain[0].issuer = (char *)"someone else";
+	r[1].tls.hostname_matched = false;
+	dane_findings(d, r, 2);
+	assert_false(d->dane[0].matched);
+	assert_true(result_has_finding(&r[0], FINDING_DANE_MISMATCH));
+	assert_true(result_has_finding(&r[1], FINDING_DANE_MISMATCH));
+	assert_non_null(strstr(r[0].findings[r[0].nfindings - 1].message, "does not lead"));
+	assert_non_null(strstr(r[1].findings[r[1].nfindings - 1].message, "MX name"));
+	/* DANE-EE ignores names: a mismatch is explained, not a DANE failure */
+	memset(&d->dane[0].rec, 0, sizeof(d->dane[0].rec));
+	d->dane[0].nrec = 0;
+	assert_true(dane_add_record(&d->dane[0], 3, 1, 1, r[1].tls.chain[0].spki_sha256, 32));
+	dane_findings(d, r, 2);
+	assert_int_equal(d->dane[0].ee_matched, 1);
+	assert_true(result_has_finding(&r[1], FINDING_DANE_EE_NAME));
+	assert_false(result_has_finding(&r[0], FINDING_DANE_EE_NAME));
+	/* a bogus answer: never used, every address of the MX flagged */
 	d->dane[0].validated = false;
 	d->dane[0].checked = d->dane[0].matched = false;
 	d->dane[0].security = DNS_SEC_BOGUS;
+	d->dane[0].bogus = true;
 	dane_findings(d, r, 2);
 	assert_false(d->dane[0].matched);
-	assert_non_null(strstr(d->dane[0].detail, "bogus"));
+	assert_non_null(strstr(d->dane[0].detail, "failed DNSSEC validation"));
+	assert_true(result_has_finding(&r[0], FINDING_DANE_BOGUS));
+	assert_true(result_has_finding(&r[1], FINDING_DANE_BOGUS));
+	/* secure denial: worded as such */
+	d->dane[0].bogus = false;
+	d->dane[0].security = DNS_SEC_SECURE;
+	d->dane[0].validated = true;
+	d->dane[0].nxdomain = true;
+	d->dane[0].records = d->dane[0].nrec = 0;
+	dane_findings(d, r, 2);
+	assert_non_null(strstr(d->dane[0].detail, "secure denial"));
 	for (size_t i = 0; i < 2; i++) {
+		r[i].tls.chain[0].issuer = r[i].tls.chain[1].subject = NULL;
 		r[i].tls.chain_len = 0; /* the hand-made certificates own no strings */
 		result_free(&r[i]);
 	}

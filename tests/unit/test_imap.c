@@ -12,43 +12,45 @@
 #include "core/stream.h"
 #include "probe/dialects/dialect.h"
 
-
 #define FX_PROTO PROTO_IMAP
-#define FX_MODE MODE_STARTTLS
-#define FX_PORT 143
+#define FX_MODE  MODE_STARTTLS
+#define FX_PORT  143
 #include "dialect_fixture.h"
 
 static const char DOVECOT_GREETING[] =
-	"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "
-	"AUTH=PLAIN] Dovecot (Debian) ready.\r\n";
-static const char *const DOVECOT_CAPS[] = {"IMAP4REV1", "SASL-IR", "LOGIN-REFERRALS", "ID",
-					   "ENABLE", "IDLE", "LITERAL+", "STARTTLS",
-					   "AUTH=PLAIN", NULL};
+    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "
+    "AUTH=PLAIN] Dovecot (Debian) ready.\r\n";
+static const char *const DOVECOT_CAPS[] = {"IMAP4REV1",  "SASL-IR", "LOGIN-REFERRALS", "ID",
+                                           "ENABLE",     "IDLE",    "LITERAL+",        "STARTTLS",
+                                           "AUTH=PLAIN", NULL};
 static const char *const PLAIN[] = {"PLAIN", NULL};
 
 /* Greeting, CAPABILITY, STARTTLS, CAPABILITY after TLS, LOGOUT (Dovecot). */
 static void run_dovecot(size_t max_read)
 {
 	struct fx *f = fx_new(max_read);
-	static const char *const caps_after[] = {"IMAP4REV1", "SASL-IR", "ID", "AUTH=PLAIN",
-						 "AUTH=LOGIN", NULL};
+	static const char *const caps_after[] = {"IMAP4REV1",  "SASL-IR",    "ID",
+	                                         "AUTH=PLAIN", "AUTH=LOGIN", NULL};
 	static const char *const auth_after[] = {"PLAIN", "LOGIN", NULL};
 
 	stream_mem_add_str(f->m, 0, DOVECOT_GREETING);
-	stream_mem_add_str(f->m, 1, "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE "
-				    "IDLE LITERAL+ STARTTLS AUTH=PLAIN\r\n"
-				    "a1 OK Pre-login capabilities listed, post-login capabilities "
-				    "have more.\r\n");
+	stream_mem_add_str(f->m, 1,
+	                   "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE "
+	                   "IDLE LITERAL+ STARTTLS AUTH=PLAIN\r\n"
+	                   "a1 OK Pre-login capabilities listed, post-login capabilities "
+	                   "have more.\r\n");
 	stream_mem_add_str(f->m, 2, "a2 OK Begin TLS negotiation now.\r\n");
-	stream_mem_add_str(f->m, 3, "* CAPABILITY IMAP4rev1 SASL-IR ID AUTH=PLAIN AUTH=LOGIN\r\n"
-				    "a3 OK Pre-login capabilities listed.\r\n");
-	stream_mem_add_str(f->m, 4, "* BYE Logging out\r\na4 OK Logout completed (0.001 + 0.000 "
-				    "secs).\r\n");
+	stream_mem_add_str(f->m, 3,
+	                   "* CAPABILITY IMAP4rev1 SASL-IR ID AUTH=PLAIN AUTH=LOGIN\r\n"
+	                   "a3 OK Pre-login capabilities listed.\r\n");
+	stream_mem_add_str(f->m, 4,
+	                   "* BYE Logging out\r\na4 OK Logout completed (0.001 + 0.000 "
+	                   "secs).\r\n");
 
 	check_status(f, imap_dialect.greeting(&f->s), MP_OK);
 	assert_string_equal(f->res.greeting,
-			    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
-			    "LITERAL+ STARTTLS AUTH=PLAIN] Dovecot (Debian) ready.");
+	                    "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
+	                    "LITERAL+ STARTTLS AUTH=PLAIN] Dovecot (Debian) ready.");
 	/* The greeting's [CAPABILITY] already fills the lists. */
 	check_list(&f->res.caps_before, DOVECOT_CAPS);
 	check_list(&f->res.auth_before, PLAIN);
@@ -67,7 +69,7 @@ static void run_dovecot(size_t max_read)
 	imap_dialect.quit(&f->s);
 
 	assert_string_equal(stream_mem_written(f->m, NULL),
-			    "a1 CAPABILITY\r\na2 STARTTLS\r\na3 CAPABILITY\r\na4 LOGOUT\r\n");
+	                    "a1 CAPABILITY\r\na2 STARTTLS\r\na3 CAPABILITY\r\na4 LOGOUT\r\n");
 	assert_int_equal(f->s.err.code, MP_OK);
 	assert_int_equal(f->res.nfindings, 0);
 	fx_free(f);
@@ -94,8 +96,9 @@ static void test_capability_replaces_greeting(void **state)
 
 	(void)state;
 	stream_mem_add_str(f->m, 0, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n");
-	stream_mem_add_str(f->m, 1, "* capability imap4rev2 auth=scram-sha-256 starttls\r\n"
-				    "a1 ok done\r\n");
+	stream_mem_add_str(f->m, 1,
+	                   "* capability imap4rev2 auth=scram-sha-256 starttls\r\n"
+	                   "a1 ok done\r\n");
 	check_status(f, imap_dialect.greeting(&f->s), MP_OK);
 	check_status(f, imap_dialect.capabilities(&f->s), MP_OK);
 	check_list(&f->res.caps_before, caps);
@@ -108,17 +111,19 @@ static void test_capability_replaces_greeting(void **state)
 static void test_logindisabled(void **state)
 {
 	struct fx *f = fx_new(0);
-	static const char *const caps[] = {"IMAP4REV1", "SASL-IR", "LOGIN-REFERRALS", "ID",
-					   "ENABLE", "IDLE", "LITERAL+", "STARTTLS",
-					   "LOGINDISABLED", NULL};
+	static const char *const caps[] = {
+	    "IMAP4REV1", "SASL-IR",  "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE",
+	    "LITERAL+",  "STARTTLS", "LOGINDISABLED",   NULL};
 
 	(void)state;
-	stream_mem_add_str(f->m, 0, "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE "
-				    "IDLE LITERAL+ STARTTLS LOGINDISABLED] Dovecot (Debian) "
-				    "ready.\r\n");
-	stream_mem_add_str(f->m, 1, "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
-				    "LITERAL+ STARTTLS LOGINDISABLED\r\na1 OK Pre-login "
-				    "capabilities listed, post-login capabilities have more.\r\n");
+	stream_mem_add_str(f->m, 0,
+	                   "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE "
+	                   "IDLE LITERAL+ STARTTLS LOGINDISABLED] Dovecot (Debian) "
+	                   "ready.\r\n");
+	stream_mem_add_str(f->m, 1,
+	                   "* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
+	                   "LITERAL+ STARTTLS LOGINDISABLED\r\na1 OK Pre-login "
+	                   "capabilities listed, post-login capabilities have more.\r\n");
 	check_status(f, imap_dialect.greeting(&f->s), MP_OK);
 	check_status(f, imap_dialect.capabilities(&f->s), MP_OK);
 	check_list(&f->res.caps_before, caps);
@@ -229,10 +234,10 @@ static void test_literal_in_response(void **state)
 {
 	static const char *const caps[] = {"IMAP4REV1", "IDLE", NULL};
 	struct fx *f = capability_case("* ID (\"name\" {10}\r\na1 BAD x\r\n"
-				       " \"os\" {7+}\r\nLinux\r\n)\r\n"
-				       "* CAPABILITY IMAP4rev1 IDLE\r\n"
-				       "a1 OK done\r\n",
-				       MP_OK);
+	                               " \"os\" {7+}\r\nLinux\r\n)\r\n"
+	                               "* CAPABILITY IMAP4rev1 IDLE\r\n"
+	                               "a1 OK done\r\n",
+	                               MP_OK);
 
 	(void)state;
 	check_list(&f->res.caps_before, caps);
@@ -244,8 +249,8 @@ static void test_literal_in_capability(void **state)
 {
 	static const char *const caps[] = {"IMAP4REV1", "IDLE", "AUTH=PLAIN", NULL};
 	struct fx *f = capability_case("* CAPABILITY IMAP4rev1 {4}\r\nJUNK IDLE AUTH=PLAIN\r\n"
-				       "a1 OK done\r\n",
-				       MP_OK);
+	                               "a1 OK done\r\n",
+	                               MP_OK);
 
 	(void)state;
 	check_list(&f->res.caps_before, caps);
@@ -289,8 +294,8 @@ static void test_literal_then_eof(void **state)
 static void test_braces_not_literal(void **state)
 {
 	struct fx *f = capability_case("* OK {5} not at the end\r\n* OK {}\r\n* OK {x}\r\n"
-				       "a1 OK done\r\n",
-				       MP_OK);
+	                               "a1 OK done\r\n",
+	                               MP_OK);
 
 	(void)state;
 	fx_free(f);
@@ -397,7 +402,7 @@ static void test_starttls(void **state)
 	(void)state;
 	starttls_case("a2 OK Begin TLS negotiation now.\r\n", MP_OK);
 	starttls_case("a2 NO [UNAVAILABLE] TLS support isn't enabled.\r\n",
-		      MP_ERR_STARTTLS_REFUSED);
+	              MP_ERR_STARTTLS_REFUSED);
 	starttls_case("a2 BAD Unknown command.\r\n", MP_ERR_STARTTLS_REFUSED);
 }
 
@@ -437,34 +442,66 @@ static void test_quit(void **state)
 	fx_free(f);
 }
 
+/* What IMAP offers to logins (RFC 9051 6.2.3, 7.1.4): LOGIN unless
+ * LOGINDISABLED is advertised, and a PREAUTH greeting logs in already. */
+static void test_imap_offers_to_logins(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct strlist caps;
+	bool offered[AUTH_METHOD_COUNT] = {false};
+
+	(void)state;
+	memset(&caps, 0, sizeof(caps));
+	assert_true(imap_dialect.auth_methods & (1u << AUTH_IMAP_LOGIN));
+	assert_true(imap_dialect.auth_methods & (1u << AUTH_SCRAM_SHA_256));
+	assert_false(imap_dialect.auth_methods & (1u << AUTH_POP3_USER));
+	assert_int_equal(strlist_add_str(&caps, "IMAP4REV1"), 0);
+	imap_dialect.implied_methods(&f->res, &caps, offered);
+	assert_true(offered[AUTH_IMAP_LOGIN]);
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++)
+		assert_true(m == AUTH_IMAP_LOGIN || !offered[m]);
+	offered[AUTH_IMAP_LOGIN] = false;
+	assert_int_equal(strlist_add_str(&caps, "LOGINDISABLED"), 0);
+	imap_dialect.implied_methods(&f->res, &caps, offered);
+	assert_false(offered[AUTH_IMAP_LOGIN]);
+	assert_string_equal(imap_dialect.preauth_greeting, "* PREAUTH");
+	assert_true(imap_dialect.tagged);
+	assert_string_equal(imap_dialect.quit_command, "LOGOUT");
+	assert_string_equal(imap_dialect.login_probe_cap, "LOGINDISABLED");
+	assert_true(imap_dialect.login_probe_cap_forbids);
+	strlist_clear(&caps);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dovecot_session),
-		cmocka_unit_test(test_dovecot_trickled),
-		cmocka_unit_test(test_capability_replaces_greeting),
-		cmocka_unit_test(test_logindisabled),
-		cmocka_unit_test(test_caps_after_tls),
-		cmocka_unit_test(test_preauth_greeting),
-		cmocka_unit_test(test_bye_greeting),
-		cmocka_unit_test(test_bad_greetings),
-		cmocka_unit_test(test_nul_in_greeting),
-		cmocka_unit_test(test_silent_server),
-		cmocka_unit_test(test_literal_in_response),
-		cmocka_unit_test(test_literal_in_capability),
-		cmocka_unit_test(test_literal_over_limit),
-		cmocka_unit_test(test_literal_then_eof),
-		cmocka_unit_test(test_braces_not_literal),
-		cmocka_unit_test(test_unexpected_continuation),
-		cmocka_unit_test(test_wrong_tag),
-		cmocka_unit_test(test_tagged_not_ok_no_bad),
-		cmocka_unit_test(test_capability_refused),
-		cmocka_unit_test(test_response_flood),
-		cmocka_unit_test(test_closed_mid_response),
-		cmocka_unit_test(test_overlong_line),
-		cmocka_unit_test(test_starttls),
-		cmocka_unit_test(test_caps_limit),
-		cmocka_unit_test(test_quit),
+	    cmocka_unit_test(test_dovecot_session),
+	    cmocka_unit_test(test_imap_offers_to_logins),
+	    cmocka_unit_test(test_dovecot_trickled),
+	    cmocka_unit_test(test_capability_replaces_greeting),
+	    cmocka_unit_test(test_logindisabled),
+	    cmocka_unit_test(test_caps_after_tls),
+	    cmocka_unit_test(test_preauth_greeting),
+	    cmocka_unit_test(test_bye_greeting),
+	    cmocka_unit_test(test_bad_greetings),
+	    cmocka_unit_test(test_nul_in_greeting),
+	    cmocka_unit_test(test_silent_server),
+	    cmocka_unit_test(test_literal_in_response),
+	    cmocka_unit_test(test_literal_in_capability),
+	    cmocka_unit_test(test_literal_over_limit),
+	    cmocka_unit_test(test_literal_then_eof),
+	    cmocka_unit_test(test_braces_not_literal),
+	    cmocka_unit_test(test_unexpected_continuation),
+	    cmocka_unit_test(test_wrong_tag),
+	    cmocka_unit_test(test_tagged_not_ok_no_bad),
+	    cmocka_unit_test(test_capability_refused),
+	    cmocka_unit_test(test_response_flood),
+	    cmocka_unit_test(test_closed_mid_response),
+	    cmocka_unit_test(test_overlong_line),
+	    cmocka_unit_test(test_starttls),
+	    cmocka_unit_test(test_caps_limit),
+	    cmocka_unit_test(test_quit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

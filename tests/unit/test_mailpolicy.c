@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,71 @@ static void test_mtasts_txt(void **state)
 	assert_string_equal(m.txt_id, "20240101T000000");
 	assert_int_equal(mtasts_parse_txt(noid, strlen(noid), &m), -1);
 	assert_int_equal(mtasts_parse_txt(wrongv, strlen(wrongv), &m), -1);
+	/* RFC 8461 3.1 ABNF, strictly */
+	static const char *const bad[] = {
+	    "v=STSv10; id=1",   "v=STSv1; id=a;;",        "v=STSv1; id=abc; more=",
+	    "v=STSv1 id=abc",   " v=STSv1; id=abc",       "v=STSv1; id=abc; x y=1",
+	    "v=STSv1; id=ab-c", "v=STSv1; id=abc; e=a b",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(mtasts_parse_txt(bad[i], strlen(bad[i]), &m), -1);
+		assert_false(m.txt_valid);
+		assert_true(m.txt_error[0] != '\0');
+	}
+	static const char *const good[] = {
+	    "v=STSv1;id=abc",
+	    "v=STSv1; id=abc;",
+	    "v=STSv1 ;\tid=abc ; ext.1=x!y ;",
+	    "v=STSv1; id=abc; id=def",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(mtasts_parse_txt(good[i], strlen(good[i]), &m), 0);
+		assert_string_equal(m.txt_id, "abc");
+	}
+}
+
+/* RFC 8461 3.2: the first of a repeated field counts; the ABNF strictly;
+ * more mx lines than kept are counted, not dropped silently. */
+static void test_mtasts_policy_strict(void **state)
+{
+	struct mtasts_state m;
+	static const char twice[] = "version: STSv1\nmode: enforce\nmode: none\n"
+	                            "mx: a.test\nmax_age: 600\nmax_age: 1\n";
+	static const char *const bad[] = {
+	    "version: STSv1\nmode: enforce\nmx: **.example\nmax_age: 1\n",
+	    "version: STSv1\nmode: enforce\nmx: a..test\nmax_age: 1\n",
+	    "version: STSv1\n\nmode: enforce\nmx: a.test\nmax_age: 1\n",
+	    " version: STSv1\nmode: enforce\nmx: a.test\nmax_age: 1\n",
+	    "version: STSv1\nmode: enforce\nmx: a.test\nmax_age: 12345678901\n",
+	    "version: STSv1\nmode: enforce\nmx: a.test\nmax_age: 1\nmore:\n",
+	    "version: STSv10\nmode: enforce\nmx: a.test\nmax_age: 1\n",
+	    "version : STSv1\nmode: enforce\nmx: a.test\nmax_age: 1\n",
+	};
+	char many[4096];
+	size_t o = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(mtasts_parse_policy(twice, strlen(twice), &m), 0);
+	assert_int_equal(m.mode, MTASTS_ENFORCE);
+	assert_int_equal(m.max_age, 600);
+	assert_string_equal(m.repeated, "mode");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(mtasts_parse_policy(bad[i], strlen(bad[i]), &m), -1);
+		assert_false(m.policy_valid);
+	}
+	o += (size_t)snprintf(many + o, sizeof(many) - o, "version: STSv1\r\nmode: testing\r\n");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "mx: mx%d.example.test\r\n", i);
+	o += (size_t)snprintf(many + o, sizeof(many) - o, "max_age: 86400");
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(mtasts_parse_policy(many, o, &m), 0);
+	assert_int_equal(m.nmx, MP_MTASTS_MAX_MX);
+	assert_int_equal(m.nmx_total, 40);
+	assert_true(m.mx_truncated);
 }
 
 static void test_mtasts_policy(void **state)
@@ -62,6 +128,26 @@ static void test_tlsrpt(void **state)
 	assert_int_equal(t.nrua, 2);
 	assert_string_equal(t.rua[0], "mailto:r@example.test?x=y");
 	assert_int_equal(tlsrpt_parse(bad, strlen(bad), &t), -1);
+	/* RFC 8460 3 ABNF */
+	static const char *const worse[] = {
+	    "v=TLSRPTv10; rua=mailto:a@b.test",
+	    "v=TLSRPTv1;; rua=mailto:a@b.test",
+	    "v=TLSRPTv1; rua=mailto:a@b.test; x=",
+	    "v=TLSRPTv1; rua=mailto:a@b.test,",
+	    "v=TLSRPTv1; rua=mailto:a@b.test; rua=mailto:c@b.test",
+	    "v=TLSRPTv1; rua=mailto:a b@b.test",
+	    "v=TLSRPTv1",
+	};
+	for (size_t i = 0; i < sizeof(worse) / sizeof(worse[0]); i++) {
+		memset(&t, 0, sizeof(t));
+		assert_int_equal(tlsrpt_parse(worse[i], strlen(worse[i]), &t), -1);
+		assert_false(t.valid);
+	}
+	static const char spaced[] = "v=TLSRPTv1 ; rua=mailto:a@b.test , https://r.test/x ;";
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(tlsrpt_parse(spaced, strlen(spaced), &t), 0);
+	assert_int_equal(t.nrua, 2);
+	assert_string_equal(t.rua[1], "https://r.test/x");
 }
 
 static void test_autoconfig(void **state)
@@ -89,6 +175,30 @@ static void test_autoconfig(void **state)
 	assert_false(a->servers[1].incoming);
 	assert_int_equal(autoconfig_parse(xxe, strlen(xxe), "example.test", a), -1);
 	assert_non_null(strstr(a->error, "DTD"));
+	/* a real parser: comments are not servers, broken XML is refused */
+	static const char commented[] =
+	    "<?xml version=\"1.0\"?><clientConfig><emailProvider id=\"x\">"
+	    "<!-- <incomingServer type=\"imap\"><hostname>old.test</hostname><port>143</port>"
+	    "<socketType>plain</socketType></incomingServer> -->"
+	    "<incomingServer type=\"imap\"><hostname>new<!-- x -->.test</hostname>"
+	    "<port>993</port><socketType>SSL</socketType></incomingServer>"
+	    "</emailProvider></clientConfig>";
+	assert_int_equal(autoconfig_parse(commented, strlen(commented), "example.test", a), 0);
+	assert_int_equal(a->n, 1);
+	assert_string_equal(a->servers[0].hostname, "new.test");
+	static const char *const broken[] = {
+	    "<clientConfig><emailProvider><incomingServer type=\"imap\"><hostname>a&nbsp;.test"
+	    "</hostname><port>1</port></incomingServer></emailProvider></clientConfig>",
+	    "<clientConfig><emailProvider><incomingServer type=\"imap\"><hostname>a.test"
+	    "</host><port>1</port></incomingServer></emailProvider></clientConfig>",
+	    "<clientConfig><emailProvider><incomingServer type=\"imap\"><hostname>a.test"
+	    "</hostname><port>1</port></incomingServer></emailProvider>",
+	};
+	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		assert_int_equal(autoconfig_parse(broken[i], strlen(broken[i]), "x.test", a), -1);
+		assert_false(a->valid);
+		assert_non_null(strstr(a->error, "not well-formed"));
+	}
 	free(a);
 }
 
@@ -129,15 +239,34 @@ static void test_http(void **state)
 	assert_int_equal(http_parse_response(big, strlen(big), 4, false, &r, &err), MP_OK);
 	assert_true(r.truncated);
 	assert_int_equal(r.body_len, 4);
+	assert_false(r.complete);
+	http_response_free(&r);
+	/* a server that stalls before Content-Length is reached */
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789";
+	assert_int_equal(http_parse_response(cut, strlen(cut), 100, false, &r, &err), MP_OK);
+	assert_false(r.complete);
+	http_response_free(&r);
+	static const char whole[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n"
+	                            "Content-Type: text/plain; charset=utf-8\r\n\r\n0123456789";
+	assert_int_equal(http_parse_response(whole, strlen(whole), 100, false, &r, &err), MP_OK);
+	assert_true(r.complete);
+	assert_string_equal(r.content_type, "text/plain; charset=utf-8");
+	http_response_free(&r);
+	assert_int_equal(http_parse_response(chunked, strlen(chunked), 100, true, &r, &err), MP_OK);
+	assert_true(r.complete);
 	http_response_free(&r);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mtasts_txt), cmocka_unit_test(test_mtasts_policy),
-	    cmocka_unit_test(test_tlsrpt),     cmocka_unit_test(test_autoconfig),
-	    cmocka_unit_test(test_rdata),      cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_mtasts_txt),
+	    cmocka_unit_test(test_mtasts_policy),
+	    cmocka_unit_test(test_mtasts_policy_strict),
+	    cmocka_unit_test(test_tlsrpt),
+	    cmocka_unit_test(test_autoconfig),
+	    cmocka_unit_test(test_rdata),
+	    cmocka_unit_test(test_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,10 +4,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "probe/app/cli.h"
+#include "probe/dialects/dialect.h"
 #include "probe/engine/plan.h"
 
 static void test_url_schemes_and_default_ports(void **state)
@@ -18,15 +20,15 @@ static void test_url_schemes_and_default_ports(void **state)
 		enum sec_mode mode;
 		uint16_t port;
 	} cases[] = {
-		{"smtp://mx.test", PROTO_SMTP, MODE_PLAIN, 25},
-		{"smtp+starttls://mx.test:2525", PROTO_SMTP, MODE_STARTTLS, 2525},
-		{"smtps://mx.test", PROTO_SMTP, MODE_TLS, 465},
-		{"IMAP://mx.test/", PROTO_IMAP, MODE_PLAIN, 143},
-		{"imap+starttls://mx.test", PROTO_IMAP, MODE_STARTTLS, 143},
-		{"imaps://mx.test:10993", PROTO_IMAP, MODE_TLS, 10993},
-		{"pop3://mx.test", PROTO_POP3, MODE_PLAIN, 110},
-		{"pop3+starttls://mx.test", PROTO_POP3, MODE_STARTTLS, 110},
-		{"pop3s://mx.test", PROTO_POP3, MODE_TLS, 995},
+	    {"smtp://mx.test", PROTO_SMTP, MODE_PLAIN, 25},
+	    {"smtp+starttls://mx.test:2525", PROTO_SMTP, MODE_STARTTLS, 2525},
+	    {"smtps://mx.test", PROTO_SMTP, MODE_TLS, 465},
+	    {"IMAP://mx.test/", PROTO_IMAP, MODE_PLAIN, 143},
+	    {"imap+starttls://mx.test", PROTO_IMAP, MODE_STARTTLS, 143},
+	    {"imaps://mx.test:10993", PROTO_IMAP, MODE_TLS, 10993},
+	    {"pop3://mx.test", PROTO_POP3, MODE_PLAIN, 110},
+	    {"pop3+starttls://mx.test", PROTO_POP3, MODE_STARTTLS, 110},
+	    {"pop3s://mx.test", PROTO_POP3, MODE_TLS, 995},
 	};
 	struct endpoint ep;
 	struct mp_error err;
@@ -124,8 +126,8 @@ static void test_narrowed_matrix(void **state)
 {
 	struct run_options opt;
 	struct endpoint *eps = NULL;
-	const char *args[] = {"--protocols", "smtp", "--ports", "25,587", "--modes",
-			      "starttls,plain", "127.0.0.1", NULL};
+	const char *args[] = {"--protocols", "smtp",           "--ports",   "25,587",
+	                      "--modes",     "starttls,plain", "127.0.0.1", NULL};
 	size_t n = build(&opt, &eps, args);
 
 	(void)state;
@@ -190,12 +192,17 @@ static void test_urls_and_hosts_mix(void **state)
 static void test_cli_errors(void **state)
 {
 	static const char *const bad[][4] = {
-		{"--ports", "0", "h", NULL},      {"--ports", "70000", "h", NULL},
-		{"--ports", "abc", "h", NULL},    {"--format", "xml", "h", NULL},
-		{"--modes", "ssl3", "h", NULL},   {"--protocols", "ftp", "h", NULL},
-		{"--timeout", "-5", "h", NULL},   {"--concurrency", "0", "h", NULL},
-		{"--bogus", "h", NULL, NULL},     {"--auto", "nntp", "h", NULL},
-		{"--greeting-timeout", NULL, NULL, NULL},
+	    {"--ports", "0", "h", NULL},
+	    {"--ports", "70000", "h", NULL},
+	    {"--ports", "abc", "h", NULL},
+	    {"--format", "xml", "h", NULL},
+	    {"--modes", "ssl3", "h", NULL},
+	    {"--protocols", "ftp", "h", NULL},
+	    {"--timeout", "-5", "h", NULL},
+	    {"--concurrency", "0", "h", NULL},
+	    {"--bogus", "h", NULL, NULL},
+	    {"--auto", "nntp", "h", NULL},
+	    {"--greeting-timeout", NULL, NULL, NULL},
 	};
 	struct run_options opt;
 	struct mp_error err;
@@ -225,8 +232,8 @@ static void test_port_without_known_protocol(void **state)
 	struct endpoint *eps = NULL;
 	struct mp_error err;
 	size_t n = 0;
-	char *argv[] = {(char *)"mailprobe", (char *)"--ports", (char *)"2525,4444",
-			(char *)"h", NULL};
+	char *argv[] = {(char *)"mailprobe", (char *)"--ports", (char *)"2525,4444", (char *)"h",
+	                NULL};
 
 	(void)state;
 	assert_int_equal(cli_parse(4, argv, &opt, &err), CLI_RUN);
@@ -235,19 +242,149 @@ static void test_port_without_known_protocol(void **state)
 	assert_null(eps);
 }
 
+/* The default matrix, pinned cell by cell: the planner reads it from the
+ * dialect table, and it must stay what it was (7 endpoints per host). */
+static void test_default_matrix_pinned(void **state)
+{
+	static const struct {
+		enum protocol proto;
+		uint16_t port;
+		enum sec_mode mode;
+	} want[] = {
+	    {PROTO_SMTP, 25, MODE_STARTTLS}, {PROTO_SMTP, 587, MODE_STARTTLS},
+	    {PROTO_SMTP, 465, MODE_TLS},     {PROTO_IMAP, 143, MODE_STARTTLS},
+	    {PROTO_IMAP, 993, MODE_TLS},     {PROTO_POP3, 110, MODE_STARTTLS},
+	    {PROTO_POP3, 995, MODE_TLS},
+	};
+	struct run_options opt;
+	struct endpoint *eps = NULL;
+	const char *args[] = {"mx.test", NULL};
+	size_t n = build(&opt, &eps, args);
+
+	(void)state;
+	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(eps[i].proto, want[i].proto);
+		assert_int_equal(eps[i].port, want[i].port);
+		assert_int_equal(eps[i].mode, want[i].mode);
+	}
+	free(eps);
+}
+
+/* Every protocol of the table: its default matrix alone with --protocols,
+ * its --auto order, its URL schemes and default ports, its well-known
+ * ports told apart without --protocols, its implicit-TLS port. */
+static void test_plan_follows_dialect_table(void **state)
+{
+	(void)state;
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_for((enum protocol)p);
+		struct run_options opt;
+		struct endpoint *eps = NULL;
+		struct endpoint ep;
+		struct mp_error err;
+		char url[64], portarg[8];
+		size_t n, k;
+
+		assert_non_null(d);
+		{
+			const char *args[] = {"--protocols", d->name, "mx.test", NULL};
+
+			n = build(&opt, &eps, args);
+			for (k = 0; k < DIALECT_MAX_PORTS && d->matrix[k].port; k++) {
+				assert_true(k < n);
+				assert_int_equal(eps[k].proto, p);
+				assert_int_equal(eps[k].port, d->matrix[k].port);
+				assert_int_equal(eps[k].mode, d->matrix[k].mode);
+			}
+			assert_int_equal(n, k);
+			free(eps);
+		}
+		{
+			const char *args[] = {"--auto", d->name, "mx.test", NULL};
+
+			n = build(&opt, &eps, args);
+			for (k = 0; k < DIALECT_MAX_PORTS && d->auto_order[k].port; k++) {
+				assert_true(k < n);
+				assert_int_equal(eps[k].proto, p);
+				assert_int_equal(eps[k].port, d->auto_order[k].port);
+				assert_int_equal(eps[k].mode, d->auto_order[k].mode);
+			}
+			assert_int_equal(n, k);
+			free(eps);
+		}
+		snprintf(url, sizeof(url), "%s://mx.test", d->name);
+		assert_int_equal(plan_parse_url(url, &ep, &err), 1);
+		assert_int_equal(ep.proto, p);
+		assert_int_equal(ep.mode, MODE_PLAIN);
+		assert_int_equal(ep.port, d->port_plain);
+		snprintf(url, sizeof(url), "%s+STARTTLS://mx.test", d->name);
+		assert_int_equal(plan_parse_url(url, &ep, &err), d->starttls_command ? 1 : -1);
+		if (d->starttls_command) {
+			assert_int_equal(ep.mode, MODE_STARTTLS);
+			assert_int_equal(ep.port, d->port_plain);
+		}
+		if (d->scheme_tls) {
+			snprintf(url, sizeof(url), "%s://mx.test", d->scheme_tls);
+			assert_int_equal(plan_parse_url(url, &ep, &err), 1);
+			assert_int_equal(ep.proto, p);
+			assert_int_equal(ep.mode, MODE_TLS);
+			assert_int_equal(ep.port, d->port_tls);
+		}
+		for (k = 0; k < DIALECT_MAX_PORTS && d->well_known_ports[k]; k++) {
+			const char *args[] = {"--ports", portarg, "mx.test", NULL};
+			uint16_t port = d->well_known_ports[k];
+
+			snprintf(portarg, sizeof(portarg), "%u", (unsigned)port);
+			n = build(&opt, &eps, args);
+			assert_int_equal(n, 1);
+			assert_int_equal(eps[0].proto, p);
+			assert_int_equal(eps[0].mode,
+			                 port == d->port_tls ? MODE_TLS : MODE_STARTTLS);
+			free(eps);
+		}
+	}
+}
+
+/* The messages that list protocols and schemes come from the table and
+ * read as before. */
+static void test_messages_list_the_table(void **state)
+{
+	struct endpoint ep;
+	struct mp_error err;
+	struct run_options opt;
+	struct endpoint *eps = NULL;
+	size_t n = 0;
+	char *argv[] = {(char *)"mailprobe", (char *)"--ports", (char *)"4444", (char *)"h", NULL};
+
+	(void)state;
+	assert_int_equal(plan_parse_url("ftp://mx.test", &ep, &err), -1);
+	assert_string_equal(err.msg, "unknown scheme in 'ftp://mx.test': use smtp, smtp+starttls, "
+	                             "smtps, imap, imap+starttls, imaps, pop3, pop3+starttls or "
+	                             "pop3s");
+	assert_int_equal(plan_parse_url("smtps+starttls://mx.test", &ep, &err), -1);
+	assert_int_equal(cli_parse(4, argv, &opt, &err), CLI_RUN);
+	assert_int_equal(plan_build(&opt, &eps, &n, &err), -1);
+	assert_string_equal(err.msg, "cannot tell which protocol port 4444 speaks; add "
+	                             "--protocols smtp|imap|pop3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_schemes_and_default_ports),
-		cmocka_unit_test(test_url_ipv6_and_errors),
-		cmocka_unit_test(test_bare_hosts),
-		cmocka_unit_test(test_default_matrix),
-		cmocka_unit_test(test_narrowed_matrix),
-		cmocka_unit_test(test_modes_only_keep_compatible_ports),
-		cmocka_unit_test(test_auto_order),
-		cmocka_unit_test(test_urls_and_hosts_mix),
-		cmocka_unit_test(test_cli_errors),
-		cmocka_unit_test(test_port_without_known_protocol),
+	    cmocka_unit_test(test_url_schemes_and_default_ports),
+	    cmocka_unit_test(test_url_ipv6_and_errors),
+	    cmocka_unit_test(test_bare_hosts),
+	    cmocka_unit_test(test_default_matrix),
+	    cmocka_unit_test(test_narrowed_matrix),
+	    cmocka_unit_test(test_modes_only_keep_compatible_ports),
+	    cmocka_unit_test(test_auto_order),
+	    cmocka_unit_test(test_urls_and_hosts_mix),
+	    cmocka_unit_test(test_cli_errors),
+	    cmocka_unit_test(test_port_without_known_protocol),
+	    cmocka_unit_test(test_default_matrix_pinned),
+	    cmocka_unit_test(test_plan_follows_dialect_table),
+	    cmocka_unit_test(test_messages_list_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

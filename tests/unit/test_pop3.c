@@ -12,10 +12,9 @@
 #include "core/stream.h"
 #include "probe/dialects/dialect.h"
 
-
 #define FX_PROTO PROTO_POP3
-#define FX_MODE MODE_STARTTLS
-#define FX_PORT 110
+#define FX_MODE  MODE_STARTTLS
+#define FX_PORT  110
 #include "dialect_fixture.h"
 
 /* True if the transcript holds a note containing needle. */
@@ -31,29 +30,26 @@ static bool has_note(const struct fx *f, const char *needle)
 
 static const char DOVECOT_GREETING[] = "+OK Dovecot (Debian) ready.\r\n";
 static const char DOVECOT_CAPA[] = "+OK\r\n"
-				   "CAPA\r\n"
-				   "TOP\r\n"
-				   "UIDL\r\n"
-				   "RESP-CODES\r\n"
-				   "PIPELINING\r\n"
-				   "AUTH-RESP-CODE\r\n"
-				   "STLS\r\n"
-				   "USER\r\n"
-				   "SASL PLAIN LOGIN\r\n"
-				   ".\r\n";
-static const char *const DOVECOT_CAPS[] = {"CAPA",       "TOP",
-					   "UIDL",       "RESP-CODES",
-					   "PIPELINING", "AUTH-RESP-CODE",
-					   "STLS",       "USER",
-					   "SASL PLAIN LOGIN", NULL};
+                                   "CAPA\r\n"
+                                   "TOP\r\n"
+                                   "UIDL\r\n"
+                                   "RESP-CODES\r\n"
+                                   "PIPELINING\r\n"
+                                   "AUTH-RESP-CODE\r\n"
+                                   "STLS\r\n"
+                                   "USER\r\n"
+                                   "SASL PLAIN LOGIN\r\n"
+                                   ".\r\n";
+static const char *const DOVECOT_CAPS[] = {
+    "CAPA",           "TOP",  "UIDL", "RESP-CODES",       "PIPELINING",
+    "AUTH-RESP-CODE", "STLS", "USER", "SASL PLAIN LOGIN", NULL};
 static const char *const USER_PLAIN_LOGIN[] = {"USER", "PLAIN", "LOGIN", NULL};
 
 /* Greeting, CAPA, STLS, CAPA after TLS, QUIT, as Dovecot says them. */
 static void run_dovecot(size_t max_read)
 {
 	struct fx *f = fx_new(max_read);
-	static const char *const caps_after[] = {"CAPA", "TOP", "UIDL", "USER", "SASL PLAIN",
-						 NULL};
+	static const char *const caps_after[] = {"CAPA", "TOP", "UIDL", "USER", "SASL PLAIN", NULL};
 	static const char *const auth_after[] = {"USER", "PLAIN", NULL};
 
 	stream_mem_add_str(f->m, 0, DOVECOT_GREETING);
@@ -116,10 +112,10 @@ static void test_apop_timestamp(void **state)
 static void test_no_apop_timestamp(void **state)
 {
 	static const char *const banners[] = {
-		"+OK <no-at-sign>\r\n",
-		"+OK <unterminated@example\r\n",
-		"+OK <has space@example>\r\n",
-		"+OK ready >x@y<\r\n",
+	    "+OK <no-at-sign>\r\n",
+	    "+OK <unterminated@example\r\n",
+	    "+OK <has space@example>\r\n",
+	    "+OK ready >x@y<\r\n",
 	};
 
 	(void)state;
@@ -237,13 +233,14 @@ static void test_capa_dot_unstuffing(void **state)
 {
 	struct fx *f = fx_new(0);
 	static const char *const caps[] = {".X-DOT", "SASL SCRAM-SHA-1", "IMPLEMENTATION Foo 1.0",
-					   NULL};
+	                                   NULL};
 	static const char *const auth[] = {"SCRAM-SHA-1", NULL};
 
 	(void)state;
 	stream_mem_add_str(f->m, 0, "+OK\r\n");
-	stream_mem_add_str(f->m, 1, "+OK Capability list follows\r\n..x-dot\r\nsasl SCRAM-SHA-1\r\n"
-				    "implementation   Foo 1.0\r\n\r\n.\r\n");
+	stream_mem_add_str(f->m, 1,
+	                   "+OK Capability list follows\r\n..x-dot\r\nsasl SCRAM-SHA-1\r\n"
+	                   "implementation   Foo 1.0\r\n\r\n.\r\n");
 	check_status(f, pop3_dialect.greeting(&f->s), MP_OK);
 	check_status(f, pop3_dialect.capabilities(&f->s), MP_OK);
 	check_list(&f->res.caps_before, caps);
@@ -331,7 +328,7 @@ static void test_stls(void **state)
 	(void)state;
 	stls_case("+OK Begin TLS negotiation now.\r\n", MP_OK, NULL);
 	stls_case("-ERR [IN-USE] TLS already active\r\n", MP_ERR_STARTTLS_REFUSED,
-		  "-ERR [IN-USE] TLS already active");
+	          "-ERR [IN-USE] TLS already active");
 	stls_case("-ERR\r\n", MP_ERR_STARTTLS_REFUSED, "\"-ERR\"");
 	stls_case("220 go ahead\r\n", MP_ERR_PROTOCOL, "neither +OK nor -ERR");
 }
@@ -351,27 +348,57 @@ static void test_quit(void **state)
 	fx_free(f);
 }
 
+/* What POP3 offers to logins (RFC 1939 7): USER/PASS and APOP besides
+ * SASL; APOP only when the greeting carried a timestamp. */
+static void test_pop3_offers_to_logins(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct strlist caps;
+	bool offered[AUTH_METHOD_COUNT] = {false};
+
+	(void)state;
+	memset(&caps, 0, sizeof(caps));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_POP3_USER));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_POP3_APOP));
+	assert_true(pop3_dialect.auth_methods & (1u << AUTH_PLAIN));
+	assert_false(pop3_dialect.auth_methods & (1u << AUTH_IMAP_LOGIN));
+	pop3_dialect.implied_methods(&f->res, &caps, offered);
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++)
+		assert_false(offered[m]);
+	f->res.apop_timestamp = strdup("<1896.697170952@dbc.mtview.ca.us>");
+	assert_non_null(f->res.apop_timestamp);
+	pop3_dialect.implied_methods(&f->res, &caps, offered);
+	assert_true(offered[AUTH_POP3_APOP]);
+	assert_null(pop3_dialect.preauth_greeting);
+	assert_false(pop3_dialect.tagged);
+	assert_string_equal(pop3_dialect.starttls_command, "STLS");
+	assert_string_equal(pop3_dialect.login_probe_cap, "USER");
+	assert_false(pop3_dialect.login_probe_cap_forbids);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dovecot_session),
-		cmocka_unit_test(test_dovecot_trickled),
-		cmocka_unit_test(test_apop_timestamp),
-		cmocka_unit_test(test_no_apop_timestamp),
-		cmocka_unit_test(test_err_greeting),
-		cmocka_unit_test(test_bad_greetings),
-		cmocka_unit_test(test_bare_ok_greeting),
-		cmocka_unit_test(test_silent_server),
-		cmocka_unit_test(test_capa_err),
-		cmocka_unit_test(test_capa_without_dot_then_eof),
-		cmocka_unit_test(test_capa_without_dot_then_silence),
-		cmocka_unit_test(test_capa_dot_unstuffing),
-		cmocka_unit_test(test_capa_garbage_status),
-		cmocka_unit_test(test_capa_flood),
-		cmocka_unit_test(test_capa_overlong_line),
-		cmocka_unit_test(test_nul_in_capa),
-		cmocka_unit_test(test_stls),
-		cmocka_unit_test(test_quit),
+	    cmocka_unit_test(test_dovecot_session),
+	    cmocka_unit_test(test_pop3_offers_to_logins),
+	    cmocka_unit_test(test_dovecot_trickled),
+	    cmocka_unit_test(test_apop_timestamp),
+	    cmocka_unit_test(test_no_apop_timestamp),
+	    cmocka_unit_test(test_err_greeting),
+	    cmocka_unit_test(test_bad_greetings),
+	    cmocka_unit_test(test_bare_ok_greeting),
+	    cmocka_unit_test(test_silent_server),
+	    cmocka_unit_test(test_capa_err),
+	    cmocka_unit_test(test_capa_without_dot_then_eof),
+	    cmocka_unit_test(test_capa_without_dot_then_silence),
+	    cmocka_unit_test(test_capa_dot_unstuffing),
+	    cmocka_unit_test(test_capa_garbage_status),
+	    cmocka_unit_test(test_capa_flood),
+	    cmocka_unit_test(test_capa_overlong_line),
+	    cmocka_unit_test(test_nul_in_capa),
+	    cmocka_unit_test(test_stls),
+	    cmocka_unit_test(test_quit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

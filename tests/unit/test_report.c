@@ -1104,6 +1104,115 @@ static void test_exit_code(void **state)
 	free_all(r, 3);
 }
 
+/* ---- the table fitted to a terminal's width ---- */
+
+static char *render_table_width(const struct run_report *r, size_t width)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	assert_non_null(f);
+	assert_int_equal(report_write_table_width(f, r, false, width), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/* The widest line of out, in code points. */
+static size_t widest_line(const char *out)
+{
+	size_t widest = 0, w = 0;
+
+	for (const unsigned char *p = (const unsigned char *)out; *p; p++) {
+		if (*p == '\n') {
+			widest = w > widest ? w : widest;
+			w = 0;
+		} else if ((*p & 0xC0) != 0x80) {
+			w++;
+		}
+	}
+	return w > widest ? w : widest;
+}
+
+/* out with every run of spaces and newlines made one space. */
+static char *squeeze(const char *out)
+{
+	char *s = strdup(out), *o = s;
+
+	assert_non_null(s);
+	for (const char *p = out; *p; p++) {
+		if (*p == ' ' || *p == '\n') {
+			if (o == s || o[-1] != ' ')
+				*o++ = ' ';
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return s;
+}
+
+static void test_table_fits_width(void **state)
+{
+	struct fixture *fx = *state;
+	size_t len = 0;
+	char *full = render_table(&fx->rep, false, &len); /* a memstream: no limit */
+	char *unlimited = render_table_width(&fx->rep, 0);
+	char *full_words = squeeze(full);
+	const size_t widths[] = {100, 80, 60, 40};
+
+	assert_string_equal(unlimited, full);
+	assert_true(widest_line(full) > 80);
+	for (size_t k = 0; k < sizeof(widths) / sizeof(widths[0]); k++) {
+		char *out = render_table_width(&fx->rep, widths[k]);
+		char *head = line_with(out, "PROTO");
+		char *row = line_with(out, "127.0.0.1:25 ");
+		char *words = squeeze(out);
+
+		if (widest_line(out) > widths[k]) /* shows what went wrong */
+			fprintf(stderr, "at %zu columns:\n%s", widths[k], out);
+		assert_true(widest_line(out) <= widths[k]);
+		/* these columns always stay */
+		assert_non_null(head);
+		assert_non_null(strstr(head, "HOST:PORT"));
+		assert_non_null(strstr(head, "STATUS"));
+		assert_non_null(row);
+		assert_non_null(strstr(row, " refused"));
+		/* wrapped text keeps every word, in order */
+		assert_non_null(
+		    strstr(words, "! certificate not verified: self-signed certificate "));
+		assert_non_null(strstr(words,
+		                       "(certificate not verified, TLSv1.3, STARTTLS, direct; "
+		                       "the only one that works)"));
+		assert_non_null(strstr(words, "5 endpoints probed, 4 answered, 5123 ms"));
+		/* the same endpoints in the same order */
+		assert_true(strstr(out, "127.0.0.1:587") < strstr(out, "127.0.0.1:25 "));
+		assert_terminal_safe(out, strlen(out));
+		free(head);
+		free(row);
+		free(words);
+		free(out);
+	}
+	free(full_words);
+	free(unlimited);
+	free(full);
+}
+
+/* At 60 columns the table keeps PROTO, HOST:PORT, MODE, STATUS at least, and
+ * drops TIME before MODE. */
+static void test_table_drop_order(void **state)
+{
+	struct fixture *fx = *state;
+	char *out = render_table_width(&fx->rep, 60);
+	char *head = line_with(out, "PROTO");
+
+	assert_non_null(head);
+	assert_null(strstr(head, "TIME"));
+	assert_non_null(strstr(head, "MODE"));
+	free(head);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1229,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_table_auth_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_color, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_empty_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_fits_width, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_drop_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transcript_escaped_with_times, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recommend_best, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recommend_order, setup, teardown),

@@ -1,4 +1,4 @@
-/* test_sasl.c - SASL client mechanisms (probe/sasl.c) and base64 (core/base64.c).
+/* test_sasl.c - SASL client mechanisms (probe/dialects/sasl*.c) and base64 (core/base64.c).
  *
  * Vectors come from the RFCs (2195, 5802, 7677, 1939, 4954, 4648, 7628) and
  * Google's XOAUTH2 documentation; hostile cases play a lying server.

@@ -12,48 +12,58 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/deadline.h"
 #include "core/stream.h"
+#include "probe/dialects/auth.h"
 #include "probe/dialects/dialect.h"
 
-
 #define FX_PROTO PROTO_SMTP
-#define FX_MODE MODE_PLAIN
-#define FX_PORT 25
+#define FX_MODE  MODE_PLAIN
+#define FX_PORT  25
 #include "dialect_fixture.h"
 
 static const char POSTFIX_GREETING[] = "220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n";
 static const char POSTFIX_EHLO[] = "250-mail.example.org\r\n"
-				   "250-PIPELINING\r\n"
-				   "250-SIZE 10240000\r\n"
-				   "250-VRFY\r\n"
-				   "250-ETRN\r\n"
-				   "250-STARTTLS\r\n"
-				   "250-AUTH PLAIN LOGIN\r\n"
-				   "250-AUTH=PLAIN LOGIN\r\n"
-				   "250-ENHANCEDSTATUSCODES\r\n"
-				   "250-8BITMIME\r\n"
-				   "250-DSN\r\n"
-				   "250-SMTPUTF8\r\n"
-				   "250 CHUNKING\r\n";
-static const char *const POSTFIX_CAPS[] = {
-	"PIPELINING", "SIZE 10240000", "VRFY", "ETRN", "STARTTLS", "AUTH PLAIN LOGIN",
-	"AUTH=PLAIN LOGIN", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING",
-	NULL};
+                                   "250-PIPELINING\r\n"
+                                   "250-SIZE 10240000\r\n"
+                                   "250-VRFY\r\n"
+                                   "250-ETRN\r\n"
+                                   "250-STARTTLS\r\n"
+                                   "250-AUTH PLAIN LOGIN\r\n"
+                                   "250-AUTH=PLAIN LOGIN\r\n"
+                                   "250-ENHANCEDSTATUSCODES\r\n"
+                                   "250-8BITMIME\r\n"
+                                   "250-DSN\r\n"
+                                   "250-SMTPUTF8\r\n"
+                                   "250 CHUNKING\r\n";
+static const char *const POSTFIX_CAPS[] = {"PIPELINING",
+                                           "SIZE 10240000",
+                                           "VRFY",
+                                           "ETRN",
+                                           "STARTTLS",
+                                           "AUTH PLAIN LOGIN",
+                                           "AUTH=PLAIN LOGIN",
+                                           "ENHANCEDSTATUSCODES",
+                                           "8BITMIME",
+                                           "DSN",
+                                           "SMTPUTF8",
+                                           "CHUNKING",
+                                           NULL};
 static const char *const PLAIN_LOGIN[] = {"PLAIN", "LOGIN", NULL};
 
 /* Greeting, EHLO, STARTTLS go-ahead and EHLO again, as Postfix says them. */
 static void run_postfix(size_t max_read)
 {
 	struct fx *f = fx_new(max_read);
-	static const char *const caps_after[] = {"PIPELINING", "SIZE 10240000", "AUTH PLAIN",
-						 NULL};
+	static const char *const caps_after[] = {"PIPELINING", "SIZE 10240000", "AUTH PLAIN", NULL};
 
 	stream_mem_add_str(f->m, 0, POSTFIX_GREETING);
 	stream_mem_add_str(f->m, 1, POSTFIX_EHLO);
 	stream_mem_add_str(f->m, 2, "220 2.0.0 Ready to start TLS\r\n");
-	stream_mem_add_str(f->m, 3, "250-mail.example.org\r\n250-PIPELINING\r\n"
-				    "250-SIZE 10240000\r\n250 AUTH PLAIN\r\n");
+	stream_mem_add_str(f->m, 3,
+	                   "250-mail.example.org\r\n250-PIPELINING\r\n"
+	                   "250-SIZE 10240000\r\n250 AUTH PLAIN\r\n");
 	stream_mem_add_str(f->m, 4, "221 2.0.0 Bye\r\n");
 
 	check_status(f, smtp_dialect.greeting(&f->s), MP_OK);
@@ -75,7 +85,7 @@ static void run_postfix(size_t max_read)
 	smtp_dialect.quit(&f->s);
 
 	assert_string_equal(stream_mem_written(f->m, NULL),
-			    "EHLO probe.example\r\nSTARTTLS\r\nEHLO probe.example\r\nQUIT\r\n");
+	                    "EHLO probe.example\r\nSTARTTLS\r\nEHLO probe.example\r\nQUIT\r\n");
 	assert_int_equal(f->res.nfindings, 0);
 	fx_free(f);
 }
@@ -130,8 +140,9 @@ static void test_ehlo_normalised(void **state)
 
 	(void)state;
 	stream_mem_add_str(f->m, 0, "220 x\r\n");
-	stream_mem_add_str(f->m, 1, "250-x\r\n250-starttls\r\n250-auth  cram-md5\t  plain \r\n"
-				    "250-StartTLS\r\n250-\r\n250 size\r\n");
+	stream_mem_add_str(f->m, 1,
+	                   "250-x\r\n250-starttls\r\n250-auth  cram-md5\t  plain \r\n"
+	                   "250-StartTLS\r\n250-\r\n250 size\r\n");
 	check_status(f, smtp_dialect.greeting(&f->s), MP_OK);
 	check_status(f, smtp_dialect.capabilities(&f->s), MP_OK);
 	check_list(&f->res.caps_before, caps);
@@ -186,7 +197,7 @@ static void test_ehlo_refused_helo(void **state)
 	check_status(f, smtp_dialect.greeting(&f->s), MP_OK);
 	check_status(f, smtp_dialect.capabilities(&f->s), MP_OK);
 	assert_string_equal(stream_mem_written(f->m, NULL),
-			    "EHLO probe.example\r\nHELO probe.example\r\n");
+	                    "EHLO probe.example\r\nHELO probe.example\r\n");
 	assert_true(f->res.ehlo_refused);
 	assert_true(result_has_finding(&f->res, FINDING_EHLO_REFUSED));
 	assert_int_equal(f->res.caps_before.n, 0);
@@ -450,7 +461,7 @@ static void test_starttls_refused(void **state)
 {
 	(void)state;
 	starttls_case("454 4.7.0 TLS not available due to local problem\r\n",
-		      MP_ERR_STARTTLS_REFUSED, "454 4.7.0 TLS not available due to local problem");
+	              MP_ERR_STARTTLS_REFUSED, "454 4.7.0 TLS not available due to local problem");
 	starttls_case("501 5.5.4 Syntax error\r\n", MP_ERR_STARTTLS_REFUSED, "501 5.5.4");
 	starttls_case("502 5.5.1 not implemented\r\n", MP_ERR_STARTTLS_REFUSED, "502");
 	starttls_case("250 ok?\r\n", MP_ERR_PROTOCOL, "250 ok?");
@@ -500,14 +511,87 @@ static void test_dialect_for(void **state)
 	assert_ptr_equal(dialect_for(PROTO_IMAP), &imap_dialect);
 	assert_ptr_equal(dialect_for(PROTO_POP3), &pop3_dialect);
 	assert_null(dialect_for(PROTO_COUNT));
+	assert_null(dialect_for((enum protocol) - 1));
 	for (int p = 0; p < PROTO_COUNT; p++) {
 		const struct dialect *d = dialect_for((enum protocol)p);
 
+		assert_non_null(d); /* a protocol without its line in dialect_table */
 		assert_int_equal(d->proto, p);
 		assert_string_equal(d->name, protocol_name((enum protocol)p));
 	}
 	assert_int_equal(smtp_dialect.port_plain, 25);
 	assert_int_equal(smtp_dialect.port_tls, 465);
+}
+
+/* Each line of the dialect table is complete and consistent: every step,
+ * ports that lead back to it, the methods authenticate must take, and the
+ * facts the checks read. */
+static void test_dialect_table_complete(void **state)
+{
+	(void)state;
+	for (int p = 0; p < PROTO_COUNT; p++) {
+		const struct dialect *d = dialect_table[p];
+
+		assert_non_null(d);
+		assert_non_null(d->greeting);
+		assert_non_null(d->capabilities);
+		assert_non_null(d->quit);
+		assert_non_null(d->authenticate);
+		assert_non_null(d->read_reply);
+		assert_true((d->starttls != NULL) == (d->starttls_command != NULL));
+		assert_non_null(d->quit_command);
+		assert_non_null(d->noop_command);
+		assert_true(d->port_plain != 0);
+		assert_true((d->scheme_tls != NULL) == (d->port_tls != 0));
+		if (d->port_tls)
+			assert_ptr_equal(dialect_of_tls_port(d->port_tls), d);
+		for (size_t i = 0; i < DIALECT_MAX_PORTS && d->well_known_ports[i]; i++)
+			assert_ptr_equal(dialect_of_port(d->well_known_ports[i]), d);
+		/* A matrix cell speaks TLS exactly on the implicit-TLS port. */
+		for (size_t i = 0; i < DIALECT_MAX_PORTS && d->matrix[i].port; i++)
+			assert_true((d->matrix[i].mode == MODE_TLS) ==
+			            (dialect_of_tls_port(d->matrix[i].port) != NULL));
+		/* Only methods that exist. */
+		assert_int_equal(d->auth_methods & ~((1u << AUTH_METHOD_COUNT) - 1u), 0);
+	}
+	assert_null(dialect_of_port(4444));
+	assert_null(dialect_of_port(0));
+	assert_null(dialect_of_tls_port(0));
+	assert_null(dialect_of_tls_port(25));
+	assert_ptr_equal(dialect_of_port(2525), &smtp_dialect);
+	assert_ptr_equal(dialect_of_tls_port(993), &imap_dialect);
+	/* SMTP: SASL only, the SMTP envelope, numbered replies. */
+	assert_int_equal(smtp_dialect.auth_methods, DIALECT_SASL_METHODS);
+	assert_null(smtp_dialect.implied_methods);
+	assert_null(smtp_dialect.preauth_greeting);
+	assert_true(smtp_dialect.mail_envelope);
+	assert_false(imap_dialect.mail_envelope);
+	assert_false(pop3_dialect.mail_envelope);
+	assert_int_equal(smtp_dialect.starttls_go_ahead_code, 220);
+	assert_int_equal(smtp_dialect.quit_code, 221);
+	assert_string_equal(smtp_dialect.login_probe, "AUTH PLAIN");
+	assert_null(smtp_dialect.login_probe_cap);
+}
+
+/* authenticate takes what auth_methods lists: a method outside it is
+ * MP_ERR_INTERNAL before anything is sent. */
+static void test_smtp_authenticate_refuses_unlisted_methods(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct auth_config cfg = {.user = "u", .password = "p"};
+	struct auth_request req = {.cfg = &cfg};
+	struct auth_outcome out;
+
+	(void)state;
+	for (int m = 0; m < AUTH_METHOD_COUNT; m++) {
+		if (smtp_dialect.auth_methods & (1u << m))
+			continue;
+		req.method = (enum auth_method)m;
+		memset(&out, 0, sizeof(out));
+		assert_int_equal(smtp_dialect.authenticate(&f->s, &req, &out), MP_ERR_INTERNAL);
+	}
+	assert_int_equal(f->s.res->transcript.n, 0);
+	fx_free(f);
 }
 
 /* ---- Real time: a trickling server must not stretch the reply deadline ---- */
@@ -574,40 +658,134 @@ static void test_trickle_cannot_extend_deadline(void **state)
 	free(f);
 }
 
+/* ---- SASL success data (RFC 4422 section 5) through a framing ---- */
+
+/* A framing that answers like a protocol carrying the server's last SCRAM
+ * message in its success reply and framing client responses itself
+ * (ManageSieve's OK (SASL "...") and quoted strings, RFC 5804 2.1): the
+ * RFC 5802 section 5 exchange for user "user", password "pencil". */
+static const char *fake_success_data;
+static unsigned fake_round;
+
+static enum mp_status fake_start(struct session *s, const char *mech, const char *ir, bool *ir_sent)
+{
+	(void)s;
+	assert_string_equal(mech, "SCRAM-SHA-1");
+	assert_non_null(ir);
+	*ir_sent = true;
+	return MP_OK;
+}
+
+static enum mp_status fake_next(struct session *s, const struct auth_config *cfg,
+                                enum sasl_answer *kind, char *text, size_t textsz,
+                                struct auth_outcome *out)
+{
+	const char *msg = fake_round++ == 0
+	                      ? "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,"
+	                        "i=4096"
+	                      : fake_success_data;
+	char *b64 = b64_encode(msg, strlen(msg));
+
+	(void)s;
+	(void)cfg;
+	(void)out;
+	assert_non_null(b64);
+	assert_true(strlen(b64) < textsz);
+	snprintf(text, textsz, "%s", b64);
+	free(b64);
+	*kind = fake_round == 1 ? SASL_A_CHALLENGE : SASL_A_SUCCESS;
+	return MP_OK;
+}
+
+static unsigned fake_responses;
+
+/* Counts the responses the exchange hands over instead of sending them. */
+static enum mp_status fake_respond(struct session *s, const char *resp)
+{
+	(void)s;
+	assert_true(strlen(resp) > 0);
+	fake_responses++;
+	return MP_OK;
+}
+
+static const struct sasl_framing fake_framing = {
+    .start = fake_start, .next = fake_next, .respond = fake_respond};
+
+/* Runs the exchange with fake_success_data as the data of the success. */
+static enum mp_status fake_exchange(const char *success_data, struct auth_outcome *out,
+                                    struct mp_error *err)
+{
+	struct fx *f = fx_new(0);
+	struct auth_config cfg = {.user = "user", .password = "pencil"};
+	struct auth_request req = {
+	    .method = AUTH_SCRAM_SHA_1, .cfg = &cfg, .scram_nonce = "fyko+d2lbbFgONRv9qkxdawL"};
+	enum mp_status st;
+
+	fake_success_data = success_data;
+	fake_round = 0;
+	fake_responses = 0;
+	st = auth_sasl_exchange(&f->s, &req, &fake_framing, out);
+	*err = f->s.err;
+	/* The client-final message went through the framing, nothing else
+	 * reached the wire. */
+	assert_int_equal(fake_responses, 1);
+	assert_int_equal(f->s.res->transcript.n, 0);
+	fx_free(f);
+	return st;
+}
+
+static void test_sasl_framing_success_data_and_responses(void **state)
+{
+	struct auth_outcome out;
+	struct mp_error err;
+
+	(void)state;
+	assert_int_equal(fake_exchange("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", &out, &err), MP_OK);
+	assert_int_equal(out.verdict, AUTH_V_OK);
+	assert_non_null(strstr(out.detail, "server signature verified"));
+	/* A wrong signature in the success data: the server is not trusted. */
+	assert_int_equal(fake_exchange("v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", &out, &err),
+	                 MP_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "does not verify"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_postfix_session),
-		cmocka_unit_test(test_postfix_trickled),
-		cmocka_unit_test(test_multiline_greeting),
-		cmocka_unit_test(test_code_only_lines),
-		cmocka_unit_test(test_ehlo_normalised),
-		cmocka_unit_test(test_greeting_554_rejected),
-		cmocka_unit_test(test_greeting_421_rejected),
-		cmocka_unit_test(test_greeting_not_220),
-		cmocka_unit_test(test_ehlo_refused_helo),
-		cmocka_unit_test(test_ehlo_and_helo_refused),
-		cmocka_unit_test(test_ehlo_421),
-		cmocka_unit_test(test_invalid_code),
-		cmocka_unit_test(test_code_out_of_range),
-		cmocka_unit_test(test_bad_separator),
-		cmocka_unit_test(test_mixed_codes),
-		cmocka_unit_test(test_message_quoting),
-		cmocka_unit_test(test_continuation_flood),
-		cmocka_unit_test(test_reply_bytes_limit),
-		cmocka_unit_test(test_overlong_line),
-		cmocka_unit_test(test_silent_server),
-		cmocka_unit_test(test_greeting_stalls),
-		cmocka_unit_test(test_closed_before_greeting),
-		cmocka_unit_test(test_closed_mid_reply),
-		cmocka_unit_test(test_ehlo_no_answer),
-		cmocka_unit_test(test_nul_in_reply),
-		cmocka_unit_test(test_unsolicited_before_ehlo),
-		cmocka_unit_test(test_starttls_refused),
-		cmocka_unit_test(test_quit_keeps_error),
-		cmocka_unit_test(test_caps_limit),
-		cmocka_unit_test(test_dialect_for),
-		cmocka_unit_test(test_trickle_cannot_extend_deadline),
+	    cmocka_unit_test(test_postfix_session),
+	    cmocka_unit_test(test_postfix_trickled),
+	    cmocka_unit_test(test_multiline_greeting),
+	    cmocka_unit_test(test_code_only_lines),
+	    cmocka_unit_test(test_ehlo_normalised),
+	    cmocka_unit_test(test_greeting_554_rejected),
+	    cmocka_unit_test(test_greeting_421_rejected),
+	    cmocka_unit_test(test_greeting_not_220),
+	    cmocka_unit_test(test_ehlo_refused_helo),
+	    cmocka_unit_test(test_ehlo_and_helo_refused),
+	    cmocka_unit_test(test_ehlo_421),
+	    cmocka_unit_test(test_invalid_code),
+	    cmocka_unit_test(test_code_out_of_range),
+	    cmocka_unit_test(test_bad_separator),
+	    cmocka_unit_test(test_mixed_codes),
+	    cmocka_unit_test(test_message_quoting),
+	    cmocka_unit_test(test_continuation_flood),
+	    cmocka_unit_test(test_reply_bytes_limit),
+	    cmocka_unit_test(test_overlong_line),
+	    cmocka_unit_test(test_silent_server),
+	    cmocka_unit_test(test_greeting_stalls),
+	    cmocka_unit_test(test_closed_before_greeting),
+	    cmocka_unit_test(test_closed_mid_reply),
+	    cmocka_unit_test(test_ehlo_no_answer),
+	    cmocka_unit_test(test_nul_in_reply),
+	    cmocka_unit_test(test_unsolicited_before_ehlo),
+	    cmocka_unit_test(test_starttls_refused),
+	    cmocka_unit_test(test_quit_keeps_error),
+	    cmocka_unit_test(test_caps_limit),
+	    cmocka_unit_test(test_dialect_for),
+	    cmocka_unit_test(test_dialect_table_complete),
+	    cmocka_unit_test(test_smtp_authenticate_refuses_unlisted_methods),
+	    cmocka_unit_test(test_sasl_framing_success_data_and_responses),
+	    cmocka_unit_test(test_trickle_cannot_extend_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

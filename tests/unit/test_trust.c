@@ -25,6 +25,7 @@
 
 #include "core/tls.h"
 #include "core/trust.h"
+#include "core/x509_names.h"
 
 #define T_MAX_DER 8192
 
@@ -386,6 +387,68 @@ static void test_loading(void **state)
 	assert_non_null(strstr(err.msg, dir));
 }
 
+/* One canonical spelling per host: IDNA2008 A-labels for names, every
+ * inet_aton/inet_pton spelling of an address to its usual text. */
+static void test_host_canonical(void **state)
+{
+	static const struct {
+		const char *in;
+		enum host_kind kind;
+		const char *out;
+	} cases[] = {
+	    {"Mail.Example.TEST.", HOST_NAME, "mail.example.test"},
+	    {"b\xc3\xbc"
+	     "cher.example.test",
+	     HOST_NAME, "xn--bcher-kva.example.test"},
+	    {"B\xc3\x9c"
+	     "CHER.Example.Test",
+	     HOST_NAME, "xn--bcher-kva.example.test"},
+	    {"127.0.0.1", HOST_IPV4, "127.0.0.1"},
+	    {"127.1", HOST_IPV4, "127.0.0.1"},
+	    {"2130706433", HOST_IPV4, "127.0.0.1"},
+	    {"0x7f.0.0.1", HOST_IPV4, "127.0.0.1"},
+	    {"0177.0.0.1", HOST_IPV4, "127.0.0.1"},
+	    {"[::1]", HOST_IPV6, "::1"},
+	    {"0:0:0:0:0:0:0:1", HOST_IPV6, "::1"},
+	    {"", HOST_INVALID, ""},
+	    {".", HOST_INVALID, ""},
+	    {"\xff\xfe.test", HOST_INVALID, ""},
+	};
+	struct host_id id;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum host_kind k = host_canonical(cases[i].in, &id);
+
+		if (k != cases[i].kind || strcmp(id.text, cases[i].out) != 0)
+			fail_msg("case %zu: kind %d \"%s\", want %d \"%s\"", i, (int)k, id.text,
+			         (int)cases[i].kind, cases[i].out);
+	}
+	assert_int_equal(host_canonical("127.1", &id), HOST_IPV4);
+	assert_int_equal(id.addr_len, 4);
+	assert_memory_equal(id.addr, "\x7f\0\0\1", 4);
+}
+
+/* The leaf (SAN DNS:mail.test, CN=mail.test) against host names: the SAN
+ * in any case and with a trailing dot, never the CN for a name it lacks,
+ * never a DNS name for an address. */
+static void test_host_matches(void **state)
+{
+	const unsigned char *der = fx.der[C_LEAF];
+	size_t len = fx.len[C_LEAF];
+
+	(void)state;
+	assert_true(host_matches_der(der, len, "mail.test"));
+	assert_true(host_matches_der(der, len, "MAIL.Test."));
+	assert_false(host_matches_der(der, len, "x.mail.test"));
+	assert_false(host_matches_der(der, len, "test"));
+	assert_false(host_matches_der(der, len, "127.0.0.1"));
+	assert_false(host_matches_der(der, len, ""));
+	assert_false(host_matches_der(der, len, NULL));
+	/* C_SELF has no SAN, only CN=self.test: RFC 9525 never reads the CN */
+	assert_false(host_matches_der(fx.der[C_SELF], fx.len[C_SELF], "self.test"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +460,8 @@ int main(void)
 	    cmocka_unit_test(test_self_signed),
 	    cmocka_unit_test(test_nothing_or_garbage),
 	    cmocka_unit_test(test_loading),
+	    cmocka_unit_test(test_host_canonical),
+	    cmocka_unit_test(test_host_matches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -13,30 +13,42 @@
 #define INVALID_PLAIN_IR "AG1haWxwcm9iZS1jaGVjay5pbnZhbGlkAGludmFsaWQ="
 
 /* Why there is nothing hidden to test on a connection whose record is res
- * (the server offers the login before TLS anyway), or NULL. */
-static const char *offered_anyway(const struct probe_result *res, enum dialect_login_probe lp)
+ * (the server offers the login before TLS anyway), in buf, or NULL; the
+ * dialect says which capability governs the login (dialect.h). */
+static const char *offered_anyway(const struct probe_result *res, const struct dialect *d,
+                                  char *buf, size_t size)
 {
-	switch (lp) {
-	case DLP_SASL_AUTH:
+	bool listed;
+
+	if (!d->login_probe_cap)
 		return res->auth_before.n > 0 ? "the server advertises AUTH before TLS (finding "
 		                                "auth_before_tls): nothing hidden to test"
 		                              : NULL;
-	case DLP_IMAP_LOGIN:
-		return !strlist_has(&res->caps_before, "LOGINDISABLED")
-		           ? "LOGINDISABLED is not advertised before TLS: LOGIN is offered (the "
-		             "rule "
-		             "forbid-auth-before-tls judges that)"
-		           : NULL;
-	case DLP_POP3_USER:
-		return strlist_has(&res->caps_before, "USER")
-		           ? "USER is advertised before TLS (the "
-		             "rule forbid-auth-before-tls judges "
-		             "that)"
-		           : NULL;
-	case DLP_COUNT:
-		break;
-	}
-	return NULL;
+	listed = strlist_has(&res->caps_before, d->login_probe_cap);
+	if (d->login_probe_cap_forbids && !listed)
+		snprintf(buf, size,
+		         "%s is not advertised before TLS: %s is offered (the rule "
+		         "forbid-auth-before-tls judges that)",
+		         d->login_probe_cap, d->login_probe);
+	else if (!d->login_probe_cap_forbids && listed)
+		snprintf(
+		    buf, size,
+		    "%s is advertised before TLS (the rule forbid-auth-before-tls judges that)",
+		    d->login_probe_cap);
+	else
+		return NULL;
+	return buf;
+}
+
+/* Skipped (true) when the connection's own record shows the login offered. */
+static bool skip_if_offered(struct check_run *r)
+{
+	char buf[160];
+	const char *why = offered_anyway(r->s->res, r->d, buf, sizeof(buf));
+
+	if (why)
+		check_verdict(r, CHECK_SKIPPED, "%s", why);
+	return why != NULL;
 }
 
 /* RFC 4954 4: AUTH PLAIN with an invalid credential; a server that does not
@@ -47,10 +59,8 @@ static void auth_smtp(struct check_run *r)
 	struct dialect_reply rep, cancel;
 	enum mp_status st;
 
-	if (offered_anyway(s->res, DLP_SASL_AUTH)) {
-		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_SASL_AUTH));
+	if (skip_if_offered(r))
 		return;
-	}
 	r->mark = s->res->transcript.n;
 	st = session_send_redacted(s, "AUTH PLAIN " INVALID_PLAIN_IR,
 	                           "AUTH PLAIN <invalid credential for " INVALID_USER ">");
@@ -92,10 +102,8 @@ static void auth_imap(struct check_run *r)
 	char line[96], shown[96];
 	enum mp_status st;
 
-	if (offered_anyway(s->res, DLP_IMAP_LOGIN)) {
-		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_IMAP_LOGIN));
+	if (skip_if_offered(r))
 		return;
-	}
 	r->mark = s->res->transcript.n;
 	snprintf(line, sizeof(line), "a%u LOGIN " INVALID_USER " invalid", ++s->imap_tag);
 	snprintf(shown, sizeof(shown), "a%u LOGIN " INVALID_USER " <invalid password>",
@@ -129,10 +137,8 @@ static void auth_pop3(struct check_run *r)
 	struct dialect_reply rep;
 	enum mp_status st;
 
-	if (offered_anyway(s->res, DLP_POP3_USER)) {
-		check_verdict(r, CHECK_SKIPPED, "%s", offered_anyway(s->res, DLP_POP3_USER));
+	if (skip_if_offered(r))
 		return;
-	}
 	r->mark = s->res->transcript.n;
 	st = check_command(r, "USER " INVALID_USER, "USER", &rep);
 	if (st != MP_OK) {
@@ -148,11 +154,14 @@ static void auth_pop3(struct check_run *r)
 		check_verdict(r, CHECK_PASS, "USER before TLS refused");
 }
 
-/* The login each protocol tries, by dialect.h's login_probe. */
-static void (*const by_probe[DLP_COUNT])(struct check_run *r) = {
-    [DLP_SASL_AUTH] = auth_smtp,
-    [DLP_IMAP_LOGIN] = auth_imap,
-    [DLP_POP3_USER] = auth_pop3,
+/* The exchange for each login a dialect names as its login_probe. */
+static const struct {
+	const char *login_probe;
+	void (*ask)(struct check_run *r);
+} asks[] = {
+    {"AUTH PLAIN", auth_smtp},
+    {"LOGIN", auth_imap},
+    {"USER", auth_pop3},
 };
 
 static void run(struct check_run *r)
@@ -163,7 +172,15 @@ static void run(struct check_run *r)
 		check_verdict_broke(r, "before the check", st);
 		return;
 	}
-	by_probe[r->d->login_probe](r);
+	for (size_t k = 0; k < sizeof(asks) / sizeof(asks[0]); k++) {
+		if (r->d->login_probe && strcmp(r->d->login_probe, asks[k].login_probe) == 0) {
+			asks[k].ask(r);
+			break;
+		}
+	}
+	if (!r->decided)
+		check_verdict(r, CHECK_INCONCLUSIVE, "no login to try before TLS is known for %s",
+		              r->d->name);
 	r->d->quit(r->s);
 }
 
@@ -174,11 +191,9 @@ static const char *applies(const struct probe_result *res, char *buf, size_t siz
 {
 	const struct dialect *d = dialect_for(res->ep.proto);
 
-	(void)buf;
-	(void)size;
 	if (res->ep.mode == MODE_TLS)
 		return "implicit TLS: nothing is sent before TLS";
-	return d ? offered_anyway(res, d->login_probe) : NULL;
+	return d ? offered_anyway(res, d, buf, size) : NULL;
 }
 
 const struct check_desc check_auth_before_tls = {

@@ -81,9 +81,8 @@ bool check_smtp_envelope(struct check_run *r, const char *from, const char *to, 
                          struct dialect_reply *rep_out);
 /* applies(): NULL on a STARTTLS endpoint (starttls_injection.c). */
 const char *check_needs_starttls(const struct probe_result *res, char *buf, size_t size);
-/* applies(): NULL when the endpoint's protocol offers the commands (bits of
- * DIALECT_OFFERS_*), else why not. */
-const char *check_needs_offers(const struct probe_result *res, unsigned offers, char *buf,
-                               size_t size);
+/* applies(): NULL when the endpoint's protocol speaks the SMTP envelope
+ * (dialect.h mail_envelope: MAIL, RCPT, VRFY, EXPN, DATA), else why not. */
+const char *check_needs_envelope(const struct probe_result *res, char *buf, size_t size);
 
 #endif

@@ -121,12 +121,11 @@ bool check_smtp_envelope(struct check_run *r, const char *from, const char *to, 
 	return true;
 }
 
-const char *check_needs_offers(const struct probe_result *res, unsigned offers, char *buf,
-                               size_t size)
+const char *check_needs_envelope(const struct probe_result *res, char *buf, size_t size)
 {
 	const struct dialect *d = dialect_for(res->ep.proto);
 
-	if (d && (d->check_offers & offers) == offers)
+	if (d && d->mail_envelope)
 		return NULL;
 	snprintf(buf, size, "SMTP only; this endpoint is %s", protocol_name(res->ep.proto));
 	return buf;

@@ -44,7 +44,7 @@ out:
 
 static const char *applies(const struct probe_result *res, char *buf, size_t size)
 {
-	return check_needs_offers(res, DIALECT_OFFERS_ENVELOPE, buf, size);
+	return check_needs_envelope(res, buf, size);
 }
 
 const struct check_desc check_open_relay = {

@@ -98,7 +98,7 @@ static const char *variant_name(size_t v)
 
 static const char *applies(const struct probe_result *res, char *buf, size_t size)
 {
-	return check_needs_offers(res, DIALECT_OFFERS_ENVELOPE, buf, size);
+	return check_needs_envelope(res, buf, size);
 }
 
 /* One finding for all failed variants, naming them. */

@@ -17,12 +17,13 @@ static void injection_line(struct check_run *r, char *line, size_t size, char *s
 	struct session *s = r->s;
 
 	if (!r->d->tagged) {
-		snprintf(line, size, "%s\r\nNOOP", r->d->starttls_verb);
+		snprintf(line, size, "%s\r\n%s", r->d->starttls_command, r->d->noop_command);
 		return;
 	}
 	snprintf(stls_tag, tagsz, "a%u", ++s->imap_tag);
 	snprintf(noop_tag, tagsz, "a%u", ++s->imap_tag);
-	snprintf(line, size, "%s %s\r\n%s NOOP", stls_tag, r->d->starttls_verb, noop_tag);
+	snprintf(line, size, "%s %s\r\n%s %s", stls_tag, r->d->starttls_command, noop_tag,
+	         r->d->noop_command);
 }
 
 /* True when rep is the go-ahead to STARTTLS (RFC 3207 4: 220; RFC 9051
@@ -34,7 +35,7 @@ static bool is_go_ahead(const struct check_run *r, const struct dialect_reply *r
 		return false;
 	if (r->d->tagged)
 		return strcmp(rep->tag, stls_tag) == 0;
-	return rep->code == 0 || rep->code == 220;
+	return !r->d->starttls_go_ahead_code || rep->code == r->d->starttls_go_ahead_code;
 }
 
 /* Inside TLS, QUIT / LOGOUT: the first reply must be its own. A reply that
@@ -52,11 +53,11 @@ static void injection_after_tls(struct check_run *r, const char *noop_tag)
 
 	if (d->tagged) {
 		snprintf(quit_tag, sizeof(quit_tag), "a%u", ++s->imap_tag);
-		snprintf(line, sizeof(line), "%s %s", quit_tag, d->quit_verb);
+		snprintf(line, sizeof(line), "%s %s", quit_tag, d->quit_command);
 	} else {
-		snprintf(line, sizeof(line), "%s", d->quit_verb);
+		snprintf(line, sizeof(line), "%s", d->quit_command);
 	}
-	st = check_command(r, line, d->quit_verb, &rep);
+	st = check_command(r, line, d->quit_command, &rep);
 	if (st != MP_OK) {
 		check_verdict_broke(r, "inside TLS, no reply to our own command", st);
 		return;
@@ -67,41 +68,41 @@ static void injection_after_tls(struct check_run *r, const char *noop_tag)
 			check_verdict(r, CHECK_PASS,
 			              "inside TLS the first reply was %s's %d: the NOOP sent in "
 			              "plaintext with %s was not carried over",
-			              d->quit_verb, d->quit_code, d->starttls_verb);
+			              d->quit_command, d->quit_code, d->starttls_command);
 		else
 			check_verdict(
 			    r, CHECK_FAIL,
 			    "inside TLS the server answered %d \"%s\" before %s's %d: it "
 			    "ran the NOOP it got in plaintext with %s inside the TLS session",
-			    rep.code, rep.text, d->quit_verb, d->quit_code, d->starttls_verb);
+			    rep.code, rep.text, d->quit_command, d->quit_code, d->starttls_command);
 	} else if (d->tagged) {
 		/* the reply's tag says whose it is */
 		if (strcmp(rep.tag, noop_tag) == 0)
 			check_verdict(r, CHECK_FAIL,
 			              "inside TLS the server answered the %s NOOP sent in "
 			              "plaintext with %s: \"%s\"",
-			              noop_tag, d->starttls_verb, rep.text);
+			              noop_tag, d->starttls_command, rep.text);
 		else if (strcmp(rep.tag, quit_tag) == 0)
 			check_verdict(
 			    r, CHECK_PASS,
 			    "inside TLS the only tagged reply was %s's: the %s NOOP sent in "
 			    "plaintext with %s was not carried over",
-			    d->quit_verb, noop_tag, d->starttls_verb);
+			    d->quit_command, noop_tag, d->starttls_command);
 		else
 			check_verdict(r, CHECK_INCONCLUSIVE,
 			              "inside TLS a reply with an unknown tag: \"%s\"", rep.text);
-	} else if (d->read_reply(s, d->quit_verb, settle, &more) == MP_OK) {
+	} else if (d->read_reply(s, d->quit_command, settle, &more) == MP_OK) {
 		/* replies that carry neither (POP3): a second status line to
 		 * one QUIT answers the NOOP */
 		check_verdict(r, CHECK_FAIL,
 		              "inside TLS two replies to one %s (\"%s\", then \"%s\"): the first "
 		              "answers the NOOP sent in plaintext with %s",
-		              d->quit_verb, rep.text, more.text, d->starttls_verb);
+		              d->quit_command, rep.text, more.text, d->starttls_command);
 	} else {
 		check_verdict(r, CHECK_PASS,
 		              "inside TLS one reply to %s (\"%s\"): the NOOP sent in plaintext "
 		              "with %s was not carried over",
-		              d->quit_verb, rep.text, d->starttls_verb);
+		              d->quit_command, rep.text, d->starttls_command);
 	}
 }
 
@@ -127,7 +128,7 @@ static void run(struct check_run *r)
 	/* One line with an embedded CRLF: both commands in one write. */
 	st = session_send(s, line);
 	if (st == MP_OK)
-		st = r->d->read_reply(s, r->d->starttls_verb, 0, &rep);
+		st = r->d->read_reply(s, r->d->starttls_command, 0, &rep);
 	if (st != MP_OK) {
 		check_verdict_broke(r, "no go-ahead to STARTTLS sent with NOOP", st);
 		return;
@@ -161,7 +162,9 @@ static void run(struct check_run *r)
 /* Shared with starttls-response-injection: both need a STARTTLS endpoint. */
 const char *check_needs_starttls(const struct probe_result *res, char *buf, size_t size)
 {
-	if (res->ep.mode == MODE_STARTTLS)
+	const struct dialect *d = dialect_for(res->ep.proto);
+
+	if (res->ep.mode == MODE_STARTTLS && d && d->starttls_command)
 		return NULL;
 	snprintf(buf, size, "needs a STARTTLS endpoint; this one is %s", mode_name(res->ep.mode));
 	return buf;

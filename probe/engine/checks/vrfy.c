@@ -250,7 +250,7 @@ out:
 
 static const char *applies(const struct probe_result *res, char *buf, size_t size)
 {
-	return check_needs_offers(res, DIALECT_OFFERS_VRFY, buf, size);
+	return check_needs_envelope(res, buf, size);
 }
 
 const struct check_desc check_vrfy = {
