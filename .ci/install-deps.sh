@@ -17,7 +17,7 @@ DEMO=(openssl python3 postfix dovecot-core dovecot-imapd dovecot-pop3d)
 ALL=(python3-jsonschema dante-server microsocks tinyproxy stunnel4 parallel clang libclang-rt-14-dev
      procps iproute2 valgrind time bsdutils curl nagios4-core prometheus libxml2-utils chromium
      knot ldnsutils mandoc lintian debhelper dpkg-dev dpkg-repack fakeroot debootstrap file
-     bash-completion tmux clang-format)
+     bash-completion tmux clang-format libidn12)
 case $set_name in
 build) PKGS=("${BUILD[@]}") ;;
 demo) PKGS=("${BUILD[@]}" "${DEMO[@]}") ;;
@@ -28,11 +28,30 @@ all) PKGS=("${BUILD[@]}" "${DEMO[@]}" "${ALL[@]}") ;;
 	;;
 esac
 
+# Exim for tests/integration/test_vrfy.sh ('all' set): it conflicts with
+# postfix as a package, so its daemon is unpacked into /opt/mailprobe-exim
+# (never installed, no package script runs); it wants libidn12 (in ALL) and
+# the system user Debian-exim. Runs at the end, once the packages are in.
+install_exim() {
+	local sudo="" tmp
+	[ "$set_name" = all ] || return 0
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	[ -x /opt/mailprobe-exim/usr/sbin/exim4 ] && id Debian-exim >/dev/null 2>&1 && return 0
+	echo "install-deps: unpacking exim4-daemon-light into /opt/mailprobe-exim"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download exim4-daemon-light >/dev/null 2>&1)
+	$sudo mkdir -p /opt/mailprobe-exim
+	$sudo dpkg-deb -x "$tmp"/exim4-daemon-light_*.deb /opt/mailprobe-exim
+	rm -rf "$tmp"
+	id Debian-exim >/dev/null 2>&1 ||
+		$sudo useradd --system --no-create-home --shell /usr/sbin/nologin Debian-exim
+}
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { install_exim; exit 0; }
 
 log=${MP_DEPS_LOG:-/tmp/mailprobe-install-deps.log}
 SUDO=""
@@ -72,5 +91,6 @@ step "downloading ${#missing[@]} packages" $SUDO apt-get install -y --no-install
 step "installing them" $SUDO apt-get install -y --no-install-recommends \
 	-o Dpkg::Options::=--force-unsafe-io "${missing[@]}"
 [ $created_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+install_exim
 echo "install-deps: done in $((SECONDS - start)) s"
 exit 0

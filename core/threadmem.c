@@ -4,8 +4,21 @@
 
 #include "core/sanitizer.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+static atomic_bool thrifty = true;
+
+void threadmem_set_thrifty(bool on)
+{
+	atomic_store(&thrifty, on);
+}
+
+bool threadmem_thrifty(void)
+{
+	return atomic_load(&thrifty);
+}
 
 #if defined(__linux__) && defined(__GLIBC__) && !defined(MP_ASAN)
 #include <link.h>
@@ -77,6 +90,8 @@ static int release_zero_tls(struct dl_phdr_info *info, size_t size, void *unused
 void threadmem_thread_start(void)
 {
 	nblocks = 0;
+	if (!threadmem_thrifty())
+		return;
 	dl_iterate_phdr(release_zero_tls, NULL);
 }
 
@@ -93,6 +108,8 @@ void threadmem_release_zero_tls(void)
 {
 	uintptr_t page = page_size();
 
+	if (!threadmem_thrifty())
+		return;
 	for (int b = 0; b < nblocks; b++) {
 		uintptr_t lo = (block_from[b] + page - 1) & ~(page - 1);
 
@@ -125,6 +142,8 @@ void threadmem_trim_stack(void)
 	volatile char here = 0;
 	uintptr_t sp = (uintptr_t)&here;
 
+	if (!threadmem_thrifty())
+		return;
 	if (!stack_lo)
 		stack_lo = lowest_stack_address();
 	if (stack_lo == 1 || sp < stack_lo + THREADMEM_STACK_MARGIN)
@@ -134,13 +153,14 @@ void threadmem_trim_stack(void)
 
 void threadmem_release_inside(void *from, void *to)
 {
-	if (from && to)
+	if (from && to && threadmem_thrifty())
 		release((uintptr_t)from, (uintptr_t)to);
 }
 
 void threadmem_trim_heap(void)
 {
-	malloc_trim(0);
+	if (threadmem_thrifty())
+		malloc_trim(0);
 }
 #else
 void threadmem_thread_start(void)

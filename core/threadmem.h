@@ -13,6 +13,16 @@
 #ifndef MP_THREADMEM_H
 #define MP_THREADMEM_H
 
+#include <stdbool.h>
+
+/* Whether the measures below are worth their cost (issue 23): they buy
+ * memory when many probes are in flight (bench_scale.py: <= 128 KiB per
+ * probe) but cost every small run page faults and system calls. The
+ * engine turns them on for runs of MP_THRIFTY_MIN_THREADS threads or more;
+ * off, every function below does nothing. On by default. */
+void threadmem_set_thrifty(bool on);
+bool threadmem_thrifty(void);
+
 /* First thing in a thread we start: releases the pages of every
  * zero-initialised thread-local block (none of this thread's code has run
  * yet, so they still hold only zeros). */

@@ -823,7 +823,8 @@ struct capture {
  * cap (may be NULL) receives the first bytes the server sent. */
 static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *trust,
                                 struct stream *lower, const char *sni, const char *verify_host,
-                                int64_t deadline, const struct capture *cap, struct stream **out,
+                                int64_t deadline, const struct capture *cap,
+                                WOLFSSL_SESSION *resume, bool *resumed, struct stream **out,
                                 struct tls_info *info, struct mp_error *err)
 {
 	struct tls_conn *c = NULL;
@@ -859,6 +860,10 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	}
 	/* Still all zeros: only what the handshake copies into them comes back. */
 	tls_release_session_chains(c->ssl);
+	/* A session to resume (tls_session.c); a server that declines it gets
+	 * a full handshake. */
+	if (resume && wolfSSL_set_session(c->ssl, resume) != WOLFSSL_SUCCESS)
+		resume = NULL;
 	wolfSSL_SetIOReadCtx(c->ssl, &c->io);
 	wolfSSL_SetIOWriteCtx(c->ssl, &c->io);
 	if (wolfSSL_set_ex_data(c->ssl, tls_ex_idx, &c->io) != WOLFSSL_SUCCESS) {
@@ -900,7 +905,11 @@ static enum mp_status handshake(WOLFSSL_CTX *c_ctx, const struct trust_store *tr
 	fill_version(c->ssl, info);
 	fill_cipher(c->ssl, info);
 	fill_group(c->ssl, info);
-	if (trust)
+	if (resumed)
+		*resumed = resume && wolfSSL_session_reused(c->ssl);
+	/* A resumed handshake shows no certificate: the caller hands over the
+	 * verdict of the full one. */
+	if (trust && !(resume && wolfSSL_session_reused(c->ssl)))
 		describe_peer(trust, &c->io, verify_host, info);
 	cpu_slot_give(&c->io);
 	c->io.handshaking = false;
@@ -932,7 +941,7 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
                          struct tls_info *info, struct mp_error *err)
 {
 	enum mp_status st = handshake(ctx->shared, ctx->trust, lower, sni, verify_host, deadline,
-	                              NULL, out, info, err);
+	                              NULL, NULL, NULL, out, info, err);
 
 	/* What follows is mostly waiting for the server: the stack the
 	 * handshake and the verification deepened, and the pages of the ECC
@@ -958,11 +967,32 @@ enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *
 		memset(info, 0, sizeof(*info));
 		return err->code;
 	}
-	st = handshake(c, NULL, lower, sni, NULL, deadline, &cap, &tls, info, err);
+	st = handshake(c, NULL, lower, sni, NULL, deadline, &cap, NULL, NULL, &tls, info, err);
 	if (st == MP_OK) {
 		/* Take the TLS layer off again, leaving lower open. */
 		tls->lower = NULL;
 		tls_close(tls);
 	}
 	return st;
+}
+
+/* ---- Session resumption: the two hooks core/tls_session.c uses ---- */
+
+enum mp_status tls_handshake_resuming(struct tls_ctx *ctx, struct WOLFSSL_SESSION *sess,
+                                      struct stream *lower, const char *sni,
+                                      const char *verify_host, int64_t deadline,
+                                      struct stream **out, struct tls_info *info, bool *resumed,
+                                      struct mp_error *err)
+{
+	enum mp_status st = handshake(ctx->shared, ctx->trust, lower, sni, verify_host, deadline,
+	                              NULL, sess, resumed, out, info, err);
+
+	threadmem_release_zero_tls();
+	threadmem_trim_stack();
+	return st;
+}
+
+struct WOLFSSL *tls_stream_wolfssl(struct stream *s)
+{
+	return s && s->ops == &tls_ops && s->ctx ? ((struct tls_conn *)s->ctx)->ssl : NULL;
 }

@@ -27,6 +27,7 @@ struct tls_config {
 
 struct tls_info {
 	bool done;              /* a handshake completed */
+	bool resumed;           /* it resumed a saved session (tls_session.h) */
 	char version[16];       /* "TLSv1.3" */
 	char cipher[96];        /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
 	char group[32];         /* key-exchange group, e.g. "X25519", "" if unknown */
@@ -106,5 +107,16 @@ size_t tls_release_session_chains(struct WOLFSSL *ssl);
 
 /* Once per process; tls_ctx_new calls it. */
 int tls_global_init(void);
+
+/* For core/tls_session.c only: tls_start offering sess (*resumed says
+ * whether the server took it; then info has no verdict), and the wolfSSL
+ * object of a TLS stream (NULL for other streams). */
+struct WOLFSSL_SESSION;
+enum mp_status tls_handshake_resuming(struct tls_ctx *ctx, struct WOLFSSL_SESSION *sess,
+                                      struct stream *lower, const char *sni,
+                                      const char *verify_host, int64_t deadline,
+                                      struct stream **out, struct tls_info *info, bool *resumed,
+                                      struct mp_error *err);
+struct WOLFSSL *tls_stream_wolfssl(struct stream *s);
 
 #endif

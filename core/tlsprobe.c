@@ -5,6 +5,7 @@
  */
 #include "core/tlsprobe.h"
 #include "core/deadline.h"
+#include "core/helper_runner.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -708,19 +709,19 @@ void tlsprobe_judge(int version, enum mp_status st, const struct tlsprobe_reply 
 
 /* ---- Enumeration ---- */
 
-struct tlsprobe_attempt {
-	struct tlsprobe_run *run;
-	int index;
-	pthread_t th;
-	bool threaded; /* runs on th */
-	bool taken;    /* started (on th or inline) */
-	struct tls_version_check chk;
-};
-
+/* The attempts run through the helper runner (helper_runner.h): job k is
+ * version index NVERSIONS - 1 - k, so the newest versions start first
+ * (most servers answer those). */
 struct tlsprobe_run {
 	struct tlsprobe_target t;
-	struct tlsprobe_attempt a[TLSPROBE_NVERSIONS];
+	struct helper_run *hr;
+	struct tls_version_check chk[TLSPROBE_NVERSIONS];
 };
+
+static int index_of_job(size_t k)
+{
+	return TLSPROBE_NVERSIONS - 1 - (int)k;
+}
 
 /* A wolfSSL handshake limited to one version; a failed one is judged from
  * the first bytes the server sent. */
@@ -755,11 +756,15 @@ static void try_with_wolfssl(const struct tlsprobe_target *t, int version, struc
 	}
 }
 
-/* One attempt: a fresh connection, then the hello for its version. */
-static void run_attempt(struct tlsprobe_attempt *a)
+/* One attempt (helper_spec.run): a fresh connection, then the hello for
+ * its version. */
+static void run_attempt(void *arg, size_t k, volatile int *fd_slot)
 {
-	const struct tlsprobe_target *t = &a->run->t;
-	int version = probe_versions[a->index];
+	struct tlsprobe_run *run = arg;
+	const struct tlsprobe_target *t = &run->t;
+	int index = index_of_job(k);
+	int version = probe_versions[index];
+	struct tls_version_check *chk = &run->chk[index];
 	struct stream *s = NULL;
 	struct mp_error err;
 	struct tlsprobe_reply reply;
@@ -767,72 +772,74 @@ static void run_attempt(struct tlsprobe_attempt *a)
 	enum mp_status st;
 
 	mp_error_clear(&err);
-	memset(&a->chk, 0, sizeof(a->chk));
-	a->chk.version = version;
-	st = t->open(t->arg, a->index, t->deadline, &s, &err);
+	memset(chk, 0, sizeof(*chk));
+	chk->version = version;
+	st = t->open(t->arg, index, fd_slot, t->deadline, &s, &err);
 	if (st != MP_OK) {
-		snprintf(a->chk.detail, sizeof(a->chk.detail), "no verdict: %.240s",
+		snprintf(chk->detail, sizeof(chk->detail), "no verdict: %.240s",
 		         err.msg[0] ? err.msg : mp_status_describe(st));
 		return;
 	}
 	dl = deadline_min(t->deadline, deadline_in(t->tls_timeout_ms));
 	if (version == MP_SSL_V3 || version == MP_TLS_V1_0) {
 		st = tlsprobe_hello_exchange(s, version, t->sni, dl, &reply, &err);
-		tlsprobe_judge(version, st, st == MP_OK ? &reply : NULL, &err, &a->chk);
+		tlsprobe_judge(version, st, st == MP_OK ? &reply : NULL, &err, chk);
 	} else {
-		try_with_wolfssl(t, version, s, dl, &a->chk);
+		try_with_wolfssl(t, version, s, dl, chk);
 	}
-	t->close(t->arg, a->index, s);
-}
-
-static void *attempt_thread(void *arg)
-{
-	run_attempt(arg);
-	tls_thread_cleanup();
-	return NULL;
+	t->close(t->arg, index, fd_slot, s);
 }
 
 struct tlsprobe_run *tlsprobe_enum_start(const struct tlsprobe_target *t, int threads)
 {
 	struct tlsprobe_run *run = calloc(1, sizeof(*run));
+	struct helper_spec spec;
 
 	if (!run)
 		return NULL;
 	run->t = *t;
-	for (int i = 0; i < TLSPROBE_NVERSIONS; i++) {
-		run->a[i].run = run;
-		run->a[i].index = i;
+	for (int i = 0; i < TLSPROBE_NVERSIONS; i++)
+		run->chk[i].version = probe_versions[i];
+	memset(&spec, 0, sizeof(spec));
+	spec.njobs = TLSPROBE_NVERSIONS;
+	spec.run = run_attempt;
+	spec.arg = run;
+	spec.deadline = DEADLINE_NONE; /* an attempt past it says so itself */
+	for (size_t k = 0; k < TLSPROBE_NVERSIONS; k++)
+		if (t->defer_version && probe_versions[index_of_job(k)] == t->defer_version)
+			spec.held |= 1u << k;
+	run->hr = helper_run_new(&spec);
+	if (!run->hr) {
+		free(run);
+		return NULL;
 	}
-	tlsprobe_enum_more(run, threads);
+	helper_run_start(run->hr, threads > 0 ? (size_t)threads : 0);
 	return run;
 }
 
 int tlsprobe_enum_more(struct tlsprobe_run *run, int threads)
 {
-	int started = 0;
+	return run ? (int)helper_run_start(run->hr, threads > 0 ? (size_t)threads : 0) : 0;
+}
 
-	/* The newest versions first: most servers answer those. */
-	for (int i = TLSPROBE_NVERSIONS - 1; run && i >= 0 && started < threads; i--) {
-		struct tlsprobe_attempt *a = &run->a[i];
-
-		if (a->taken || probe_versions[i] == run->t.defer_version)
-			continue;
-		if (pthread_create(&a->th, NULL, attempt_thread, a) != 0)
-			break;
-		a->threaded = a->taken = true;
-		started++;
-	}
-	return started;
+void tlsprobe_enum_release(struct tlsprobe_run *run)
+{
+	if (run)
+		helper_run_more(run->hr, 0);
 }
 
 void tlsprobe_enum_known(struct tlsprobe_run *run, const struct tls_version_check *chk)
 {
-	for (int i = 0; run && i < TLSPROBE_NVERSIONS; i++) {
-		if (probe_versions[i] != chk->version || run->a[i].taken)
-			continue;
-		run->a[i].taken = true;
-		run->a[i].chk = *chk;
-	}
+	for (int i = 0; run && i < TLSPROBE_NVERSIONS; i++)
+		if (probe_versions[i] == chk->version &&
+		    helper_run_settle(run->hr, (size_t)(TLSPROBE_NVERSIONS - 1 - i)))
+			run->chk[i] = *chk;
+}
+
+void tlsprobe_enum_interrupt(struct tlsprobe_run *run)
+{
+	if (run)
+		helper_run_interrupt(run->hr);
 }
 
 void tlsprobe_enum_finish(struct tlsprobe_run *run,
@@ -840,17 +847,9 @@ void tlsprobe_enum_finish(struct tlsprobe_run *run,
 {
 	if (!run)
 		return;
-	for (int i = 0; i < TLSPROBE_NVERSIONS; i++) {
-		if (!run->a[i].taken) {
-			run->a[i].taken = true;
-			run_attempt(&run->a[i]);
-		}
-	}
-	for (int i = 0; i < TLSPROBE_NVERSIONS; i++) {
-		if (run->a[i].threaded)
-			pthread_join(run->a[i].th, NULL);
-		if (out)
-			out[i] = run->a[i].chk;
-	}
+	helper_run_finish(run->hr);
+	for (int i = 0; out && i < TLSPROBE_NVERSIONS; i++)
+		out[i] = run->chk[i];
+	helper_run_free(run->hr);
 	free(run);
 }

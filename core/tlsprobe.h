@@ -28,7 +28,6 @@
 #include "core/tls.h"
 #include "core/tls_version.h"
 
-
 /* The versions --enumerate-tls tries, oldest first (index into results). */
 enum tlsprobe_index {
 	TLSPROBE_SSL3,
@@ -109,13 +108,14 @@ void tlsprobe_judge(int version, enum mp_status st, const struct tlsprobe_reply 
 /* ---- Enumeration ---- */
 
 /* One endpoint to enumerate. open() gives a fresh connection that is ready
- * for a ClientHello (for STARTTLS endpoints: after the server's go-ahead)
- * and close() closes it; both are called from several threads at once, with
+ * for a ClientHello (for STARTTLS endpoints: after the server's go-ahead),
+ * keeping its socket in *fd_slot for an interrupt, and close() closes it;
+ * both are called from several threads at once (the helper runner's), with
  * the attempt's index (enum tlsprobe_index). */
 struct tlsprobe_target {
-	enum mp_status (*open)(void *arg, int index, int64_t deadline, struct stream **out,
-	                       struct mp_error *err);
-	void (*close)(void *arg, int index, struct stream *s);
+	enum mp_status (*open)(void *arg, int index, volatile int *fd_slot, int64_t deadline,
+	                       struct stream **out, struct mp_error *err);
+	void (*close)(void *arg, int index, volatile int *fd_slot, struct stream *s);
 	void *arg;
 	struct tls_ctx *tls; /* for tls_try_version */
 	const char *sni;     /* may be NULL */
@@ -134,9 +134,14 @@ struct tlsprobe_run;
 struct tlsprobe_run *tlsprobe_enum_start(const struct tlsprobe_target *t, int threads);
 /* Starts up to `threads` more of the waiting attempts; returns how many. */
 int tlsprobe_enum_more(struct tlsprobe_run *run, int threads);
+/* Lets tlsprobe_enum_more start the deferred version too (its verdict was
+ * not learnt elsewhere). */
+void tlsprobe_enum_release(struct tlsprobe_run *run);
 /* Records a verdict learnt elsewhere (the probe's own handshake selected
  * chk->version) for an attempt that has not started; ignored otherwise. */
 void tlsprobe_enum_known(struct tlsprobe_run *run, const struct tls_version_check *chk);
+/* Shuts down the sockets of the attempts running (an interrupt; any thread). */
+void tlsprobe_enum_interrupt(struct tlsprobe_run *run);
 /* Runs the attempts still waiting in this thread, waits for the others and
  * frees run. out (may be NULL) gets one entry per version, oldest first. */
 void tlsprobe_enum_finish(struct tlsprobe_run *run,

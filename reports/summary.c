@@ -89,8 +89,15 @@ static void describe_count(size_t working, char *buf, size_t len)
 static void describe_choice(const struct probe_result *res, size_t working, char *buf,
 			    size_t len)
 {
+	size_t used;
+
 	describe_best(res, buf, len);
 	describe_count(working, buf, len);
+	used = strlen(buf);
+	/* issue 23: never a plaintext recommendation that hides a slow TLS one */
+	if (result_has_finding(res, FINDING_AUTO_TLS_TIMED_OUT))
+		snprintf(buf + used, len - used,
+			 "; only because TLS timed out");
 }
 
 void report_tally_init(struct run_tally *t)

@@ -73,6 +73,8 @@ struct endpoint {
 #define FINDING_OPEN_RELAY             "open_relay"
 #define FINDING_ADDRESS_UNREACHABLE    "address_unreachable"
 #define FINDING_ADDRESSES_DIFFER       "addresses_differ"
+/* auto mode settled on plaintext while a TLS candidate before it timed out */
+#define FINDING_AUTO_TLS_TIMED_OUT     "auto_tls_timed_out"
 
 struct finding {
 	const char *code;               /* one of the FINDING_* strings (static) */

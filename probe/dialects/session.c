@@ -2,6 +2,7 @@
 #include "probe/dialects/session.h"
 #include "core/deadline.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,8 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 		                "STARTTLS go-ahead",
 		                stale);
 	}
-	st = tls_start(s->cfg->tls, s->stream, name, name, session_step_deadline(s, timeout_ms),
-	               &tls, &s->res->tls, &s->err);
+	st = tls_start_resume(s->cfg->tls, s->resume, s->stream, name, name,
+	                      session_step_deadline(s, timeout_ms), &tls, &s->res->tls, &s->err);
 	s->res->t.tls = mono_ms() - t0;
 	s->res->tls_used = true;
 	if (st != MP_OK)
@@ -134,7 +135,9 @@ enum mp_status session_start_tls(struct session *s, int timeout_ms, bool after_s
 	s->stream = tls;
 	lr_set_stream(&s->lr, tls);
 	s->tls_active = true;
-	transcript_note(&s->res->transcript, "TLS established: %s %s", s->res->tls.version,
-	                s->res->tls.cipher);
+	transcript_note(&s->res->transcript, "TLS established: %s %s%s", s->res->tls.version,
+	                s->res->tls.cipher, s->res->tls.resumed ? " (session resumed)" : "");
+	if (s->on_tls)
+		s->on_tls(s->on_tls_arg, &s->res->tls);
 	return MP_OK;
 }

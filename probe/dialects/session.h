@@ -15,6 +15,8 @@
 #include "core/model/options.h"
 #include "core/model/result.h"
 
+struct tls_resume;
+
 struct session {
 	const struct endpoint *ep;
 	const struct probe_config *cfg;
@@ -25,6 +27,12 @@ struct session {
 	bool tls_active;     /* capabilities go to *_after when true */
 	unsigned imap_tag;   /* last IMAP tag number used */
 	struct mp_error err; /* message of the last failure */
+	/* a helper connection's TLS session to resume (tls_session.h), or NULL */
+	const struct tls_resume *resume;
+	/* called once a handshake completed (the engine starts the
+	 * --enumerate-tls attempts then), or NULL */
+	void (*on_tls)(void *arg, const struct tls_info *info);
+	void *on_tls_arg;
 };
 
 /* Initialises s on an open stream (which it now owns). */

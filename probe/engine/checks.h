@@ -1,4 +1,5 @@
-/* checks.h - active server checks (issue 14), run after an endpoint's probe.
+/* checks.h - active server checks (issue 14), run after an endpoint's probe
+ * (the runner; each check is one file under checks/, see checks/check.h).
  *
  * Each check runs on a fresh connection of its own (probe_open_path() and a
  * session on a scratch result, like a login) and leaves one struct
@@ -33,7 +34,6 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
-
 /* One endpoint's checks while they run (opaque). */
 struct check_set;
 
@@ -43,6 +43,10 @@ struct check_set;
  * (res->checks stays NULL) or memory ran out (res->checks then says so). */
 struct check_set *checks_begin(const struct endpoint *ep, const struct probe_config *cfg,
                                int64_t deadline, struct probe_result *res);
+/* The TLS session the checks' connections offer to resume (tls_session.h;
+ * NULL: full handshakes). */
+struct tls_resume;
+void checks_resume_from(struct check_set *cs, const struct tls_resume *resume);
 /* How many checks of cs need a connection (the most threads it can use). */
 size_t checks_pending(const struct check_set *cs);
 /* Runs the checks of cs in this thread and up to extra_threads more, until

@@ -2,6 +2,7 @@
  * endpoints concurrently under one deadline, their logins and TLS version
  * attempts, auto mode, and interrupts. What one probe does is in probe.c. */
 #include "probe/engine/engine.h"
+#include "probe/engine/pool.h"
 #include "probe/dialects/auth.h"
 #include "probe/engine/checks.h"
 #include "probe/dialects/dialect.h"
@@ -10,6 +11,7 @@
 #include "core/sanitizer.h"
 #include "core/threadmem.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 #include "probe/engine/targets.h"
 
 #include <arpa/inet.h>
@@ -26,407 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* ---- The worker pool ---- */
-
-enum job_state { JOB_PENDING, JOB_RUNNING, JOB_DONE };
-
-struct pool {
-	const struct endpoint *eps;
-	struct probe_result *res;
-	/* array runs: n endpoints, next the first not taken; streamed runs: n
-	 * slots, one per worker thread, each holding its endpoint in flight */
-	size_t n, next;
-	bool streamed;
-	const struct probe_config *cfg; /* the caller's, or paced below */
-	struct probe_config paced;      /* the caller's with --rate's hook */
-	const struct engine_params *prm;
-	int64_t deadline;
-	volatile sig_atomic_t *stop;
-	enum job_state *state;
-	volatile int *fds;
-	bool *skip;             /* auto mode: not needed any more */
-	size_t *group;          /* auto mode: first index of the endpoint's group */
-	struct login_set **logins; /* logins running per endpoint (NULL: none) */
-	struct tls_enum **tls_enums; /* --enumerate-tls attempts running per endpoint */
-	struct check_set **checks; /* active checks running per endpoint (checks.h) */
-	size_t spare;           /* threads that may still start: concurrency - workers */
-	pthread_mutex_t lock;
-	pthread_cond_t host_free; /* a per-host slot came free */
-	int done_pipe[2];
-	/* --per-host: the hosts with endpoints in flight (at most one entry per
-	 * worker), guarded by lock */
-	struct host_use *hosts;
-	size_t nhosts;
-	/* --rate: when the next connection may start (microseconds, monotonic) */
-	int64_t next_conn_us;
-	uint64_t jitter;        /* xorshift state for the back-off's jitter */
-	/* streamed runs */
-	struct endpoint *slot_eps;
-	const struct engine_source *src;
-	pthread_mutex_t src_lock;
-	bool src_done;
-	int src_rc;
-	struct mp_error src_err;
-	void (*done)(void *arg, struct probe_result *res);
-	void *done_arg;
-	pthread_mutex_t done_lock;
-};
-
-/* A host with endpoints in flight, and how many. */
-struct host_use {
-	uint64_t key;
-	int count;
-};
-
-/* The login attempts of one endpoint (auth.h), run by its worker and by up
- * to as many extra threads as the pool has spare, so that no more than
- * --concurrency connections are open at once. next is guarded by the pool's
- * lock; fds lets an interrupt shut the attempts' sockets down. */
-struct login_set {
-	struct pool *p;
-	size_t ep;
-	size_t idx[AUTH_METHOD_COUNT];  /* attempts: indexes into res->auth_results */
-	size_t n, next;
-	volatile int fds[AUTH_METHOD_COUNT];
-};
-
-/* Runs attempts of ls until none is left (or the run stops). */
-static void login_loop(struct login_set *ls)
-{
-	struct pool *p = ls->p;
-
-	for (;;) {
-		struct auth_result *a = NULL;
-		size_t k;
-
-		pthread_mutex_lock(&p->lock);
-		if (ls->next >= ls->n || (p->stop && *p->stop) || (p->skip && p->skip[ls->ep])) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		k = ls->next++;
-		pthread_mutex_unlock(&p->lock);
-		/* Past the deadline the attempt keeps its "not attempted". */
-		if (deadline_expired(p->deadline))
-			continue;
-		a = &p->res[ls->ep].auth_results[ls->idx[k]];
-		probe_attempt_login(&p->eps[ls->ep], p->cfg, p->deadline, a, &ls->fds[k]);
-		/* A socket shut down by the interrupt looks like a server that
-		 * closed: say what happened. */
-		if (p->stop && *p->stop && a->status == AUTH_ST_ERROR)
-			snprintf(a->detail, sizeof(a->detail), "interrupted during the login");
-	}
-}
-
-static void *login_thread(void *arg)
-{
-	threadmem_thread_start();
-	login_loop(arg);
-	tls_thread_cleanup();
-	return NULL;
-}
-
-static struct host_use *host_find(struct pool *p, const struct endpoint *ep);
-
-/* Threads (and so connections) for endpoint i's helpers: up to want of the
- * pool's spare threads, and with --per-host no more than the free slots of
- * its host (the endpoint holds one already): never waits, the endpoint's
- * own thread does the rest in turn. */
-static size_t take_helpers(struct pool *p, size_t i, size_t want)
-{
-	struct host_use *h;
-	size_t got;
-
-	pthread_mutex_lock(&p->lock);
-	got = want < p->spare ? want : p->spare;
-	if (p->prm->per_host > 0) {
-		h = host_find(p, &p->eps[i]);
-		if (!h || h->count >= p->prm->per_host)
-			got = 0;
-		else if (got > (size_t)(p->prm->per_host - h->count))
-			got = (size_t)(p->prm->per_host - h->count);
-		if (h)
-			h->count += (int)got;
-	}
-	p->spare -= got;
-	pthread_mutex_unlock(&p->lock);
-	return got;
-}
-
-/* Gives back n threads that take_helpers gave endpoint i. */
-static void give_helpers(struct pool *p, size_t i, size_t n)
-{
-	struct host_use *h;
-
-	if (n == 0)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->spare += n;
-	h = p->prm->per_host > 0 ? host_find(p, &p->eps[i]) : NULL;
-	if (h)
-		h->count -= (int)n;
-	pthread_cond_broadcast(&p->host_free);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* After endpoint i's probe: plans its logins and runs them concurrently,
- * with extra threads taken from the pool's spare ones. */
-static void run_logins(struct pool *p, size_t i)
-{
-	struct probe_result *res = &p->res[i];
-	struct login_set ls;
-	pthread_t extra[AUTH_METHOD_COUNT];
-	size_t got, started = 0;
-
-	if (auth_plan(p->cfg->auth, res) == 0)
-		return;
-	memset(&ls, 0, sizeof(ls));
-	ls.p = p;
-	ls.ep = i;
-	for (size_t k = 0; k < res->nauth && ls.n < AUTH_METHOD_COUNT; k++)
-		if (res->auth_results[k].attempt)
-			ls.idx[ls.n++] = k;
-	for (size_t k = 0; k < AUTH_METHOD_COUNT; k++)
-		ls.fds[k] = -1;
-	got = take_helpers(p, i, ls.n - 1);
-	pthread_mutex_lock(&p->lock);
-	p->logins[i] = &ls;
-	pthread_mutex_unlock(&p->lock);
-	for (; started < got; started++)
-		if (pthread_create(&extra[started], NULL, login_thread, &ls) != 0)
-			break;
-	login_loop(&ls);
-	for (size_t k = 0; k < started; k++)
-		pthread_join(extra[k], NULL);
-	pthread_mutex_lock(&p->lock);
-	p->logins[i] = NULL;
-	pthread_mutex_unlock(&p->lock);
-	give_helpers(p, i, got);
-}
-
-/* Shuts down the sockets of endpoint i's running logins. Call with the lock held. */
-static void interrupt_logins(struct pool *p, size_t i)
-{
-	struct login_set *ls = p->logins ? p->logins[i] : NULL;
-
-	for (size_t k = 0; ls && k < ls->n; k++)
-		if (ls->fds[k] >= 0)
-			shutdown(ls->fds[k], SHUT_RDWR);
-}
-
-/* ---- --enumerate-tls: each TLS version on a fresh connection (tlsprobe.h) ---- */
-
-/* One endpoint's version attempts, which run while its worker probes it.
- * fds lets an interrupt shut their sockets down. */
-struct tls_enum {
-	struct pool *p;
-	size_t ep;
-	size_t threads;                 /* taken from p->spare */
-	volatile int fds[TLSPROBE_NVERSIONS];
-	struct tlsprobe_run *run;
-};
-
-/* tlsprobe open(): the endpoint's path, and for STARTTLS the greeting,
- * capabilities and go-ahead (into a scratch result), leaving the stream
- * where a ClientHello goes. */
-static enum mp_status tls_enum_open(void *arg, int index, int64_t deadline, struct stream **out,
-				    struct mp_error *err)
-{
-	struct tls_enum *te = arg;
-	const struct endpoint *ep = &te->p->eps[te->ep];
-	const struct probe_config *cfg = te->p->cfg;
-	const struct dialect *d = dialect_for(ep->proto);
-	struct probe_result *scratch = calloc(1, sizeof(*scratch));
-	struct stream *stream = NULL;
-	struct session s;
-	enum mp_status st;
-
-	*out = NULL;
-	if (!scratch)
-		return mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
-	result_init(scratch, ep);
-	st = probe_open_path(ep, cfg, deadline, scratch, &te->fds[index], &stream, err);
-	if (st != MP_OK || ep->mode != MODE_STARTTLS)
-		goto out;
-	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
-	stream = NULL;
-	st = d->greeting(&s);
-	if (st == MP_OK)
-		st = d->capabilities(&s);
-	if (st == MP_OK && !scratch->starttls_offered)
-		st = mp_error_set(&s.err, MP_ERR_STARTTLS_NOT_OFFERED,
-				  "server does not advertise STARTTLS");
-	if (st == MP_OK)
-		st = d->starttls(&s);
-	if (st != MP_OK) {
-		mp_error_set(err, st, "%s", s.err.msg[0] ? s.err.msg : mp_status_describe(st));
-		te->fds[index] = -1;
-		session_close(&s);
-		goto out;
-	}
-	/* RFC 3207 4.2: bytes after the go-ahead are not part of the TLS session. */
-	lr_discard(&s.lr);
-	stream = s.stream;
-	s.stream = NULL;
-	lr_init(&s.lr, NULL);
-out:
-	if (st == MP_OK)
-		*out = stream;
-	else
-		te->fds[index] = -1;
-	result_free(scratch);
-	free(scratch);
-	return st;
-}
-
-/* tlsprobe close(). */
-static void tls_enum_close(void *arg, int index, struct stream *s)
-{
-	struct tls_enum *te = arg;
-
-	te->fds[index] = -1;
-	stream_close(s);
-}
-
-/* Shuts down the sockets of endpoint i's version attempts. Call with the lock held. */
-static void interrupt_tls_enum(struct pool *p, size_t i)
-{
-	struct tls_enum *te = p->tls_enums ? p->tls_enums[i] : NULL;
-
-	for (int k = 0; te && k < TLSPROBE_NVERSIONS; k++)
-		if (te->fds[k] >= 0)
-			shutdown(te->fds[k], SHUT_RDWR);
-}
-
-/* Starts enumerating endpoint i, when asked for and the endpoint may speak
- * TLS, alongside its probe (the attempts learn soon enough whether a
- * STARTTLS endpoint says go-ahead). NULL when not enumerating. */
-static struct tls_enum *tls_enum_begin(struct pool *p, size_t i)
-{
-	const struct endpoint *ep = &p->eps[i];
-	struct tlsprobe_target t;
-	struct tls_enum *te = NULL;
-
-	if (!p->cfg->enumerate_tls || !p->tls_enums || ep->mode == MODE_PLAIN)
-		return NULL;
-	te = calloc(1, sizeof(*te));
-	if (!te)
-		return NULL;
-	te->p = p;
-	te->ep = i;
-	for (int k = 0; k < TLSPROBE_NVERSIONS; k++)
-		te->fds[k] = -1;
-	memset(&t, 0, sizeof(t));
-	t.open = tls_enum_open;
-	t.close = tls_enum_close;
-	t.arg = te;
-	t.tls = p->cfg->tls;
-	t.sni = p->cfg->sni ? p->cfg->sni : ep->host;
-	t.tls_timeout_ms = p->cfg->tls_timeout_ms;
-	t.deadline = p->deadline;
-	/* The probe's own handshake usually settles TLS 1.3: wait for it. */
-	t.defer_version = MP_TLS_V1_3;
-	te->threads = take_helpers(p, i, TLSPROBE_NVERSIONS);
-	pthread_mutex_lock(&p->lock);
-	p->tls_enums[i] = te;
-	pthread_mutex_unlock(&p->lock);
-	te->run = tlsprobe_enum_start(&t, (int)te->threads);
-	return te;
-}
-
-/* True when the probe showed endpoint res to be TLS-capable: implicit TLS
- * that did not answer in plaintext or time out, or STARTTLS that gave the
- * go-ahead (session_start_tls ran, and not after a silent greeting). */
-static bool tls_enum_applies(const struct probe_result *res)
-{
-	if (!res->tls_used)
-		return false;
-	if (res->ep.mode == MODE_TLS)
-		return !res->tls.peer_spoke_plaintext && res->status != MP_ERR_TLS_TIMEOUT;
-	return res->ep.mode == MODE_STARTTLS && res->status != MP_ERR_GREETING_TIMEOUT;
-}
-
-/* Waits for endpoint i's attempts (running those still waiting, on threads
- * that came free meanwhile or in this one), records them and flags the
- * legacy versions accepted (RFC 7568, RFC 8996). */
-static void tls_enum_end(struct pool *p, size_t i, struct tls_enum *te)
-{
-	struct probe_result *res = &p->res[i];
-	struct tls_version_check chk[TLSPROBE_NVERSIONS];
-	char legacy[64] = "", list[96] = "";
-	bool ran;
-	size_t want, started;
-
-	if (!te)
-		return;
-	ran = te->run != NULL;
-	/* The version the probe's handshake selected is accepted (RFC 8446
-	 * 4.2.1, RFC 5246 7.4.1.3): no need to ask again. */
-	for (int k = 0; res->tls_used && res->tls.done && k < TLSPROBE_NVERSIONS; k++) {
-		struct tls_version_check known;
-		const char *name = tlsprobe_version_name(tlsprobe_version_at(k));
-
-		if (!name || strcmp(name, res->tls.version) != 0)
-			continue;
-		memset(&known, 0, sizeof(known));
-		known.version = tlsprobe_version_at(k);
-		known.accepted = known.conclusive = true;
-		snprintf(known.detail, sizeof(known.detail), "%.90s (the probe's own handshake)",
-			 res->tls.cipher);
-		tlsprobe_enum_known(te->run, &known);
-	}
-	want = take_helpers(p, i, TLSPROBE_NVERSIONS);
-	started = (size_t)tlsprobe_enum_more(te->run, (int)want);
-	te->threads += started;
-	give_helpers(p, i, want - started);
-	memset(chk, 0, sizeof(chk));
-	tlsprobe_enum_finish(te->run, chk);
-	pthread_mutex_lock(&p->lock);
-	p->tls_enums[i] = NULL;
-	pthread_mutex_unlock(&p->lock);
-	give_helpers(p, i, te->threads);
-	free(te);
-	if (!ran || !tls_enum_applies(res))
-		return;
-	memcpy(res->tls_versions, chk, sizeof(chk));
-	res->tls_versions_done = true;
-	for (int k = 0; k < TLSPROBE_NVERSIONS; k++) {
-		const char *name = tlsprobe_version_name(chk[k].version);
-		char *to = chk[k].version <= MP_TLS_V1_1 ? legacy : NULL;
-
-		if (!chk[k].accepted || !name)
-			continue;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-			 list[0] ? " " : "", name);
-		if (to)
-			snprintf(to + strlen(to), sizeof(legacy) - strlen(to), "%s%s",
-				 to[0] ? ", " : "", name);
-	}
-	transcript_note(&res->transcript, "TLS versions accepted: %s", list[0] ? list : "none");
-	if (legacy[0])
-		result_add_finding(res, FINDING_LEGACY_TLS_ACCEPTED,
-				   "server accepts %s, which %s deprecated (RFC 7568, RFC 8996)",
-				   legacy, strchr(legacy, ',') ? "are" : "is");
-}
-
-/* After endpoint i's probe: its active checks (checks.h), each on a fresh
- * connection, with extra threads taken from the pool's spare ones. */
-static void run_checks(struct pool *p, size_t i)
-{
-	struct check_set *cs = checks_begin(&p->eps[i], p->cfg, p->deadline, &p->res[i]);
-	size_t got = take_helpers(p, i, checks_pending(cs) > 1 ? checks_pending(cs) - 1 : 0);
-
-	pthread_mutex_lock(&p->lock);
-	p->checks[i] = cs;
-	pthread_mutex_unlock(&p->lock);
-	checks_run(cs, got, p->stop);
-	pthread_mutex_lock(&p->lock);
-	p->checks[i] = NULL;
-	pthread_mutex_unlock(&p->lock);
-	give_helpers(p, i, got);
-	checks_end(cs);
-}
-
 /* Waits until when_ms (monotonic) or the run stops, in bounded slices. */
 static void pause_until(struct pool *p, int64_t when_ms)
 {
@@ -435,7 +36,8 @@ static void pause_until(struct pool *p, int64_t when_ms)
 
 		if (left <= 0 || (p->stop && *p->stop))
 			return;
-		poll(NULL, 0, (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
+		poll(NULL, 0,
+		     (int)(left < MP_ENGINE_WAIT_SLICE_MS ? left : MP_ENGINE_WAIT_SLICE_MS));
 	}
 }
 
@@ -460,7 +62,7 @@ static uint64_t host_key(const struct endpoint *ep)
 }
 
 /* The in-flight entry of ep's host, or NULL. Call with the lock held. */
-static struct host_use *host_find(struct pool *p, const struct endpoint *ep)
+struct host_use *host_find(struct pool *p, const struct endpoint *ep)
 {
 	uint64_t key = host_key(ep);
 
@@ -575,31 +177,80 @@ static int64_t backoff_ms(struct pool *p, int k)
 	return base + jitter;
 }
 
+/* A timeout that load alone can cause: the greeting, a reply or the TLS
+ * handshake came too late (not a connect timeout: that is a filter). */
+static bool load_timeout(enum mp_status st)
+{
+	return st == MP_ERR_TLS_TIMEOUT || st == MP_ERR_GREETING_TIMEOUT || st == MP_ERR_TIMEOUT;
+}
+
+/* Auto mode never falls back to plaintext because a TLS candidate was
+ * slow (issue 23): one that timed out is asked once more, with greeting
+ * and handshake timeouts MP_AUTO_RETRY_TIMEOUT_FACTOR times longer, before
+ * the plaintext ones after it may win. */
+static void auto_retry_slow(struct pool *p, size_t i, struct tls_resume *save)
+{
+	const struct endpoint *ep = &p->eps[i];
+	struct probe_result *res = &p->res[i];
+	struct probe_config slow = *p->cfg;
+	char first[MP_MAX_ERROR];
+	int attempts = res->attempts;
+
+	if (!p->prm->first_ok_wins || ep->mode == MODE_PLAIN || !load_timeout(res->status) ||
+	    (p->stop && *p->stop) || deadline_expired(p->deadline))
+		return;
+	pthread_mutex_lock(&p->lock);
+	attempts = p->skip && p->skip[i] ? -1 : attempts;
+	pthread_mutex_unlock(&p->lock);
+	if (attempts < 0)
+		return;
+	snprintf(first, sizeof(first), "%s: %.200s", mp_status_name(res->status), res->error);
+	slow.greeting_timeout_ms *= MP_AUTO_RETRY_TIMEOUT_FACTOR;
+	slow.tls_timeout_ms *= MP_AUTO_RETRY_TIMEOUT_FACTOR;
+	result_free(res);
+	result_init(res, ep);
+	transcript_note(&res->transcript,
+	                "auto mode: attempt %d ended %s; asked again with %d ms greeting and %d ms "
+	                "TLS handshake timeouts before any plaintext candidate may win",
+	                attempts, first, slow.greeting_timeout_ms, slow.tls_timeout_ms);
+	struct probe_hooks hooks = {.save = save};
+
+	probe_endpoint(ep, &slow, p->deadline, res, &p->fds[i], &hooks);
+	res->attempts = attempts + 1;
+}
+
 /* Probes endpoint i (its --enumerate-tls attempts alongside), with --retry
  * attempts of a busy endpoint within the deadline, then its logins. */
 static void run_job(struct pool *p, size_t i)
 {
 	const struct endpoint *ep = &p->eps[i];
 	struct probe_result *res = &p->res[i];
+	/* the probe's TLS session, for its logins and checks to resume */
+	struct tls_resume *rs =
+	    (p->cfg->auth || p->checks) && ep->mode != MODE_PLAIN ? tls_resume_new() : NULL;
 	int attempt = 1;
 
 	if (!host_acquire(p, ep)) {
+		tls_resume_free(rs);
 		if (!(p->stop && *p->stop))
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		return;
 	}
 	for (;;) {
 		struct tls_enum *te = NULL;
+		struct probe_hooks hooks = {.save = rs};
 		int64_t wait;
 
 		if (deadline_expired(p->deadline)) {
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 			break;
 		}
 		te = attempt == 1 ? tls_enum_begin(p, i) : NULL;
-		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i]);
+		hooks.tls_done = te ? tls_enum_handshake_done : NULL;
+		hooks.arg = te;
+		probe_endpoint(ep, p->cfg, p->deadline, res, &p->fds[i], &hooks);
 		tls_enum_end(p, i, te);
 		res->attempts = attempt;
 		if (attempt > p->prm->retry || !retryable(res) || (p->stop && *p->stop))
@@ -608,7 +259,7 @@ static void run_job(struct pool *p, size_t i)
 		if (p->deadline != DEADLINE_NONE && deadline_left_ms(p->deadline) <= wait)
 			break;
 		transcript_note(&res->transcript, "attempt %d: %s; trying again in %lld ms",
-				attempt, mp_status_name(res->status), (long long)wait);
+		                attempt, mp_status_name(res->status), (long long)wait);
 		pause_until(p, mono_ms() + wait);
 		if (p->stop && *p->stop)
 			break;
@@ -617,12 +268,14 @@ static void run_job(struct pool *p, size_t i)
 		result_init(res, ep);
 		attempt++;
 	}
+	auto_retry_slow(p, i, rs);
 	/* Logins and checks are connections to the same host: the slot is
 	 * held until they are done. */
 	if (p->cfg->auth && p->logins && res->status == MP_OK && !(p->stop && *p->stop))
-		run_logins(p, i);
+		run_logins(p, i, rs);
 	if (p->checks && !(p->stop && *p->stop))
-		run_checks(p, i);
+		run_checks(p, i, rs);
+	tls_resume_free(rs);
 	host_release(p, ep);
 }
 
@@ -655,7 +308,7 @@ static void *worker(void *arg)
 
 		if (deadline_expired(p->deadline))
 			result_fail(&p->res[i], MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		else
 			run_job(p, i);
 		/* wolfSSL's per-thread fixed-point ECC cache keeps up to 15
@@ -694,10 +347,10 @@ static void *stream_worker(void *arg)
 		int rc;
 
 		pthread_mutex_lock(&p->src_lock);
-		rc = p->src_done || (p->stop && *p->stop)
-			     ? 0
-			     : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why),
-					    &p->src_err);
+		rc =
+		    p->src_done || (p->stop && *p->stop)
+		        ? 0
+		        : p->src->next(p->src->arg, &p->slot_eps[k], why, sizeof(why), &p->src_err);
 		if (rc <= 0) {
 			if (rc < 0)
 				p->src_rc = -1;
@@ -715,7 +368,7 @@ static void *stream_worker(void *arg)
 			result_fail(res, MP_ERR_INVALID_TARGET, why);
 		else if (deadline_expired(p->deadline))
 			result_fail(res, MP_ERR_DEADLINE,
-				    "the run's deadline passed before this endpoint was probed");
+			            "the run's deadline passed before this endpoint was probed");
 		else
 			run_job(p, k);
 		tls_thread_cleanup();
@@ -727,7 +380,8 @@ static void *stream_worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (rc && res->status != MP_ERR_INVALID_TARGET) {
 			res->status = MP_OK;
-			result_fail(res, MP_ERR_INTERRUPTED, "interrupted while probing this endpoint");
+			result_fail(res, MP_ERR_INTERRUPTED,
+			            "interrupted while probing this endpoint");
 		}
 		pthread_mutex_lock(&p->done_lock);
 		p->done(p->done_arg, res);
@@ -750,10 +404,7 @@ static void interrupt_all(struct pool *p)
 
 		if (p->state[i] == JOB_RUNNING && fd >= 0)
 			shutdown(fd, SHUT_RDWR);
-		interrupt_logins(p, i);
-		interrupt_tls_enum(p, i);
-		if (p->checks)
-			checks_interrupt(p->checks[i]);
+		helpers_interrupt(p, i);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -794,8 +445,7 @@ static void settle_auto(struct pool *p)
 			p->skip[i] = true;
 			if (p->state[i] == JOB_RUNNING && p->fds[i] >= 0)
 				shutdown(p->fds[i], SHUT_RDWR);
-			interrupt_logins(p, i);
-			interrupt_tls_enum(p, i);
+			helpers_interrupt(p, i);
 		}
 	}
 }
@@ -823,17 +473,46 @@ static void starttls_cert_findings(struct probe_result *res, size_t n)
 			    b->chain_len < 1 || !b->chain[0].fingerprint_sha256[0])
 				continue;
 			same = strcmp(a->chain[0].fingerprint_sha256,
-				      b->chain[0].fingerprint_sha256) == 0;
+			              b->chain[0].fingerprint_sha256) == 0;
 			if (!other)
 				other = &res[j];
 		}
 		if (other && !same)
 			result_add_finding(&res[i], FINDING_STARTTLS_CERT_DIFFERS,
-					   "the certificate after STARTTLS on port %u (SHA-256 "
-					   "%.16s...) differs from the one on implicit-TLS port %u "
-					   "(%.16s...)", (unsigned)res[i].ep.port,
-					   a->chain[0].fingerprint_sha256, (unsigned)other->ep.port,
-					   other->tls.chain[0].fingerprint_sha256);
+			                   "the certificate after STARTTLS on port %u (SHA-256 "
+			                   "%.16s...) differs from the one on implicit-TLS port %u "
+			                   "(%.16s...)",
+			                   (unsigned)res[i].ep.port, a->chain[0].fingerprint_sha256,
+			                   (unsigned)other->ep.port,
+			                   other->tls.chain[0].fingerprint_sha256);
+	}
+}
+
+/* Auto mode: a plaintext winner chosen while a TLS candidate before it in
+ * the order of preference timed out (twice, see auto_retry_slow) says so:
+ * a mail client configured from it would send passwords in clear. */
+static void auto_plaintext_findings(struct pool *p)
+{
+	for (size_t w = 0; w < p->n; w++) {
+		struct probe_result *res = &p->res[w];
+
+		if (p->skip[w] || res->status != MP_OK || res->ep.mode != MODE_PLAIN)
+			continue;
+		for (size_t j = p->group[w]; j < w; j++) {
+			const struct probe_result *t = &p->res[j];
+
+			if (p->group[j] != p->group[w] || p->skip[j] || t->ep.mode == MODE_PLAIN ||
+			    !load_timeout(t->status))
+				continue;
+			result_add_finding(
+			    res, FINDING_AUTO_TLS_TIMED_OUT,
+			    "auto mode chose plaintext only because %s port %u %s, "
+			    "which comes first, timed out twice (%s): try again before "
+			    "configuring a client for plaintext",
+			    protocol_name(t->ep.proto), (unsigned)t->ep.port, mode_name(t->ep.mode),
+			    mp_status_name(t->status));
+			break;
+		}
 	}
 }
 
@@ -850,10 +529,11 @@ static void report_skipped(struct pool *p)
 		for (size_t j = g; j < i; j++)
 			if (p->group[j] == g && !p->skip[j] && p->res[j].status == MP_OK)
 				w = j;
-		snprintf(msg, sizeof(msg), "not needed: auto mode settled on %s port %u %s, "
-			 "which comes first in the order of preference",
-			 protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
-			 mode_name(p->eps[w].mode));
+		snprintf(msg, sizeof(msg),
+		         "not needed: auto mode settled on %s port %u %s, "
+		         "which comes first in the order of preference",
+		         protocol_name(p->eps[w].proto), (unsigned)p->eps[w].port,
+		         mode_name(p->eps[w].mode));
 		result_free(&p->res[i]);
 		result_init(&p->res[i], &p->eps[i]);
 		result_fail(&p->res[i], MP_ERR_SKIPPED, msg);
@@ -883,7 +563,7 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 
 /* Sets up what both kinds of run share; n is endpoints or slots. */
 static int pool_init(struct pool *p, size_t n, const struct probe_config *cfg,
-		     const struct engine_params *prm, size_t nthreads)
+                     const struct engine_params *prm, size_t nthreads)
 {
 	memset(p, 0, sizeof(*p));
 	p->n = n;
@@ -961,7 +641,7 @@ static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(s
 
 	while (finished < want) {
 		struct pollfd pfd[2] = {{.fd = p->done_pipe[0], .events = POLLIN},
-					{.fd = wake_fd, .events = POLLIN}};
+		                        {.fd = wake_fd, .events = POLLIN}};
 		char buf[64];
 		int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, MP_HEAP_TRIM_MS);
 
@@ -994,7 +674,7 @@ static bool wait_done(struct pool *p, size_t want, int wake_fd, void (*settle)(s
 }
 
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
-		const struct probe_config *cfg, const struct engine_params *prm)
+                const struct probe_config *cfg, const struct engine_params *prm)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
@@ -1006,6 +686,8 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
 	if (nthreads > n)
 		nthreads = n ? n : 1;
+	/* Memory measures only where many probes are in flight (issue 23). */
+	threadmem_set_thrifty(nthreads >= MP_THRIFTY_MIN_THREADS);
 	if (pool_init(&p, n, cfg, prm, nthreads) != 0)
 		goto nomem;
 	p.eps = eps;
@@ -1030,11 +712,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 		}
 	}
 	if (!threads || !was) {
-nomem:
+	nomem:
 		for (size_t i = 0; i < n; i++)
 			if (!eps[i].invalid)
 				result_fail(&res[i], MP_ERR_INTERNAL,
-					    "out of memory or file descriptors");
+				            "out of memory or file descriptors");
 		goto out;
 	}
 	for (; started < nthreads; started++)
@@ -1057,6 +739,7 @@ nomem:
 		pthread_join(threads[i], NULL);
 	if (first_ok_wins && !interrupted) {
 		settle_auto(&p);
+		auto_plaintext_findings(&p);
 		report_skipped(&p);
 	}
 	starttls_cert_findings(res, n);
@@ -1066,8 +749,9 @@ nomem:
 				continue;
 			res[i].status = MP_OK;
 			result_fail(&res[i], MP_ERR_INTERRUPTED,
-				    was[i] == JOB_PENDING ? "interrupted before this endpoint was probed"
-							  : "interrupted while probing this endpoint");
+			            was[i] == JOB_PENDING
+			                ? "interrupted before this endpoint was probed"
+			                : "interrupted while probing this endpoint");
 		}
 	}
 out:
@@ -1077,9 +761,9 @@ out:
 }
 
 int engine_stream(const struct engine_source *src, const struct probe_config *cfg,
-		  const struct engine_params *prm,
-		  void (*done)(void *arg, struct probe_result *res), void *done_arg,
-		  struct mp_error *err)
+                  const struct engine_params *prm,
+                  void (*done)(void *arg, struct probe_result *res), void *done_arg,
+                  struct mp_error *err)
 {
 	struct pool p;
 	pthread_t *threads = NULL;
@@ -1088,6 +772,7 @@ int engine_stream(const struct engine_source *src, const struct probe_config *cf
 	size_t started = 0;
 	int rc = -1;
 
+	threadmem_set_thrifty(nthreads >= MP_THRIFTY_MIN_THREADS);
 	if (pool_init(&p, nthreads, cfg, prm, nthreads) != 0)
 		goto nomem;
 	p.streamed = true;
@@ -1101,7 +786,7 @@ int engine_stream(const struct engine_source *src, const struct probe_config *cf
 	threads = calloc(nthreads, sizeof(*threads));
 	ws = calloc(nthreads, sizeof(*ws));
 	if (!p.slot_eps || !p.res || !p.skip || !threads || !ws) {
-nomem:
+	nomem:
 		mp_error_set(err, MP_ERR_INTERNAL, "out of memory or file descriptors");
 		goto out;
 	}

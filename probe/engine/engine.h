@@ -10,32 +10,26 @@
 #include "core/model/result.h"
 #include "probe/dialects/session.h"
 
-/* Probes one endpoint until done or deadline; res must be result_init'd.
- * fd_slot (may be NULL) receives the socket while the probe holds it, so
- * that an interrupt can shut it down. */
-void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-		    struct probe_result *res, volatile int *fd_slot);
-
 /* How the pool runs: threads, deadline, interrupts and politeness. */
 struct engine_params {
-	int concurrency;                /* endpoints probed at once */
-	int64_t deadline;               /* the run's (DEADLINE_NONE: none) */
+	int concurrency;  /* endpoints probed at once */
+	int64_t deadline; /* the run's (DEADLINE_NONE: none) */
 	/* auto mode (array runs only): endpoints of one target, protocol and
 	 * path are in order of preference; once the first that works is known,
 	 * the later ones are cut short and reported as skipped. */
 	bool first_ok_wins;
-	int per_host;                   /* endpoints of one host probed at once, 0: any */
-	int rate;                       /* new probe connections per second, 0: any */
-	int retry;                      /* retries of a busy or reset endpoint */
-	volatile sig_atomic_t *stop;    /* set by a signal handler, which also */
-	int wake_fd;                    /* writes a byte here (-1: none) */
+	int per_host;                /* endpoints of one host probed at once, 0: any */
+	int rate;                    /* new probe connections per second, 0: any */
+	int retry;                   /* retries of a busy or reset endpoint */
+	volatile sig_atomic_t *stop; /* set by a signal handler, which also */
+	int wake_fd;                 /* writes a byte here (-1: none) */
 };
 
 /* Probes eps[0..n) into res[0..n) (result_init'd by the caller; an endpoint
  * marked invalid keeps its result untouched). Returns early, with unfinished
  * endpoints marked "interrupted", when *stop becomes non-zero. */
 void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
-		const struct probe_config *cfg, const struct engine_params *ep);
+                const struct probe_config *cfg, const struct engine_params *ep);
 
 /* Streams a plan: endpoints are pulled from `next` as threads come free,
  * and each result is handed to done() (one call at a time) as soon as its
@@ -48,13 +42,11 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 struct engine_source {
 	/* As plan_next(): 1 with *ep (and why when ep->invalid), 0 at the end,
 	 * -1 with err. Called with the engine's source lock held. */
-	int (*next)(void *arg, struct endpoint *ep, char *why, size_t whysz,
-		    struct mp_error *err);
+	int (*next)(void *arg, struct endpoint *ep, char *why, size_t whysz, struct mp_error *err);
 	void *arg;
 };
 int engine_stream(const struct engine_source *src, const struct probe_config *cfg,
-		  const struct engine_params *ep,
-		  void (*done)(void *arg, struct probe_result *res), void *done_arg,
-		  struct mp_error *err);
+                  const struct engine_params *ep, void (*done)(void *arg, struct probe_result *res),
+                  void *done_arg, struct mp_error *err);
 
 #endif

@@ -5,11 +5,11 @@
 #include "probe/engine/probe.h"
 #include "probe/engine/addrs.h"
 #include "probe/dialects/auth.h"
-#include "probe/engine/engine.h"
 #include "core/deadline.h"
 #include "core/net.h"
 #include "core/proxy.h"
 #include "core/tls.h"
+#include "core/tls_session.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,8 +39,8 @@ static void fail(struct probe_result *res, enum mp_status st, const struct mp_er
  * Returns MP_OK with *fd set, or the first failure that is not "refused"
  * (a timeout says more than a refusal behind it), else the last one. */
 static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
-				  const struct net_addr *src, int64_t deadline, int *fd,
-				  char *used, size_t usedsz, struct mp_error *err)
+                                  const struct net_addr *src, int64_t deadline, int *fd, char *used,
+                                  size_t usedsz, struct mp_error *err)
 {
 	enum mp_status st = MP_ERR_UNREACHABLE, first = MP_OK;
 	struct mp_error first_err;
@@ -57,9 +57,9 @@ static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
 			continue;
 		if (deadline_expired(deadline))
 			break;
-		share = left > 1 ? deadline_min(deadline, deadline_in(deadline_left_ms(deadline) /
-								      (int)left))
-				 : deadline;
+		share = left > 1 ? deadline_min(deadline,
+		                                deadline_in(deadline_left_ms(deadline) / (int)left))
+		                 : deadline;
 		left--;
 		snprintf(used, usedsz, "%s", addrs[i].text);
 		st = net_connect(&addrs[i], src, share, fd, err);
@@ -72,8 +72,8 @@ static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
 	}
 	if (n > 0 && src && used[0] == '\0')
 		return mp_error_set(err, MP_ERR_UNREACHABLE,
-				    "no address of the target matches the family of --source %s",
-				    src->text);
+		                    "no address of the target matches the family of --source %s",
+		                    src->text);
 	if (first != MP_OK) {
 		*err = first_err;
 		return first;
@@ -84,8 +84,8 @@ static enum mp_status connect_any(const struct net_addr *addrs, size_t n,
 /* Resolves the endpoint's host (with the run's resolver, addrs.h) into
  * up to MAX_ADDRS addresses with the endpoint's port. */
 static enum mp_status resolve_target(const struct endpoint *ep, const struct probe_config *cfg,
-				     int64_t deadline, struct net_addr *out, size_t *n,
-				     struct mp_error *err)
+                                     int64_t deadline, struct net_addr *out, size_t *n,
+                                     struct mp_error *err)
 {
 	char text[MAX_ADDRS][MP_ADDR_TEXT];
 	size_t got = 0;
@@ -94,9 +94,9 @@ static enum mp_status resolve_target(const struct endpoint *ep, const struct pro
 	*n = 0;
 	if (!cfg->resolver)
 		return net_resolve(ep->host, ep->port, cfg->family, deadline, out, MAX_ADDRS, n,
-				   err);
+		                   err);
 	st = addrs_resolve(cfg->resolver, ep->host, cfg->family, deadline, text, MAX_ADDRS, &got,
-			   err);
+	                   err);
 	for (size_t i = 0; st == MP_OK && i < got; i++)
 		if (net_parse_numeric(text[i], ep->port, &out[*n]) == 0)
 			(*n)++;
@@ -114,8 +114,8 @@ static enum mp_status proxy_connect_status(enum mp_status st)
 /* Which of the n resolved addresses to ask a proxy for, in order, into
  * idx: all of them, or for SOCKS4 (IPv4 only) the IPv4 ones, or when there
  * is none the first, for the proxy code to refuse with a clear message. */
-static size_t proxy_attempts(const struct proxy_spec *px, const struct net_addr *target,
-			     size_t n, size_t *idx)
+static size_t proxy_attempts(const struct proxy_spec *px, const struct net_addr *target, size_t n,
+                             size_t *idx)
 {
 	size_t k = 0;
 
@@ -141,12 +141,11 @@ static bool next_address_may_work(enum mp_status st)
  * connection to the proxy is bounded by conn_deadline (the connect budget
  * that resolving began), later ones by a connect timeout of their own. */
 static enum mp_status through_proxy(const struct endpoint *ep, const struct probe_config *cfg,
-				    int64_t deadline, int64_t conn_deadline,
-				    const struct net_addr *proxy_addr,
-				    size_t nproxy, const struct net_addr *srcp,
-				    const struct net_addr *target, size_t ntarget,
-				    struct probe_result *res, volatile int *fd_slot,
-				    struct stream **out, struct mp_error *err)
+                                    int64_t deadline, int64_t conn_deadline,
+                                    const struct net_addr *proxy_addr, size_t nproxy,
+                                    const struct net_addr *srcp, const struct net_addr *target,
+                                    size_t ntarget, struct probe_result *res, volatile int *fd_slot,
+                                    struct stream **out, struct mp_error *err)
 {
 	const struct proxy_spec *px = ep->proxy;
 	size_t idx[MAX_ADDRS], n = target ? proxy_attempts(px, target, ntarget, idx) : 1;
@@ -166,15 +165,16 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 		if (a > 0 && cfg->before_connect)
 			cfg->before_connect(cfg->before_connect_arg);
 		st = connect_any(proxy_addr, nproxy, srcp,
-				 a == 0 ? conn_deadline
-					: deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)),
-				 &fd, used, sizeof(used), err);
+		                 a == 0
+		                     ? conn_deadline
+		                     : deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)),
+		                 &fd, used, sizeof(used), err);
 		res->t.proxy_connect += since(t0);
 		if (st != MP_OK) {
 			snprintf(msg, sizeof(msg), "%s", err->msg);
 			return mp_error_set(err, proxy_connect_status(st), "%s proxy %s:%u: %s",
-					    proxy_type_name(px->type), px->host, (unsigned)px->port,
-					    msg);
+			                    proxy_type_name(px->type), px->host, (unsigned)px->port,
+			                    msg);
 		}
 		if (fd_slot)
 			*fd_slot = fd;
@@ -187,7 +187,8 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 		}
 		t0 = mono_ms();
 		st = proxy_handshake(px, s, ep->host, ep->port, dst,
-				     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)), err);
+		                     deadline_min(deadline, deadline_in(cfg->connect_timeout_ms)),
+		                     err);
 		handshaking += since(t0);
 		res->t.proxy_handshake = handshaking;
 		if (st == MP_OK) {
@@ -201,7 +202,7 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 		stream_close(s);
 		if (dst)
 			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
-				 ntried++ ? ", " : "", dst->text);
+			         ntried++ ? ", " : "", dst->text);
 		if (!next_address_may_work(st) || deadline_expired(deadline))
 			break;
 	}
@@ -210,7 +211,7 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		mp_error_set(err, st, "%s (addresses of %s tried through the proxy: %s)", msg,
-			     ep->host, tried);
+		             ep->host, tried);
 	}
 	return st;
 }
@@ -218,8 +219,8 @@ static enum mp_status through_proxy(const struct endpoint *ep, const struct prob
 /* Opens the TCP connection, directly or through the endpoint's proxy.
  * Returns MP_OK with *out the stream to talk to the mail server. */
 enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_config *cfg,
-				int64_t deadline, struct probe_result *res, volatile int *fd_slot,
-				struct stream **out, struct mp_error *err)
+                               int64_t deadline, struct probe_result *res, volatile int *fd_slot,
+                               struct stream **out, struct mp_error *err)
 {
 	const struct proxy_spec *px = ep->proxy;
 	struct net_addr target[MAX_ADDRS], proxy_addr[MAX_ADDRS], src;
@@ -239,7 +240,7 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 	if (cfg->source_addr) {
 		if (net_parse_numeric(cfg->source_addr, 0, &src) != 0)
 			return mp_error_set(err, MP_ERR_INTERNAL, "--source %s is not an address",
-					    cfg->source_addr);
+			                    cfg->source_addr);
 		srcp = &src;
 	}
 	if (!remote_dns && ep->address[0]) {
@@ -257,8 +258,8 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 	}
 	if (!px) {
 		t0 = mono_ms();
-		st = connect_any(target, ntarget, srcp, conn_deadline, &fd, used, sizeof(used),
-				 err);
+		st =
+		    connect_any(target, ntarget, srcp, conn_deadline, &fd, used, sizeof(used), err);
 		res->t.connect = since(t0);
 		snprintf(res->address, sizeof(res->address), "%s", used);
 		if (st != MP_OK)
@@ -278,15 +279,15 @@ enum mp_status probe_open_path(const struct endpoint *ep, const struct probe_con
 	 * ask it for the target. */
 	t0 = mono_ms();
 	st = net_resolve(px->host, px->port, AF_UNSPEC, conn_deadline, proxy_addr, MAX_ADDRS,
-			 &nproxy, err);
+	                 &nproxy, err);
 	if (st != MP_OK) {
 		res->t.proxy_connect = since(t0);
 		return mp_error_set(err, MP_ERR_PROXY_UNREACHABLE, "proxy %s: %s", px->host,
-				    err->msg);
+		                    err->msg);
 	}
 	res->t.proxy_connect = since(t0);
 	return through_proxy(ep, cfg, deadline, conn_deadline, proxy_addr, nproxy, srcp,
-			     remote_dns ? NULL : target, ntarget, res, fd_slot, out, err);
+	                     remote_dns ? NULL : target, ntarget, res, fd_slot, out, err);
 }
 
 /* Flags the first certificate of the chain whose key is too small: RSA or
@@ -299,15 +300,16 @@ static void weak_key_finding(struct probe_result *res)
 		const struct cert_info *c = &t->chain[i];
 		const char *kt = c->key_type ? c->key_type : "";
 		int min = strcmp(kt, "RSA") == 0 || strcmp(kt, "DSA") == 0 ? 2048
-			  : strcmp(kt, "EC") == 0			   ? 256
-									   : 0;
+		          : strcmp(kt, "EC") == 0                          ? 256
+		                                                           : 0;
 
 		if (min && c->key_bits > 0 && c->key_bits < min) {
 			result_add_finding(res, FINDING_WEAK_KEY,
-					   "%s has a weak %d-bit %s key (at least %d bits "
-					   "expected)", i == 0 ? "the server certificate"
-							       : "a chain certificate",
-					   c->key_bits, kt, min);
+			                   "%s has a weak %d-bit %s key (at least %d bits "
+			                   "expected)",
+			                   i == 0 ? "the server certificate"
+			                          : "a chain certificate",
+			                   c->key_bits, kt, min);
 			return;
 		}
 	}
@@ -341,29 +343,31 @@ static void tls_findings(struct probe_result *res, int warn_days, const char *na
 	verify_reasons_text(t->verify_reasons, why, sizeof(why));
 	if (!t->verified)
 		result_add_finding(res, FINDING_CERT_UNVERIFIED,
-				   "certificate chain not verified (%s): %s",
-				   why[0] ? why : "other",
-				   t->verify_error[0] ? t->verify_error : "unknown reason");
+		                   "certificate chain not verified (%s): %s",
+		                   why[0] ? why : "other",
+		                   t->verify_error[0] ? t->verify_error : "unknown reason");
 	if (!t->hostname_matched)
 		result_add_finding(res, FINDING_CERT_NAME_MISMATCH,
-				   "certificate does not match the name %s", name);
+		                   "certificate does not match the name %s", name);
 	if (t->chain_len > 0 && t->chain[0].not_after) {
 		if (t->chain[0].days_left < 0)
 			result_add_finding(res, FINDING_CERT_EXPIRED, "certificate expired on %s",
-					   t->chain[0].not_after);
+			                   t->chain[0].not_after);
 		else if (t->chain[0].days_left < warn_days)
 			result_add_finding(res, FINDING_CERT_EXPIRING,
-					   "certificate expires in %ld days (%s)",
-					   t->chain[0].days_left, t->chain[0].not_after);
+			                   "certificate expires in %ld days (%s)",
+			                   t->chain[0].days_left, t->chain[0].not_after);
 	}
 	if (strcmp(t->version, "TLSv1.0") == 0 || strcmp(t->version, "TLSv1.1") == 0 ||
 	    strncmp(t->version, "SSL", 3) == 0)
-		result_add_finding(res, FINDING_LEGACY_TLS, "server negotiated %s, which is deprecated "
-				   "(RFC 8996)", t->version);
+		result_add_finding(res, FINDING_LEGACY_TLS,
+		                   "server negotiated %s, which is deprecated "
+		                   "(RFC 8996)",
+		                   t->version);
 	if (t->chain_len > 0 && t->chain[0].self_signed)
 		result_add_finding(res, FINDING_CERT_SELF_SIGNED,
-				   "the server certificate is self-signed: a client can only trust "
-				   "it by pinning it");
+		                   "the server certificate is self-signed: a client can only trust "
+		                   "it by pinning it");
 	weak_key_finding(res);
 }
 
@@ -381,13 +385,15 @@ static void auth_findings(struct probe_result *res)
 	}
 	if (clear[0])
 		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
-				   "authentication that sends the password itself (%s) is offered "
-				   "before TLS: credentials could travel in plaintext", clear);
+		                   "authentication that sends the password itself (%s) is offered "
+		                   "before TLS: credentials could travel in plaintext",
+		                   clear);
 	else if (other[0])
 		result_add_finding(res, FINDING_AUTH_BEFORE_TLS,
-				   "only challenge-response authentication (%s) is offered before "
-				   "TLS: the password is not sent, but the exchange is open to "
-				   "offline guessing and downgrade", other);
+		                   "only challenge-response authentication (%s) is offered before "
+		                   "TLS: the password is not sent, but the exchange is open to "
+		                   "offline guessing and downgrade",
+		                   other);
 }
 
 /* Implicit TLS handshake; on failure explains a plaintext answer. */
@@ -399,9 +405,9 @@ static enum mp_status implicit_tls(struct session *s)
 		return MP_OK;
 	if (s->res->tls.peer_spoke_plaintext)
 		result_add_finding(s->res, FINDING_SPEAKS_PLAINTEXT,
-				   "port %u answered the TLS handshake in plaintext: it expects "
-				   "plain or STARTTLS, not implicit TLS (try %s+starttls://)",
-				   (unsigned)s->ep->port, protocol_name(s->ep->proto));
+		                   "port %u answered the TLS handshake in plaintext: it expects "
+		                   "plain or STARTTLS, not implicit TLS (try %s+starttls://)",
+		                   (unsigned)s->ep->port, protocol_name(s->ep->proto));
 	return st == MP_ERR_TLS_TIMEOUT ? st : MP_ERR_TLS;
 }
 
@@ -413,12 +419,13 @@ static void check_expects_tls(struct session *s)
 	struct mp_error saved = s->err;
 
 	transcript_note(&s->res->transcript, "no greeting: trying a TLS handshake on the same "
-			"connection");
+	                                     "connection");
 	if (session_start_tls(s, s->cfg->greeting_timeout_ms, false) == MP_OK)
-		result_add_finding(s->res, FINDING_EXPECTS_IMPLICIT_TLS,
-				   "port %u stays silent in plaintext but completes a TLS handshake: "
-				   "it expects implicit TLS (try %ss://)",
-				   (unsigned)s->ep->port, protocol_name(s->ep->proto));
+		result_add_finding(
+		    s->res, FINDING_EXPECTS_IMPLICIT_TLS,
+		    "port %u stays silent in plaintext but completes a TLS handshake: "
+		    "it expects implicit TLS (try %ss://)",
+		    (unsigned)s->ep->port, protocol_name(s->ep->proto));
 	else
 		s->res->tls_used = false;
 	s->err = saved;
@@ -443,8 +450,9 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d)
 		check_expects_tls(s);
 	if (st != MP_OK) {
 		if (st == MP_ERR_REJECTED)
-			result_add_finding(res, FINDING_GREETING_REJECTED, "server refused service "
-					   "in its greeting");
+			result_add_finding(res, FINDING_GREETING_REJECTED,
+			                   "server refused service "
+			                   "in its greeting");
 		return st;
 	}
 	st = d->capabilities(s);
@@ -453,10 +461,10 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d)
 	if (s->ep->mode == MODE_STARTTLS) {
 		if (!res->starttls_offered) {
 			result_add_finding(res, FINDING_NO_STARTTLS,
-					   "server does not advertise STARTTLS on port %u",
-					   (unsigned)s->ep->port);
+			                   "server does not advertise STARTTLS on port %u",
+			                   (unsigned)s->ep->port);
 			return mp_error_set(&s->err, MP_ERR_STARTTLS_NOT_OFFERED,
-					    "server does not advertise STARTTLS");
+			                    "server does not advertise STARTTLS");
 		}
 		st = d->starttls(s);
 		if (st != MP_OK)
@@ -469,15 +477,18 @@ enum mp_status probe_converse(struct session *s, const struct dialect *d)
 			return st;
 	} else if (s->ep->mode == MODE_PLAIN && !res->starttls_offered) {
 		result_add_finding(res, FINDING_PLAINTEXT_ONLY,
-				   "server offers no STARTTLS on port %u: everything, credentials "
-				   "included, would travel unencrypted", (unsigned)s->ep->port);
+		                   "server offers no STARTTLS on port %u: everything, credentials "
+		                   "included, would travel unencrypted",
+		                   (unsigned)s->ep->port);
 	}
 	return MP_OK;
 }
 
 void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, int64_t deadline,
-		    struct probe_result *res, volatile int *fd_slot)
+                    struct probe_result *res, volatile int *fd_slot,
+                    const struct probe_hooks *hooks)
 {
+	struct tls_resume *save = hooks ? hooks->save : NULL;
 	const struct dialect *d = dialect_for(ep->proto);
 	struct session s;
 	struct stream *stream = NULL;
@@ -492,11 +503,22 @@ void probe_endpoint(const struct endpoint *ep, const struct probe_config *cfg, i
 		goto out;
 	}
 	session_init(&s, &res->ep, cfg, res, stream, deadline);
+	if (hooks) {
+		s.on_tls = hooks->tls_done;
+		s.on_tls_arg = hooks->arg;
+	}
 	st = probe_converse(&s, d);
-	if (st != MP_OK)
+	if (st != MP_OK) {
 		fail(res, st, &s.err);
-	else
+	} else {
+		/* TLS 1.3 tickets come after the handshake: there is one once
+		 * a reply inside TLS was read, or at the latest with QUIT's. */
+		bool saved = s.tls_active && tls_resume_save(save, s.stream, &res->tls);
+
 		d->quit(&s);
+		if (s.tls_active && !saved)
+			tls_resume_save(save, s.stream, &res->tls);
+	}
 	if (ep->mode != MODE_TLS)
 		auth_findings(res);
 	tls_findings(res, cfg->cert_warn_days, cfg->sni ? cfg->sni : ep->host);
@@ -513,7 +535,8 @@ out:
  * conversation again, into a scratch result, then auth_attempt(). The
  * connection's transcript goes to a. */
 void probe_attempt_login(const struct endpoint *ep, const struct probe_config *cfg,
-			  int64_t deadline, struct auth_result *a, volatile int *fd_slot)
+                         int64_t deadline, struct auth_result *a, volatile int *fd_slot,
+                         const struct tls_resume *resume)
 {
 	const struct dialect *d = dialect_for(ep->proto);
 	struct probe_result *scratch = calloc(1, sizeof(*scratch));
@@ -528,14 +551,14 @@ void probe_attempt_login(const struct endpoint *ep, const struct probe_config *c
 	}
 	mp_error_clear(&err);
 	result_init(scratch, ep);
-	transcript_note(&scratch->transcript, "login with %s on a fresh connection",
-			a->mechanism);
+	transcript_note(&scratch->transcript, "login with %s on a fresh connection", a->mechanism);
 	st = probe_open_path(ep, cfg, deadline, scratch, fd_slot, &stream, &err);
 	if (st != MP_OK) {
 		auth_attempt_failed(a, st, err.msg);
 		goto out;
 	}
 	session_init(&s, &scratch->ep, cfg, scratch, stream, deadline);
+	s.resume = resume;
 	st = probe_converse(&s, d);
 	if (st != MP_OK) {
 		auth_attempt_failed(a, st, s.err.msg);
@@ -555,4 +578,3 @@ out:
 	result_free(scratch);
 	free(scratch);
 }
-

@@ -18,7 +18,12 @@ does not collide with a running test suite), then measures:
      a fresh connection, run in parallel) against the plain run (target <= 2x);
   8. the full matrix with --checks all (the active checks, each on a fresh
      connection) against the plain run, interleaved (target <= 1.5x).
+  9. --enumerate-tls of the full matrix against its own floor: max(slowest
+     endpoint's enumeration alone, sum of them alone / cores), each round
+     interleaving the endpoints alone and the matrix (target <= 1.3x).
     tests/bench/bench.py --checks-only   measures 8 alone.
+    tests/bench/bench.py --enum-only     measures 9 alone.
+    --load N runs N busy-looping processes meanwhile (a loaded machine).
 Only 127.0.0.1 is contacted.
 """
 import argparse
@@ -92,12 +97,42 @@ def measure_checks(binary, common, eps, runs):
     return statistics.median(with_checks), statistics.median(plain)
 
 
+def measure_enum(binary, common, eps, runs):
+    """--enumerate-tls: (matrix median, floor, slowest alone, sum alone)
+    in ms, each round interleaving every endpoint alone and the matrix."""
+    alone = {ep: [] for ep in eps}
+    matrix = []
+    for _ in range(runs):
+        for ep in eps:
+            w, rep, _ = run(binary, common + ["--enumerate-tls", ep])
+            assert rep["results"][0]["tls_versions"], rep["results"][0]
+            alone[ep].append(w)
+        w, rep, _ = run(binary, common + ["--enumerate-tls"] + eps)
+        assert all(r["status"] == "ok" and r["tls_versions"] for r in rep["results"]), \
+            rep["summary"]
+        matrix.append(w)
+    med = {ep: statistics.median(t) for ep, t in alone.items()}
+    cores = os.cpu_count() or 1
+    slowest, total = max(med.values()), sum(med.values())
+    return statistics.median(matrix), max(slowest, total / cores), slowest, total
+
+
+def busy_load(n):
+    """n processes that spin for at most 600 s; returns their Popen objects."""
+    code = "import time\nt = time.monotonic() + 600\nwhile time.monotonic() < t: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(SRC, "build"))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--checks-only", action="store_true",
                     help="measure --checks all against the plain run, nothing else")
+    ap.add_argument("--enum-only", action="store_true",
+                    help="measure --enumerate-tls against its floor, nothing else")
+    ap.add_argument("--load", type=int, default=0,
+                    help="N busy-looping processes during the measurements")
     a = ap.parse_args()
     binary = os.path.join(a.build, "mailprobe")
     if not os.access(binary, os.X_OK):
@@ -107,6 +142,7 @@ def main():
     servers = os.path.join(SRC, "tests", "integration", "servers.sh")
     subprocess.run(["bash", servers, "start", work], env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    load = []
     try:
         ca = os.path.join(work, "ca", "ca.pem")
         h = "127.0.0.1"
@@ -117,6 +153,19 @@ def main():
         common = ["--cafile", ca]
         # warm-up (servers spawn their first processes)
         run(binary, common + eps)
+        load = busy_load(a.load)
+        loaded = f", {a.load} busy-looping processes" if a.load else ""
+        enum_m, enum_floor, enum_slow, enum_sum = (
+            measure_enum(binary, common, eps, a.runs) if not a.checks_only else (0, 1, 0, 0))
+        enum_line = (f"  --enumerate-tls, full matrix  {enum_m:7.1f} ms  = "
+                     f"{enum_m / enum_floor:.2f} x its floor {enum_floor:.1f} ms (slowest alone "
+                     f"{enum_slow:.1f}, sum alone {enum_sum:.1f}) (target <= 1.30) "
+                     f"{'PASS' if enum_m <= 1.3 * enum_floor else 'MISS'}")
+        if a.enum_only:
+            print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, "
+                  f"{os.cpu_count() or 1} cores{loaded}, median of {a.runs} interleaved rounds")
+            print(enum_line)
+            return
         checks_med, checks_plain_med = measure_checks(binary, common, eps, a.runs)
         checks_line = (f"  --checks all, full matrix     {checks_med:7.1f} ms  = "
                        f"{checks_med / checks_plain_med:.2f} x the plain run "
@@ -124,7 +173,7 @@ def main():
                        f"{'PASS' if checks_med <= 1.5 * checks_plain_med else 'MISS'}")
         if a.checks_only:
             print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, "
-                  f"{os.cpu_count() or 1} cores, median of {3 * a.runs} interleaved runs")
+                  f"{os.cpu_count() or 1} cores{loaded}, median of {3 * a.runs} interleaved runs")
             print(checks_line)
             return
         alone = {}
@@ -199,7 +248,7 @@ def main():
         stop()
         silent_max = max(silent)
 
-        print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, {cores} cores, "
+        print(f"mailprobe benchmark: {len(eps)} endpoints on loopback, {cores} cores{loaded}, "
               f"median of {a.runs} runs (wall clock of the whole process)")
         for ep, t in alone.items():
             print(f"  alone  {ep:40s} {t:7.1f} ms")
@@ -218,8 +267,12 @@ def main():
         print(f"  all six formats + policy      {all_med:7.1f} ms  = {all_med / plain_med:.3f} x "
               f"json alone {plain_med:.1f} ms (target <= 1.05) "
               f"{'PASS' if all_med <= 1.05 * plain_med else 'MISS'}")
+        print(enum_line)
         print(checks_line)
     finally:
+        for pr in load:
+            pr.kill()
+            pr.wait()
         subprocess.run(["bash", servers, "stop", work], env=env, stdout=subprocess.DEVNULL)
 
 

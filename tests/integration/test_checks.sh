@@ -72,11 +72,16 @@ for res in "$SM" "$S25" "$IM" "$PO"; do
 	state "$res" starttls-injection pass "real: STARTTLS injection passes ($res)"
 	state "$res" starttls-response-injection pass "real: response injection passes ($res)"
 done
+# issue 23: the check's handshake resumes the probe's TLS session (Postfix tickets)
+pyassert "$J" '"(session resumed)" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "starttls-injection"][0]["evidence"]' \
+	"real: the starttls-injection connection resumed the probe's TLS session"
 state "$SM" auth-before-tls pass "real: Postfix submission refuses AUTH before TLS (530)"
 pyassert "$J" '"530" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "auth-before-tls"][0]["evidence"]' \
 	"real: the 530 in the evidence"
 state 'R("smtp", env["MP_SMTP_PORT"], "plain")' auth-before-tls pass "real: port 25 refuses AUTH (503)"
 state "$SM" vrfy pass "real: VRFY of a nonexistent user refused for relay policy (554)"
+pyassert "$J" '"asked again inside TLS | C: VRFY mailprobe-nobody-" in [c for c in R("smtp", env["MP_SUBMISSION_PORT"])["checks"] if c["name"] == "vrfy"][0]["evidence"]' \
+	"real: after 530 the random name is asked again inside TLS"
 state 'R("smtp", env["MP_SMTPS_PORT"])' starttls-injection skipped \
 	"real: implicit TLS skips the STARTTLS checks"
 state "$IM" vrfy skipped "real: vrfy is SMTP only"
@@ -244,9 +249,20 @@ pyassert "$J" '"open_relay" in codes(R("smtp", env["OPEN"])) and "user_enumerati
 	"postfix open: findings open_relay and user_enumeration"
 pyassert "$J" 'not any(c["name"].startswith("smtp-smuggling") for x in results for c in x["checks"])' \
 	"no smuggling entry without --smuggling-test"
+# without --enum-user: postmaster (RFC 5321 4.5.1) against a random name (issue 23)
+J_NODATA=$J
+run pf-vrfy 0 --checks vrfy "smtp://$H:$OPEN" "smtp://$H:$CLOSED" "smtp+starttls://$H:$CLOSED"
+state 'R("smtp", env["OPEN"])' vrfy fail "postfix VRFY on: postmaster (252) told from a random name (550)"
+pyassert "$J" '"VRFY postmaster" in [c for c in R("smtp", env["OPEN"])["checks"]][0]["evidence"]' \
+	"postfix VRFY on: postmaster asked"
+state 'R("smtp", env["CLOSED"], "plain")' vrfy pass "postfix disable_vrfy_command = yes: pass"
+state 'R("smtp", env["CLOSED"], "starttls")' vrfy pass "postfix disable_vrfy_command = yes, STARTTLS: pass"
+pyassert "$J" '"user_enumeration" not in codes(R("smtp", env["CLOSED"], "plain"))' \
+	"postfix VRFY off: no user_enumeration finding"
+J=$J_NODATA
 # the server's own record: every session ended, none with DATA
 for ((i = 0; i < 30; i++)); do
-	[ "$(grep -c ' disconnect from ' "$PF/postfix.log")" -ge 9 ] && break
+	[ "$(grep -c ' disconnect from ' "$PF/postfix.log")" -ge 12 ] && break
 	sleep 0.1
 done
 grep ' disconnect from ' "$PF/postfix.log" >"$MP_WORK/pf-nodata.disconnects" ||

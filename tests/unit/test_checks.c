@@ -1,4 +1,4 @@
-/* Unit tests: the active checks (probe/checks.c) against scripted servers
+/* Unit tests: the active checks (probe/engine/checks.c, checks/) against scripted servers
  * (in-memory streams): each check's verdict for pass, fail and inconclusive
  * scripts, what goes on the wire, evidence bounded and escaped, no secret.
  * The check steps are static: the file is included, as libssh's tests do. */
@@ -14,6 +14,15 @@
 #include "core/deadline.h"
 #include "core/stream.h"
 #include "probe/engine/checks.c"
+/* its static steps are tested one by one; the other checks through their
+ * descriptors */
+#include "probe/engine/checks/starttls_injection.c"
+
+/* The names and credentials the checks send (their files' own constants). */
+#define VRFY_RANDOM_PREFIX "mailprobe-nobody-"
+#define INVALID_USER       "mailprobe-check.invalid"
+#define INVALID_PLAIN_IR   "AG1haWxwcm9iZS1jaGVjay5pbnZhbGlkAGludmFsaWQ="
+#define RELAY_LOCAL_PART   "mailprobe-relay-test"
 
 /* A check on a scripted server speaking proto in mode. */
 struct cx {
@@ -78,7 +87,7 @@ static void check_state(struct cx *x, enum check_state want)
 
 	if (x->c.state != want) {
 		print_error("state %s, expected %s; evidence: %s\n", check_state_name(x->c.state),
-			    check_state_name(want), x->c.evidence);
+		            check_state_name(want), x->c.evidence);
 		fail();
 	}
 	assert_true(len < sizeof(x->c.evidence));
@@ -143,7 +152,7 @@ static void test_plan(void **state)
 	x->cc.selected = CHECKS_ALL_SAFE | (1u << CHECK_SMUGGLING);
 	x->res.status = MP_ERR_TLS;
 	cs = checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res);
-	assert_int_equal(x->res.nchecks, 4 + NVARIANTS);
+	assert_int_equal(x->res.nchecks, 4 + check_smuggling.nvariants);
 	assert_int_equal(checks_pending(cs), 0);
 	for (size_t i = 0; i < x->res.nchecks; i++)
 		assert_int_equal(x->res.checks[i].state, CHECK_SKIPPED);
@@ -260,7 +269,7 @@ static void run_auth_smtp(const char *reply, enum check_state want)
 	stream_mem_add_str(x->m, 1, EHLO_NO_AUTH);
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "501 cancelled\r\n221 bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	/* the made-up credential on the wire, redacted in the evidence */
 	assert_non_null(strstr(written(x), "AUTH PLAIN " INVALID_PLAIN_IR "\r\n"));
@@ -288,7 +297,7 @@ static void test_auth_smtp_advertised(void **state)
 	stream_mem_add_str(x->m, 0, "220 mail.test ESMTP\r\n");
 	stream_mem_add_str(x->m, 1, "250-mail.test\r\n250 AUTH PLAIN LOGIN\r\n");
 	stream_mem_add_str(x->m, 2, "221 bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, CHECK_SKIPPED);
 	assert_null(strstr(written(x), "AUTH"));
 	cx_free(x);
@@ -300,10 +309,10 @@ static void run_auth_imap(const char *reply, enum check_state want)
 
 	stream_mem_add_str(x->m, 0, "* OK ready\r\n");
 	stream_mem_add_str(x->m, 1,
-			   "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n");
+	                   "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n");
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "* BYE\r\na3 OK bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	assert_non_null(strstr(written(x), "a2 LOGIN " INVALID_USER " invalid\r\n"));
 	check_evidence(x, "<invalid password>");
@@ -328,7 +337,7 @@ static void run_auth_pop3(const char *capa, const char *reply, enum check_state 
 	stream_mem_add_str(x->m, 1, capa);
 	stream_mem_add_str(x->m, 2, reply);
 	stream_mem_add_str(x->m, 3, "+OK bye\r\n");
-	check_auth_before_tls(&x->r);
+	check_auth_before_tls.run(&x->r);
 	check_state(x, want);
 	cx_free(x);
 }
@@ -355,41 +364,97 @@ static struct cx *run_vrfy(const char *user, const char *const *replies, size_t 
 	for (size_t i = 0; i < n; i++)
 		stream_mem_add_str(x->m, (unsigned)(2 + i), replies[i]);
 	stream_mem_add_str(x->m, (unsigned)(2 + n), "221 bye\r\n");
-	check_vrfy(&x->r);
+	check_vrfy.run(&x->r);
 	return x;
 }
 
+/* Replies in the order asked: VRFY random, VRFY known, EXPN random, EXPN known. */
 static void test_vrfy(void **state)
 {
 	static const char *const off[] = {"502 5.5.1 VRFY command is disabled\r\n",
-					  "502 5.5.2 Error: command not recognized\r\n"};
-	static const char *const denies[] = {"550 5.1.1 User unknown\r\n", "502 no\r\n"};
-	static const char *const catchall[] = {"250 ok\r\n", "502 no\r\n"};
-	static const char *const apart[] = {"550 5.1.1 User unknown\r\n", "502 no\r\n",
-					    "252 2.0.0 root\r\n", "502 no\r\n"};
-	static const char *const same[] = {"252 2.0.0 x\r\n", "502 no\r\n", "252 2.0.0 root\r\n",
-					   "502 no\r\n"};
+	                                  "502 5.5.1 VRFY command is disabled\r\n",
+	                                  "502 5.5.2 Error: command not recognized\r\n",
+	                                  "502 5.5.2 Error: command not recognized\r\n"};
+	/* Exim 4.96 as installed (no VRFY / EXPN ACL): 501 to a bare name but
+	 * postmaster, asked again with the greeting's domain: 252
+	 * Administrative prohibition; EXPN 550 Administrative prohibition: the
+	 * same for everybody (issue 23's false alarm) */
+	static const char *const exim[] = {"501 x: recipient address must contain a domain\r\n",
+	                                   "252 Administrative prohibition\r\n",
+	                                   "252 Administrative prohibition\r\n",
+	                                   "252 Administrative prohibition\r\n",
+	                                   "550 Administrative prohibition\r\n",
+	                                   "550 Administrative prohibition\r\n"};
+	/* Exim with acl_smtp_vrfy = accept: with the domain VRFY tells apart */
+	static const char *const exim_on[] = {"501 x: recipient address must contain a domain\r\n",
+	                                      "250 <postmaster@mail.test> is deliverable\r\n",
+	                                      "550 <x@mail.test> Unrouteable address\r\n",
+	                                      "250 <postmaster@mail.test> is deliverable\r\n",
+	                                      "502 no\r\n",
+	                                      "502 no\r\n"};
+	/* Postfix with VRFY on: 252 for postmaster, 550 for the random name */
+	static const char *const apart[] = {
+	    "550 5.1.1 <x>: Recipient address rejected: User unknown\r\n",
+	    "252 2.0.0 postmaster\r\n", "502 no\r\n", "502 no\r\n"};
+	/* the same denial for everybody: nothing to tell apart */
+	static const char *const uniform[] = {
+	    "550 5.1.1 User unknown\r\n", "550 5.1.1 User unknown\r\n", "502 no\r\n", "502 no\r\n"};
+	static const char *const same[] = {"252 2.0.0 x\r\n", "252 2.0.0 root\r\n", "502 no\r\n",
+	                                   "502 no\r\n"};
+	static const char *const expn_apart[] = {"252 x\r\n", "252 root\r\n",
+	                                         "550 5.1.1 no such user\r\n", "250 root@x\r\n"};
+	static const char *const odd[] = {"451 try later\r\n", "252 root\r\n", "502 no\r\n",
+	                                  "502 no\r\n"};
+	/* Postfix's submission port: postmaster 252, a bare random name
+	 * qualified into a remote domain 554 Relay access denied */
+	static const char *const policy[] = {"554 5.7.1 <x>: Relay access denied\r\n",
+	                                     "252 2.0.0 postmaster\r\n", "500 no\r\n",
+	                                     "500 no\r\n"};
 	struct cx *x = NULL;
+	const char *w = NULL;
 
 	(void)state;
-	x = run_vrfy(NULL, off, 2);
+	x = run_vrfy(NULL, off, 4);
 	check_state(x, CHECK_PASS);
-	check_evidence(x, "VRFY disabled (502)");
-	assert_non_null(strstr(written(x), "VRFY " NONEXISTENT_USER "\r\nEXPN " NONEXISTENT_USER));
+	check_evidence(x, "refused for both (502 / 502)");
+	w = written(x);
+	assert_non_null(strstr(w, "VRFY " VRFY_RANDOM_PREFIX));
+	assert_non_null(strstr(w, "\r\nVRFY postmaster\r\nEXPN " VRFY_RANDOM_PREFIX));
+	assert_non_null(strstr(w, "\r\nEXPN postmaster\r\n"));
 	cx_free(x);
-	x = run_vrfy(NULL, denies, 2);
+	x = run_vrfy(NULL, exim, 6);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "VRFY refused for both (252 / 252)");
+	check_evidence(x, "Administrative prohibition");
+	assert_non_null(strstr(written(x), "\r\nVRFY postmaster@mail.test\r\n"));
+	cx_free(x);
+	x = run_vrfy(NULL, exim_on, 6);
 	check_state(x, CHECK_FAIL);
+	check_evidence(x, "VRFY 250 / 550");
 	cx_free(x);
-	x = run_vrfy(NULL, catchall, 2);
-	check_state(x, CHECK_INCONCLUSIVE);
-	check_evidence(x, "--enum-user");
-	cx_free(x);
-	x = run_vrfy("root", apart, 4);
+	x = run_vrfy(NULL, apart, 4);
 	check_state(x, CHECK_FAIL);
-	assert_non_null(strstr(written(x), "VRFY root\r\n"));
+	check_evidence(x, "VRFY 252 / 550");
+	cx_free(x);
+	x = run_vrfy(NULL, uniform, 4);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "the same answer for both");
 	cx_free(x);
 	x = run_vrfy("root", same, 4);
 	check_state(x, CHECK_PASS);
+	assert_non_null(strstr(written(x), "VRFY root\r\n"));
+	assert_null(strstr(written(x), "postmaster"));
+	cx_free(x);
+	x = run_vrfy("root", expn_apart, 4);
+	check_state(x, CHECK_FAIL);
+	check_evidence(x, "EXPN answers root");
+	cx_free(x);
+	x = run_vrfy(NULL, policy, 4);
+	check_state(x, CHECK_PASS);
+	check_evidence(x, "says nothing about the user");
+	cx_free(x);
+	x = run_vrfy("root", odd, 4);
+	check_state(x, CHECK_INCONCLUSIVE);
 	cx_free(x);
 }
 
@@ -407,7 +472,7 @@ static struct cx *run_smuggling(size_t variant, const char *after_data, const ch
 	stream_mem_add_str(x->m, 4, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	stream_mem_add_str(x->m, 5, after_data);
 	stream_mem_add_str(x->m, 6, after_quit);
-	check_smuggling(&x->r);
+	check_smuggling.run(&x->r);
 	return x;
 }
 
@@ -419,14 +484,15 @@ static void test_smuggling(void **state)
 	x = run_smuggling(0, "250 2.0.0 Ok: queued\r\n", "221 2.0.0 Bye\r\n");
 	check_state(x, CHECK_PASS);
 	/* the variant, then MAIL FROM, then the real end of data, in one write */
-	assert_non_null(strstr(written(x), "message.\n.\nMAIL FROM:<a@localhost>\r\n.\r\nQUIT\r\n"));
+	assert_non_null(
+	    strstr(written(x), "message.\n.\nMAIL FROM:<a@localhost>\r\n.\r\nQUIT\r\n"));
 	assert_non_null(strstr(written(x), "MAIL FROM:<a@localhost>\r\nRCPT TO:<b@localhost>\r\n"
-					   "DATA\r\n"));
+	                                   "DATA\r\n"));
 	check_evidence(x, "\\x0a.\\x0aMAIL FROM");
 	cx_free(x);
 
 	x = run_smuggling(3, "250 2.0.0 Ok: queued\r\n250 2.1.0 Ok\r\n502 5.5.2 Error\r\n",
-			  "221 2.0.0 Bye\r\n");
+	                  "221 2.0.0 Bye\r\n");
 	check_state(x, CHECK_FAIL);
 	check_evidence(x, "<CR><LF>.<LF>");
 	check_evidence(x, "250 502");
@@ -449,7 +515,7 @@ static void test_smuggling_rcpt_refused(void **state)
 	stream_mem_add_str(x->m, 2, "250 2.1.0 Ok\r\n");
 	stream_mem_add_str(x->m, 3, "554 5.7.1 Relay access denied\r\n");
 	stream_mem_add_str(x->m, 4, "221 Bye\r\n");
-	check_smuggling(&x->r);
+	check_smuggling.run(&x->r);
 	check_state(x, CHECK_INCONCLUSIVE);
 	check_evidence(x, "--rcpt-to");
 	assert_null(strstr(written(x), "DATA"));
@@ -466,11 +532,11 @@ static void run_relay(const char *rcpt_reply, enum check_state want)
 	stream_mem_add_str(x->m, 3, rcpt_reply);
 	stream_mem_add_str(x->m, 4, "250 reset\r\n");
 	stream_mem_add_str(x->m, 5, "221 Bye\r\n");
-	check_relay(&x->r);
+	check_open_relay.run(&x->r);
 	check_state(x, want);
-	assert_non_null(strstr(written(x), "MAIL FROM:<" RELAY_LOCAL_PART
-					   "@" CHECK_RELAY_FROM_DEFAULT ">\r\nRCPT TO:<" RELAY_LOCAL_PART
-					   "@" CHECK_RELAY_TO_DEFAULT ">\r\n"));
+	assert_non_null(strstr(
+	    written(x), "MAIL FROM:<" RELAY_LOCAL_PART "@" CHECK_RELAY_FROM_DEFAULT
+	                ">\r\nRCPT TO:<" RELAY_LOCAL_PART "@" CHECK_RELAY_TO_DEFAULT ">\r\n"));
 	assert_null(strstr(written(x), "DATA"));
 	cx_free(x);
 }
@@ -516,10 +582,10 @@ static void test_response_injection(void **state)
 	(void)state;
 	result_init(&res, &ep);
 	memset(&c, 0, sizeof(c));
-	check_response_injection(&res, &c);
+	check_response_injection.decide(&res, &c);
 	assert_int_equal(c.state, CHECK_PASS);
 	result_add_finding(&res, FINDING_STARTTLS_INJECTION, "server sent 12 bytes\x1b");
-	check_response_injection(&res, &c);
+	check_response_injection.decide(&res, &c);
 	assert_int_equal(c.state, CHECK_FAIL);
 	assert_non_null(strstr(c.evidence, "12 bytes\\x1b"));
 	result_free(&res);

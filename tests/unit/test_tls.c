@@ -1278,23 +1278,25 @@ static void test_raw_hello_against_openssl(void **state)
 }
 
 /* The whole enumeration against real servers, with open() connecting. */
-static enum mp_status tcp_open(void *arg, int index, int64_t deadline, struct stream **out,
-                               struct mp_error *err)
+static enum mp_status tcp_open(void *arg, int index, volatile int *fd_slot, int64_t deadline,
+                               struct stream **out, struct mp_error *err)
 {
 	int fd = connect_port(*(uint16_t *)arg);
 
 	(void)index;
 	(void)deadline;
+	*fd_slot = fd;
 	if (fd < 0)
 		return mp_error_set(err, MP_ERR_REFUSED, "connect failed");
 	*out = stream_fd_new(fd);
 	return *out ? MP_OK : mp_error_set(err, MP_ERR_INTERNAL, "out of memory");
 }
 
-static void tcp_close(void *arg, int index, struct stream *s)
+static void tcp_close(void *arg, int index, volatile int *fd_slot, struct stream *s)
 {
 	(void)arg;
 	(void)index;
+	*fd_slot = -1;
 	stream_close(s);
 }
 

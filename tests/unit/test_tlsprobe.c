@@ -761,8 +761,8 @@ struct fake {
 	int other_version;  /* a ServerHello with this version for every other */
 };
 
-static enum mp_status fake_open(void *arg, int index, int64_t deadline, struct stream **out,
-                                struct mp_error *err)
+static enum mp_status fake_open(void *arg, int index, volatile int *fd_slot, int64_t deadline,
+                                struct stream **out, struct mp_error *err)
 {
 	struct fake *f = arg;
 	int v = tlsprobe_version_at(index);
@@ -771,6 +771,7 @@ static enum mp_status fake_open(void *arg, int index, int64_t deadline, struct s
 	size_t n, len;
 
 	(void)deadline;
+	(void)fd_slot; /* an in-memory stream has no socket */
 	pthread_mutex_lock(&f->lock);
 	f->opens[index]++;
 	pthread_mutex_unlock(&f->lock);
@@ -796,10 +797,11 @@ static enum mp_status fake_open(void *arg, int index, int64_t deadline, struct s
 	return MP_OK;
 }
 
-static void fake_close(void *arg, int index, struct stream *s)
+static void fake_close(void *arg, int index, volatile int *fd_slot, struct stream *s)
 {
 	struct fake *f = arg;
 
+	(void)fd_slot;
 	pthread_mutex_lock(&f->lock);
 	f->closes[index]++;
 	pthread_mutex_unlock(&f->lock);
@@ -939,8 +941,10 @@ static void test_enumerate_deferred(void **state)
 	assert_memory_equal(&out[TLSPROBE_TLS13], &known, sizeof(known));
 	assert_true(out[TLSPROBE_TLS10].accepted);
 	pthread_mutex_destroy(&f.lock);
-	/* known for 1.2, which started at once: the attempt's own verdict stands,
-	 * and the deferred 1.3 is asked in tlsprobe_enum_finish. */
+	/* known for 1.2, which threads may have started already (the helper
+	 * runner's threads pull the attempts): the attempt's own verdict
+	 * stands if it started, else the one given; either way 1.2 is asked
+	 * at most once, and the deferred 1.3 is asked in tlsprobe_enum_finish. */
 	memset(&f, 0, sizeof(f));
 	pthread_mutex_init(&f.lock, NULL);
 	f.accept_version = MP_TLS_V1_0;
@@ -949,9 +953,14 @@ static void test_enumerate_deferred(void **state)
 	run_fake_known(TLSPROBE_NVERSIONS, out, &f, MP_TLS_V1_3, &known);
 	pthread_mutex_destroy(&f.lock);
 	assert_int_equal(f.opens[TLSPROBE_TLS13], 1);
-	assert_int_equal(f.opens[TLSPROBE_TLS12], 1);
-	assert_false(out[TLSPROBE_TLS12].accepted);
-	assert_string_equal(out[TLSPROBE_TLS12].detail, "server answered with TLSv1.0 instead");
+	assert_true(f.opens[TLSPROBE_TLS12] <= 1);
+	if (f.opens[TLSPROBE_TLS12] == 1) {
+		assert_false(out[TLSPROBE_TLS12].accepted);
+		assert_string_equal(out[TLSPROBE_TLS12].detail,
+		                    "server answered with TLSv1.0 instead");
+	} else {
+		assert_memory_equal(&out[TLSPROBE_TLS12], &known, sizeof(known));
+	}
 	assert_false(out[TLSPROBE_TLS13].accepted);
 }
 
