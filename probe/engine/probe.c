@@ -331,6 +331,28 @@ static void verify_reasons_text(unsigned reasons, char *out, size_t size)
 	}
 }
 
+/* True when the leaf has no DNS subjectAltName but its subject CN is name:
+ * a certificate RFC 9525 clients (mailprobe among them) do not match by its
+ * CN, which older clients did (RFC 6125 6.4.4). */
+static bool name_only_in_cn(const struct tls_info *t, const char *name)
+{
+	const struct cert_info *leaf = t->chain_len > 0 ? &t->chain[0] : NULL;
+	size_t nlen = name ? strlen(name) : 0;
+
+	if (!leaf || !leaf->subject || nlen == 0)
+		return false;
+	for (size_t i = 0; i < leaf->san.n; i++)
+		if (strncmp(leaf->san.v[i], "DNS:", 4) == 0)
+			return false;
+	for (const char *p = leaf->subject; (p = strstr(p, "CN=")) != NULL; p += 3) {
+		if (p != leaf->subject && p[-1] != ' ')
+			continue;
+		if (strncasecmp(p + 3, name, nlen) == 0 && (p[3 + nlen] == '\0' || p[3 + nlen] == ','))
+			return true;
+	}
+	return false;
+}
+
 /* Findings about the negotiated TLS session and its certificate; name is
  * what the leaf was checked against (--sni, else the host). */
 static void tls_findings(struct probe_result *res, int warn_days, const char *name)
@@ -348,7 +370,12 @@ static void tls_findings(struct probe_result *res, int warn_days, const char *na
 		                   t->verify_error[0] ? t->verify_error : "unknown reason");
 	if (!t->hostname_matched)
 		result_add_finding(res, FINDING_CERT_NAME_MISMATCH,
-		                   "certificate does not match the name %s", name);
+		                   name_only_in_cn(t, name)
+		                       ? "certificate does not match the name %s: it names it only "
+		                         "in its subject CN, which RFC 9525 clients ignore (add a "
+		                         "DNS subjectAltName)"
+		                       : "certificate does not match the name %s",
+		                   name);
 	if (t->chain_len > 0 && t->chain[0].not_after) {
 		if (t->chain[0].days_left < 0)
 			result_add_finding(res, FINDING_CERT_EXPIRED, "certificate expired on %s",
