@@ -12,7 +12,7 @@
  * "policy", "verdicts", "summary.state" and "summary.recommended[].reason";
  * 1.2 "discovery", "results[].family" and "results[].discovered_by";
  * 1.3 added "results[].checks" (active checks) and their finding codes. */
-#define MP_SCHEMA_VERSION "1.3"
+#define MP_SCHEMA_VERSION "1.4"
 
 /* Exit codes (documented in the README). Without a policy: */
 #define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */

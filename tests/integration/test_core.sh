@@ -41,7 +41,7 @@ mp_json "$J" --cafile "$MP_CA" --source 127.0.0.2 "${URLS[@]}"
 mp_expect_rc 0
 mp_validate "$J"
 
-pyeq "$J" 'r["schema_version"]' '"1.3"' "schema_version"
+pyeq "$J" 'r["schema_version"]' '"1.4"' "schema_version"
 pyeq "$J" 'r["tool"]' '{"name": "mailprobe", "version": env["VERSION"]}' "tool name and version"
 pyeq "$J" 'r["interrupted"]' 'False' "interrupted"
 pyassert "$J" 'isinstance(r["duration_ms"], int) and r["duration_ms"] >= max(x["timings_ms"]["total"] for x in results)' \
