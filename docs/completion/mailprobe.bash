@@ -83,6 +83,7 @@ _mailprobe_words()
 	--ports | --connect-timeout | --greeting-timeout | --timeout | --tls-timeout | --deadline | \
 	--concurrency | --shard | --per-host | --rate | --retry | --cert-warn-days | --cert-crit-days | \
 	--warn-ms | --crit-ms | --mx-port | --https-port | --max-probes | --listen | --sni | --source | \
+	--scrape-timeout | --shutdown-grace | --max-connections-per-client | \
 	--ehlo | --user | --password | --enum-user | --mail-from | --rcpt-to | --relay-from | \
 	--relay-to | --discover | --resolver)
 		return ;;
@@ -93,7 +94,8 @@ _mailprobe_words()
 		[[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "serve merge" -- "$cur"))
 		return ;;
 	serve)
-		COMPREPLY=($(compgen -W "--config --listen --max-probes --help -h" -- "$cur"))
+		COMPREPLY=($(compgen -W "--config --listen --max-probes --scrape-timeout --shutdown-grace
+			--max-connections-per-client --enable-lifecycle --help -h" -- "$cur"))
 		return ;;
 	merge)
 		if [[ $cur == -* ]]; then
