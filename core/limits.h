@@ -33,14 +33,14 @@
  * (-i FILE streams). */
 #define MP_MAX_ENDPOINTS 4096
 /* Concurrent probes (worker threads). */
-#define MP_MAX_CONCURRENCY 4096
+#define MP_MAX_CONCURRENCY     4096
 #define MP_DEFAULT_CONCURRENCY 32
 /* Descriptors kept besides one per probe in flight (reports, pipes, CA files). */
 #define MP_FD_RESERVE 64
 /* Stack of a worker thread: the deepest path (a wolfSSL handshake with RSA
  * 4096 verification, SCRAM's PBKDF2) uses well under 64 KiB; sanitizer
  * builds need several times more (see engine.c). */
-#define MP_WORKER_STACK (256 * 1024)
+#define MP_WORKER_STACK           (256 * 1024)
 #define MP_WORKER_STACK_SANITIZER (2 * 1024 * 1024)
 /* How often a run's main thread returns free heap pages (threadmem.h). */
 #define MP_HEAP_TRIM_MS 200
@@ -50,9 +50,9 @@
  * --retry, and the back-off before retry k: base << (k - 1), at most max,
  * plus up to half of it again as jitter. */
 #define MP_DEFAULT_PER_HOST 4
-#define MP_MAX_RETRY 10
-#define MP_RETRY_BASE_MS 200
-#define MP_RETRY_MAX_MS 10000
+#define MP_MAX_RETRY        10
+#define MP_RETRY_BASE_MS    200
+#define MP_RETRY_MAX_MS     10000
 /* Auto mode asks a TLS candidate that timed out once more, with its
  * greeting and handshake timeouts this many times longer (issue 23). */
 #define MP_AUTO_RETRY_TIMEOUT_FACTOR 3
@@ -65,14 +65,14 @@
 /* Targets files (-i FILE, probe/targets.c): the longest line kept (longer
  * ones are invalid_target results, read through without being held), the
  * bytes of a bad line quoted in its result, and the read buffer. */
-#define MP_MAX_TARGET_LINE 4096
-#define MP_TARGET_QUOTE 64
+#define MP_MAX_TARGET_LINE   4096
+#define MP_TARGET_QUOTE      64
 #define MP_TARGET_READ_CHUNK 65536
 /* --shard I/N: most shards. */
 #define MP_MAX_SHARDS 65536
 /* mailprobe merge: the longest NDJSON line (one result, transcript included)
  * and the largest JSON report file read whole. */
-#define MP_MAX_NDJSON_LINE (8 * 1024 * 1024)
+#define MP_MAX_NDJSON_LINE  (8 * 1024 * 1024)
 #define MP_MAX_MERGE_REPORT (512 * 1024 * 1024)
 /* Bytes of a TLS peer's first reply kept to recognise plaintext. */
 #define MP_TLS_SNIFF_BYTES 16
@@ -85,7 +85,7 @@
  * 1 KiB; a TLSPlaintext fragment is at most 2^14 bytes, RFC 8446 5.1). */
 #define MP_TLSPROBE_MAX_REPLY (20 * 1024)
 #define MP_TLSPROBE_MAX_HELLO 8192
-#define MP_TLS_MAX_RECORD 16384
+#define MP_TLS_MAX_RECORD     16384
 
 /* Bytes of server text quoted inside an error message or finding (before escaping). */
 #define MP_MAX_QUOTE 80
@@ -103,11 +103,11 @@
 #define MP_MAX_PROXY_HEADER (16 * 1024)
 
 /* Default timeouts, milliseconds. */
-#define MP_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define MP_DEFAULT_CONNECT_TIMEOUT_MS  5000
 #define MP_DEFAULT_GREETING_TIMEOUT_MS 1500
-#define MP_DEFAULT_COMMAND_TIMEOUT_MS 5000
-#define MP_DEFAULT_TLS_TIMEOUT_MS 5000
-#define MP_DEFAULT_OVERALL_TIMEOUT_MS 30000
+#define MP_DEFAULT_COMMAND_TIMEOUT_MS  5000
+#define MP_DEFAULT_TLS_TIMEOUT_MS      5000
+#define MP_DEFAULT_OVERALL_TIMEOUT_MS  30000
 
 /* SASL (issue: authentication). Most PBKDF2 iterations a SCRAM server may ask
  * for: RFC 7677 section 4 asks for at least 4096; far more only lets a hostile
@@ -149,18 +149,18 @@
  * an RDATA is at most 65535 bytes); longest name in presentation form
  * (RFC 1035 2.3.4: 255 octets on the wire); queries in one batch; the
  * default time a batch may take. */
-#define MP_DNS_MAX_RRS 64
-#define MP_DNS_MAX_TXT 4096
-#define MP_DNS_MAX_NAME 256
-#define MP_DNS_MAX_QUERIES 256
+#define MP_DNS_MAX_RRS       64
+#define MP_DNS_MAX_TXT       4096
+#define MP_DNS_MAX_NAME      256
+#define MP_DNS_MAX_QUERIES   256
 #define MP_DNS_MAX_TLSA_DATA 128
-#define MP_DNS_TIMEOUT_MS 5000
+#define MP_DNS_TIMEOUT_MS    5000
 
 /* HTTP GET (core/http.h): the status line and header fields together, and
  * the body. RFC 8461 3.3 suggests a policy limit of 64 KiB; an autoconfig
  * file is a few KiB. */
 #define MP_HTTP_MAX_HEADER (16 * 1024)
-#define MP_HTTP_MAX_BODY (64 * 1024)
+#define MP_HTTP_MAX_BODY   (64 * 1024)
 #define MP_HTTP_TIMEOUT_MS 10000
 
 #endif

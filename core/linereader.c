@@ -41,13 +41,13 @@ static enum mp_status lr_fill(struct linereader *lr, int64_t deadline, struct mp
 }
 
 enum mp_status lr_read_line(struct linereader *lr, int64_t deadline, char *out, size_t outsz,
-			    size_t *len, struct mp_error *err)
+                            size_t *len, struct mp_error *err)
 {
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = memchr(lr->buf + lr->start + scanned, '\n',
-				  lr->end - lr->start - scanned);
+		char *nl =
+		    memchr(lr->buf + lr->start + scanned, '\n', lr->end - lr->start - scanned);
 		enum mp_status st;
 
 		if (nl) {
@@ -73,7 +73,7 @@ enum mp_status lr_read_line(struct linereader *lr, int64_t deadline, char *out, 
 		scanned = lr->end - lr->start;
 		if (scanned >= MP_MAX_LINE)
 			return mp_error_set(err, MP_ERR_LINE_TOO_LONG,
-					    "server sent a line longer than %d bytes", MP_MAX_LINE);
+			                    "server sent a line longer than %d bytes", MP_MAX_LINE);
 		st = lr_fill(lr, deadline, err);
 		if (st != MP_OK)
 			return st;
@@ -81,7 +81,7 @@ enum mp_status lr_read_line(struct linereader *lr, int64_t deadline, char *out, 
 }
 
 enum mp_status lr_read_bytes(struct linereader *lr, int64_t deadline, char *out, size_t n,
-			     struct mp_error *err)
+                             struct mp_error *err)
 {
 	while (n > 0) {
 		size_t have = lr->end - lr->start;

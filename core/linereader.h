@@ -16,9 +16,9 @@
 struct linereader {
 	struct stream *s;
 	char buf[MP_MAX_LINE + 1];
-	size_t start, end;          /* buffered bytes are buf[start..end) */
-	bool had_nul;               /* the last line returned contained a NUL byte */
-	bool bare_lf;               /* the last line ended in LF without CR */
+	size_t start, end; /* buffered bytes are buf[start..end) */
+	bool had_nul;      /* the last line returned contained a NUL byte */
+	bool bare_lf;      /* the last line ended in LF without CR */
 };
 
 void lr_init(struct linereader *lr, struct stream *s);
@@ -31,10 +31,10 @@ void lr_set_stream(struct linereader *lr, struct stream *s);
  * length). Returns MP_OK, MP_ERR_TIMEOUT, MP_ERR_CLOSED (EOF, also mid-line),
  * MP_ERR_LINE_TOO_LONG, MP_ERR_NETWORK or MP_ERR_TLS; err gets the message. */
 enum mp_status lr_read_line(struct linereader *lr, int64_t deadline, char *out, size_t outsz,
-			    size_t *len, struct mp_error *err);
+                            size_t *len, struct mp_error *err);
 /* Reads exactly n bytes (an IMAP literal) into out (may be NULL to skip them). */
 enum mp_status lr_read_bytes(struct linereader *lr, int64_t deadline, char *out, size_t n,
-			     struct mp_error *err);
+                             struct mp_error *err);
 /* Bytes buffered here plus bytes the stream holds: data that arrived and was
  * not yet consumed. */
 size_t lr_pending(struct linereader *lr);

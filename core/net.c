@@ -50,7 +50,7 @@ int net_parse_numeric(const char *host, uint16_t port, struct net_addr *out)
 }
 
 enum mp_status net_resolve(const char *host, uint16_t port, int family, int64_t deadline,
-			   struct net_addr *out, size_t max, size_t *n, struct mp_error *err)
+                           struct net_addr *out, size_t max, size_t *n, struct mp_error *err)
 {
 	struct gaicb req;
 	struct gaicb *list[1] = {&req};
@@ -63,7 +63,8 @@ enum mp_status net_resolve(const char *host, uint16_t port, int family, int64_t 
 		return mp_error_set(err, MP_ERR_INTERNAL, "no room for addresses");
 	if (net_parse_numeric(host, port, &out[0]) == 0) {
 		if (family != AF_UNSPEC && out[0].ss.ss_family != family)
-			return mp_error_set(err, MP_ERR_DNS, "%s is not an address of the requested family", host);
+			return mp_error_set(err, MP_ERR_DNS,
+			                    "%s is not an address of the requested family", host);
 		*n = 1;
 		return MP_OK;
 	}
@@ -83,7 +84,8 @@ enum mp_status net_resolve(const char *host, uint16_t port, int family, int64_t 
 #else
 	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
 	if (rc != 0)
-		return mp_error_set(err, MP_ERR_DNS, "cannot resolve %s: %s", host, gai_strerror(rc));
+		return mp_error_set(err, MP_ERR_DNS, "cannot resolve %s: %s", host,
+		                    gai_strerror(rc));
 	for (;;) {
 		int left = deadline_left_ms(deadline);
 		struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
@@ -110,7 +112,7 @@ enum mp_status net_resolve(const char *host, uint16_t port, int family, int64_t 
 #endif
 	if (rc != 0)
 		return mp_error_set(err, MP_ERR_DNS, "cannot resolve %s: %s", host,
-				    rc == EAI_NONAME ? "no such host" : gai_strerror(rc));
+		                    rc == EAI_NONAME ? "no such host" : gai_strerror(rc));
 	for (struct addrinfo *ai = req.ar_result; ai && *n < max; ai = ai->ai_next)
 		addr_from_sockaddr(&out[(*n)++], ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(req.ar_result);
@@ -123,34 +125,35 @@ enum mp_status net_resolve(const char *host, uint16_t port, int family, int64_t 
 static enum mp_status connect_error(int e, const struct net_addr *addr, struct mp_error *err)
 {
 	uint16_t port = addr->ss.ss_family == AF_INET6
-				? ntohs(((const struct sockaddr_in6 *)&addr->ss)->sin6_port)
-				: ntohs(((const struct sockaddr_in *)&addr->ss)->sin_port);
+	                    ? ntohs(((const struct sockaddr_in6 *)&addr->ss)->sin6_port)
+	                    : ntohs(((const struct sockaddr_in *)&addr->ss)->sin_port);
 	bool v6 = addr->ss.ss_family == AF_INET6;
 	char where[96];
 
 	snprintf(where, sizeof(where), "%s%s%s:%u", v6 ? "[" : "", addr->text, v6 ? "]" : "",
-		 (unsigned)port);
+	         (unsigned)port);
 	switch (e) {
 	case ECONNREFUSED:
 		return mp_error_set(err, MP_ERR_REFUSED,
-				    "connection to %s refused: nothing listens on that port", where);
+		                    "connection to %s refused: nothing listens on that port",
+		                    where);
 	case ENETUNREACH:
 	case EHOSTUNREACH:
 	case EADDRNOTAVAIL:
 	case EAFNOSUPPORT:
 		return mp_error_set(err, MP_ERR_UNREACHABLE, "%s is unreachable: %s", where,
-				    strerror(e));
+		                    strerror(e));
 	case ETIMEDOUT:
 		return mp_error_set(err, MP_ERR_CONNECT_TIMEOUT, "connecting to %s timed out",
-				    where);
+		                    where);
 	default:
 		return mp_error_set(err, MP_ERR_NETWORK, "connecting to %s failed: %s", where,
-				    strerror(e));
+		                    strerror(e));
 	}
 }
 
-enum mp_status net_connect(const struct net_addr *addr, const struct net_addr *src, int64_t deadline,
-			   int *fd_out, struct mp_error *err)
+enum mp_status net_connect(const struct net_addr *addr, const struct net_addr *src,
+                           int64_t deadline, int *fd_out, struct mp_error *err)
 {
 	int fd = -1;
 	int one = 1;
@@ -165,7 +168,7 @@ enum mp_status net_connect(const struct net_addr *addr, const struct net_addr *s
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (src && bind(fd, (const struct sockaddr *)&src->ss, src->len) != 0) {
 		st = mp_error_set(err, MP_ERR_NETWORK, "cannot bind local address %s: %s",
-				  src->text, strerror(errno));
+		                  src->text, strerror(errno));
 		goto out;
 	}
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0) {

@@ -15,26 +15,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SOCKS4_VERSION 0x04
-#define SOCKS4_REPLY_VERSION 0x00
-#define SOCKS4_REPLY_LEN 8
-#define SOCKS4_GRANTED 0x5a
-#define SOCKS5_VERSION 0x05
-#define SOCKS5_AUTH_VERSION 0x01
-#define SOCKS_CMD_CONNECT 0x01
-#define SOCKS5_METHOD_NONE 0x00
+#define SOCKS4_VERSION         0x04
+#define SOCKS4_REPLY_VERSION   0x00
+#define SOCKS4_REPLY_LEN       8
+#define SOCKS4_GRANTED         0x5a
+#define SOCKS5_VERSION         0x05
+#define SOCKS5_AUTH_VERSION    0x01
+#define SOCKS_CMD_CONNECT      0x01
+#define SOCKS5_METHOD_NONE     0x00
 #define SOCKS5_METHOD_USERPASS 0x02
-#define SOCKS5_METHOD_REFUSED 0xff
-#define SOCKS5_ATYP_IPV4 0x01
-#define SOCKS5_ATYP_DOMAIN 0x03
-#define SOCKS5_ATYP_IPV6 0x04
-#define SOCKS5_REPLY_OK 0x00
+#define SOCKS5_METHOD_REFUSED  0xff
+#define SOCKS5_ATYP_IPV4       0x01
+#define SOCKS5_ATYP_DOMAIN     0x03
+#define SOCKS5_ATYP_IPV6       0x04
+#define SOCKS5_REPLY_OK        0x00
 
 /* Largest request we build: SOCKS4a with a user id and a host name. */
 #define SOCKS_REQ_MAX (8 + MP_MAX_PROXY_USER + 1 + MP_MAX_PROXY_HOST + 1)
 /* base64 of "user:password" (RFC 7617), NUL included. */
 #define BASIC_B64_MAX (((MP_MAX_PROXY_USER + 1 + MP_MAX_PROXY_PASS + 2) / 3) * 4 + 1)
-#define HTTP_REQ_MAX (2 * (MP_MAX_PROXY_HOST + 16) + BASIC_B64_MAX + 128)
+#define HTTP_REQ_MAX  (2 * (MP_MAX_PROXY_HOST + 16) + BASIC_B64_MAX + 128)
 /* Characters of server text quoted in a message. */
 #define QUOTE_MAX 100
 
@@ -80,24 +80,24 @@ static enum mp_status io_failure(struct mp_error *err, const char *proto, const 
 	switch (err->code) {
 	case MP_ERR_TIMEOUT:
 		return mp_error_set(err, MP_ERR_PROXY_TIMEOUT,
-				    "%s proxy did not answer before the deadline (%s)", proto,
-				    stage);
+		                    "%s proxy did not answer before the deadline (%s)", proto,
+		                    stage);
 	case MP_ERR_INTERNAL:
 		return MP_ERR_INTERNAL;
 	case MP_ERR_CLOSED:
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "%s proxy closed the connection during the handshake (%s)",
-				    proto, stage);
+		                    "%s proxy closed the connection during the handshake (%s)",
+		                    proto, stage);
 	default:
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "%s proxy connection failed during the handshake (%s): %s",
-				    proto, stage, below);
+		                    "%s proxy connection failed during the handshake (%s): %s",
+		                    proto, stage, below);
 	}
 }
 
 /* Writes a whole request; a failure becomes a proxy status. */
 static enum mp_status send_all(struct stream *s, const void *buf, size_t len, int64_t deadline,
-			       const char *proto, const char *stage, struct mp_error *err)
+                               const char *proto, const char *stage, struct mp_error *err)
 {
 	if (stream_write(s, buf, len, deadline, err) != 0)
 		return io_failure(err, proto, stage);
@@ -106,7 +106,7 @@ static enum mp_status send_all(struct stream *s, const void *buf, size_t len, in
 
 /* Reads exactly len bytes, never more. EOF before that is a protocol error. */
 static enum mp_status read_exact(struct stream *s, void *buf, size_t len, int64_t deadline,
-				 const char *proto, const char *stage, struct mp_error *err)
+                                 const char *proto, const char *stage, struct mp_error *err)
 {
 	size_t got = 0;
 
@@ -117,9 +117,9 @@ static enum mp_status read_exact(struct stream *s, void *buf, size_t len, int64_
 			return io_failure(err, proto, stage);
 		if (n == 0)
 			return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-					    "%s proxy closed the connection during the handshake "
-					    "(%s: %zu of %zu bytes received)",
-					    proto, stage, got, len);
+			                    "%s proxy closed the connection during the handshake "
+			                    "(%s: %zu of %zu bytes received)",
+			                    proto, stage, got, len);
 		got += (size_t)n;
 	}
 	return MP_OK;
@@ -128,8 +128,8 @@ static enum mp_status read_exact(struct stream *s, void *buf, size_t len, int64_
 /* The address to ask for when we resolve the name ourselves (socks4,
  * socks5): target, or host itself when it is numeric. */
 static enum mp_status own_target(const char *host, uint16_t port, const struct net_addr *target,
-				 struct net_addr *tmp, const struct net_addr **out,
-				 struct mp_error *err)
+                                 struct net_addr *tmp, const struct net_addr **out,
+                                 struct mp_error *err)
 {
 	if (target) {
 		*out = target;
@@ -137,7 +137,7 @@ static enum mp_status own_target(const char *host, uint16_t port, const struct n
 	}
 	if (net_parse_numeric(host, port, tmp) != 0)
 		return mp_error_set(err, MP_ERR_INTERNAL,
-				    "%s was not resolved before the proxy handshake", host);
+		                    "%s was not resolved before the proxy handshake", host);
 	*out = tmp;
 	return MP_OK;
 }
@@ -152,15 +152,17 @@ static enum mp_status check_host(const char *host, struct mp_error *err)
 		return mp_error_set(err, MP_ERR_INTERNAL, "empty target host for the proxy");
 	if (len > MP_MAX_PROXY_HOST)
 		return mp_error_set(err, MP_ERR_INTERNAL,
-				    "target host name is longer than %d bytes, which a proxy "
-				    "request cannot carry", MP_MAX_PROXY_HOST);
+		                    "target host name is longer than %d bytes, which a proxy "
+		                    "request cannot carry",
+		                    MP_MAX_PROXY_HOST);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)host[i];
 
 		if (c <= 0x20 || c == 0x7f)
 			return mp_error_set(err, MP_ERR_INTERNAL,
-					    "target host name has a byte (0x%02x) a proxy request "
-					    "cannot carry", c);
+			                    "target host name has a byte (0x%02x) a proxy request "
+			                    "cannot carry",
+			                    c);
 	}
 	return MP_OK;
 }
@@ -189,8 +191,8 @@ static enum mp_status socks4_reply_status(unsigned cd, const char **name)
 /* SOCKS4 CONNECT: VN=4 CD=1 DSTPORT DSTIP USERID NUL; SOCKS4a puts 0.0.0.1 in
  * DSTIP and appends the host name and NUL. The reply is VN=0 CD DSTPORT DSTIP. */
 static enum mp_status socks4(const struct proxy_spec *p, struct stream *s, const char *host,
-			     uint16_t port, const struct net_addr *target, int64_t deadline,
-			     struct mp_error *err)
+                             uint16_t port, const struct net_addr *target, int64_t deadline,
+                             struct mp_error *err)
 {
 	const char *proto = p->type == PROXY_SOCKS4A ? "SOCKS4a" : "SOCKS4";
 	unsigned char req[SOCKS_REQ_MAX];
@@ -222,8 +224,9 @@ static enum mp_status socks4(const struct proxy_spec *p, struct stream *s, const
 			return st;
 		if (dst->ss.ss_family != AF_INET)
 			return mp_error_set(err, MP_ERR_PROXY_TARGET_UNREACHABLE,
-					    "SOCKS4 cannot connect to the IPv6 address %s: use "
-					    "socks4a://, socks5:// or socks5h://", dst->text);
+			                    "SOCKS4 cannot connect to the IPv6 address %s: use "
+			                    "socks4a://, socks5:// or socks5h://",
+			                    dst->text);
 		memcpy(req + n, &((const struct sockaddr_in *)&dst->ss)->sin_addr, 4);
 	}
 	n += 4;
@@ -248,12 +251,12 @@ static enum mp_status socks4(const struct proxy_spec *p, struct stream *s, const
 		return st;
 	if (reply[0] != SOCKS4_REPLY_VERSION)
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "%s reply has version %u, expected 0: is this a %s proxy?",
-				    proto, reply[0], proto);
+		                    "%s reply has version %u, expected 0: is this a %s proxy?",
+		                    proto, reply[0], proto);
 	if (reply[1] != SOCKS4_GRANTED) {
 		st = socks4_reply_status(reply[1], &name);
-		return mp_error_set(err, st, "%s reply 0x%02x: %s (target %s:%u)", proto,
-				    reply[1], name, host, (unsigned)port);
+		return mp_error_set(err, st, "%s reply 0x%02x: %s (target %s:%u)", proto, reply[1],
+		                    name, host, (unsigned)port);
 	}
 	return read_exact(s, reply + 2, sizeof(reply) - 2, deadline, proto, "connect reply", err);
 }
@@ -298,7 +301,7 @@ static enum mp_status socks5_reply_status(unsigned rep, const char **name)
 /* Method selection (RFC 1928 section 3): offer "no authentication" and, with
  * a user name, "username/password". *method gets the proxy's choice. */
 static enum mp_status socks5_greet(const struct proxy_spec *p, struct stream *s, int64_t deadline,
-				   unsigned char *method, struct mp_error *err)
+                                   unsigned char *method, struct mp_error *err)
 {
 	unsigned char req[4] = {SOCKS5_VERSION, 1, SOCKS5_METHOD_NONE, SOCKS5_METHOD_USERPASS};
 	unsigned char reply[2];
@@ -309,29 +312,28 @@ static enum mp_status socks5_greet(const struct proxy_spec *p, struct stream *s,
 	st = send_all(s, req, 2 + (size_t)req[1], deadline, "SOCKS5", "sending the greeting", err);
 	if (st != MP_OK)
 		return st;
-	st = read_exact(s, reply, sizeof(reply), deadline, "SOCKS5", "method selection reply",
-			err);
+	st = read_exact(s, reply, sizeof(reply), deadline, "SOCKS5", "method selection reply", err);
 	if (st != MP_OK)
 		return st;
 	if (reply[0] != SOCKS5_VERSION)
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "SOCKS5 method selection reply has version %u, expected 5: is "
-				    "this a SOCKS5 proxy?", reply[0]);
+		                    "SOCKS5 method selection reply has version %u, expected 5: is "
+		                    "this a SOCKS5 proxy?",
+		                    reply[0]);
 	if (reply[1] == SOCKS5_METHOD_REFUSED) {
 		if (p->has_user)
 			return mp_error_set(err, MP_ERR_PROXY_AUTH_REQUIRED,
-					    "SOCKS5 proxy accepts none of the offered methods (no "
-					    "authentication, username/password): no acceptable "
-					    "methods");
+			                    "SOCKS5 proxy accepts none of the offered methods (no "
+			                    "authentication, username/password): no acceptable "
+			                    "methods");
 		return mp_error_set(err, MP_ERR_PROXY_AUTH_REQUIRED,
-				    "SOCKS5 proxy requires authentication: no acceptable methods "
-				    "(give user:password@ in the proxy URL)");
+		                    "SOCKS5 proxy requires authentication: no acceptable methods "
+		                    "(give user:password@ in the proxy URL)");
 	}
-	if (reply[1] != SOCKS5_METHOD_NONE &&
-	    !(reply[1] == SOCKS5_METHOD_USERPASS && p->has_user))
+	if (reply[1] != SOCKS5_METHOD_NONE && !(reply[1] == SOCKS5_METHOD_USERPASS && p->has_user))
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "SOCKS5 proxy chose method 0x%02x, which was not offered",
-				    reply[1]);
+		                    "SOCKS5 proxy chose method 0x%02x, which was not offered",
+		                    reply[1]);
 	*method = reply[1];
 	return MP_OK;
 }
@@ -339,7 +341,7 @@ static enum mp_status socks5_greet(const struct proxy_spec *p, struct stream *s,
 /* Username/password sub-negotiation (RFC 1929 section 2): VER=1 ULEN UNAME
  * PLEN PASSWD; the reply is VER=1 STATUS, 0 meaning success. */
 static enum mp_status socks5_auth(const struct proxy_spec *p, struct stream *s, int64_t deadline,
-				  struct mp_error *err)
+                                  struct mp_error *err)
 {
 	unsigned char req[3 + MP_MAX_PROXY_USER + MP_MAX_PROXY_PASS];
 	unsigned char reply[2];
@@ -351,8 +353,8 @@ static enum mp_status socks5_auth(const struct proxy_spec *p, struct stream *s, 
 
 	if (ulen > MP_MAX_PROXY_USER || plen > MP_MAX_PROXY_PASS)
 		return mp_error_set(err, MP_ERR_INTERNAL,
-				    "SOCKS5 user name or password longer than %d bytes",
-				    MP_MAX_PROXY_USER);
+		                    "SOCKS5 user name or password longer than %d bytes",
+		                    MP_MAX_PROXY_USER);
 	req[n++] = SOCKS5_AUTH_VERSION;
 	req[n++] = (unsigned char)ulen;
 	memcpy(req + n, p->user, ulen);
@@ -364,28 +366,28 @@ static enum mp_status socks5_auth(const struct proxy_spec *p, struct stream *s, 
 	explicit_bzero(req, sizeof(req));
 	if (st != MP_OK)
 		return st;
-	st = read_exact(s, reply, sizeof(reply), deadline, "SOCKS5",
-			"username/password reply", err);
+	st =
+	    read_exact(s, reply, sizeof(reply), deadline, "SOCKS5", "username/password reply", err);
 	if (st != MP_OK)
 		return st;
 	if (reply[0] != SOCKS5_AUTH_VERSION)
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "SOCKS5 username/password reply has version %u, expected 1 "
-				    "(RFC 1929)", reply[0]);
+		                    "SOCKS5 username/password reply has version %u, expected 1 "
+		                    "(RFC 1929)",
+		                    reply[0]);
 	if (reply[1] != 0)
 		return mp_error_set(err, MP_ERR_PROXY_AUTH_FAILED,
-				    "SOCKS5 proxy rejected the user name or password of user "
-				    "\"%s\" (status 0x%02x)",
-				    quote(p->user, ulen, quoted, sizeof(quoted)), reply[1]);
+		                    "SOCKS5 proxy rejected the user name or password of user "
+		                    "\"%s\" (status 0x%02x)",
+		                    quote(p->user, ulen, quoted, sizeof(quoted)), reply[1]);
 	return MP_OK;
 }
 
 /* CONNECT request (RFC 1928 section 4) and its reply (section 6), read to
  * its last byte: VER REP RSV ATYP BND.ADDR BND.PORT. */
-static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *s,
-				     const char *host, uint16_t port,
-				     const struct net_addr *target, int64_t deadline,
-				     struct mp_error *err)
+static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *s, const char *host,
+                                     uint16_t port, const struct net_addr *target, int64_t deadline,
+                                     struct mp_error *err)
 {
 	unsigned char req[6 + 1 + MP_MAX_PROXY_HOST];
 	unsigned char reply[4 + 1 + 255 + 2];
@@ -433,7 +435,7 @@ static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *
 			n += 16;
 		} else {
 			return mp_error_set(err, MP_ERR_INTERNAL,
-					    "target address of unknown family");
+			                    "target address of unknown family");
 		}
 	}
 	req[n++] = (unsigned char)(port >> 8);
@@ -447,11 +449,11 @@ static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *
 		return st;
 	if (reply[0] != SOCKS5_VERSION)
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "SOCKS5 connect reply has version %u, expected 5", reply[0]);
+		                    "SOCKS5 connect reply has version %u, expected 5", reply[0]);
 	if (reply[1] != SOCKS5_REPLY_OK) {
 		st = socks5_reply_status(reply[1], &name);
 		return mp_error_set(err, st, "SOCKS5 reply 0x%02x: %s (target %s:%u)", reply[1],
-				    name, host, (unsigned)port);
+		                    name, host, (unsigned)port);
 	}
 	st = read_exact(s, reply + 2, 3, deadline, "SOCKS5", "connect reply", err);
 	if (st != MP_OK)
@@ -468,8 +470,8 @@ static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *
 		break;
 	default:
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "SOCKS5 connect reply has unknown address type 0x%02x",
-				    reply[3]);
+		                    "SOCKS5 connect reply has unknown address type 0x%02x",
+		                    reply[3]);
 	}
 	return read_exact(s, reply + 5, alen + 2, deadline, "SOCKS5", "connect reply", err);
 }
@@ -477,8 +479,8 @@ static enum mp_status socks5_connect(const struct proxy_spec *p, struct stream *
 /* SOCKS5: method selection, the RFC 1929 sub-negotiation when the proxy
  * chose it, then CONNECT. */
 static enum mp_status socks5(const struct proxy_spec *p, struct stream *s, const char *host,
-			     uint16_t port, const struct net_addr *target, int64_t deadline,
-			     struct mp_error *err)
+                             uint16_t port, const struct net_addr *target, int64_t deadline,
+                             struct mp_error *err)
 {
 	unsigned char method = SOCKS5_METHOD_REFUSED;
 	enum mp_status st;
@@ -501,7 +503,7 @@ static enum mp_status socks5(const struct proxy_spec *p, struct stream *s, const
 static void base64_encode(const unsigned char *in, size_t len, char *out)
 {
 	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i += 3) {
@@ -522,7 +524,7 @@ static void base64_encode(const unsigned char *in, size_t len, char *out)
 /* Builds the CONNECT request into req. Returns its length, or 0 when it does
  * not fit (which the limits rule out). */
 static size_t http_build_request(const struct proxy_spec *p, const char *host, uint16_t port,
-				 char *req, size_t reqsz)
+                                 char *req, size_t reqsz)
 {
 	unsigned char cred[MP_MAX_PROXY_USER + 1 + MP_MAX_PROXY_PASS];
 	char b64[BASIC_B64_MAX];
@@ -541,13 +543,13 @@ static size_t http_build_request(const struct proxy_spec *p, const char *host, u
 		base64_encode(cred, ulen + 1 + plen, b64);
 		explicit_bzero(cred, sizeof(cred));
 		n = snprintf(req, reqsz,
-			     "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n"
-			     "Proxy-Authorization: Basic %s\r\n\r\n",
-			     lb, host, rb, (unsigned)port, lb, host, rb, (unsigned)port, b64);
+		             "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n"
+		             "Proxy-Authorization: Basic %s\r\n\r\n",
+		             lb, host, rb, (unsigned)port, lb, host, rb, (unsigned)port, b64);
 		explicit_bzero(b64, sizeof(b64));
 	} else {
 		n = snprintf(req, reqsz, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n\r\n",
-			     lb, host, rb, (unsigned)port, lb, host, rb, (unsigned)port);
+		             lb, host, rb, (unsigned)port, lb, host, rb, (unsigned)port);
 	}
 	if (n < 0 || (size_t)n >= reqsz)
 		return 0;
@@ -559,7 +561,7 @@ static size_t http_build_request(const struct proxy_spec *p, const char *host, u
  * counts header bytes against MP_MAX_PROXY_HEADER. Stores the line without
  * CR LF (it may hold NULs: *len is its length). */
 static enum mp_status http_read_line(struct stream *s, char *line, size_t linesz, size_t *len,
-				     size_t *total, int64_t deadline, struct mp_error *err)
+                                     size_t *total, int64_t deadline, struct mp_error *err)
 {
 	size_t n = 0;
 
@@ -569,22 +571,24 @@ static enum mp_status http_read_line(struct stream *s, char *line, size_t linesz
 
 		if (*total >= MP_MAX_PROXY_HEADER)
 			return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-					    "HTTP proxy reply header is longer than %d bytes",
-					    MP_MAX_PROXY_HEADER);
+			                    "HTTP proxy reply header is longer than %d bytes",
+			                    MP_MAX_PROXY_HEADER);
 		r = stream_read(s, &c, 1, deadline, err);
 		if (r < 0)
 			return io_failure(err, "HTTP", "reading the reply header");
 		if (r == 0)
 			return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-					    "HTTP proxy closed the connection during the handshake "
-					    "(after %zu bytes of the reply header)", *total);
+			                    "HTTP proxy closed the connection during the handshake "
+			                    "(after %zu bytes of the reply header)",
+			                    *total);
 		(*total)++;
 		if (c == '\n')
 			break;
 		if (n + 1 >= linesz)
 			return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-					    "HTTP proxy reply has a header line longer than %zu "
-					    "bytes", linesz);
+			                    "HTTP proxy reply has a header line longer than %zu "
+			                    "bytes",
+			                    linesz);
 		line[n++] = c;
 	}
 	if (n > 0 && line[n - 1] == '\r')
@@ -615,7 +619,7 @@ static int http_status_code(const char *line, size_t len)
  * "authenticate first" (RFC 9110 section 15.5.8); tinyproxy 1.11 answers
  * wrong credentials with 401 instead, so 401 counts as 407 here. */
 static enum mp_status http_failure(const struct proxy_spec *p, const char *host, uint16_t port,
-				   int code, const char *status_line, struct mp_error *err)
+                                   int code, const char *status_line, struct mp_error *err)
 {
 	char user[4 * QUOTE_MAX + 8];
 
@@ -623,30 +627,31 @@ static enum mp_status http_failure(const struct proxy_spec *p, const char *host,
 		code = 407;
 	if (code == 407 && p->has_user)
 		return mp_error_set(err, MP_ERR_PROXY_AUTH_FAILED,
-				    "HTTP proxy rejected the credentials of user \"%s\": \"%s\"",
-				    quote(p->user, strlen(p->user), user, sizeof(user)),
-				    status_line);
+		                    "HTTP proxy rejected the credentials of user \"%s\": \"%s\"",
+		                    quote(p->user, strlen(p->user), user, sizeof(user)),
+		                    status_line);
 	if (code == 407)
 		return mp_error_set(err, MP_ERR_PROXY_AUTH_REQUIRED,
-				    "HTTP proxy requires authentication (give user:password@ in "
-				    "the proxy URL): \"%s\"", status_line);
+		                    "HTTP proxy requires authentication (give user:password@ in "
+		                    "the proxy URL): \"%s\"",
+		                    status_line);
 	if (code == 403)
 		return mp_error_set(err, MP_ERR_PROXY_REFUSED,
-				    "HTTP proxy refused CONNECT to %s:%u: \"%s\"", host,
-				    (unsigned)port, status_line);
+		                    "HTTP proxy refused CONNECT to %s:%u: \"%s\"", host,
+		                    (unsigned)port, status_line);
 	if (code == 502 || code == 503 || code == 504)
 		return mp_error_set(err, MP_ERR_PROXY_TARGET_UNREACHABLE,
-				    "HTTP proxy could not reach %s:%u: \"%s\"", host,
-				    (unsigned)port, status_line);
+		                    "HTTP proxy could not reach %s:%u: \"%s\"", host,
+		                    (unsigned)port, status_line);
 	return mp_error_set(err, MP_ERR_PROXY_REFUSED,
-			    "HTTP proxy refused CONNECT to %s:%u: \"%s\"", host, (unsigned)port,
-			    status_line);
+	                    "HTTP proxy refused CONNECT to %s:%u: \"%s\"", host, (unsigned)port,
+	                    status_line);
 }
 
 /* HTTP CONNECT: a 2xx status line means the tunnel is open once the header
  * (up to its blank line) has been read. */
 static enum mp_status http_connect(const struct proxy_spec *p, struct stream *s, const char *host,
-				   uint16_t port, int64_t deadline, struct mp_error *err)
+                                   uint16_t port, int64_t deadline, struct mp_error *err)
 {
 	char req[HTTP_REQ_MAX];
 	char line[MP_MAX_LINE];
@@ -672,7 +677,7 @@ static enum mp_status http_connect(const struct proxy_spec *p, struct stream *s,
 	code = http_status_code(line, len);
 	if (code < 0)
 		return mp_error_set(err, MP_ERR_PROXY_PROTOCOL,
-				    "HTTP proxy reply is not a status line: \"%s\"", quoted);
+		                    "HTTP proxy reply is not a status line: \"%s\"", quoted);
 	if (code < 200 || code > 299)
 		return http_failure(p, host, port, code, quoted, err);
 	/* The header ends with an empty line (RFC 9112 section 2.1). */
@@ -686,8 +691,8 @@ static enum mp_status http_connect(const struct proxy_spec *p, struct stream *s,
 }
 
 enum mp_status proxy_handshake(const struct proxy_spec *p, struct stream *s, const char *host,
-			       uint16_t port, const struct net_addr *target, int64_t deadline,
-			       struct mp_error *err)
+                               uint16_t port, const struct net_addr *target, int64_t deadline,
+                               struct mp_error *err)
 {
 	struct mp_error local;
 

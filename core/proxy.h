@@ -11,19 +11,19 @@
 
 enum proxy_type {
 	PROXY_SOCKS4,
-	PROXY_SOCKS4A,   /* the proxy resolves the target name */
-	PROXY_SOCKS5,    /* we resolve the target name */
-	PROXY_SOCKS5H,   /* the proxy resolves the target name */
-	PROXY_HTTP,      /* HTTP CONNECT */
+	PROXY_SOCKS4A, /* the proxy resolves the target name */
+	PROXY_SOCKS5,  /* we resolve the target name */
+	PROXY_SOCKS5H, /* the proxy resolves the target name */
+	PROXY_HTTP,    /* HTTP CONNECT */
 	PROXY_TYPE_COUNT
 };
 
 struct proxy_spec {
 	enum proxy_type type;
-	char host[256];      /* name or address, IPv6 without brackets */
+	char host[256]; /* name or address, IPv6 without brackets */
 	uint16_t port;
-	char user[256];      /* "" when none */
-	char pass[256];      /* "" when none; never printed or reported */
+	char user[256]; /* "" when none */
+	char pass[256]; /* "" when none; never printed or reported */
 	bool has_user;
 	bool has_pass;
 };
@@ -48,7 +48,7 @@ int proxy_parse_url(const char *url, struct proxy_spec *out, struct mp_error *er
  * 0x05: connection refused by destination"). The password never appears in
  * err. */
 enum mp_status proxy_handshake(const struct proxy_spec *p, struct stream *s, const char *host,
-			       uint16_t port, const struct net_addr *target, int64_t deadline,
-			       struct mp_error *err);
+                               uint16_t port, const struct net_addr *target, int64_t deadline,
+                               struct mp_error *err);
 
 #endif

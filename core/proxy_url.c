@@ -27,14 +27,14 @@ struct scheme {
 };
 
 static const struct scheme schemes[] = {
-	{"socks4", PROXY_SOCKS4, 1080},  {"socks4a", PROXY_SOCKS4A, 1080},
-	{"socks5", PROXY_SOCKS5, 1080},  {"socks5h", PROXY_SOCKS5H, 1080},
-	{"http", PROXY_HTTP, 3128},
+    {"socks4", PROXY_SOCKS4, 1080}, {"socks4a", PROXY_SOCKS4A, 1080},
+    {"socks5", PROXY_SOCKS5, 1080}, {"socks5h", PROXY_SOCKS5H, 1080},
+    {"http", PROXY_HTTP, 3128},
 };
 
 static const char *const type_names[PROXY_TYPE_COUNT] = {
-	[PROXY_SOCKS4] = "socks4", [PROXY_SOCKS4A] = "socks4a", [PROXY_SOCKS5] = "socks5",
-	[PROXY_SOCKS5H] = "socks5h", [PROXY_HTTP] = "http",
+    [PROXY_SOCKS4] = "socks4",   [PROXY_SOCKS4A] = "socks4a", [PROXY_SOCKS5] = "socks5",
+    [PROXY_SOCKS5H] = "socks5h", [PROXY_HTTP] = "http",
 };
 
 const char *proxy_type_name(enum proxy_type t)
@@ -53,7 +53,7 @@ bool proxy_resolves_remotely(enum proxy_type t)
  * bytes plus a NUL. what names the field ("user name", "password"); the input
  * itself is never quoted. Returns 0, or -1 with err set. */
 static int pct_decode(const char *src, size_t len, char *out, size_t max, const char *what,
-		      struct mp_error *err)
+                      struct mp_error *err)
 {
 	size_t o = 0;
 
@@ -66,22 +66,23 @@ static int pct_decode(const char *src, size_t len, char *out, size_t max, const 
 
 			if (hi < 0 || lo < 0) {
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "malformed percent-encoding in the proxy %s: '%%' "
-					     "must be followed by two hex digits", what);
+				             "malformed percent-encoding in the proxy %s: '%%' "
+				             "must be followed by two hex digits",
+				             what);
 				return -1;
 			}
 			c = (char)(hi * 16 + lo);
 			i += 2;
 			if (c == '\0') {
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "the proxy %s contains a NUL byte (%%00)", what);
+				             "the proxy %s contains a NUL byte (%%00)", what);
 				return -1;
 			}
 		}
 		if (o >= max) {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "the proxy %s is longer than %d bytes (RFC 1929 limit)", what,
-				     (int)max);
+			             "the proxy %s is longer than %d bytes (RFC 1929 limit)", what,
+			             (int)max);
 			return -1;
 		}
 		out[o++] = c;
@@ -93,14 +94,14 @@ static int pct_decode(const char *src, size_t len, char *out, size_t max, const 
 /* Finds the scheme before "://". Returns 0 with *sc set and *rest after
  * "://", or -1 with err set (quoting the scheme only when it is one). */
 static int parse_scheme(const char *url, const struct scheme **sc, const char **rest,
-			struct mp_error *err)
+                        struct mp_error *err)
 {
 	const char *sep = strstr(url, "://");
 	size_t len, i;
 
 	if (!sep) {
 		mp_error_set(err, MP_ERR_INTERNAL,
-			     "proxy URL has no scheme: it must start with " KNOWN_SCHEMES);
+		             "proxy URL has no scheme: it must start with " KNOWN_SCHEMES);
 		return -1;
 	}
 	len = (size_t)(sep - url);
@@ -115,7 +116,7 @@ static int parse_scheme(const char *url, const struct scheme **sc, const char **
 	}
 	if (len == 0 || i < len || len > MAX_SCHEME_QUOTED) {
 		mp_error_set(err, MP_ERR_INTERNAL,
-			     "proxy URL has no valid scheme: it must start with " KNOWN_SCHEMES);
+		             "proxy URL has no valid scheme: it must start with " KNOWN_SCHEMES);
 		return -1;
 	}
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -125,14 +126,13 @@ static int parse_scheme(const char *url, const struct scheme **sc, const char **
 			return 0;
 		}
 	}
-	mp_error_set(err, MP_ERR_INTERNAL,
-		     "unknown proxy scheme \"%.*s\": use " KNOWN_SCHEMES, (int)len, url);
+	mp_error_set(err, MP_ERR_INTERNAL, "unknown proxy scheme \"%.*s\": use " KNOWN_SCHEMES,
+	             (int)len, url);
 	return -1;
 }
 
 /* Parses user[:password] from ui[0..len). */
-static int parse_userinfo(const char *ui, size_t len, struct proxy_spec *out,
-			  struct mp_error *err)
+static int parse_userinfo(const char *ui, size_t len, struct proxy_spec *out, struct mp_error *err)
 {
 	const char *colon = memchr(ui, ':', len);
 	size_t ulen = colon ? (size_t)(colon - ui) : len;
@@ -146,7 +146,7 @@ static int parse_userinfo(const char *ui, size_t len, struct proxy_spec *out,
 	out->has_user = true;
 	if (colon) {
 		if (pct_decode(colon + 1, len - ulen - 1, out->pass, MP_MAX_PROXY_PASS, "password",
-			       err) != 0)
+		               err) != 0)
 			return -1;
 		out->has_pass = true;
 	}
@@ -155,8 +155,7 @@ static int parse_userinfo(const char *ui, size_t len, struct proxy_spec *out,
 
 /* An IPv6 literal from inside brackets, with an optional zone id written
  * "%25zone" (RFC 6874). Stored without brackets, the zone as "%zone". */
-static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out,
-			   struct mp_error *err)
+static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out, struct mp_error *err)
 {
 	char addr[INET6_ADDRSTRLEN];
 	struct in6_addr a6;
@@ -170,8 +169,7 @@ static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out,
 	memcpy(addr, h, alen);
 	addr[alen] = '\0';
 	if (inet_pton(AF_INET6, addr, &a6) != 1) {
-		mp_error_set(err, MP_ERR_INTERNAL,
-			     "proxy host [%s] is not an IPv6 address", addr);
+		mp_error_set(err, MP_ERR_INTERNAL, "proxy host [%s] is not an IPv6 address", addr);
 		return -1;
 	}
 	memcpy(out->host, addr, alen + 1);
@@ -180,7 +178,7 @@ static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out,
 
 		if (zlen <= 3 || strncmp(zone, "%25", 3) != 0) {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "IPv6 zone id in the proxy host must be written %%25zone");
+			             "IPv6 zone id in the proxy host must be written %%25zone");
 			return -1;
 		}
 		if (alen + zlen - 2 >= sizeof(out->host)) {
@@ -193,8 +191,8 @@ static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out,
 			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "IPv6 zone id in the proxy host has an invalid "
-					     "character");
+				             "IPv6 zone id in the proxy host has an invalid "
+				             "character");
 				return -1;
 			}
 		}
@@ -206,12 +204,11 @@ static int parse_ipv6_host(const char *h, size_t len, struct proxy_spec *out,
 }
 
 /* A host name or IPv4 address: letters, digits, '-', '.', '_'. */
-static int parse_name_host(const char *h, size_t len, struct proxy_spec *out,
-			   struct mp_error *err)
+static int parse_name_host(const char *h, size_t len, struct proxy_spec *out, struct mp_error *err)
 {
 	if (len > MP_MAX_PROXY_HOST) {
 		mp_error_set(err, MP_ERR_INTERNAL, "proxy host name is longer than %d bytes",
-			     MP_MAX_PROXY_HOST);
+		             MP_MAX_PROXY_HOST);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -221,10 +218,10 @@ static int parse_name_host(const char *h, size_t len, struct proxy_spec *out,
 		      c == '-' || c == '.' || c == '_')) {
 			if (c > 0x20 && c < 0x7f)
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "proxy host name has an invalid character '%c'", c);
+				             "proxy host name has an invalid character '%c'", c);
 			else
 				mp_error_set(err, MP_ERR_INTERNAL,
-					     "proxy host name has an invalid byte 0x%02x", c);
+				             "proxy host name has an invalid byte 0x%02x", c);
 			return -1;
 		}
 	}
@@ -247,7 +244,7 @@ static int parse_port(const char *p, size_t len, uint16_t *port, struct mp_error
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] < '0' || p[i] > '9') {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "proxy port must be a number from 1 to 65535");
+			             "proxy port must be a number from 1 to 65535");
 			return -1;
 		}
 	}
@@ -271,8 +268,7 @@ static int parse_port(const char *p, size_t len, uint16_t *port, struct mp_error
 }
 
 /* Parses host[:port] or [v6][:port] from hp[0..len). */
-static int parse_hostport(const char *hp, size_t len, struct proxy_spec *out,
-			  struct mp_error *err)
+static int parse_hostport(const char *hp, size_t len, struct proxy_spec *out, struct mp_error *err)
 {
 	const char *after;
 
@@ -292,8 +288,8 @@ static int parse_hostport(const char *hp, size_t len, struct proxy_spec *out,
 
 		if (colon && memchr(colon + 1, ':', len - hlen - 1)) {
 			mp_error_set(err, MP_ERR_INTERNAL,
-				     "proxy host has several ':': write an IPv6 address in "
-				     "brackets, e.g. socks5://[::1]:1080");
+			             "proxy host has several ':': write an IPv6 address in "
+			             "brackets, e.g. socks5://[::1]:1080");
 			return -1;
 		}
 		if (hlen == 0) {
@@ -331,9 +327,9 @@ int proxy_parse_url(const char *url, struct proxy_spec *out, struct mp_error *er
 	auth_end = rest + strcspn(rest, "/?#");
 	if (*auth_end != '\0' && strcmp(auth_end, "/") != 0) {
 		mp_error_set(err, MP_ERR_INTERNAL,
-			     "proxy URL may not have a path, query or fragment (only a trailing "
-			     "'/'); write '/', '?', '#' in a user name or password as %%2F, %%3F, "
-			     "%%23");
+		             "proxy URL may not have a path, query or fragment (only a trailing "
+		             "'/'); write '/', '?', '#' in a user name or password as %%2F, %%3F, "
+		             "%%23");
 		goto fail;
 	}
 	at = memrchr(rest, '@', (size_t)(auth_end - rest));
@@ -349,8 +345,8 @@ int proxy_parse_url(const char *url, struct proxy_spec *out, struct mp_error *er
 	if (parse_hostport(rest, (size_t)(auth_end - rest), out, err) != 0)
 		goto fail;
 	if ((out->type == PROXY_SOCKS4 || out->type == PROXY_SOCKS4A) && out->has_pass) {
-		mp_error_set(err, MP_ERR_INTERNAL,
-			     "%s proxies take a user id but no password", sc->name);
+		mp_error_set(err, MP_ERR_INTERNAL, "%s proxies take a user id but no password",
+		             sc->name);
 		goto fail;
 	}
 	return 0;

@@ -17,7 +17,8 @@ ssize_t stream_read(struct stream *s, void *buf, size_t len, int64_t deadline, s
 	return s->ops->read(s, buf, len, deadline, err);
 }
 
-int stream_write(struct stream *s, const void *buf, size_t len, int64_t deadline, struct mp_error *err)
+int stream_write(struct stream *s, const void *buf, size_t len, int64_t deadline,
+                 struct mp_error *err)
 {
 	return s->ops->write(s, buf, len, deadline, err);
 }
@@ -70,7 +71,7 @@ static void quick_ack(int fd)
 }
 
 static ssize_t fd_read(struct stream *s, void *buf, size_t len, int64_t deadline,
-		       struct mp_error *err)
+                       struct mp_error *err)
 {
 	for (;;) {
 		ssize_t n = recv(s->fd, buf, len, 0);
@@ -84,8 +85,9 @@ static ssize_t fd_read(struct stream *s, void *buf, size_t len, int64_t deadline
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			mp_error_set(err, errno == ECONNRESET ? MP_ERR_NETWORK : MP_ERR_NETWORK,
-				     "read failed: %s", errno == ECONNRESET ?
-				     "connection reset by peer" : strerror(errno));
+			             "read failed: %s",
+			             errno == ECONNRESET ? "connection reset by peer"
+			                                 : strerror(errno));
 			return -1;
 		}
 		rc = wait_fd(s->fd, POLLIN, deadline);
@@ -101,7 +103,7 @@ static ssize_t fd_read(struct stream *s, void *buf, size_t len, int64_t deadline
 }
 
 static int fd_write(struct stream *s, const void *buf, size_t len, int64_t deadline,
-		    struct mp_error *err)
+                    struct mp_error *err)
 {
 	const char *p = buf;
 
@@ -121,8 +123,8 @@ static int fd_write(struct stream *s, const void *buf, size_t len, int64_t deadl
 				mp_error_set(err, MP_ERR_CLOSED, "server closed the connection");
 			else
 				mp_error_set(err, MP_ERR_NETWORK, "write failed: %s",
-					     errno == ECONNRESET ? "connection reset by peer"
-								 : strerror(errno));
+				             errno == ECONNRESET ? "connection reset by peer"
+				                                 : strerror(errno));
 			return -1;
 		}
 		rc = wait_fd(s->fd, POLLOUT, deadline);
@@ -152,11 +154,11 @@ static void fd_close(struct stream *s)
 }
 
 static const struct stream_ops fd_ops = {
-	.name = "tcp",
-	.read = fd_read,
-	.write = fd_write,
-	.pending = fd_pending,
-	.close = fd_close,
+    .name = "tcp",
+    .read = fd_read,
+    .write = fd_write,
+    .pending = fd_pending,
+    .close = fd_close,
 };
 
 struct stream *stream_fd_new(int fd)

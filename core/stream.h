@@ -20,10 +20,12 @@ struct stream_ops {
 	/* Reads up to len bytes. Returns >0 bytes read, 0 on orderly EOF, or -1
 	 * with err set: MP_ERR_TIMEOUT when the deadline passed, MP_ERR_NETWORK
 	 * (reset and other socket errors), MP_ERR_TLS (TLS layer). */
-	ssize_t (*read)(struct stream *s, void *buf, size_t len, int64_t deadline, struct mp_error *err);
+	ssize_t (*read)(struct stream *s, void *buf, size_t len, int64_t deadline,
+	                struct mp_error *err);
 	/* Writes all len bytes. Returns 0, or -1 with err set (MP_ERR_TIMEOUT,
 	 * MP_ERR_CLOSED, MP_ERR_NETWORK, MP_ERR_TLS). */
-	int (*write)(struct stream *s, const void *buf, size_t len, int64_t deadline, struct mp_error *err);
+	int (*write)(struct stream *s, const void *buf, size_t len, int64_t deadline,
+	             struct mp_error *err);
 	/* Bytes this layer (and the layers below) already hold that read() would
 	 * return without waiting on the network. */
 	size_t (*pending)(struct stream *s);
@@ -33,13 +35,15 @@ struct stream_ops {
 
 struct stream {
 	const struct stream_ops *ops;
-	void *ctx;              /* the layer's own state */
-	struct stream *lower;   /* the layer below, or NULL */
-	int fd;                 /* the socket at the bottom of the stack, or -1 */
+	void *ctx;            /* the layer's own state */
+	struct stream *lower; /* the layer below, or NULL */
+	int fd;               /* the socket at the bottom of the stack, or -1 */
 };
 
-ssize_t stream_read(struct stream *s, void *buf, size_t len, int64_t deadline, struct mp_error *err);
-int stream_write(struct stream *s, const void *buf, size_t len, int64_t deadline, struct mp_error *err);
+ssize_t stream_read(struct stream *s, void *buf, size_t len, int64_t deadline,
+                    struct mp_error *err);
+int stream_write(struct stream *s, const void *buf, size_t len, int64_t deadline,
+                 struct mp_error *err);
 size_t stream_pending(struct stream *s);
 /* Closes the stack; NULL is accepted. */
 void stream_close(struct stream *s);

@@ -23,7 +23,7 @@ struct mem_ctx {
 };
 
 static ssize_t mem_read(struct stream *s, void *buf, size_t len, int64_t deadline,
-			struct mp_error *err)
+                        struct mp_error *err)
 {
 	struct mem_ctx *m = s->ctx;
 	struct mem_chunk *c;
@@ -50,7 +50,7 @@ static ssize_t mem_read(struct stream *s, void *buf, size_t len, int64_t deadlin
 }
 
 static int mem_write(struct stream *s, const void *buf, size_t len, int64_t deadline,
-		     struct mp_error *err)
+                     struct mp_error *err)
 {
 	struct mem_ctx *m = s->ctx;
 	char *nw = realloc(m->written, m->wlen + len + 1);
@@ -94,11 +94,11 @@ static void mem_close(struct stream *s)
 }
 
 static const struct stream_ops mem_ops = {
-	.name = "mem",
-	.read = mem_read,
-	.write = mem_write,
-	.pending = mem_pending,
-	.close = mem_close,
+    .name = "mem",
+    .read = mem_read,
+    .write = mem_write,
+    .pending = mem_pending,
+    .close = mem_close,
 };
 
 struct stream *stream_mem_new(size_t max_read)

@@ -8,7 +8,7 @@
 struct strlist {
 	char **v;
 	size_t n;
-	bool truncated;   /* an add was refused because of MP_MAX_CAPS */
+	bool truncated; /* an add was refused because of MP_MAX_CAPS */
 };
 
 /* Appends a copy of the first len bytes of s (at most MP_MAX_CAP_LEN kept).

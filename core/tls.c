@@ -76,7 +76,7 @@ struct tls_io {
 	bool peer_truncated; /* it sent more than MP_MAX_CHAIN */
 	/* wolfSSL's own decoded copy of the leaf (see drop_leaf_key) */
 	WOLFSSL_X509 *kept_leaf;
-	bool has_slot;       /* holds one of the CPU slots (cpu_slot_take) */
+	bool has_slot; /* holds one of the CPU slots (cpu_slot_take) */
 	/* The caller's copy of the first bytes received (tls_try_version). */
 	unsigned char *capture;
 	size_t capture_size;
@@ -310,7 +310,8 @@ static int capture_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
  * and skips a key that is not there. */
 static void drop_leaf_key(struct tls_io *io)
 {
-	WOLFSSL_X509_PUBKEY *key = io->kept_leaf ? wolfSSL_X509_get_X509_PUBKEY(io->kept_leaf) : NULL;
+	WOLFSSL_X509_PUBKEY *key =
+	    io->kept_leaf ? wolfSSL_X509_get_X509_PUBKEY(io->kept_leaf) : NULL;
 
 	if (key && key->pkey) {
 		wolfSSL_EVP_PKEY_free(key->pkey);

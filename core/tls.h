@@ -18,24 +18,23 @@
 #include "core/tls_peer.h" /* struct cert_info, TLS_VR_* */
 
 struct tls_config {
-	int min_version;        /* MP_TLS_V1_x, 0 = the widest wolfSSL offers */
-	int max_version;        /* 0 = newest */
-	const char *cafile;     /* NULL = system store */
-	const char *capath;     /* NULL = system store */
+	int min_version;    /* MP_TLS_V1_x, 0 = the widest wolfSSL offers */
+	int max_version;    /* 0 = newest */
+	const char *cafile; /* NULL = system store */
+	const char *capath; /* NULL = system store */
 };
 
-
 struct tls_info {
-	bool done;              /* a handshake completed */
-	bool resumed;           /* it resumed a saved session (tls_session.h) */
-	char version[16];       /* "TLSv1.3" */
-	char cipher[96];        /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
-	char group[32];         /* key-exchange group, e.g. "X25519", "" if unknown */
+	bool done;        /* a handshake completed */
+	bool resumed;     /* it resumed a saved session (tls_session.h) */
+	char version[16]; /* "TLSv1.3" */
+	char cipher[96];  /* IANA name, e.g. "TLS_AES_128_GCM_SHA256" */
+	char group[32];   /* key-exchange group, e.g. "X25519", "" if unknown */
 	bool sni_sent;
-	bool verified;          /* chain verified against the CA store */
+	bool verified;                   /* chain verified against the CA store */
 	char verify_error[MP_MAX_ERROR]; /* why not, "" when verified */
-	bool hostname_matched;  /* leaf matches the verify host name / address */
-	unsigned verify_reasons; /* TLS_VR_* bits: every reason seen, 0 when all is well */
+	bool hostname_matched;           /* leaf matches the verify host name / address */
+	unsigned verify_reasons;         /* TLS_VR_* bits: every reason seen, 0 when all is well */
 	struct cert_info chain[MP_MAX_CHAIN]; /* [0] is the leaf */
 	int chain_len;
 	bool chain_truncated;
@@ -60,8 +59,8 @@ void tls_ctx_free(struct tls_ctx *ctx);
  * On failure lower is still the caller's, and the result is MP_ERR_TLS or
  * MP_ERR_TLS_TIMEOUT (or MP_ERR_CLOSED / MP_ERR_NETWORK from below). */
 enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *sni,
-			 const char *verify_host, int64_t deadline, struct stream **out,
-			 struct tls_info *info, struct mp_error *err);
+                         const char *verify_host, int64_t deadline, struct stream **out,
+                         struct tls_info *info, struct mp_error *err);
 
 /* One handshake restricted to exactly `version` (MP_TLS_V1_1..MP_TLS_V1_3),
  * for --enumerate-tls: no certificate verification, no chain recorded. The
@@ -71,9 +70,9 @@ enum mp_status tls_start(struct tls_ctx *ctx, struct stream *lower, const char *
  * the server sent (up to first_size) are copied to first (may be NULL), so
  * that a failure can be told apart: an alert, or another version chosen. */
 enum mp_status tls_try_version(struct tls_ctx *ctx, int version, struct stream *lower,
-			       const char *sni, int64_t deadline, unsigned char *first,
-			       size_t first_size, size_t *first_len, struct tls_info *info,
-			       struct mp_error *err);
+                               const char *sni, int64_t deadline, unsigned char *first,
+                               size_t first_size, size_t *first_len, struct tls_info *info,
+                               struct mp_error *err);
 
 /* Frees the strings tls_info owns. */
 void tls_info_free(struct tls_info *info);

@@ -850,8 +850,7 @@ int report_write_html_tail(FILE *f)
 	return ferror(f) ? -1 : 0;
 }
 
-int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
-			  const char *ids)
+int report_write_html_run(FILE *f, const struct run_report *r, const char *heading, const char *ids)
 {
 	const char *saved = id_prefix;
 	int rc;

@@ -15,9 +15,9 @@
 #define MP_SCHEMA_VERSION "1.4"
 
 /* Exit codes (documented in the README). Without a policy: */
-#define MP_EXIT_OK 0            /* run completed, at least one endpoint answered */
+#define MP_EXIT_OK            0 /* run completed, at least one endpoint answered */
 #define MP_EXIT_NONE_ANSWERED 2 /* no endpoint answered */
-#define MP_EXIT_USAGE 3         /* usage or internal error */
+#define MP_EXIT_USAGE         3 /* usage or internal error */
 /* With a policy, the Monitoring Plugins' codes: the value of enum pstate. */
 
 /* A verdict's state, ordered by severity (Monitoring Plugins Development
@@ -28,28 +28,28 @@ enum pstate { PSTATE_OK = 0, PSTATE_WARNING = 1, PSTATE_CRITICAL = 2, PSTATE_UNK
 const char *pstate_name(enum pstate s);
 
 /* Rule names (JSON "verdicts[].rule", JUnit test names, Prometheus label). */
-#define RULE_EXPECT "expect"
-#define RULE_REQUIRE_TLS "require-tls"
-#define RULE_MIN_TLS "min-tls"
-#define RULE_REQUIRE_VERIFIED "require-verified"
-#define RULE_CERT_EXPIRY "cert-expiry"
+#define RULE_EXPECT                 "expect"
+#define RULE_REQUIRE_TLS            "require-tls"
+#define RULE_MIN_TLS                "min-tls"
+#define RULE_REQUIRE_VERIFIED       "require-verified"
+#define RULE_CERT_EXPIRY            "cert-expiry"
 #define RULE_FORBID_AUTH_BEFORE_TLS "forbid-auth-before-tls"
-#define RULE_FORBID_CHECK_FAILURES "forbid-check-failures"
-#define RULE_REQUIRE_AUTH "require-auth"
-#define RULE_REQUIRE_LOGIN "require-login"
-#define RULE_TIME "time"
-#define RULE_REQUIRE_DANE "require-dane"
-#define RULE_REQUIRE_MTA_STS "require-mta-sts"
-#define RULE_REQUIRE_DNSSEC "require-dnssec"
-#define RULE_DNSSEC_BOGUS "dnssec-bogus" /* any policy: a bogus answer that matters */
-#define RULE_DOMAIN "domain"             /* the domain exists, or has a null MX */
+#define RULE_FORBID_CHECK_FAILURES  "forbid-check-failures"
+#define RULE_REQUIRE_AUTH           "require-auth"
+#define RULE_REQUIRE_LOGIN          "require-login"
+#define RULE_TIME                   "time"
+#define RULE_REQUIRE_DANE           "require-dane"
+#define RULE_REQUIRE_MTA_STS        "require-mta-sts"
+#define RULE_REQUIRE_DNSSEC         "require-dnssec"
+#define RULE_DNSSEC_BOGUS           "dnssec-bogus" /* any policy: a bogus answer that matters */
+#define RULE_DOMAIN                 "domain"       /* the domain exists, or has a null MX */
 
 /* What one rule said about one endpoint (or the run, endpoint -1). */
 struct verdict {
-	const char *rule;               /* RULE_* (static) */
-	int endpoint;                   /* index into results, -1 for the run */
+	const char *rule; /* RULE_* (static) */
+	int endpoint;     /* index into results, -1 for the run */
 	enum pstate state;
-	char message[MP_MAX_ERROR];     /* built from escaped text: safe to print */
+	char message[MP_MAX_ERROR]; /* built from escaped text: safe to print */
 };
 
 #define MP_MAX_REASON 160
@@ -75,11 +75,11 @@ struct run_report {
 	const struct discovery *discovery; /* --discover (probe/discover.h), else NULL */
 	struct probe_result *results;
 	size_t n;
-	char started_at[40];            /* RFC 3339 UTC */
+	char started_at[40]; /* RFC 3339 UTC */
 	int64_t duration_ms;
-	int recommended[PROTO_COUNT];   /* index into results, or -1 */
+	int recommended[PROTO_COUNT];                      /* index into results, or -1 */
 	char recommend_reason[PROTO_COUNT][MP_MAX_REASON]; /* why that one, "" if none */
-	int recommended_inbound;        /* --discover: the MX result to deliver to, or -1 */
+	int recommended_inbound; /* --discover: the MX result to deliver to, or -1 */
 	bool interrupted;
 	/* report_evaluate(): every verdict of the policy (OK ones included),
 	 * and the run's state (the worst verdict; without a policy, OK when an
@@ -137,14 +137,14 @@ bool report_answered(const struct probe_result *res);
 /* ---- writers: one file each, all behind this interface ---- */
 
 struct writer_ctx {
-	bool color;                     /* table: ANSI colours */
+	bool color; /* table: ANSI colours */
 };
 
 struct report_writer {
 	enum output_format format;
-	const char *name;               /* "table", "json", "nagios", "junit", "prometheus",
-					   "html", "ndjson" */
-	const char *content_type;       /* the media type of what it writes (HTTP answers) */
+	const char *name;         /* "table", "json", "nagios", "junit", "prometheus",
+	                             "html", "ndjson" */
+	const char *content_type; /* the media type of what it writes (HTTP answers) */
 	/* Writes the whole report to f. Returns 0 or -1. */
 	int (*write)(FILE *f, const struct run_report *r, const struct writer_ctx *ctx);
 	/* Streaming formats only (NULL otherwise): one result, r->results[i],
@@ -184,7 +184,7 @@ int html_write_domain(FILE *f, const struct run_report *r);
 /* The body with element ids "IDS-N" instead of "ep-N" (IDS: letters,
  * digits, '-'), so that several runs fit on one page. */
 int report_write_html_run(FILE *f, const struct run_report *r, const char *heading,
-			  const char *ids);
+                          const char *ids);
 
 /* NDJSON (reports/ndjson.c): one result object per line (as in the JSON
  * report's results[]), then {"type": "summary", ...}; each line flushed. */

@@ -156,7 +156,8 @@ int sinks_write(struct report_sink *s, size_t n, const struct run_report *r, str
 
 		ok = s[i].f && commit_one(&s[i], ok);
 		if (!ok && rc == 0) {
-			mp_error_set(err, MP_ERR_INTERNAL, "could not write the %s report to %.100s%s%s",
+			mp_error_set(err, MP_ERR_INTERNAL,
+			             "could not write the %s report to %.100s%s%s",
 			             w ? w->name : "?", name, s[i].rename_errno ? ": " : "",
 			             s[i].rename_errno ? strerror(s[i].rename_errno) : "");
 			rc = -1;
@@ -172,7 +173,8 @@ int sinks_commit(struct report_sink *s, size_t n, struct mp_error *err)
 	for (size_t i = 0; i < n; i++) {
 		if (!s[i].f || !commit_one(&s[i], true)) {
 			if (rc == 0)
-				mp_error_set(err, MP_ERR_INTERNAL, "could not write the report to %.100s%s%s",
+				mp_error_set(err, MP_ERR_INTERNAL,
+				             "could not write the report to %.100s%s%s",
 				             s[i].path ? s[i].path : "standard output",
 				             s[i].rename_errno ? ": " : "",
 				             s[i].rename_errno ? strerror(s[i].rename_errno) : "");

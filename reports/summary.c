@@ -67,12 +67,12 @@ static void describe_best(const struct probe_result *res, char *buf, size_t len)
 	bool tls = res->tls_used && res->tls.done;
 
 	snprintf(buf, len, "%s, %s%s, %s, %s",
-		 verified(res) ? "verified certificate"
-		 : tls         ? "certificate not verified"
-			       : "no certificate",
-		 tls ? res->tls.version : "no TLS", tls_rank(res) == 1 ? " (legacy)" : "",
-		 (unsigned)res->ep.mode < MODE_COUNT ? mode_desc[res->ep.mode] : "?",
-		 res->ep.proxy ? "through a proxy" : "direct");
+	         verified(res) ? "verified certificate"
+	         : tls         ? "certificate not verified"
+	                       : "no certificate",
+	         tls ? res->tls.version : "no TLS", tls_rank(res) == 1 ? " (legacy)" : "",
+	         (unsigned)res->ep.mode < MODE_COUNT ? mode_desc[res->ep.mode] : "?",
+	         res->ep.proxy ? "through a proxy" : "direct");
 }
 
 /* ...and how many it was chosen from. */
@@ -86,8 +86,7 @@ static void describe_count(size_t working, char *buf, size_t len)
 		snprintf(buf + used, len - used, "; best of %zu that work", working);
 }
 
-static void describe_choice(const struct probe_result *res, size_t working, char *buf,
-			    size_t len)
+static void describe_choice(const struct probe_result *res, size_t working, char *buf, size_t len)
 {
 	size_t used;
 
@@ -96,8 +95,7 @@ static void describe_choice(const struct probe_result *res, size_t working, char
 	used = strlen(buf);
 	/* issue 23: never a plaintext recommendation that hides a slow TLS one */
 	if (result_has_finding(res, FINDING_AUTO_TLS_TIMED_OUT))
-		snprintf(buf + used, len - used,
-			 "; only because TLS timed out");
+		snprintf(buf + used, len - used, "; only because TLS timed out");
 }
 
 void report_tally_init(struct run_tally *t)
@@ -140,9 +138,9 @@ void report_tally_finish(struct run_report *r)
 		if (t->best[p] < 0)
 			continue;
 		snprintf(r->recommend_reason[p], sizeof(r->recommend_reason[p]), "%s",
-			 t->best_desc[p]);
+		         t->best_desc[p]);
 		describe_count(t->working[p], r->recommend_reason[p],
-			       sizeof(r->recommend_reason[p]));
+		               sizeof(r->recommend_reason[p]));
 	}
 }
 
@@ -203,7 +201,7 @@ void report_recommend(struct run_report *r)
 		r->recommended[p] = best;
 		if (best >= 0)
 			describe_choice(&r->results[best], working, r->recommend_reason[p],
-					sizeof(r->recommend_reason[p]));
+			                sizeof(r->recommend_reason[p]));
 	}
 	recommend_inbound(r);
 }

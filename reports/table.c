@@ -159,8 +159,8 @@ static char *endpoint_cell(const struct probe_result *res, const struct probe_re
 	if (!addr)
 		return NULL;
 	if (prev && prev->ep.address[0] && prev->ep.proto == ep->proto &&
-	    prev->ep.port == ep->port && prev->ep.mode == ep->mode &&
-	    prev->ep.proxy == ep->proxy && strcmp(prev->ep.host, ep->host) == 0) {
+	    prev->ep.port == ep->port && prev->ep.mode == ep->mode && prev->ep.proxy == ep->proxy &&
+	    strcmp(prev->ep.host, ep->host) == 0) {
 		if (asprintf(&out, "  `- %s", addr) < 0)
 			out = NULL;
 		free(addr);
@@ -717,8 +717,8 @@ static int write_checks(FILE *f, const struct run_report *r, bool color, size_t 
 			const char *st = check_state_name(c->state);
 			size_t len = strnlen(c->evidence, sizeof(c->evidence));
 			const char *sc = c->state == CHECK_FAIL   ? ANSI_RED
-					 : c->state == CHECK_PASS ? ANSI_GREEN
-								  : ANSI_YELLOW;
+			                 : c->state == CHECK_PASS ? ANSI_GREEN
+			                                          : ANSI_YELLOW;
 
 			fprintf(f, "    %-28s ", c->name);
 			if (color && c->state != CHECK_SKIPPED)
@@ -788,9 +788,11 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_
 	if (!r->opt || !r->opt->policy.active)
 		return 0;
 	fprintf(f, "\nPolicy: %s%s%s (%zu verdicts)\n",
-		color ? (r->state == PSTATE_OK ? ANSI_GREEN
-			 : r->state == PSTATE_WARNING ? ANSI_YELLOW : ANSI_RED) : "",
-		pstate_name(r->state), color ? ANSI_RESET : "", r->nverdicts);
+	        color ? (r->state == PSTATE_OK        ? ANSI_GREEN
+	                 : r->state == PSTATE_WARNING ? ANSI_YELLOW
+	                                              : ANSI_RED)
+	              : "",
+	        pstate_name(r->state), color ? ANSI_RESET : "", r->nverdicts);
 	for (size_t i = 0; r->verdicts && i < r->nverdicts; i++) {
 		const struct verdict *v = &r->verdicts[i];
 		char *desc = NULL;
@@ -818,8 +820,7 @@ static int write_verdicts(FILE *f, const struct run_report *r, bool color, size_
 
 int report_write_table(FILE *f, const struct run_report *r, bool color)
 {
-	return report_write_table_width(f, r, color,
-	                                table_terminal_width(f));
+	return report_write_table_width(f, r, color, table_terminal_width(f));
 }
 
 int report_write_table_width(FILE *f, const struct run_report *r, bool color, size_t max)

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hits=$(grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets)\s*\(' \
-	core/*.[ch] core/model/*.[ch] probe/*/*.[ch] reports/*.[ch] tests/unit/*.c 2>/dev/null || true)
+	$(find core probe reports tests/unit -name '*.[ch]') 2>/dev/null || true)
 if [ -n "$hits" ]; then
 	echo "banned functions used (use snprintf, memcpy with bounds, strtol):"
 	echo "$hits"

@@ -2,7 +2,9 @@
 # Builds mailprobe and runs every test: unit tests, integration tests against
 # real Postfix/Dovecot/proxies on loopback, and the hostile-server suite, once
 # in a normal -Werror build and once under AddressSanitizer + UBSan.
-# Installs what it needs on Debian 12 (apt-get) first.
+# Installs what it needs on Debian 12 (apt-get) first. Before building it
+# checks the sources: banned functions, layers and circles (check-source.py),
+# formatting (check-format.sh, clang-format 14).
 #   tests/run-all.sh            both builds
 #   MP_QUICK=1 tests/run-all.sh the normal build only
 # After the ASan build, a ThreadSanitizer build runs only the exporter's
@@ -23,6 +25,8 @@ run_suite() {
 }
 
 bash tests/check-banned.sh
+python3 tests/check-source.py
+bash tests/check-format.sh
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ -z "${MP_QUICK:-}" ]; then
 	MP_SKIP_SOAK=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

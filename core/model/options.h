@@ -12,7 +12,6 @@
 #include "core/model/checks.h"
 #include "core/model/result.h"
 
-
 /* The limits and settings one probe works with (a part of the run options). */
 struct addr_resolver;
 
@@ -21,17 +20,17 @@ struct probe_config {
 	int greeting_timeout_ms;
 	int command_timeout_ms;
 	int tls_timeout_ms;
-	const char *ehlo_name;          /* name sent in EHLO/HELO */
-	struct tls_ctx *tls;            /* shared TLS context */
-	const char *sni;                /* override for SNI / name check, or NULL */
-	const char *source_addr;        /* bind to this local address, or NULL */
-	int family;                     /* --ipv4/--ipv6: AF_INET, AF_INET6, else AF_UNSPEC */
+	const char *ehlo_name;                /* name sent in EHLO/HELO */
+	struct tls_ctx *tls;                  /* shared TLS context */
+	const char *sni;                      /* override for SNI / name check, or NULL */
+	const char *source_addr;              /* bind to this local address, or NULL */
+	int family;                           /* --ipv4/--ipv6: AF_INET, AF_INET6, else AF_UNSPEC */
 	const struct addr_resolver *resolver; /* names of targets (addrs.h); NULL: system */
-	bool transcript;                /* record the transcript */
-	int cert_warn_days;             /* certificate_expiring below this many days */
-	bool enumerate_tls;             /* --enumerate-tls: try each TLS version on its own */
-	const struct auth_config *auth; /* login attempts (auth.h), NULL for none */
-	const struct check_config *checks; /* active checks (checks.h), NULL for none */
+	bool transcript;                      /* record the transcript */
+	int cert_warn_days;                   /* certificate_expiring below this many days */
+	bool enumerate_tls;                   /* --enumerate-tls: try each TLS version on its own */
+	const struct auth_config *auth;       /* login attempts (auth.h), NULL for none */
+	const struct check_config *checks;    /* active checks (checks.h), NULL for none */
 	/* Called before each new connection (the probe's, and those of its
 	 * logins, checks and TLS version attempts) when set: --rate. */
 	void (*before_connect)(void *arg);
@@ -39,13 +38,13 @@ struct probe_config {
 };
 
 #define MP_MAX_PROXIES 16
-#define MP_MAX_PORTS 64
+#define MP_MAX_PORTS   64
 #define MP_MAX_TARGETS 256
 /* -o FORMAT:FILE outputs in one run, and policy list sizes. */
-#define MP_MAX_OUTPUTS 8
-#define MP_MAX_OPTIONAL 64
+#define MP_MAX_OUTPUTS      8
+#define MP_MAX_OPTIONAL     64
 #define MP_MAX_REQUIRE_AUTH 16
-#define MP_MAX_POLICY_STR 300
+#define MP_MAX_POLICY_STR   300
 
 /* Report formats (reports/writer.c maps names to writers). */
 enum output_format {
@@ -76,10 +75,10 @@ enum policy_expect {
  * Evaluated by reports/policy.c into verdicts; never used while probing.
  * Strings are copies (the file's text is gone after loading). */
 struct policy {
-	bool active;                    /* any rule or --policy given: exit codes are
-	                                   the Monitoring Plugins' (0..3) */
-	char file[MP_MAX_POLICY_STR];   /* --policy FILE, "" if none */
-	enum policy_expect expect;      /* default EXPECT_OK */
+	bool active;                  /* any rule or --policy given: exit codes are
+	                                 the Monitoring Plugins' (0..3) */
+	char file[MP_MAX_POLICY_STR]; /* --policy FILE, "" if none */
+	enum policy_expect expect;    /* default EXPECT_OK */
 	char optional[MP_MAX_OPTIONAL][MP_MAX_POLICY_STR]; /* endpoint URLs whose
 	                                   failure is only a WARNING */
 	/* the same, parsed (reports compare results with these) */
@@ -91,37 +90,37 @@ struct policy {
 	} optional_ep[MP_MAX_OPTIONAL];
 	size_t noptional;
 	bool require_tls;
-	int min_tls;                    /* MP_TLS_V1_x wire version, 0 = no rule */
+	int min_tls; /* MP_TLS_V1_x wire version, 0 = no rule */
 	bool require_verified;
 	/* --discover: every MX has a usable, matching TLSA set (RFC 7672); a
 	 * valid MTA-STS policy in enforce mode every MX matches (RFC 8461);
 	 * the answers that matter DNSSEC-validated */
 	bool require_dane, require_mta_sts, require_dnssec;
-	int cert_warn_days;             /* WARNING below it (days left); default 14 */
-	int cert_crit_days;             /* CRITICAL below it; default 3 */
+	int cert_warn_days; /* WARNING below it (days left); default 14 */
+	int cert_crit_days; /* CRITICAL below it; default 3 */
 	bool forbid_auth_before_tls;
-	bool forbid_check_failures;     /* an active check that failed is CRITICAL */
+	bool forbid_check_failures;                 /* an active check that failed is CRITICAL */
 	char require_auth[MP_MAX_REQUIRE_AUTH][32]; /* mechanism names, upper case */
 	size_t nrequire_auth;
-	bool require_login;             /* needs --user */
-	int warn_ms;                    /* endpoint total time, 0 = no rule */
+	bool require_login; /* needs --user */
+	int warn_ms;        /* endpoint total time, 0 = no rule */
 	int crit_ms;
 };
 
 struct run_options {
-	enum output_format format;      /* --format: of output_file or stdout */
-	bool compact;                   /* JSON on one line */
-	bool transcript;                /* transcript in JSON */
-	int verbose;                    /* -v: print transcripts to stderr */
+	enum output_format format; /* --format: of output_file or stdout */
+	bool compact;              /* JSON on one line */
+	bool transcript;           /* transcript in JSON */
+	int verbose;               /* -v: print transcripts to stderr */
 	enum color_mode color;
-	const char *output_file;        /* -o FILE, NULL = stdout */
+	const char *output_file; /* -o FILE, NULL = stdout */
 	/* -o FORMAT:FILE (repeatable), written besides the main report */
 	struct output_spec outputs[MP_MAX_OUTPUTS];
 	size_t noutputs;
 	struct policy policy;
 
 	int concurrency;
-	int overall_timeout_ms;         /* 0: no deadline (only with ndjson) */
+	int overall_timeout_ms; /* 0: no deadline (only with ndjson) */
 	/* politeness (engine.c): connections at once per address, new
 	 * connections per second (0: no limit), retries of a busy endpoint */
 	int per_host;
@@ -131,10 +130,10 @@ struct run_options {
 	struct tls_config tls;
 
 	/* matrix */
-	unsigned protocols;             /* bit (1 << enum protocol); 0 = all */
-	unsigned modes;                 /* bit (1 << enum sec_mode); 0 = default */
+	unsigned protocols; /* bit (1 << enum protocol); 0 = all */
+	unsigned modes;     /* bit (1 << enum sec_mode); 0 = default */
 	uint16_t ports[MP_MAX_PORTS];
-	size_t nports;                  /* 0 = default ports */
+	size_t nports; /* 0 = default ports */
 	bool auto_mode;
 	enum protocol auto_proto;
 
@@ -151,11 +150,11 @@ struct run_options {
 
 	/* domains (discover.h): --discover DOMAIN or user@DOMAIN */
 	const char *discover;
-	bool guess;                     /* --guess: mail., imap., smtp.... when nothing is published */
-	const char *resolver;           /* --resolver ADDR[@PORT], NULL: the system's */
-	const char *trust_anchor;       /* --trust-anchor FILE, NULL: the root's */
-	uint16_t mx_port;               /* --mx-port: where MX hosts are probed (25) */
-	uint16_t https_port;            /* --https-port: MTA-STS and autoconfig (443) */
+	bool guess;               /* --guess: mail., imap., smtp.... when nothing is published */
+	const char *resolver;     /* --resolver ADDR[@PORT], NULL: the system's */
+	const char *trust_anchor; /* --trust-anchor FILE, NULL: the root's */
+	uint16_t mx_port;         /* --mx-port: where MX hosts are probed (25) */
+	uint16_t https_port;      /* --https-port: MTA-STS and autoconfig (443) */
 
 	/* proxies (each adds a path); direct = also probe directly */
 	struct proxy_spec proxies[MP_MAX_PROXIES];

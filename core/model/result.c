@@ -80,7 +80,7 @@ void result_free(struct probe_result *r)
 const char *check_state_name(enum check_state st)
 {
 	static const char *const names[CHECK_STATE_COUNT] = {"pass", "fail", "inconclusive",
-							      "skipped"};
+	                                                     "skipped"};
 
 	return (unsigned)st < CHECK_STATE_COUNT ? names[st] : "?";
 }

@@ -23,7 +23,7 @@ static void rfc3339_now(char *buf, size_t len)
 
 /* The engine's settings for opt's run within budget ms (DEADLINE_NONE: none). */
 static void engine_params_of(const struct run_options *opt, int64_t budget,
-			     volatile sig_atomic_t *stop, int wake_fd, struct engine_params *prm)
+                             volatile sig_atomic_t *stop, int wake_fd, struct engine_params *prm)
 {
 	memset(prm, 0, sizeof(*prm));
 	prm->concurrency = opt->concurrency;
@@ -76,8 +76,7 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
 		}
 		if (discover_run(opt, dns, tls,
 		                 budget == DEADLINE_NONE ? DEADLINE_NONE : deadline_in(budget),
-		                 out->discovery, &out->eps,
-		                 &out->n, err) != 0)
+		                 out->discovery, &out->eps, &out->n, err) != 0)
 			goto out;
 	}
 	if (dns) {
@@ -160,14 +159,14 @@ static void stream_done(void *arg, struct probe_result *res)
 
 /* engine_source.next over the plan. */
 static int next_of_plan(void *arg, struct endpoint *ep, char *why, size_t whysz,
-			struct mp_error *err)
+                        struct mp_error *err)
 {
 	return plan_next(arg, ep, why, whysz, err);
 }
 
 int run_stream(const struct run_options *opt, volatile sig_atomic_t *stop, int wake_fd,
-	       const struct report_writer *w, FILE *f, struct run_report *report,
-	       struct run_tally *tally, struct mp_error *err)
+               const struct report_writer *w, FILE *f, struct run_report *report,
+               struct run_tally *tally, struct mp_error *err)
 {
 	struct probe_config cfg = opt->probe;
 	struct engine_source src;
@@ -210,7 +209,8 @@ int run_stream(const struct run_options *opt, volatile sig_atomic_t *stop, int w
 	report_tally_finish(report);
 	if (w->write_summary(f, report) != 0 || ctx.write_failed) {
 		if (rc == 0)
-			mp_error_set(err, MP_ERR_INTERNAL, "could not write the %s report", w->name);
+			mp_error_set(err, MP_ERR_INTERNAL, "could not write the %s report",
+			             w->name);
 		rc = -1;
 	}
 out:

@@ -16,7 +16,7 @@ struct run_outcome {
 	struct probe_result *results;
 	size_t n;
 	struct run_report report;
-	struct discovery *discovery;    /* --discover: what was found (discover.h), else NULL */
+	struct discovery *discovery; /* --discover: what was found (discover.h), else NULL */
 };
 
 /* Plans and probes opt's matrix until done, *stop, or max_ms (0: the
@@ -35,8 +35,8 @@ int run_probe(const struct run_options *opt, int64_t max_ms, volatile sig_atomic
  * (cli.c refuses them with ndjson). Returns 0, or -1 with err (a bad plan,
  * a read error of -i FILE, a write error: what was written stays valid). */
 int run_stream(const struct run_options *opt, volatile sig_atomic_t *stop, int wake_fd,
-	       const struct report_writer *w, FILE *f, struct run_report *report,
-	       struct run_tally *tally, struct mp_error *err);
+               const struct report_writer *w, FILE *f, struct run_report *report,
+               struct run_tally *tally, struct mp_error *err);
 /* Frees what run_probe allocated. */
 void run_outcome_free(struct run_outcome *out);
 

@@ -347,7 +347,8 @@ static bool name_only_in_cn(const struct tls_info *t, const char *name)
 	for (const char *p = leaf->subject; (p = strstr(p, "CN=")) != NULL; p += 3) {
 		if (p != leaf->subject && p[-1] != ' ')
 			continue;
-		if (strncasecmp(p + 3, name, nlen) == 0 && (p[3 + nlen] == '\0' || p[3 + nlen] == ','))
+		if (strncasecmp(p + 3, name, nlen) == 0 &&
+		    (p[3 + nlen] == '\0' || p[3 + nlen] == ','))
 			return true;
 	}
 	return false;

@@ -55,7 +55,7 @@ static inline void check_status(struct fx *f, enum mp_status got, enum mp_status
 {
 	if (got != want) {
 		print_error("status %s (%s), expected %s\n", mp_status_name(got), f->s.err.msg,
-			    mp_status_name(want));
+		            mp_status_name(want));
 		fail();
 	}
 }

@@ -236,12 +236,14 @@ static void test_markup_sinks(void **state)
 	char *line = markup(in, ESC_XML_LINE);
 
 	(void)state;
-	assert_string_equal(html, "a&amp;&lt;&gt;&quot;&#39; \t\n\\x01\\xef\\xb7\\x90\\xef\\xbf\\xbe");
-	assert_string_equal(text, "a&amp;&lt;&gt;&quot;&apos; \t\n\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
+	assert_string_equal(html,
+	                    "a&amp;&lt;&gt;&quot;&#39; \t\n\\x01\\xef\\xb7\\x90\\xef\\xbf\\xbe");
+	assert_string_equal(text,
+	                    "a&amp;&lt;&gt;&quot;&apos; \t\n\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
 	assert_string_equal(attr,
 	                    "a&amp;&lt;&gt;&quot;&apos; &#9;&#10;\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
-	assert_string_equal(line,
-	                    "a&amp;&lt;&gt;&quot;&apos; \\x09\\x0a\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
+	assert_string_equal(
+	    line, "a&amp;&lt;&gt;&quot;&apos; \\x09\\x0a\\x01\xEF\xB7\x90\\xef\\xbf\\xbe");
 	free(html);
 	free(text);
 	free(attr);

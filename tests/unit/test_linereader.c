@@ -12,7 +12,7 @@
 #include "core/stream.h"
 
 static enum mp_status read_one(struct linereader *lr, char *buf, size_t bufsz, size_t *len,
-			       struct mp_error *err)
+                               struct mp_error *err)
 {
 	return lr_read_line(lr, deadline_in(1000), buf, bufsz, len, err);
 }
@@ -180,14 +180,14 @@ static void test_discard_reports_buffered_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crlf_and_bare_lf),
-		cmocka_unit_test(test_trickle_one_byte_at_a_time),
-		cmocka_unit_test(test_line_too_long),
-		cmocka_unit_test(test_line_truncated_into_small_buffer),
-		cmocka_unit_test(test_eof_mid_line_is_closed),
-		cmocka_unit_test(test_nul_is_flagged),
-		cmocka_unit_test(test_read_bytes_and_pending),
-		cmocka_unit_test(test_discard_reports_buffered_bytes),
+	    cmocka_unit_test(test_crlf_and_bare_lf),
+	    cmocka_unit_test(test_trickle_one_byte_at_a_time),
+	    cmocka_unit_test(test_line_too_long),
+	    cmocka_unit_test(test_line_truncated_into_small_buffer),
+	    cmocka_unit_test(test_eof_mid_line_is_closed),
+	    cmocka_unit_test(test_nul_is_flagged),
+	    cmocka_unit_test(test_read_bytes_and_pending),
+	    cmocka_unit_test(test_discard_reports_buffered_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static int teardown(void **state)
 
 /* Adds a result: ok ones greeted; failed ones did not. */
 static struct probe_result *add(struct fx *f, enum protocol p, enum sec_mode m, uint16_t port,
-				enum mp_status st)
+                                enum mp_status st)
 {
 	struct probe_result *r = &f->res[f->n++];
 	struct endpoint ep;
@@ -79,7 +79,8 @@ static void tls(struct probe_result *r, const char *version, bool verified, long
 	r->tls.verified = verified;
 	r->tls.hostname_matched = verified;
 	if (!verified)
-		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error), "certificate has expired");
+		snprintf(r->tls.verify_error, sizeof(r->tls.verify_error),
+		         "certificate has expired");
 	r->tls.chain_len = 1;
 	r->tls.chain[0].not_after = strdup("2027-01-01T00:00:00Z");
 	r->tls.chain[0].days_left = days;
@@ -107,7 +108,7 @@ static const struct verdict *find(const struct fx *f, const char *rule, int i)
 
 /* Asserts rule's state on endpoint i (and that the message mentions what). */
 static void expect_state(const struct fx *f, const char *rule, int i, enum pstate st,
-			 const char *what)
+                         const char *what)
 {
 	const struct verdict *v = find(f, rule, i);
 
@@ -115,7 +116,7 @@ static void expect_state(const struct fx *f, const char *rule, int i, enum pstat
 		fail_msg("no verdict of %s on endpoint %d", rule, i);
 	if (v->state != st)
 		fail_msg("%s on %d: %s (%s), expected %s", rule, i, pstate_name(v->state),
-			 v->message, pstate_name(st));
+		         v->message, pstate_name(st));
 	if (what && !strstr(v->message, what))
 		fail_msg("%s on %d: message '%s' lacks '%s'", rule, i, v->message, what);
 }
@@ -158,14 +159,16 @@ static void test_expect_and_optional(void **state)
 	/* an optional endpoint only warns */
 	struct mp_error err;
 
-	assert_int_equal(policy_set(&f->opt.policy, "optional", "pop3://127.0.0.1:110", "test", &err), 0);
+	assert_int_equal(
+	    policy_set(&f->opt.policy, "optional", "pop3://127.0.0.1:110", "test", &err), 0);
 	eval(f);
 	expect_state(f, RULE_EXPECT, 2, PSTATE_WARNING, "(optional endpoint)");
 	assert_int_equal(f->rep.state, PSTATE_WARNING);
 	assert_int_equal(report_exit_code(&f->rep), 1);
 	/* another mode of the same port is not optional */
 	f->opt.policy.noptional = 0;
-	assert_int_equal(policy_set(&f->opt.policy, "optional", "pop3s://127.0.0.1:110", "test", &err), 0);
+	assert_int_equal(
+	    policy_set(&f->opt.policy, "optional", "pop3s://127.0.0.1:110", "test", &err), 0);
 	eval(f);
 	expect_state(f, RULE_EXPECT, 2, PSTATE_CRITICAL, NULL);
 }
@@ -200,11 +203,11 @@ static void test_tls_rules(void **state)
 	p->require_tls = true;
 	p->min_tls = MP_TLS_V1_2;
 	p->require_verified = true;
-	add(f, PROTO_SMTP, MODE_PLAIN, 25, MP_OK);                          /* 0 */
+	add(f, PROTO_SMTP, MODE_PLAIN, 25, MP_OK);                           /* 0 */
 	tls(add(f, PROTO_SMTP, MODE_TLS, 465, MP_OK), "TLSv1.3", true, 200); /* 1 */
-	legacy = add(f, PROTO_IMAP, MODE_TLS, 993, MP_OK);                  /* 2 */
+	legacy = add(f, PROTO_IMAP, MODE_TLS, 993, MP_OK);                   /* 2 */
 	tls(legacy, "TLSv1.1", false, -5);
-	tls(add(f, PROTO_POP3, MODE_TLS, 995, MP_OK), "TLSv1.3", true, 10); /* 3 */
+	tls(add(f, PROTO_POP3, MODE_TLS, 995, MP_OK), "TLSv1.3", true, 10);     /* 3 */
 	tls(add(f, PROTO_POP3, MODE_STARTTLS, 110, MP_OK), "TLSv1.2", true, 2); /* 4 */
 	add(f, PROTO_SMTP, MODE_STARTTLS, 587, MP_ERR_STARTTLS_NOT_OFFERED)->greeting =
 	    strdup("220"); /* 5 */
@@ -282,7 +285,8 @@ static void test_auth_rules(void **state)
 	expect_state(f, RULE_FORBID_AUTH_BEFORE_TLS, 3, PSTATE_OK, NULL);
 	assert_null(find(f, RULE_FORBID_AUTH_BEFORE_TLS, 4));
 	expect_state(f, RULE_REQUIRE_AUTH, 0, PSTATE_OK, NULL); /* case-insensitive */
-	expect_state(f, RULE_REQUIRE_AUTH, 1, PSTATE_CRITICAL, "not offered after TLS: SCRAM-SHA-256");
+	expect_state(f, RULE_REQUIRE_AUTH, 1, PSTATE_CRITICAL,
+	             "not offered after TLS: SCRAM-SHA-256");
 	expect_state(f, RULE_REQUIRE_AUTH, 3, PSTATE_CRITICAL, NULL);
 	expect_state(f, RULE_REQUIRE_AUTH, 4, PSTATE_OK, NULL);
 }
@@ -383,15 +387,16 @@ static void test_options(void **state)
 	assert_int_equal(parse(opt, &err, "mp", "mx.test", NULL), CLI_RUN);
 	assert_false(opt->policy.active);
 	/* --cert-warn-days alone is the old finding threshold, not a policy */
-	assert_int_equal(parse(opt, &err, "mp", "--cert-warn-days", "30", "mx.test", NULL), CLI_RUN);
+	assert_int_equal(parse(opt, &err, "mp", "--cert-warn-days", "30", "mx.test", NULL),
+	                 CLI_RUN);
 	assert_false(opt->policy.active);
 	assert_int_equal(opt->probe.cert_warn_days, 30);
 	assert_int_equal(parse(opt, &err, "mp", "--require-tls", "--min-tls", "TLSv1.2", "--expect",
-			       "answer", "--optional", "pop3://mx.test", "--optional",
-			       "imap://mx.test", "--require-auth", "plain,scram-sha-256",
-			       "--warn-ms", "200", "--crit-ms", "900", "--cert-crit-days", "7",
-			       "mx.test", NULL),
-			 CLI_RUN);
+	                       "answer", "--optional", "pop3://mx.test", "--optional",
+	                       "imap://mx.test", "--require-auth", "plain,scram-sha-256",
+	                       "--warn-ms", "200", "--crit-ms", "900", "--cert-crit-days", "7",
+	                       "mx.test", NULL),
+	                 CLI_RUN);
 	assert_true(opt->policy.active);
 	assert_true(opt->policy.require_tls);
 	assert_int_equal(opt->policy.min_tls, MP_TLS_V1_2);
@@ -406,33 +411,34 @@ static void test_options(void **state)
 
 	/* bad values: one message that says what to give */
 	assert_int_equal(parse(opt, &err, "mp", "--min-tls", "1.4", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "--min-tls expects 1.0, 1.1, 1.2 or 1.3"));
 	assert_int_equal(parse(opt, &err, "mp", "--expect", "maybe", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "ok or answer"));
-	assert_int_equal(parse(opt, &err, "mp", "--warn-ms", "0", "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--warn-ms", "0", "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "--warn-ms expects a whole number from 1"));
-	assert_int_equal(parse(opt, &err, "mp", "--warn-ms", "900", "--crit-ms", "200", "mx.test",
-			       NULL),
-			 CLI_USAGE_ERROR);
+	assert_int_equal(
+	    parse(opt, &err, "mp", "--warn-ms", "900", "--crit-ms", "200", "mx.test", NULL),
+	    CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "must not exceed"));
 	assert_int_equal(parse(opt, &err, "mp", "--cert-crit-days", "30", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "cert-crit-days (30) must not exceed cert-warn-days (14)"));
 	assert_int_equal(parse(opt, &err, "mp", "--optional", "mx.test", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "endpoint URL"));
 	assert_int_equal(parse(opt, &err, "mp", "--require-login", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "needs --user"));
 	assert_int_equal(parse(opt, &err, "mp", "--require-auth", "PL AIN", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 
 	/* -o FORMAT:FILE only for a known format name */
-	assert_int_equal(parse(opt, &err, "mp", "-o", "junit:j.xml", "-o", "prometheus:m.prom", "-o",
-			       "notaformat:x", "mx.test", NULL),
-			 CLI_RUN);
+	assert_int_equal(parse(opt, &err, "mp", "-o", "junit:j.xml", "-o", "prometheus:m.prom",
+	                       "-o", "notaformat:x", "mx.test", NULL),
+	                 CLI_RUN);
 	assert_int_equal(opt->noutputs, 2);
 	assert_int_equal(opt->outputs[0].format, FORMAT_JUNIT);
 	assert_string_equal(opt->outputs[0].path, "j.xml");
@@ -440,7 +446,7 @@ static void test_options(void **state)
 	assert_string_equal(opt->output_file, "notaformat:x");
 	assert_int_equal(parse(opt, &err, "mp", "-o", "json:", "mx.test", NULL), CLI_USAGE_ERROR);
 	assert_int_equal(parse(opt, &err, "mp", "-o", "json:a", "-o", "junit:a", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "twice"));
 	assert_int_equal(parse(opt, &err, "mp", "-f", "nagios", "mx.test", NULL), CLI_RUN);
 	assert_int_equal(opt->format, FORMAT_NAGIOS);
@@ -457,12 +463,12 @@ static void test_policy_file(void **state)
 
 	(void)state;
 	temp_file(path, sizeof(path),
-		  "{\n  \"require-tls\": true,\n  \"min-tls\": 1.2,\n  \"optional\": "
-		  "[\"pop3://mx.test\"],\n  \"require-auth\": [\"PLAIN\", \"LOGIN\"],\n"
-		  "  \"cert-warn-days\": 20,\n  \"warn-ms\": 300\n}\n");
+	          "{\n  \"require-tls\": true,\n  \"min-tls\": 1.2,\n  \"optional\": "
+	          "[\"pop3://mx.test\"],\n  \"require-auth\": [\"PLAIN\", \"LOGIN\"],\n"
+	          "  \"cert-warn-days\": 20,\n  \"warn-ms\": 300\n}\n");
 	/* the file, then options override it */
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "--warn-ms", "50", "mx.test", NULL),
-			 CLI_RUN);
+	assert_int_equal(
+	    parse(opt, &err, "mp", "--policy", path, "--warn-ms", "50", "mx.test", NULL), CLI_RUN);
 	assert_true(opt->policy.active);
 	assert_true(opt->policy.require_tls);
 	assert_int_equal(opt->policy.min_tls, MP_TLS_V1_2);
@@ -474,43 +480,48 @@ static void test_policy_file(void **state)
 	assert_string_equal(opt->policy.file, path);
 	/* the first --optional replaces the file's list */
 	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "--optional", "imap://mx.test",
-			       "mx.test", NULL),
-			 CLI_RUN);
+	                       "mx.test", NULL),
+	                 CLI_RUN);
 	assert_int_equal(opt->policy.noptional, 1);
 	assert_string_equal(opt->policy.optional[0], "imap://mx.test");
 	unlink(path);
 
 	/* an unknown rule: file, line and key */
 	temp_file(path, sizeof(path), "{\n  \"require-tls\": true,\n  \"require-tsl\": true\n}\n");
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, path));
 	assert_non_null(strstr(err.msg, "line 3: unknown rule 'require-tsl'"));
 	unlink(path);
 	/* a value of the wrong kind */
 	temp_file(path, sizeof(path), "{\"require-tls\": true,\n\n \"warn-ms\": \"soon\"}");
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "line 3: 'warn-ms' expects a whole number"));
 	unlink(path);
 	temp_file(path, sizeof(path), "{\"require-tls\": \"yes\"}");
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "line 1: 'require-tls' is a flag"));
 	unlink(path);
 	/* broken JSON: the line of the error */
 	temp_file(path, sizeof(path), "{\n \"require-tls\": true,\n \"min-tls\" \"1.2\"\n}");
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "line 3: not valid JSON"));
 	unlink(path);
 	temp_file(path, sizeof(path), "[\"require-tls\"]");
-	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL), CLI_USAGE_ERROR);
+	assert_int_equal(parse(opt, &err, "mp", "--policy", path, "mx.test", NULL),
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "expected a JSON object"));
 	unlink(path);
 	/* missing file */
 	assert_int_equal(parse(opt, &err, "mp", "--policy", "/nonexistent/p.json", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "cannot read /nonexistent/p.json"));
 	/* a directory */
 	assert_int_equal(parse(opt, &err, "mp", "--policy", "/tmp", "mx.test", NULL),
-			 CLI_USAGE_ERROR);
+	                 CLI_USAGE_ERROR);
 	assert_non_null(strstr(err.msg, "/tmp"));
 	free(opt);
 }

@@ -17,7 +17,7 @@
 #include "core/proxy.h"
 #include "core/stream.h"
 
-#define SECRET "s3cr3tpw"
+#define SECRET   "s3cr3tpw"
 #define GREETING "220 mail.test ESMTP\r\n"
 
 /* A proxy_spec of type t with optional credentials. */
@@ -51,7 +51,7 @@ static struct net_addr addr(const char *text, uint16_t port)
 /* Runs the handshake for host:port; on a status other than want, fails with
  * the library's message. Returns the message. */
 static void run(const struct proxy_spec *p, struct stream *s, const char *host, uint16_t port,
-		const struct net_addr *target, enum mp_status want, struct mp_error *err)
+                const struct net_addr *target, enum mp_status want, struct mp_error *err)
 {
 	enum mp_status st;
 
@@ -59,10 +59,10 @@ static void run(const struct proxy_spec *p, struct stream *s, const char *host, 
 	st = proxy_handshake(p, s, host, port, target, DEADLINE_NONE, err);
 	if (st != want)
 		fail_msg("status %s (%s), expected %s", mp_status_name(st), err->msg,
-			 mp_status_name(want));
+		         mp_status_name(want));
 	if (st != MP_OK && err->code != st)
 		fail_msg("err->code %s differs from the returned %s", mp_status_name(err->code),
-			 mp_status_name(st));
+		         mp_status_name(st));
 	if (strstr(err->msg, SECRET))
 		fail_msg("message leaks the password: %s", err->msg);
 }
@@ -83,7 +83,7 @@ static void assert_written(struct stream *s, const void *want, size_t len)
 
 		for (size_t i = 0; i < got_len && strlen(hex) + 4 < sizeof(hex); i++)
 			snprintf(hex + strlen(hex), sizeof(hex) - strlen(hex), "%02x ",
-				 (unsigned char)got[i]);
+			         (unsigned char)got[i]);
 		fail_msg("client wrote %zu bytes (%s), expected %zu", got_len, hex, len);
 	}
 }
@@ -130,8 +130,8 @@ static void test_socks4_connect(void **state)
 
 static void test_socks4a_connect(void **state)
 {
-	static const unsigned char want[] = {4,   1,   0x4e, 0x20, 0,   0,   0,   1,   0,
-					     'm', 'a', 'i',  'l',  '.', 't', 'e', 's', 't', 0};
+	static const unsigned char want[] = {4,   1,   0x4e, 0x20, 0,   0,   0,   1,   0, 'm',
+	                                     'a', 'i', 'l',  '.',  't', 'e', 's', 't', 0};
 	static const unsigned char want_ip[] = {4, 1, 0, 110, 127, 1, 2, 3, 0};
 	static const unsigned char reply[] = {0, 0x5a, 0x4e, 0x20, 1, 2, 3, 4};
 	struct proxy_spec p = spec(PROXY_SOCKS4A, NULL, NULL);
@@ -182,12 +182,13 @@ static void test_socks4_reply_codes(void **state)
 		enum mp_status st;
 		const char *name;
 	} cases[] = {
-		{0x5b, MP_ERR_PROXY_REFUSED, "0x5b: request rejected or failed"},
-		{0x5c, MP_ERR_PROXY_AUTH_FAILED, "0x5c: request rejected because the proxy cannot "
-						 "reach identd"},
-		{0x5d, MP_ERR_PROXY_AUTH_FAILED, "0x5d: request rejected because identd reports"},
-		{0x00, MP_ERR_PROXY_PROTOCOL, "0x00: unknown reply code"},
-		{0x5e, MP_ERR_PROXY_PROTOCOL, "0x5e: unknown reply code"},
+	    {0x5b, MP_ERR_PROXY_REFUSED, "0x5b: request rejected or failed"},
+	    {0x5c, MP_ERR_PROXY_AUTH_FAILED,
+	     "0x5c: request rejected because the proxy cannot "
+	     "reach identd"},
+	    {0x5d, MP_ERR_PROXY_AUTH_FAILED, "0x5d: request rejected because identd reports"},
+	    {0x00, MP_ERR_PROXY_PROTOCOL, "0x00: unknown reply code"},
+	    {0x5e, MP_ERR_PROXY_PROTOCOL, "0x5e: unknown reply code"},
 	};
 	struct proxy_spec p = spec(PROXY_SOCKS4, NULL, NULL);
 	struct net_addr t = addr("127.0.0.1", 25);
@@ -248,7 +249,7 @@ static void test_socks4_bad_replies(void **state)
 static void test_socks5_noauth_ipv4(void **state)
 {
 	static const unsigned char want[] = {5, 1, 0, /* greeting */
-					     5, 1, 0, 1, 127, 0, 0, 1, 0, 25};
+	                                     5, 1, 0, 1, 127, 0, 0, 1, 0, 25};
 	static const unsigned char reply[] = {5, 0, 0, 1, 127, 0, 0, 1, 0xc3, 0x50};
 	struct proxy_spec p = spec(PROXY_SOCKS5, NULL, NULL);
 	struct net_addr t = addr("127.0.0.1", 25);
@@ -291,8 +292,8 @@ static void test_socks5_ipv6_target_and_reply(void **state)
 
 static void test_socks5h_domain(void **state)
 {
-	static const unsigned char want[] = {5, 1, 0, 5, 1, 0, 3, 9, 'm', 'a', 'i', 'l',
-					     '.', 't', 'e', 's', 't', 0, 110};
+	static const unsigned char want[] = {5,   1,   0,   5,   1,   0,   3,   9, 'm', 'a',
+	                                     'i', 'l', '.', 't', 'e', 's', 't', 0, 110};
 	/* BND as a domain name: every byte must be consumed */
 	static const unsigned char reply[] = {5, 0, 0, 3, 4, 'a', 'b', 'c', 'd', 0x04, 0x38};
 	struct proxy_spec p = spec(PROXY_SOCKS5H, NULL, NULL);
@@ -337,10 +338,10 @@ static void test_socks5h_bad_host(void **state)
 
 static void test_socks5_userpass(void **state)
 {
-	static const unsigned char want[] = {
-		5, 2, 0, 2,                                                          /* greeting */
-		1, 5, 'a', 'l', 'i', 'c', 'e', 8, 's', '3', 'c', 'r', '3', 't', 'p', 'w', /* 1929 */
-		5, 1, 0, 1, 127, 0, 0, 1, 0x02, 0x4b};
+	static const unsigned char want[] = {5,   2,   0,   2, /* greeting */
+	                                     1,   5,   'a', 'l', 'i', 'c', 'e', 8, 's',  '3',
+	                                     'c', 'r', '3', 't', 'p', 'w', /* 1929 */
+	                                     5,   1,   0,   1,   127, 0,   0,   1, 0x02, 0x4b};
 	struct proxy_spec p = spec(PROXY_SOCKS5, "alice", SECRET);
 	struct net_addr t = addr("127.0.0.1", 587);
 	struct stream *s = stream_mem_new(0);
@@ -443,16 +444,16 @@ static void test_socks5_reply_codes(void **state)
 		enum mp_status st;
 		const char *name;
 	} cases[] = {
-		{0x01, MP_ERR_PROXY_REFUSED, "SOCKS5 reply 0x01: general failure"},
-		{0x02, MP_ERR_PROXY_REFUSED, "0x02: connection not allowed by ruleset"},
-		{0x03, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x03: network unreachable"},
-		{0x04, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x04: host unreachable"},
-		{0x05, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x05: connection refused"},
-		{0x06, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x06: TTL expired"},
-		{0x07, MP_ERR_PROXY_REFUSED, "0x07: command not supported"},
-		{0x08, MP_ERR_PROXY_REFUSED, "0x08: address type not supported"},
-		{0x09, MP_ERR_PROXY_PROTOCOL, "0x09: unassigned reply code"},
-		{0xff, MP_ERR_PROXY_PROTOCOL, "0xff: unassigned reply code"},
+	    {0x01, MP_ERR_PROXY_REFUSED, "SOCKS5 reply 0x01: general failure"},
+	    {0x02, MP_ERR_PROXY_REFUSED, "0x02: connection not allowed by ruleset"},
+	    {0x03, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x03: network unreachable"},
+	    {0x04, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x04: host unreachable"},
+	    {0x05, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x05: connection refused"},
+	    {0x06, MP_ERR_PROXY_TARGET_UNREACHABLE, "0x06: TTL expired"},
+	    {0x07, MP_ERR_PROXY_REFUSED, "0x07: command not supported"},
+	    {0x08, MP_ERR_PROXY_REFUSED, "0x08: address type not supported"},
+	    {0x09, MP_ERR_PROXY_PROTOCOL, "0x09: unassigned reply code"},
+	    {0xff, MP_ERR_PROXY_PROTOCOL, "0xff: unassigned reply code"},
 	};
 	struct proxy_spec p = spec(PROXY_SOCKS5, NULL, NULL);
 	struct net_addr t = addr("127.0.0.1", 25);
@@ -524,7 +525,7 @@ static void test_socks5_bad_replies(void **state)
 	stream_mem_close_after(s, 1);
 	run(&p, s, "mail.test", 25, &t, MP_ERR_PROXY_PROTOCOL, &err);
 	assert_msg(&err, "closed the connection during the handshake (method selection reply: "
-			 "1 of 2 bytes received)");
+	                 "1 of 2 bytes received)");
 	stream_close(s);
 
 	/* truncated connect reply: 6 of 10 bytes, then EOF */
@@ -534,13 +535,16 @@ static void test_socks5_bad_replies(void **state)
 	stream_mem_close_after(s, 2);
 	run(&p, s, "mail.test", 25, &t, MP_ERR_PROXY_PROTOCOL, &err);
 	assert_msg(&err, "proxy closed the connection during the handshake (connect reply: "
-			 "1 of 5 bytes received)");
+	                 "1 of 5 bytes received)");
 	stream_close(s);
 
 	/* truncated domain BND: length says 10, 3 come */
 	s = stream_mem_new(0);
 	stream_mem_add(s, 1, "\5\0", 2);
-	stream_mem_add(s, 2, "\5\0\0\3\x0a" "abc", 8);
+	stream_mem_add(s, 2,
+	               "\5\0\0\3\x0a"
+	               "abc",
+	               8);
 	stream_mem_close_after(s, 2);
 	run(&p, s, "mail.test", 25, &t, MP_ERR_PROXY_PROTOCOL, &err);
 	assert_msg(&err, "3 of 12 bytes");
@@ -566,13 +570,13 @@ static void test_socks5_bad_replies(void **state)
 static void test_http_connect_request(void **state)
 {
 	static const char want[] = "CONNECT mail.test:587 HTTP/1.1\r\n"
-				   "Host: mail.test:587\r\n\r\n";
+	                           "Host: mail.test:587\r\n\r\n";
 	static const char want_auth[] = "CONNECT [::1]:25 HTTP/1.1\r\n"
-					"Host: [::1]:25\r\n"
-					"Proxy-Authorization: Basic YWxpY2U6czNjcjN0cHc=\r\n\r\n";
+	                                "Host: [::1]:25\r\n"
+	                                "Proxy-Authorization: Basic YWxpY2U6czNjcjN0cHc=\r\n\r\n";
 	static const char want_user[] = "CONNECT 127.0.0.1:110 HTTP/1.1\r\n"
-					"Host: 127.0.0.1:110\r\n"
-					"Proxy-Authorization: Basic Ym9iOg==\r\n\r\n";
+	                                "Host: 127.0.0.1:110\r\n"
+	                                "Proxy-Authorization: Basic Ym9iOg==\r\n\r\n";
 	struct proxy_spec p = spec(PROXY_HTTP, NULL, NULL);
 	struct proxy_spec pa = spec(PROXY_HTTP, "alice", SECRET);
 	struct proxy_spec pu = spec(PROXY_HTTP, "bob", NULL);
@@ -611,10 +615,11 @@ static void test_http_leaves_server_bytes(void **state)
 	/* whatever the read granularity, nothing past the blank line is taken */
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		s = stream_mem_new(sizes[i]);
-		stream_mem_add_str(s, 1, "HTTP/1.1 200 Connection established\r\n"
-					 "Via: 1.1 tinyproxy\r\n"
-					 "X-Empty:\r\n"
-					 "\r\n" GREETING "250 extra\r\n");
+		stream_mem_add_str(s, 1,
+		                   "HTTP/1.1 200 Connection established\r\n"
+		                   "Via: 1.1 tinyproxy\r\n"
+		                   "X-Empty:\r\n"
+		                   "\r\n" GREETING "250 extra\r\n");
 		run(&p, s, "mail.test", 25, NULL, MP_OK, &err);
 		assert_rest(s, GREETING "250 extra\r\n");
 		stream_close(s);
@@ -638,39 +643,39 @@ static void test_http_status_codes(void **state)
 		enum mp_status st;
 		const char *want;
 	} cases[] = {
-		{"HTTP/1.1 407 Proxy Authentication Required", false, MP_ERR_PROXY_AUTH_REQUIRED,
-		 "requires authentication"},
-		{"HTTP/1.1 407 Proxy Authentication Required", true, MP_ERR_PROXY_AUTH_FAILED,
-		 "rejected the credentials of user \"alice\""},
-		{"HTTP/1.0 401 Unauthorized", true, MP_ERR_PROXY_AUTH_FAILED,
-		 "rejected the credentials of user \"alice\": \"HTTP/1.0 401 Unauthorized\""},
-		{"HTTP/1.0 401 Unauthorized", false, MP_ERR_PROXY_AUTH_REQUIRED,
-		 "requires authentication"},
-		{"HTTP/1.0 403 Access violation", false, MP_ERR_PROXY_REFUSED,
-		 "refused CONNECT to mail.test:25"},
-		{"HTTP/1.1 502 Bad Gateway", false, MP_ERR_PROXY_TARGET_UNREACHABLE,
-		 "could not reach mail.test:25"},
-		{"HTTP/1.1 503 Service Unavailable", true, MP_ERR_PROXY_TARGET_UNREACHABLE,
-		 "could not reach"},
-		{"HTTP/1.1 504 Gateway Timeout", false, MP_ERR_PROXY_TARGET_UNREACHABLE,
-		 "could not reach"},
-		{"HTTP/1.1 500 Internal Error", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
-		{"HTTP/1.1 404 Not Found", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
-		{"HTTP/1.1 101 Switching", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
-		{"HTTP/1.1 300", false, MP_ERR_PROXY_REFUSED, "\"HTTP/1.1 300\""},
-		{"HTTP/1.1 2000 OK", false, MP_ERR_PROXY_PROTOCOL, "not a status line"},
-		{"HTTP/1.1 20x OK", false, MP_ERR_PROXY_PROTOCOL, "not a status line"},
-		{"SSH-2.0-OpenSSH_9.2", false, MP_ERR_PROXY_PROTOCOL,
-		 "not a status line: \"SSH-2.0-OpenSSH_9.2\""},
-		{"HTTP/1.1 403 \x1b[31mred\x7f \"q\"", false, MP_ERR_PROXY_REFUSED,
-		 "\"HTTP/1.1 403 \\x1b[31mred\\x7f \\\"q\\\"\""},
+	    {"HTTP/1.1 407 Proxy Authentication Required", false, MP_ERR_PROXY_AUTH_REQUIRED,
+	     "requires authentication"},
+	    {"HTTP/1.1 407 Proxy Authentication Required", true, MP_ERR_PROXY_AUTH_FAILED,
+	     "rejected the credentials of user \"alice\""},
+	    {"HTTP/1.0 401 Unauthorized", true, MP_ERR_PROXY_AUTH_FAILED,
+	     "rejected the credentials of user \"alice\": \"HTTP/1.0 401 Unauthorized\""},
+	    {"HTTP/1.0 401 Unauthorized", false, MP_ERR_PROXY_AUTH_REQUIRED,
+	     "requires authentication"},
+	    {"HTTP/1.0 403 Access violation", false, MP_ERR_PROXY_REFUSED,
+	     "refused CONNECT to mail.test:25"},
+	    {"HTTP/1.1 502 Bad Gateway", false, MP_ERR_PROXY_TARGET_UNREACHABLE,
+	     "could not reach mail.test:25"},
+	    {"HTTP/1.1 503 Service Unavailable", true, MP_ERR_PROXY_TARGET_UNREACHABLE,
+	     "could not reach"},
+	    {"HTTP/1.1 504 Gateway Timeout", false, MP_ERR_PROXY_TARGET_UNREACHABLE,
+	     "could not reach"},
+	    {"HTTP/1.1 500 Internal Error", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
+	    {"HTTP/1.1 404 Not Found", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
+	    {"HTTP/1.1 101 Switching", false, MP_ERR_PROXY_REFUSED, "refused CONNECT"},
+	    {"HTTP/1.1 300", false, MP_ERR_PROXY_REFUSED, "\"HTTP/1.1 300\""},
+	    {"HTTP/1.1 2000 OK", false, MP_ERR_PROXY_PROTOCOL, "not a status line"},
+	    {"HTTP/1.1 20x OK", false, MP_ERR_PROXY_PROTOCOL, "not a status line"},
+	    {"SSH-2.0-OpenSSH_9.2", false, MP_ERR_PROXY_PROTOCOL,
+	     "not a status line: \"SSH-2.0-OpenSSH_9.2\""},
+	    {"HTTP/1.1 403 \x1b[31mred\x7f \"q\"", false, MP_ERR_PROXY_REFUSED,
+	     "\"HTTP/1.1 403 \\x1b[31mred\\x7f \\\"q\\\"\""},
 	};
 	struct mp_error err;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct proxy_spec p = cases[i].creds ? spec(PROXY_HTTP, "alice", SECRET)
-						     : spec(PROXY_HTTP, NULL, NULL);
+		                                     : spec(PROXY_HTTP, NULL, NULL);
 		struct stream *s = stream_mem_new(0);
 		char reply[256];
 
@@ -717,7 +722,7 @@ static void test_http_bad_headers(void **state)
 	stream_mem_add_str(s, 1, "HTTP/1.1 200 OK\r\nVia: x\r\n");
 	run(&p, s, "mail.test", 25, NULL, MP_ERR_PROXY_TIMEOUT, &err);
 	assert_msg(&err, "HTTP proxy did not answer before the deadline "
-			 "(reading the reply header)");
+	                 "(reading the reply header)");
 	stream_close(s);
 
 	/* silence */
@@ -828,26 +833,26 @@ static void test_deadline_socketpair(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_socks4_connect),
-		cmocka_unit_test(test_socks4a_connect),
-		cmocka_unit_test(test_socks4_ipv6_target),
-		cmocka_unit_test(test_socks4_reply_codes),
-		cmocka_unit_test(test_socks4_bad_replies),
-		cmocka_unit_test(test_socks5_noauth_ipv4),
-		cmocka_unit_test(test_socks5_ipv6_target_and_reply),
-		cmocka_unit_test(test_socks5h_domain),
-		cmocka_unit_test(test_socks5h_bad_host),
-		cmocka_unit_test(test_socks5_userpass),
-		cmocka_unit_test(test_socks5_auth_failures),
-		cmocka_unit_test(test_socks5_reply_codes),
-		cmocka_unit_test(test_socks5_bad_replies),
-		cmocka_unit_test(test_http_connect_request),
-		cmocka_unit_test(test_http_leaves_server_bytes),
-		cmocka_unit_test(test_http_status_codes),
-		cmocka_unit_test(test_http_status_line_truncated_in_message),
-		cmocka_unit_test(test_http_bad_headers),
-		cmocka_unit_test(test_http_bad_target_host),
-		cmocka_unit_test(test_deadline_socketpair),
+	    cmocka_unit_test(test_socks4_connect),
+	    cmocka_unit_test(test_socks4a_connect),
+	    cmocka_unit_test(test_socks4_ipv6_target),
+	    cmocka_unit_test(test_socks4_reply_codes),
+	    cmocka_unit_test(test_socks4_bad_replies),
+	    cmocka_unit_test(test_socks5_noauth_ipv4),
+	    cmocka_unit_test(test_socks5_ipv6_target_and_reply),
+	    cmocka_unit_test(test_socks5h_domain),
+	    cmocka_unit_test(test_socks5h_bad_host),
+	    cmocka_unit_test(test_socks5_userpass),
+	    cmocka_unit_test(test_socks5_auth_failures),
+	    cmocka_unit_test(test_socks5_reply_codes),
+	    cmocka_unit_test(test_socks5_bad_replies),
+	    cmocka_unit_test(test_http_connect_request),
+	    cmocka_unit_test(test_http_leaves_server_bytes),
+	    cmocka_unit_test(test_http_status_codes),
+	    cmocka_unit_test(test_http_status_line_truncated_in_message),
+	    cmocka_unit_test(test_http_bad_headers),
+	    cmocka_unit_test(test_http_bad_target_host),
+	    cmocka_unit_test(test_deadline_socketpair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1019,22 +1019,23 @@ static void test_recommend_best(void **state)
 	struct probe_result r[6];
 	struct run_report rep = {.results = r, .n = 6};
 
-	mini(&r[0], PROTO_IMAP, MODE_TLS, 2994, NULL, MP_OK);      /* TLS 1.1 only */
+	mini(&r[0], PROTO_IMAP, MODE_TLS, 2994, NULL, MP_OK); /* TLS 1.1 only */
 	set_tls(&r[0], "TLSv1.1", true);
-	mini(&r[1], PROTO_IMAP, MODE_TLS, 2993, NULL, MP_OK);      /* TLS 1.3, verified */
+	mini(&r[1], PROTO_IMAP, MODE_TLS, 2993, NULL, MP_OK); /* TLS 1.3, verified */
 	set_tls(&r[1], "TLSv1.3", true);
-	mini(&r[2], PROTO_IMAP, MODE_TLS, 993, NULL, MP_OK);       /* unverified */
+	mini(&r[2], PROTO_IMAP, MODE_TLS, 993, NULL, MP_OK); /* unverified */
 	set_tls(&r[2], "TLSv1.3", false);
 	mini(&r[3], PROTO_IMAP, MODE_STARTTLS, 143, NULL, MP_OK); /* verified STARTTLS */
 	set_tls(&r[3], "TLSv1.3", true);
 	mini(&r[4], PROTO_IMAP, MODE_TLS, 2993, &fx->proxy, MP_OK); /* proxied twin */
 	set_tls(&r[4], "TLSv1.3", true);
-	mini(&r[5], PROTO_IMAP, MODE_TLS, 2995, NULL, MP_OK);      /* later tie */
+	mini(&r[5], PROTO_IMAP, MODE_TLS, 2995, NULL, MP_OK); /* later tie */
 	set_tls(&r[5], "TLSv1.3", true);
 	report_recommend(&rep);
 	assert_int_equal(rep.recommended[PROTO_IMAP], 1);
-	assert_string_equal(rep.recommend_reason[PROTO_IMAP],
-	                    "verified certificate, TLSv1.3, implicit TLS, direct; best of 6 that work");
+	assert_string_equal(
+	    rep.recommend_reason[PROTO_IMAP],
+	    "verified certificate, TLSv1.3, implicit TLS, direct; best of 6 that work");
 	/* without it: of two equal ones the direct beats the proxied, though
 	 * the proxied came first */
 	r[1].status = MP_ERR_TIMEOUT;
