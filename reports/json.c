@@ -207,14 +207,13 @@ static void add_run_options(struct jb *b, cJSON *o, const struct run_options *op
 		add_int(b, t, "mx_port", opt->mx_port);
 		add_int(b, t, "https_port", opt->https_port);
 	}
-	if (!opt->checks.selected) {
+	if (opt->checks.nselected == 0) {
 		add_null(b, o, "checks");
 		return;
 	}
 	arr = add_arr(b, o, "checks");
-	for (int c = 0; arr && c < CHECK_ID_COUNT; c++)
-		if (opt->checks.selected & (1u << c))
-			jb_push(b, arr, cJSON_CreateString(check_name((enum check_id)c)));
+	for (size_t c = 0; arr && c < opt->checks.nselected && c < MP_MAX_CHECKS; c++)
+		jb_push(b, arr, cJSON_CreateString(opt->checks.selected[c]));
 }
 
 /* The "options" object: the effective settings of the run. */

@@ -3,6 +3,7 @@
  * the secrets read. */
 #include "probe/app/cli.h"
 #include "probe/app/policy_opts.h"
+#include "probe/engine/checks.h"
 #include "core/limits.h"
 
 #include <errno.h>
@@ -303,22 +304,25 @@ static int finish_checks(struct run_options *opt, bool smuggling, bool relay, st
 		             "--relay-test: use it too, or leave them out");
 		return -1;
 	}
-	if (cc->enum_user && !(cc->selected & (1u << CHECK_VRFY))) {
+	if (cc->enum_user && !checks_selected(cc, "vrfy")) {
 		mp_error_set(err, MP_ERR_INTERNAL,
 		             "--enum-user is for the vrfy check: use "
 		             "--checks vrfy (or --checks all)");
 		return -1;
 	}
-	if (smuggling)
-		cc->selected |= 1u << CHECK_SMUGGLING;
+	/* the opt-in checks, by their names in the engine's table */
+	if ((smuggling && checks_select(cc, "smtp-smuggling") != 0) ||
+	    (relay && checks_select(cc, "open-relay") != 0)) {
+		mp_error_set(err, MP_ERR_INTERNAL, "an opt-in check is missing from the table");
+		return -1;
+	}
 	if (relay) {
-		cc->selected |= 1u << CHECK_RELAY;
 		if (!cc->relay_from)
 			cc->relay_from = CHECK_RELAY_FROM_DEFAULT;
 		if (!cc->relay_to)
 			cc->relay_to = CHECK_RELAY_TO_DEFAULT;
 	}
-	if (cc->selected)
+	if (cc->nselected)
 		opt->probe.checks = cc;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "probe/app/cli_options.h"
 #include "core/limits.h"
 #include "core/tlsprobe.h"
+#include "probe/engine/checks.h"
 #include "probe/engine/targets.h"
 #include "reports/report.h"
 
@@ -515,7 +516,7 @@ static int set_allow_plaintext_auth(struct cli_state *st, const struct cli_optio
 static int set_checks(struct cli_state *st, const struct cli_option *o, char *value,
                       struct mp_error *err)
 {
-	return checks_parse_list(value, &st->opt->checks.selected, err);
+	return checks_parse_list(value, &st->opt->checks, err);
 }
 
 #define MS_MAX (24L * 3600 * 1000)

@@ -24,6 +24,110 @@ static const struct check_desc *const check_table[] = {
 };
 #define NCHECKS (sizeof(check_table) / sizeof(check_table[0]))
 
+/* ---- The selection ---- */
+
+/* The descriptor named name (or aliased so), or NULL. */
+static const struct check_desc *desc_named(const char *name)
+{
+	for (size_t k = 0; k < NCHECKS; k++)
+		if (strcmp(name, check_table[k]->name) == 0 ||
+		    (check_table[k]->alias && strcmp(name, check_table[k]->alias) == 0))
+			return check_table[k];
+	return NULL;
+}
+
+bool checks_selected(const struct check_config *cc, const char *name)
+{
+	for (size_t i = 0; cc && i < cc->nselected; i++)
+		if (strcmp(cc->selected[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Adds desc to the selection, which stays in the order of the table. */
+static void select_desc(struct check_config *cc, const struct check_desc *desc)
+{
+	const char *sel[MP_MAX_CHECKS];
+	size_t n = 0;
+
+	for (size_t k = 0; k < NCHECKS && n < MP_MAX_CHECKS; k++)
+		if (check_table[k] == desc || checks_selected(cc, check_table[k]->name))
+			sel[n++] = check_table[k]->name;
+	memcpy(cc->selected, sel, n * sizeof(sel[0]));
+	cc->nselected = n;
+}
+
+int checks_select(struct check_config *cc, const char *name)
+{
+	const struct check_desc *desc = desc_named(name);
+
+	if (!desc)
+		return -1;
+	select_desc(cc, desc);
+	return 0;
+}
+
+/* "--checks: unknown check 'x': use a, b, c or all" from the table. */
+static void unknown_check(const char *item, struct mp_error *err)
+{
+	char names[256];
+	size_t len = 0;
+
+	names[0] = '\0';
+	for (size_t k = 0; k < NCHECKS; k++) {
+		if (check_table[k]->opt_in || len >= sizeof(names))
+			continue;
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s, ",
+		                        check_table[k]->name);
+	}
+	if (len > sizeof(names) - 1)
+		len = sizeof(names) - 1;
+	if (len >= 2 && names[len - 2] == ',')
+		names[len - 2] = '\0';
+	mp_error_set(err, MP_ERR_INTERNAL, "--checks: unknown check '%.40s': use %s or all", item,
+	             names);
+}
+
+int checks_parse_list(const char *list, struct check_config *cc, struct mp_error *err)
+{
+	char buf[256];
+	char *item = buf, *comma = NULL;
+	size_t len = list ? strlen(list) : 0;
+
+	if (len == 0 || len >= sizeof(buf)) {
+		mp_error_set(err, MP_ERR_INTERNAL,
+		             "--checks expects a comma-separated list of checks or all, e.g. "
+		             "--checks starttls-injection,vrfy");
+		return -1;
+	}
+	memcpy(buf, list, len + 1);
+	for (;;) {
+		const struct check_desc *desc = NULL;
+
+		comma = strchr(item, ',');
+		if (comma)
+			*comma = '\0';
+		desc = desc_named(item);
+		if (strcmp(item, "all") == 0) {
+			for (size_t k = 0; k < NCHECKS; k++)
+				if (!check_table[k]->opt_in)
+					select_desc(cc, check_table[k]);
+		} else if (desc && desc->opt_in) {
+			mp_error_set(err, MP_ERR_INTERNAL, "--checks: %s %s", desc->name,
+			             desc->opt_in);
+			return -1;
+		} else if (desc) {
+			select_desc(cc, desc);
+		} else {
+			unknown_check(item, err);
+			return -1;
+		}
+		if (!comma)
+			return 0;
+		item = comma + 1;
+	}
+}
+
 /* ---- The set of one endpoint's checks ---- */
 
 struct check_job {
@@ -115,7 +219,7 @@ static void plan_one(struct check_set *cs, const struct check_desc *desc, size_t
 
 	if (res->nchecks >= MP_MAX_CHECKS)
 		return;
-	c->name = desc->variant_name ? desc->variant_name(variant) : check_name(desc->id);
+	c->name = desc->variant_name ? desc->variant_name(variant) : desc->name;
 	c->reference = desc->reference;
 	why = skip_reason(desc, res, buf, sizeof(buf));
 	if (why) {
@@ -142,7 +246,7 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 	struct check_set *cs = NULL;
 	struct helper_spec spec;
 
-	if (!cc || !cc->selected)
+	if (!cc || cc->nselected == 0)
 		return NULL;
 	res->checks = calloc(MP_MAX_CHECKS, sizeof(*res->checks));
 	cs = calloc(1, sizeof(*cs));
@@ -162,7 +266,7 @@ struct check_set *checks_begin(const struct endpoint *ep, const struct probe_con
 	for (size_t k = 0; k < NCHECKS; k++) {
 		const struct check_desc *desc = check_table[k];
 
-		if (!(cc->selected & (1u << desc->id)))
+		if (!checks_selected(cc, desc->name))
 			continue;
 		for (size_t v = 0; v < (desc->nvariants > 1 ? desc->nvariants : 1); v++)
 			plan_one(cs, desc, v);
@@ -211,8 +315,8 @@ static const struct check_desc *desc_of(const char *name)
 		const struct check_desc *desc = check_table[k];
 
 		for (size_t v = 0; v < (desc->nvariants > 1 ? desc->nvariants : 1); v++)
-			if (strcmp(name, desc->variant_name ? desc->variant_name(v)
-			                                    : check_name(desc->id)) == 0)
+			if (strcmp(name, desc->variant_name ? desc->variant_name(v) : desc->name) ==
+			    0)
 				return desc;
 	}
 	return NULL;
@@ -234,7 +338,7 @@ void checks_end(struct check_set *cs)
 		                   c->evidence);
 	}
 	for (size_t k = 0; k < NCHECKS; k++)
-		if (check_table[k]->findings && (cs->cc->selected & (1u << check_table[k]->id)))
+		if (check_table[k]->findings && checks_selected(cs->cc, check_table[k]->name))
 			check_table[k]->findings(res);
 	helper_run_free(cs->hr);
 	free(cs);

@@ -32,7 +32,21 @@
 #include <stdint.h>
 #include "core/model/checks.h"
 #include "core/model/result.h"
+#include "core/status.h"
 #include "probe/dialects/session.h"
+
+/* ---- The selection (the table of checks.c is the only list of checks) ---- */
+
+/* Adds the checks named in list ("starttls-injection,vrfy", or "all": every
+ * check that is not opt-in) to cc->selected. The opt-in checks are refused
+ * with the option that runs them. Returns 0, or -1 with err saying what to
+ * give (the names of the table). */
+int checks_parse_list(const char *list, struct check_config *cc, struct mp_error *err);
+/* Selects the check named name (an opt-in one too: for its own option).
+ * Returns 0, or -1 when no check has that name. */
+int checks_select(struct check_config *cc, const char *name);
+/* True when cc selects the check named name. */
+bool checks_selected(const struct check_config *cc, const char *name);
 
 /* One endpoint's checks while they run (opaque). */
 struct check_set;

@@ -107,23 +107,67 @@ static void check_evidence(struct cx *x, const char *needle)
 
 static void test_parse_list(void **state)
 {
-	unsigned sel = 0;
+	struct check_config cc;
 	struct mp_error err;
 
 	(void)state;
-	assert_int_equal(checks_parse_list("vrfy,starttls-injection", &sel, &err), 0);
-	assert_int_equal(sel, (1u << CHECK_VRFY) | (1u << CHECK_STARTTLS_INJECTION));
-	sel = 0;
-	assert_int_equal(checks_parse_list("all", &sel, &err), 0);
-	assert_int_equal(sel, CHECKS_ALL_SAFE);
-	assert_false(sel & (1u << CHECK_SMUGGLING));
-	assert_false(sel & (1u << CHECK_RELAY));
-	assert_int_equal(checks_parse_list("smtp-smuggling", &sel, &err), -1);
+	memset(&cc, 0, sizeof(cc));
+	assert_int_equal(checks_parse_list("vrfy,starttls-injection", &cc, &err), 0);
+	/* in the order of the table, whatever the order given */
+	assert_int_equal(cc.nselected, 2);
+	assert_string_equal(cc.selected[0], "starttls-injection");
+	assert_string_equal(cc.selected[1], "vrfy");
+	assert_true(checks_selected(&cc, "vrfy"));
+	assert_false(checks_selected(&cc, "auth-before-tls"));
+	assert_int_equal(checks_parse_list("vrfy,all,vrfy", &cc, &err), 0);
+	assert_int_equal(cc.nselected, 4);
+	assert_string_equal(cc.selected[0], "starttls-injection");
+	assert_string_equal(cc.selected[1], "starttls-response-injection");
+	assert_string_equal(cc.selected[2], "auth-before-tls");
+	assert_string_equal(cc.selected[3], "vrfy");
+	assert_false(checks_selected(&cc, "smtp-smuggling"));
+	assert_false(checks_selected(&cc, "open-relay"));
+	assert_int_equal(checks_parse_list("smtp-smuggling", &cc, &err), -1);
+	assert_string_equal(err.msg, "--checks: smtp-smuggling sends messages, so it is opt-in: "
+	                             "use --smuggling-test --mail-from ADDRESS --rcpt-to ADDRESS");
+	assert_int_equal(checks_parse_list("smuggling", &cc, &err), -1);
 	assert_non_null(strstr(err.msg, "--smuggling-test"));
-	assert_int_equal(checks_parse_list("open-relay", &sel, &err), -1);
+	assert_int_equal(checks_parse_list("open-relay", &cc, &err), -1);
+	assert_string_equal(err.msg, "--checks: open-relay is opt-in: use --relay-test "
+	                             "[--relay-from DOMAIN --relay-to DOMAIN]");
+	assert_int_equal(checks_parse_list("relay", &cc, &err), -1);
 	assert_non_null(strstr(err.msg, "--relay-test"));
-	assert_int_equal(checks_parse_list("vrfy,nosuch", &sel, &err), -1);
-	assert_int_equal(checks_parse_list("", &sel, &err), -1);
+	assert_int_equal(checks_parse_list("vrfy,nosuch", &cc, &err), -1);
+	assert_string_equal(err.msg, "--checks: unknown check 'nosuch': use starttls-injection, "
+	                             "starttls-response-injection, auth-before-tls, vrfy or all");
+	assert_int_equal(checks_parse_list("", &cc, &err), -1);
+	assert_int_equal(cc.nselected, 4); /* the refused ones added nothing */
+	/* the opt-in ones through their own option; unknown names refused */
+	assert_int_equal(checks_select(&cc, "open-relay"), 0);
+	assert_int_equal(checks_select(&cc, "smtp-smuggling"), 0);
+	assert_int_equal(checks_select(&cc, "open-relay"), 0);
+	assert_int_equal(cc.nselected, 6);
+	assert_string_equal(cc.selected[4], "smtp-smuggling");
+	assert_string_equal(cc.selected[5], "open-relay");
+	assert_int_equal(checks_select(&cc, "nosuch"), -1);
+	assert_int_equal(cc.nselected, 6);
+}
+
+/* Every check of the table has a name of its own, unlike any alias. */
+static void test_table_names(void **state)
+{
+	(void)state;
+	assert_true(NCHECKS <= MP_MAX_CHECKS);
+	for (size_t k = 0; k < NCHECKS; k++) {
+		assert_non_null(check_table[k]->name);
+		for (size_t j = 0; j < NCHECKS; j++) {
+			if (j != k)
+				assert_string_not_equal(check_table[k]->name, check_table[j]->name);
+			if (check_table[j]->alias)
+				assert_string_not_equal(check_table[k]->name,
+				                        check_table[j]->alias);
+		}
+	}
 }
 
 /* Without a selection nothing is planned; a failed probe skips every check;
@@ -132,11 +176,12 @@ static void test_plan(void **state)
 {
 	struct cx *x = cx_new(PROTO_SMTP, MODE_STARTTLS);
 	struct check_set *cs = NULL;
+	struct mp_error err;
 
 	(void)state;
 	assert_null(checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res));
 	assert_null(x->res.checks);
-	x->cc.selected = CHECKS_ALL_SAFE;
+	assert_int_equal(checks_parse_list("all", &x->cc, &err), 0);
 	cs = checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res);
 	assert_non_null(cs);
 	assert_int_equal(x->res.nchecks, 4);
@@ -149,7 +194,7 @@ static void test_plan(void **state)
 	x->res.checks = NULL;
 	x->res.nchecks = 0;
 
-	x->cc.selected = CHECKS_ALL_SAFE | (1u << CHECK_SMUGGLING);
+	assert_int_equal(checks_select(&x->cc, "smtp-smuggling"), 0);
 	x->res.status = MP_ERR_TLS;
 	cs = checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res);
 	assert_int_equal(x->res.nchecks, 4 + check_smuggling.nvariants);
@@ -165,9 +210,10 @@ static void test_plan_skips(void **state)
 {
 	struct cx *x = cx_new(PROTO_IMAP, MODE_TLS);
 	struct check_set *cs = NULL;
+	struct mp_error err;
 
 	(void)state;
-	x->cc.selected = CHECKS_ALL_SAFE;
+	assert_int_equal(checks_parse_list("all", &x->cc, &err), 0);
 	cs = checks_begin(&x->ep, &x->cfg, deadline_in(1000), &x->res);
 	assert_int_equal(checks_pending(cs), 0);
 	assert_non_null(strstr(x->res.checks[0].evidence, "STARTTLS endpoint"));
@@ -595,6 +641,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_list),
+	    cmocka_unit_test(test_table_names),
 	    cmocka_unit_test(test_plan),
 	    cmocka_unit_test(test_plan_skips),
 	    cmocka_unit_test(test_injection_smtp),

@@ -197,7 +197,7 @@ static const char *applies(const struct probe_result *res, char *buf, size_t siz
 }
 
 const struct check_desc check_auth_before_tls = {
-    .id = CHECK_AUTH_BEFORE_TLS,
+    .name = "auth-before-tls",
     .reference = "RFC 4954 section 4 (AUTH), RFC 9051 section 6.2.3 (LOGINDISABLED), RFC 2595 "
                  "section 4",
     .finding = FINDING_AUTH_ACCEPTED_BEFORE_TLS,

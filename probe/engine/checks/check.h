@@ -2,9 +2,9 @@
  * uses (checks.h describes the checks themselves).
  *
  * A check is one file in this folder defining one const struct check_desc,
- * and one line in the table of probe/engine/checks.c (plus its id and name
- * in core/model/checks.h, which the reports read). The runner in checks.c
- * plans the entries, skips those that do not apply, runs each run() on a
+ * and one line in the table of probe/engine/checks.c, the only list of the
+ * checks (--checks, the selection and the results read it). The runner in
+ * checks.c plans the entries, skips those that do not apply, runs each run() on a
  * fresh connection of its own and adds the findings. What differs between
  * protocols comes from the dialect table (dialect.h: what a protocol offers
  * to the checks), never from a branch on the protocol here.
@@ -32,11 +32,15 @@ struct check_run {
 };
 
 struct check_desc {
-	enum check_id id;      /* its bit in check_config.selected, its name */
+	const char *name;      /* in --checks, check_config.selected, the results */
+	const char *alias;     /* another name --checks knows it by, or NULL */
 	const char *reference; /* RFCs and CVEs, for the results */
-	bool opt_in;           /* runs only with its own option (sends mail, ...) */
-	const char *finding;   /* FINDING_* added for a "fail"; NULL: none here */
-	/* entries it adds: 0 or 1 for one named check_name(id); more: one
+	/* NULL, or opt-in: runs only with its own option (sends mail, ...), and
+	 * --checks refuses it with "--checks: <name> <opt_in>" ("is opt-in: use
+	 * --relay-test ...") */
+	const char *opt_in;
+	const char *finding; /* FINDING_* added for a "fail"; NULL: none here */
+	/* entries it adds: 0 or 1 for one named name; more: one
 	 * per variant, named variant_name(v) */
 	size_t nvariants;
 	const char *(*variant_name)(size_t v);

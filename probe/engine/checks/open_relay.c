@@ -48,9 +48,10 @@ static const char *applies(const struct probe_result *res, char *buf, size_t siz
 }
 
 const struct check_desc check_open_relay = {
-    .id = CHECK_RELAY,
+    .name = "open-relay",
+    .alias = "relay",
     .reference = "RFC 5321 section 3.6 and 7.1 (relaying); RFC 2505",
-    .opt_in = true,
+    .opt_in = "is opt-in: use --relay-test [--relay-from DOMAIN --relay-to DOMAIN]",
     .finding = FINDING_OPEN_RELAY,
     .applies = applies,
     .run = run,

@@ -23,7 +23,7 @@ static void decide(const struct probe_result *res, struct check_result *c)
 }
 
 const struct check_desc check_response_injection = {
-    .id = CHECK_RESPONSE_INJECTION,
+    .name = "starttls-response-injection",
     .reference = "RFC 3207 section 4.2 (cf. CVE-2011-0411, the client side)",
     .finding = NULL, /* the probe's own finding is there already */
     .applies = check_needs_starttls,

@@ -125,9 +125,11 @@ static void findings(struct probe_result *res)
 }
 
 const struct check_desc check_smuggling = {
-    .id = CHECK_SMUGGLING,
+    .name = "smtp-smuggling",
+    .alias = "smuggling",
     .reference = "CVE-2023-51764, CVE-2023-51765, CVE-2023-51766; RFC 5321 section 4.1.1.4",
-    .opt_in = true,
+    .opt_in = "sends messages, so it is opt-in: use --smuggling-test --mail-from ADDRESS "
+              "--rcpt-to ADDRESS",
     .finding = FINDING_SMTP_SMUGGLING,
     .nvariants = NVARIANTS,
     .variant_name = variant_name,

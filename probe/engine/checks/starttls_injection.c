@@ -171,7 +171,7 @@ const char *check_needs_starttls(const struct probe_result *res, char *buf, size
 }
 
 const struct check_desc check_starttls_injection = {
-    .id = CHECK_STARTTLS_INJECTION,
+    .name = "starttls-injection",
     .reference = "CVE-2011-0411; RFC 3207 section 4.2, RFC 2595 section 3.1",
     .finding = FINDING_STARTTLS_CMD_INJECTION,
     .applies = check_needs_starttls,

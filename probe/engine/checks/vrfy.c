@@ -254,7 +254,7 @@ static const char *applies(const struct probe_result *res, char *buf, size_t siz
 }
 
 const struct check_desc check_vrfy = {
-    .id = CHECK_VRFY,
+    .name = "vrfy",
     .reference = "RFC 5321 sections 3.5, 4.5.1 and 7.3 (VRFY, EXPN, postmaster)",
     .finding = FINDING_USER_ENUMERATION,
     .applies = applies,
