@@ -130,7 +130,7 @@ const char *check_state_name(enum check_state st);
  * check was skipped) on one line, already escaped to printable ASCII (other
  * bytes as \xNN) and bounded; it never holds a credential. */
 struct check_result {
-	const char *name; /* checks.h CHECK_NAME_* (static) */
+	const char *name; /* the check's (or variant's) static name */
 	enum check_state state;
 	char evidence[MP_MAX_CHECK_EVIDENCE];
 	const char *reference; /* "CVE-2011-0411; RFC 3207 section 4.2" (static) */
