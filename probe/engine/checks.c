@@ -17,11 +17,21 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Every check, in the order of the results: one line per check. */
-static const struct check_desc *const check_table[] = {
-    &check_starttls_injection, &check_response_injection, &check_auth_before_tls, &check_vrfy,
-    &check_smuggling,          &check_open_relay,
-};
+/* Every check, in the order of the results and of --checks' list: one line
+ * per check, naming the descriptor its file in checks/ defines. This table is
+ * the only list of the checks. */
+#define CHECK_TABLE(X)                                                                             \
+	X(check_starttls_injection)                                                                \
+	X(check_response_injection)                                                                \
+	X(check_auth_before_tls)                                                                   \
+	X(check_vrfy)                                                                              \
+	X(check_smuggling)                                                                         \
+	X(check_open_relay)
+
+#define CHECK_DECLARE(desc) extern const struct check_desc desc;
+#define CHECK_ENTRY(desc)   &desc,
+CHECK_TABLE(CHECK_DECLARE)
+static const struct check_desc *const check_table[] = {CHECK_TABLE(CHECK_ENTRY)};
 #define NCHECKS (sizeof(check_table) / sizeof(check_table[0]))
 
 /* ---- The selection ---- */

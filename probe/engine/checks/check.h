@@ -56,12 +56,7 @@ struct check_desc {
 	void (*findings)(struct probe_result *res);
 };
 
-extern const struct check_desc check_starttls_injection;
-extern const struct check_desc check_response_injection;
-extern const struct check_desc check_auth_before_tls;
-extern const struct check_desc check_vrfy;
-extern const struct check_desc check_smuggling;
-extern const struct check_desc check_open_relay;
+/* The descriptors are declared by the table of probe/engine/checks.c. */
 
 /* ---- Helpers for run() (common.c) ---- */
 
