@@ -1,5 +1,5 @@
 /* helper_runner.h - one runner for every helper connection of an endpoint:
- * logins, active checks and --enumerate-tls version attempts (issue 20).
+ * logins, active checks and --enumerate-tls version attempts.
  *
  * A run is a handful of jobs (at most HR_MAX_JOBS), each on a connection of
  * its own. They run on the calling thread and on up to as many extra threads

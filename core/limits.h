@@ -54,10 +54,10 @@
 #define MP_RETRY_BASE_MS    200
 #define MP_RETRY_MAX_MS     10000
 /* Auto mode asks a TLS candidate that timed out once more, with its
- * greeting and handshake timeouts this many times longer (issue 23). */
+ * greeting and handshake timeouts this many times longer. */
 #define MP_AUTO_RETRY_TIMEOUT_FACTOR 3
 /* Runs with this many worker threads or more pay for keeping each probe's
- * memory small (threadmem.h); smaller ones do not need it (issue 23). */
+ * memory small (threadmem.h); smaller ones do not need it. */
 #define MP_THRIFTY_MIN_THREADS 64
 /* Longest wait of a blocked worker before it looks at the stop flag again. */
 #define MP_ENGINE_WAIT_SLICE_MS 50

@@ -15,7 +15,7 @@
 
 #include <stdbool.h>
 
-/* Whether the measures below are worth their cost (issue 23): they buy
+/* Whether the measures below are worth their cost: they buy
  * memory when many probes are in flight (bench_scale.py: <= 128 KiB per
  * probe) but cost every small run page faults and system calls. The
  * engine turns them on for runs of MP_THRIFTY_MIN_THREADS threads or more;

@@ -1,5 +1,5 @@
 /* tls_session.h - TLS session resumption for the helper connections of an
- * endpoint (issue 23): its logins and active checks reuse the session (a
+ * endpoint: its logins and active checks reuse the session (a
  * TLS 1.3 ticket, a TLS 1.2 ticket or session ID) that the endpoint's own
  * probe got, instead of a full handshake each. The full handshake's
  * certificate verdict is kept and handed to every resumed one, which sees

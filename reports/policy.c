@@ -76,7 +76,7 @@ static void rule_expect(struct eval *e, int i, bool opt)
 {
 	const struct probe_result *res = &e->r->results[i];
 
-	/* issue 23: a plaintext recommendation made because TLS was slow */
+	/* a plaintext recommendation made because TLS was slow */
 	if (res->status == MP_OK && result_has_finding(res, FINDING_AUTO_TLS_TIMED_OUT)) {
 		verdict(e, RULE_EXPECT, i, opt, PSTATE_WARNING,
 		        "ended ok in plaintext, but auto mode chose it only because a TLS "

@@ -93,7 +93,7 @@ static void describe_choice(const struct probe_result *res, size_t working, char
 	describe_best(res, buf, len);
 	describe_count(working, buf, len);
 	used = strlen(buf);
-	/* issue 23: never a plaintext recommendation that hides a slow TLS one */
+	/* never a plaintext recommendation that hides a slow TLS one */
 	if (result_has_finding(res, FINDING_AUTO_TLS_TIMED_OUT))
 		snprintf(buf + used, len - used, "; only because TLS timed out");
 }

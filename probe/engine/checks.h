@@ -1,4 +1,4 @@
-/* checks.h - active server checks (issue 14), run after an endpoint's probe
+/* checks.h - active server checks, run after an endpoint's probe
  * (the runner; each check is one file under checks/, see checks/check.h).
  *
  * Each check runs on a fresh connection of its own (probe_open_path() and a

@@ -185,7 +185,7 @@ static bool load_timeout(enum mp_status st)
 }
 
 /* Auto mode never falls back to plaintext because a TLS candidate was
- * slow (issue 23): one that timed out is asked once more, with greeting
+ * slow: one that timed out is asked once more, with greeting
  * and handshake timeouts MP_AUTO_RETRY_TIMEOUT_FACTOR times longer, before
  * the plaintext ones after it may win. */
 static void auto_retry_slow(struct pool *p, size_t i, struct tls_resume *save)
@@ -686,7 +686,7 @@ void engine_run(const struct endpoint *eps, struct probe_result *res, size_t n,
 	nthreads = prm->concurrency < 1 ? 1 : (size_t)prm->concurrency;
 	if (nthreads > n)
 		nthreads = n ? n : 1;
-	/* Memory measures only where many probes are in flight (issue 23). */
+	/* Memory measures only where many probes are in flight. */
 	threadmem_set_thrifty(nthreads >= MP_THRIFTY_MIN_THREADS);
 	if (pool_init(&p, n, cfg, prm, nthreads) != 0)
 		goto nomem;

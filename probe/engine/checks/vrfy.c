@@ -1,6 +1,6 @@
 /* vrfy.c - user enumeration through VRFY and EXPN (RFC 5321 3.5, 7.3):
  * the answers for a name that must exist and for a random one, compared;
- * "fail" only when they tell the two apart (issue 23). */
+ * "fail" only when they tell the two apart. */
 #include "probe/engine/checks/check.h"
 #include "core/deadline.h"
 #include "core/limits.h"
