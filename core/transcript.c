@@ -14,34 +14,6 @@ void transcript_init(struct transcript *t, int64_t t0)
 	t->t0 = t0;
 }
 
-/* Drops the length from every "[redacted N bytes]" a dialect wrote into a
- * client line (in place; returns the new length): how long a password is
- * is itself a secret worth keeping. */
-static size_t drop_secret_lengths(char *s, size_t len)
-{
-	static const char mark[] = "[redacted ";
-	size_t o = 0;
-
-	for (size_t i = 0; i < len;) {
-		size_t j = i + sizeof(mark) - 1;
-
-		if (len - i > sizeof(mark) - 1 && memcmp(s + i, mark, sizeof(mark) - 1) == 0 &&
-		    s[j] >= '0' && s[j] <= '9') {
-			while (j < len && s[j] >= '0' && s[j] <= '9')
-				j++;
-			if (len - j >= 7 && memcmp(s + j, " bytes]", 7) == 0) {
-				memcpy(s + o, "[redacted]", 10);
-				o += 10;
-				i = j + 7;
-				continue;
-			}
-		}
-		s[o++] = s[i++];
-	}
-	s[o] = '\0';
-	return o;
-}
-
 void transcript_add(struct transcript *t, enum transcript_dir dir, const char *text, size_t len)
 {
 	struct transcript_entry *e;
@@ -65,8 +37,6 @@ void transcript_add(struct transcript *t, enum transcript_dir dir, const char *t
 		return;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	if (dir == TR_CLIENT)
-		len = drop_secret_lengths(copy, len);
 	e = &t->e[t->n++];
 	e->dir = (char)dir;
 	e->at_ms = mono_ms() - t->t0;

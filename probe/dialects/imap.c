@@ -526,7 +526,7 @@ static enum mp_status imap_login(struct session *s, const struct auth_request *r
 		if (first)
 			sasl_redact_line(buf, 2, shown, sizeof(shown));
 		else
-			snprintf(shown, sizeof(shown), "[redacted %zu bytes]", o);
+			snprintf(shown, sizeof(shown), "[redacted]");
 		st = session_send_redacted(s, buf, shown);
 		if (st != MP_OK)
 			goto out;
@@ -545,7 +545,7 @@ static enum mp_status imap_login(struct session *s, const struct auth_request *r
 	if (first)
 		sasl_redact_line(buf, 2, shown, sizeof(shown));
 	else
-		snprintf(shown, sizeof(shown), "[redacted %zu bytes]", o);
+		snprintf(shown, sizeof(shown), "[redacted]");
 	st = session_send_redacted(s, buf, shown);
 	if (st != MP_OK)
 		goto out;

@@ -355,7 +355,7 @@ static enum mp_status pop3_user_pass(struct session *s, const struct auth_reques
 		goto out;
 	}
 	snprintf(line, len, "PASS %s", cfg->password);
-	snprintf(shown, sizeof(shown), "PASS [redacted %zu bytes]", strlen(cfg->password));
+	snprintf(shown, sizeof(shown), "PASS [redacted]");
 	st = pop3_auth_command(s, cfg, line, shown, "PASS", out, &status);
 	if (st == MP_OK)
 		out->verdict = status == POP3_OK ? AUTH_V_OK : AUTH_V_REJECTED;
@@ -388,7 +388,7 @@ static enum mp_status pop3_apop(struct session *s, const struct auth_request *re
 		                    "the user name or password cannot go "
 		                    "into an APOP command");
 	snprintf(line, sizeof(line), "APOP %s %s", cfg->user, digest);
-	snprintf(shown, sizeof(shown), "APOP %s [redacted %zu bytes]", cfg->user, strlen(digest));
+	snprintf(shown, sizeof(shown), "APOP %s [redacted]", cfg->user);
 	st = pop3_auth_command(s, cfg, line, shown, "APOP", out, &status);
 	if (st == MP_OK)
 		out->verdict = status == POP3_OK ? AUTH_V_OK : AUTH_V_REJECTED;

@@ -140,8 +140,9 @@ int apop_digest(const char *timestamp, const char *pass, char out[33]);
 int apop_timestamp(const char *greeting, size_t len, char *out, size_t outsz);
 
 /* For transcripts: copies the first keep_words space-separated words of a
- * client line and replaces the rest with "[redacted N bytes]", e.g.
- * ("AUTH PLAIN AHRpbQB0aW0=", 2) -> "AUTH PLAIN [redacted 12 bytes]". A rest
+ * client line and replaces the rest with "[redacted]" (not even the length
+ * of a secret is recorded), e.g. ("AUTH PLAIN AHRpbQB0aW0=", 2) ->
+ * "AUTH PLAIN [redacted]". A rest
  * of "=" (empty SASL-IR) or "*" (cancel) is not secret and is kept. out is
  * always NUL-terminated (cut if too small). */
 void sasl_redact_line(const char *line, unsigned keep_words, char *out, size_t outsz);

@@ -226,7 +226,7 @@ out:
 void sasl_redact_line(const char *line, unsigned keep_words, char *out, size_t outsz)
 {
 	const char *p = line;
-	size_t keep, rest;
+	size_t keep;
 	unsigned w;
 
 	if (outsz == 0)
@@ -241,10 +241,9 @@ void sasl_redact_line(const char *line, unsigned keep_words, char *out, size_t o
 		p = sp + 1;
 	}
 	keep = (size_t)(p - line);
-	rest = strlen(p);
-	if (rest == 0 || strcmp(p, "=") == 0 || strcmp(p, "*") == 0 || keep > INT_MAX) {
+	if (*p == '\0' || strcmp(p, "=") == 0 || strcmp(p, "*") == 0 || keep > INT_MAX) {
 		snprintf(out, outsz, "%s", keep > INT_MAX ? "[redacted]" : line);
 		return;
 	}
-	snprintf(out, outsz, "%.*s[redacted %zu bytes]", (int)keep, line, rest);
+	snprintf(out, outsz, "%.*s[redacted]", (int)keep, line);
 }

@@ -1036,13 +1036,13 @@ static void test_redact_line(void **state)
 	char out[64];
 
 	sasl_redact_line("AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=", 2, out, sizeof(out));
-	assert_string_equal(out, "AUTH PLAIN [redacted 20 bytes]");
+	assert_string_equal(out, "AUTH PLAIN [redacted]");
 	sasl_redact_line("A3 AUTHENTICATE PLAIN dGVzdAB0ZXN0ADEyMzQ=", 3, out, sizeof(out));
-	assert_string_equal(out, "A3 AUTHENTICATE PLAIN [redacted 20 bytes]");
+	assert_string_equal(out, "A3 AUTHENTICATE PLAIN [redacted]");
 	sasl_redact_line("dGVzdAB0ZXN0ADEyMzQ=", 0, out, sizeof(out));
-	assert_string_equal(out, "[redacted 20 bytes]");
+	assert_string_equal(out, "[redacted]");
 	sasl_redact_line("PASS " SECRET_PASS, 1, out, sizeof(out));
-	assert_string_equal(out, "PASS [redacted 10 bytes]");
+	assert_string_equal(out, "PASS [redacted]");
 	sasl_redact_line("AUTH LOGIN", 2, out, sizeof(out));
 	assert_string_equal(out, "AUTH LOGIN");
 	sasl_redact_line("A1 AUTHENTICATE PLAIN =", 3, out, sizeof(out));
@@ -1052,7 +1052,7 @@ static void test_redact_line(void **state)
 	sasl_redact_line("", 0, out, sizeof(out));
 	assert_string_equal(out, "");
 	sasl_redact_line("A1 LOGIN alice " SECRET_PASS, 2, out, sizeof(out));
-	assert_string_equal(out, "A1 LOGIN [redacted 16 bytes]");
+	assert_string_equal(out, "A1 LOGIN [redacted]");
 	/* Cut, never overflowing, still without the secret. */
 	sasl_redact_line("PASS " SECRET_PASS, 1, out, 8);
 	assert_string_equal(out, "PASS [r");
